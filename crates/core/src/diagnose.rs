@@ -1,0 +1,219 @@
+//! Turns what went wrong on the wire into one plain sentence with a stable code, so the
+//! person learns which step failed and what to try — never just "couldn't connect".
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use rmcp::ServiceError;
+use rmcp::service::ClientInitializeError;
+use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
+use switchboard_ipc::ErrorCode;
+
+use crate::error::Error;
+
+pub(crate) fn timed_out(after: Duration) -> Error {
+    Error::new(
+        ErrorCode::Timeout,
+        format!(
+            "The server did not answer within {} seconds. It may be busy or down; try again later.",
+            after.as_secs()
+        ),
+    )
+}
+
+/// Why connecting and the handshake failed.
+pub(crate) fn handshake(err: &ClientInitializeError) -> Error {
+    // In automatic mode the legacy attempt is the one that tells what the server is.
+    if let ClientInitializeError::LegacyFallbackFailed { fallback, .. } = err {
+        return handshake(fallback);
+    }
+    if err.is_authorization_required() {
+        return needs_sign_in(err.auth_challenge());
+    }
+    // The transport's own error is a field, not a `source()`, of the handshake error.
+    let cause: &(dyn StdError + 'static) = match err {
+        ClientInitializeError::TransportError { error, .. } => error.error.as_ref(),
+        other => other,
+    };
+    classify(cause).unwrap_or_else(|| {
+        Error::new(
+            ErrorCode::Protocol,
+            "Something answered at this address, but it did not complete the MCP handshake. Check that the address points at an MCP server.",
+        )
+        .with_detail(chain(err))
+    })
+}
+
+/// Why a request on an open session failed.
+pub(crate) fn request(what: &str, err: &ServiceError) -> Error {
+    if let ServiceError::McpError(data) = err {
+        return Error::new(
+            ErrorCode::Protocol,
+            format!("The server could not {what}: {}", sentence(&data.message)),
+        )
+        .with_detail(format!("JSON-RPC error {}: {}", data.code.0, data.message));
+    }
+    if let ServiceError::Timeout { timeout } = err {
+        return timed_out(*timeout);
+    }
+    if err.auth_challenge().is_some() {
+        return needs_sign_in(err.auth_challenge());
+    }
+    classify(err).unwrap_or_else(|| {
+        Error::new(
+            ErrorCode::Protocol,
+            format!("The connection broke while trying to {what}. Reconnect to try again."),
+        )
+        .with_detail(chain(err))
+    })
+}
+
+fn needs_sign_in(challenge: Option<&str>) -> Error {
+    let error = Error::new(
+        ErrorCode::NeedsSignIn,
+        "This server asks you to sign in before it can be used.",
+    );
+    match challenge {
+        Some(challenge) if !challenge.is_empty() => {
+            error.with_detail(format!("The server answered 401 with: {challenge}"))
+        }
+        _ => error.with_detail("The server answered 401 Unauthorized."),
+    }
+}
+
+/// Finds the step that failed by walking the error's causes.
+fn classify(err: &(dyn StdError + 'static)) -> Option<Error> {
+    let detail = chain(err);
+    let lower = detail.to_ascii_lowercase();
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(status) = current.downcast_ref::<HttpStatusError>() {
+            return Some(http_status(status.status, &detail));
+        }
+        if let Some(transport) = current.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            match transport {
+                StreamableHttpError::HttpStatus(status) => {
+                    return Some(http_status(status.status, &detail));
+                }
+                StreamableHttpError::UnexpectedContentType(content_type) => {
+                    return Some(not_mcp(content_type.as_deref(), &detail));
+                }
+                StreamableHttpError::Client(http) => {
+                    if let Some(found) = classify_http(http) {
+                        return Some(found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(http) = current.downcast_ref::<reqwest::Error>()
+            && let Some(found) = classify_http(http)
+        {
+            return Some(found);
+        }
+        source = current.source();
+    }
+    if lower.contains("http 404") || lower.contains("404 not found") {
+        return Some(http_status(404, &detail));
+    }
+    if lower.contains("text/html") {
+        return Some(not_mcp(Some("text/html"), &detail));
+    }
+    if lower.contains("certificate") || lower.contains("connection refused") {
+        return Some(connect_failure(&lower, detail));
+    }
+    None
+}
+
+/// The HTTP client's error, with its own causes (connect, TLS, DNS) in the detail.
+fn classify_http(http: &reqwest::Error) -> Option<Error> {
+    let detail = &chain(http);
+    let lower = &detail.to_ascii_lowercase();
+    if let Some(status) = http.status() {
+        return Some(http_status(status.as_u16(), detail));
+    }
+    if http.is_timeout() {
+        return Some(timed_out(Duration::from_secs(30)).with_detail(detail.to_owned()));
+    }
+    if http.is_connect() || http.is_request() {
+        return Some(connect_failure(lower, detail.to_owned()));
+    }
+    None
+}
+
+fn connect_failure(lower: &str, detail: String) -> Error {
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {
+        return Error::new(
+            ErrorCode::Certificate,
+            "The server's security certificate is not trusted, so Switchboard did not connect. Check the address, or ask the server's owner to fix the certificate.",
+        )
+        .with_detail(detail);
+    }
+    if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service") {
+        return Error::new(
+            ErrorCode::Unreachable,
+            "No server was found with that name. Check the address for typos.",
+        )
+        .with_detail(detail);
+    }
+    Error::new(
+        ErrorCode::Unreachable,
+        "Nothing answered at this address. Check the address, or whether the server is running.",
+    )
+    .with_detail(detail)
+}
+
+fn http_status(status: u16, detail: &str) -> Error {
+    let (code, message) = match status {
+        404 => (
+            ErrorCode::NotFound,
+            "The server answered, but there is no MCP server at this address (404). Check the path after the server name.".to_owned(),
+        ),
+        429 => (
+            ErrorCode::ServerError,
+            "The server is receiving too many requests right now (429). Try again in a few minutes.".to_owned(),
+        ),
+        500..=599 => (
+            ErrorCode::ServerError,
+            format!("The server had a problem of its own ({status}). Try again later, or tell the server's owner."),
+        ),
+        _ => (
+            ErrorCode::NotMcpServer,
+            format!("The server refused the MCP request ({status}). Check that the address points at an MCP server."),
+        ),
+    };
+    Error::new(code, message).with_detail(detail.to_owned())
+}
+
+fn not_mcp(content_type: Option<&str>, detail: &str) -> Error {
+    let message = match content_type {
+        Some(ct) if ct.to_ascii_lowercase().contains("html") => {
+            "This address shows a web page, not an MCP server. Check the address — MCP addresses often end in /mcp."
+        }
+        _ => "Something answered at this address, but it is not an MCP server.",
+    };
+    Error::new(ErrorCode::NotMcpServer, message).with_detail(detail.to_owned())
+}
+
+/// The error and all its causes, for the "Details" disclosure.
+pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = source {
+        let text = current.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = current.source();
+    }
+    parts.join(": ")
+}
+
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
+    }
+}

@@ -1,0 +1,14 @@
+//! Switchboard's behaviour, with no Tauri in it: connectors and their saved settings, live
+//! MCP sessions, and the plain-language diagnosis of what went wrong. The desktop shell
+//! wires this to the window; tests drive it headless against real servers.
+
+pub mod address;
+pub mod connectors;
+mod diagnose;
+pub mod error;
+pub mod session;
+pub mod settings;
+
+pub use connectors::{Connectors, Event};
+pub use error::{Error, ErrorCode, Result};
+pub use session::{Session, Timeouts};

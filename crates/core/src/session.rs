@@ -1,0 +1,238 @@
+//! One live MCP session with a remote server, over Streamable HTTP (rmcp).
+
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
+    GetPromptRequestParams, GetPromptResult, Implementation, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResult,
+};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceError};
+use switchboard_ipc::{
+    Catalog, PromptArgumentInfo, PromptInfo, ResourceInfo, ResourceTemplateInfo, ServerInfo,
+    ToolInfo,
+};
+
+use crate::diagnose;
+use crate::error::Result;
+
+/// How long a step may take before the person is told the server is too slow.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Connecting and the handshake.
+    pub connect: Duration,
+    /// Any one request after that (a list page, a read, a call).
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(30),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct Session {
+    service: RunningService<RoleClient, ClientConfig>,
+    server: ServerInfo,
+    timeouts: Timeouts,
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("Switchboard", env!("CARGO_PKG_VERSION")),
+    )
+}
+
+impl Session {
+    /// Connects and completes the handshake: the stateless 2026-07-28 protocol when the
+    /// server speaks it, the 2025-11-25 initialize handshake otherwise.
+    pub async fn connect(url: &str, timeouts: Timeouts) -> Result<Self> {
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url),
+        );
+        let lifecycle = ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        };
+        let started = tokio::time::timeout(
+            timeouts.connect,
+            client_config().serve_with_lifecycle(transport, lifecycle),
+        )
+        .await
+        .map_err(|_| diagnose::timed_out(timeouts.connect))?
+        .map_err(|err| diagnose::handshake(&err))?;
+        let peer = started.peer_info();
+        let server = match peer.as_deref() {
+            Some(peer) => {
+                let implementation = peer.server_info.clone();
+                ServerInfo {
+                    name: implementation
+                        .as_ref()
+                        .map(|i| i.name.clone())
+                        .unwrap_or_default(),
+                    title: implementation.as_ref().and_then(|i| i.title.clone()),
+                    version: implementation
+                        .as_ref()
+                        .map(|i| i.version.clone())
+                        .unwrap_or_default(),
+                    instructions: peer.instructions.clone().filter(|s| !s.trim().is_empty()),
+                    protocol_version: peer.protocol_version.to_string(),
+                }
+            }
+            None => ServerInfo {
+                name: String::new(),
+                title: None,
+                version: String::new(),
+                instructions: None,
+                protocol_version: String::new(),
+            },
+        };
+        Ok(Self {
+            service: started,
+            server,
+            timeouts,
+        })
+    }
+
+    pub fn server(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    async fn bounded<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<T> {
+        tokio::time::timeout(self.timeouts.request, call)
+            .await
+            .map_err(|_| diagnose::timed_out(self.timeouts.request))?
+            .map_err(|err| diagnose::request(what, &err))
+    }
+
+    /// Lists everything the server offers, following every page to the end. Kinds the
+    /// server does not declare are empty rather than asked for.
+    pub async fn catalog(&self) -> Result<Catalog> {
+        let capabilities = self
+            .service
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+            .unwrap_or_default();
+        let mut catalog = Catalog::default();
+        if capabilities.tools.is_some() {
+            catalog.tools = self
+                .bounded("list the tools", self.service.list_all_tools())
+                .await?
+                .into_iter()
+                .map(|tool| ToolInfo {
+                    read_only_hint: tool.annotations.as_ref().and_then(|a| a.read_only_hint),
+                    title: tool
+                        .title
+                        .clone()
+                        .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
+                    description: tool.description.map(|d| d.into_owned()),
+                    name: tool.name.into_owned(),
+                })
+                .collect();
+        }
+        if capabilities.resources.is_some() {
+            catalog.resources = self
+                .bounded("list the resources", self.service.list_all_resources())
+                .await?
+                .into_iter()
+                .map(|r| ResourceInfo {
+                    uri: r.uri.clone(),
+                    name: r.name.clone(),
+                    title: r.title.clone(),
+                    description: r.description.clone(),
+                    mime_type: r.mime_type.clone(),
+                    size: r.size,
+                })
+                .collect();
+            catalog.resource_templates = self
+                .bounded(
+                    "list the resource templates",
+                    self.service.list_all_resource_templates(),
+                )
+                .await?
+                .into_iter()
+                .map(|t| ResourceTemplateInfo {
+                    uri_template: t.uri_template.clone(),
+                    name: t.name.clone(),
+                    title: t.title.clone(),
+                    description: t.description.clone(),
+                    mime_type: t.mime_type.clone(),
+                })
+                .collect();
+        }
+        if capabilities.prompts.is_some() {
+            catalog.prompts = self
+                .bounded("list the prompts", self.service.list_all_prompts())
+                .await?
+                .into_iter()
+                .map(|p| PromptInfo {
+                    name: p.name,
+                    title: p.title,
+                    description: p.description,
+                    arguments: p
+                        .arguments
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| PromptArgumentInfo {
+                            name: a.name,
+                            description: a.description,
+                            required: a.required.unwrap_or(false),
+                        })
+                        .collect(),
+                })
+                .collect();
+        }
+        Ok(catalog)
+    }
+
+    pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
+        self.bounded(
+            "read the resource",
+            self.service
+                .read_resource(ReadResourceRequestParams::new(uri.to_owned())),
+        )
+        .await
+    }
+
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<GetPromptResult> {
+        self.bounded(
+            "get the prompt",
+            self.service
+                .get_prompt(GetPromptRequestParams::new(name.to_owned()).with_arguments(arguments)),
+        )
+        .await
+    }
+
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CallToolResult> {
+        self.bounded(
+            "call the tool",
+            self.service
+                .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments)),
+        )
+        .await
+    }
+
+    /// Ends the session politely (DELETE for servers with sessions); failures are moot.
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}

@@ -1,0 +1,244 @@
+//! The core against real servers on 127.0.0.1: the npm reference server, a PyPI `mcp`
+//! server speaking both protocol eras, and servers that answer wrongly or not at all.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rmcp::model::ResourceContents;
+use serde_json::{Map, Value, json};
+use switchboard_core::{ErrorCode, Session, Timeouts};
+use switchboard_testkit as kit;
+
+fn args(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn names<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    items.into_iter().map(str::to_owned).collect()
+}
+
+fn text_of(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn everything_server_lists_all_it_offers_and_answers() {
+    let server = kit::Everything::start();
+    let session = Session::connect(server.url(), Timeouts::default())
+        .await
+        .expect("connects");
+
+    let info = session.server();
+    assert_eq!(info.name, kit::EVERYTHING_SERVER_NAME);
+    assert_eq!(info.title.as_deref(), Some(kit::EVERYTHING_SERVER_TITLE));
+    assert_eq!(info.version, kit::EVERYTHING_SERVER_VERSION);
+    // It does not speak the stateless era: the client fell back to initialize.
+    assert_eq!(info.protocol_version, kit::EVERYTHING_PROTOCOL_VERSION);
+
+    let catalog = session.catalog().await.expect("lists");
+    assert_eq!(
+        names(catalog.tools.iter().map(|t| t.name.as_str())),
+        names(kit::EVERYTHING_TOOL_NAMES)
+    );
+    assert_eq!(
+        names(catalog.resources.iter().map(|r| r.uri.as_str())),
+        names(kit::EVERYTHING_RESOURCE_URIS)
+    );
+    assert_eq!(
+        names(catalog.resource_templates.iter().map(|r| r.uri_template.as_str())),
+        names(kit::EVERYTHING_RESOURCE_TEMPLATE_URIS)
+    );
+    assert_eq!(
+        names(catalog.prompts.iter().map(|p| p.name.as_str())),
+        names(kit::EVERYTHING_PROMPT_NAMES)
+    );
+    let echo = catalog.tools.iter().find(|t| t.name == "echo").expect("echo");
+    assert!(echo.description.as_deref().is_some_and(|d| !d.is_empty()));
+
+    let read = session
+        .read_resource(kit::EVERYTHING_RESOURCE_URIS[0])
+        .await
+        .expect("reads a resource");
+    assert!(!read.contents.is_empty());
+
+    let prompt = session
+        .get_prompt(kit::EVERYTHING_PROMPT_NAMES[0], Map::new())
+        .await;
+    // The first prompt may need arguments; either it renders or the server says why.
+    match prompt {
+        Ok(prompt) => assert!(!prompt.messages.is_empty()),
+        Err(err) => assert_eq!(err.code, ErrorCode::Protocol, "{err:?}"),
+    }
+
+    let echoed = session
+        .call_tool("echo", args(json!({"message": "hello from switchboard"})))
+        .await
+        .expect("calls a tool");
+    assert!(
+        text_of(&echoed).contains("hello from switchboard"),
+        "{echoed:?}"
+    );
+    session.close().await;
+}
+
+#[tokio::test]
+async fn python_server_speaks_the_stateless_era_and_everything_works() {
+    let server = kit::PythonMcp::start();
+    let session = Session::connect(server.url(), Timeouts::default())
+        .await
+        .expect("connects");
+    let info = session.server();
+    assert_eq!(info.name, kit::PYTHON_SERVER_NAME);
+    assert_eq!(info.version, kit::PYTHON_SERVER_VERSION);
+    assert_eq!(info.instructions.as_deref(), Some(kit::PYTHON_INSTRUCTIONS));
+    assert_eq!(info.protocol_version, kit::PYTHON_MODERN_PROTOCOL_VERSION);
+
+    let catalog = session.catalog().await.expect("lists");
+    assert_eq!(
+        names(catalog.tools.iter().map(|t| t.name.as_str())),
+        names(kit::PYTHON_TOOL_NAMES)
+    );
+    let prompt = &catalog.prompts[0];
+    assert_eq!(
+        prompt
+            .arguments
+            .iter()
+            .map(|a| (a.name.as_str(), a.required))
+            .collect::<Vec<_>>(),
+        kit::PYTHON_PROMPT_ARGUMENTS.to_vec()
+    );
+
+    let sum = session
+        .call_tool("add", args(json!({"a": 2, "b": 40})))
+        .await
+        .expect("add");
+    assert_eq!(text_of(&sum).trim(), "42");
+
+    let failed = session
+        .call_tool("fail", args(json!({"reason": "testing"})))
+        .await
+        .expect("a failing tool still answers");
+    assert_eq!(failed.is_error, Some(true));
+
+    let greeting = session
+        .read_resource("fixture://greeting/Ann")
+        .await
+        .expect("reads a templated resource");
+    let text = match &greeting.contents[0] {
+        ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("expected text, got {other:?}"),
+    };
+    assert_eq!(text, "Hello, Ann!");
+
+    let rendered = session
+        .get_prompt("review_code", args(json!({"code": "fn main() {}"})))
+        .await
+        .expect("gets a prompt");
+    let first = rendered.messages[0]
+        .content
+        .as_text()
+        .map(|t| t.text.clone())
+        .expect("a text message");
+    assert!(first.contains("Please review this rust code"), "{first}");
+    assert!(first.contains("fn main() {}"), "{first}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn pagination_is_followed_to_the_last_page() {
+    let server = kit::PythonMcp::with_page_size(1);
+    let session = Session::connect(server.url(), Timeouts::default())
+        .await
+        .expect("connects");
+    let catalog = session.catalog().await.expect("lists");
+    assert_eq!(catalog.tools.len(), kit::PYTHON_TOOLS);
+    assert_eq!(catalog.resources.len(), kit::PYTHON_RESOURCES);
+    assert_eq!(catalog.resource_templates.len(), kit::PYTHON_RESOURCE_TEMPLATES);
+    assert_eq!(catalog.prompts.len(), kit::PYTHON_PROMPTS);
+    assert_eq!(
+        names(catalog.resources.iter().map(|r| r.uri.as_str())),
+        names(kit::PYTHON_RESOURCE_URIS)
+    );
+}
+
+async fn failure(url: &str, timeouts: Timeouts) -> switchboard_core::Error {
+    match Session::connect(url, timeouts).await {
+        Ok(session) => panic!("connected to {url}: {:?}", session.server()),
+        Err(err) => err,
+    }
+}
+
+fn assert_plain(err: &switchboard_core::Error) {
+    assert!(err.message.ends_with('.'), "a sentence: {}", err.message);
+    assert!(
+        !err.message.contains("Error") && !err.message.contains("::"),
+        "no jargon up front: {}",
+        err.message
+    );
+    assert!(err.detail.is_some(), "the technical detail is kept: {err:?}");
+}
+
+#[tokio::test]
+async fn a_web_page_is_not_an_mcp_server() {
+    let server = kit::Garbage::html();
+    let err = failure(server.url(), Timeouts::default()).await;
+    assert_eq!(err.code, ErrorCode::NotMcpServer, "{err:?}");
+    assert!(err.message.contains("web page"), "{}", err.message);
+    assert_plain(&err);
+}
+
+#[tokio::test]
+async fn a_404_says_the_path_is_wrong() {
+    let server = kit::Garbage::not_found();
+    let err = failure(server.url(), Timeouts::default()).await;
+    assert_eq!(err.code, ErrorCode::NotFound, "{err:?}");
+    assert_plain(&err);
+}
+
+#[tokio::test]
+async fn a_500_is_the_servers_own_problem() {
+    let server = kit::Garbage::server_error();
+    let err = failure(server.url(), Timeouts::default()).await;
+    assert_eq!(err.code, ErrorCode::ServerError, "{err:?}");
+    assert!(err.message.contains("500"), "{}", err.message);
+    assert_plain(&err);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_unreachable() {
+    let server = kit::Garbage::closed();
+    let err = failure(server.url(), Timeouts::default()).await;
+    assert_eq!(err.code, ErrorCode::Unreachable, "{err:?}");
+    assert_plain(&err);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_within_the_bound() {
+    let server = kit::Garbage::silent();
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        request: Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let err = failure(server.url(), timeouts).await;
+    assert_eq!(err.code, ErrorCode::Timeout, "{err:?}");
+    assert!(err.message.contains("2 seconds"), "{}", err.message);
+    // Bounded: it gave up at the limit instead of hanging (generous margin for a busy CI).
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_named() {
+    let server = kit::SelfSignedTls::start();
+    let err = failure(server.url(), Timeouts::default()).await;
+    assert_eq!(err.code, ErrorCode::Certificate, "{err:?}");
+    assert_plain(&err);
+}

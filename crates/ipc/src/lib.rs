@@ -1,0 +1,332 @@
+//! Everything that crosses the boundary between the Switchboard window (Leptos, wasm32)
+//! and its Rust core: command names and their request/response types, event names and
+//! payloads, and the one error type every command returns.
+//!
+//! This crate depends on serde alone so it builds for both sides; a renamed field is a
+//! compile error in the UI and in the shell, never a silent `undefined`.
+//!
+//! No type in here may carry a secret: responses are shown to the page and may be logged.
+
+use serde::{Deserialize, Serialize};
+
+/// Names of the Tauri commands. The shell registers functions with these names and the UI
+/// invokes them; both sides use the constants so neither can drift.
+pub mod command {
+    pub const LIST_CONNECTORS: &str = "list_connectors";
+    pub const CHECK_ADDRESS: &str = "check_address";
+    pub const ADD_CONNECTOR: &str = "add_connector";
+    pub const CONNECTOR_DETAIL: &str = "connector_detail";
+    pub const RECONNECT: &str = "reconnect";
+    pub const SET_ENABLED: &str = "set_enabled";
+    pub const REMOVE_CONNECTOR: &str = "remove_connector";
+    pub const TAKE_NOTICES: &str = "take_notices";
+}
+
+/// Names of the events the shell emits to the window.
+pub mod event {
+    /// Payload: [`super::ConnectorSummary`]. A connector was added or its state changed.
+    pub const CONNECTOR_CHANGED: &str = "connector-changed";
+    /// Payload: [`super::ConnectorId`]. A connector was removed.
+    pub const CONNECTOR_REMOVED: &str = "connector-removed";
+    /// Payload: [`super::Notice`]. Something the person should know that is not tied to
+    /// one action (a settings file that had to be moved aside, a deep link that arrived).
+    pub const NOTICE: &str = "notice";
+}
+
+/// Stable identifier of a connector, assigned when it is added.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectorId(pub String);
+
+impl std::fmt::Display for ConnectorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a connector stands, in the words the person sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorState {
+    Connecting,
+    Connected,
+    NeedsSignIn,
+    CantReach,
+    Off,
+}
+
+impl ConnectorState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Connecting => "Connecting",
+            Self::Connected => "Connected",
+            Self::NeedsSignIn => "Needs sign-in",
+            Self::CantReach => "Can't reach",
+            Self::Off => "Off",
+        }
+    }
+}
+
+/// How many things a connected server offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub tools: u32,
+    pub resources: u32,
+    pub resource_templates: u32,
+    pub prompts: u32,
+}
+
+/// One row of the Connectors list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorSummary {
+    pub id: ConnectorId,
+    pub name: String,
+    pub url: String,
+    pub state: ConnectorState,
+    /// Present once the server has been listed at least once in this run.
+    pub counts: Option<Counts>,
+    /// Why the connector is not connected (for `NeedsSignIn` and `CantReach`).
+    pub problem: Option<ErrorInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub title: Option<String>,
+    pub version: String,
+    /// The server's own advice on how to use it, shown as plain text.
+    pub instructions: Option<String>,
+    /// The protocol version that was negotiated.
+    pub protocol_version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// The server's hint that the tool only reads. A hint from an untrusted party:
+    /// shown, never used to grant anything.
+    pub read_only_hint: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceInfo {
+    pub uri: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceTemplateInfo {
+    pub uri_template: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub mime_type: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptArgumentInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptInfo {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub arguments: Vec<PromptArgumentInfo>,
+}
+
+/// Everything a connected server offers, listed to the end of every page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub tools: Vec<ToolInfo>,
+    pub resources: Vec<ResourceInfo>,
+    pub resource_templates: Vec<ResourceTemplateInfo>,
+    pub prompts: Vec<PromptInfo>,
+}
+
+impl Catalog {
+    pub fn counts(&self) -> Counts {
+        let n = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        Counts {
+            tools: n(self.tools.len()),
+            resources: n(self.resources.len()),
+            resource_templates: n(self.resource_templates.len()),
+            prompts: n(self.prompts.len()),
+        }
+    }
+}
+
+/// The connector page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorDetail {
+    pub summary: ConnectorSummary,
+    pub server: Option<ServerInfo>,
+    pub catalog: Option<Catalog>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddConnectorRequest {
+    pub url: String,
+    /// Optional; when empty the server's own name is used, else the host.
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorIdRequest {
+    pub id: ConnectorId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetEnabledRequest {
+    pub id: ConnectorId,
+    pub enabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckAddressRequest {
+    pub url: String,
+}
+
+/// An address that passed every check, as it will be saved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedAddress {
+    pub url: String,
+    /// The host, used as the name when the server gives none.
+    pub host: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeLevel {
+    Info,
+    Warning,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub level: NoticeLevel,
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+/// Why something failed, closed so the UI can pick its wording and next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The text is not a web address at all.
+    InvalidAddress,
+    /// http:// for a host that is not this computer.
+    InsecureAddress,
+    /// user:password@ inside the address.
+    CredentialsInAddress,
+    /// A connector with this address exists already.
+    DuplicateConnector,
+    /// The connector id is unknown (removed meanwhile).
+    UnknownConnector,
+    /// Nothing answered at that address (DNS, refused connection).
+    Unreachable,
+    /// The server took too long.
+    Timeout,
+    /// The server's certificate is not trusted.
+    Certificate,
+    /// Something answered, but it is not an MCP server (HTML page, wrong content type).
+    NotMcpServer,
+    /// 404 at that address.
+    NotFound,
+    /// The server answered with 5xx or 429.
+    ServerError,
+    /// The server wants the person to sign in.
+    NeedsSignIn,
+    /// The server spoke MCP wrongly or refused a request.
+    Protocol,
+    /// The connector is turned off.
+    ConnectorOff,
+    /// Settings could not be read or written.
+    Storage,
+    /// A bug: something that should not happen.
+    Internal,
+}
+
+/// The error every command returns: a stable code, one plain sentence, and the technical
+/// detail that the UI hides behind "Details".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    pub code: ErrorCode,
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+impl ErrorInfo {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+impl std::fmt::Display for ErrorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ErrorInfo {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_snake_case_strings() {
+        let json = serde_json::to_string(&ErrorCode::NeedsSignIn).unwrap();
+        assert_eq!(json, "\"needs_sign_in\"");
+        let back: ErrorCode = serde_json::from_str("\"not_mcp_server\"").unwrap();
+        assert_eq!(back, ErrorCode::NotMcpServer);
+    }
+
+    #[test]
+    fn catalog_counts_every_kind() {
+        let catalog = Catalog {
+            tools: vec![ToolInfo {
+                name: "t".into(),
+                title: None,
+                description: None,
+                read_only_hint: None,
+            }],
+            prompts: vec![],
+            resources: vec![],
+            resource_templates: vec![ResourceTemplateInfo {
+                uri_template: "x://{a}".into(),
+                name: "x".into(),
+                title: None,
+                description: None,
+                mime_type: None,
+            }],
+        };
+        assert_eq!(
+            catalog.counts(),
+            Counts {
+                tools: 1,
+                resources: 0,
+                resource_templates: 1,
+                prompts: 0
+            }
+        );
+    }
+}

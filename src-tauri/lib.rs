@@ -1,0 +1,171 @@
+//! The desktop shell: plugins, state, commands and events. Behaviour lives in
+//! `switchboard-core`; this crate only wires it to Tauri.
+
+mod commands;
+mod store;
+
+use std::sync::Mutex;
+
+use switchboard_core::settings::{self, Settings};
+use switchboard_core::{Connectors, Event, Timeouts};
+use switchboard_ipc::{Notice, NoticeLevel, event};
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+/// Notices raised before the window could listen (a settings file moved aside at start).
+#[derive(Default)]
+pub struct PendingNotices(Mutex<Vec<Notice>>);
+
+impl PendingNotices {
+    fn push(&self, notice: Notice) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(notice);
+    }
+
+    pub fn take(&self) -> Vec<Notice> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over its arguments (and deep link) before
+        // anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_opener::init())
+        .manage(PendingNotices::default())
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let connectors = open_connectors(&handle)?;
+            app.manage(connectors.clone());
+            forward_events(&handle, &connectors);
+            watch_deep_links(&handle);
+            connectors.start();
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::list_connectors,
+            commands::check_address,
+            commands::add_connector,
+            commands::connector_detail,
+            commands::reconnect,
+            commands::set_enabled,
+            commands::remove_connector,
+            commands::take_notices,
+        ])
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(err) => {
+            tracing::error!(%err, "Switchboard could not start");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Error>> {
+    let path = app.path().app_data_dir()?.join(settings::FILE_NAME);
+    let pending = app.state::<PendingNotices>();
+    for notice in settings::prepare(&path) {
+        pending.push(notice);
+    }
+    let store = tauri_plugin_store::StoreBuilder::new(app, path.clone())
+        .disable_auto_save()
+        .build()?;
+    let runtime = tauri::async_runtime::handle().inner().clone();
+    let store = store::TauriStore { store, path };
+    match Connectors::load(Box::new(store), Timeouts::default(), runtime.clone()) {
+        Ok(connectors) => Ok(connectors),
+        // `prepare` leaves only readable files behind; should it fail anyway, start empty
+        // in memory rather than not at all, and say so.
+        Err(err) => {
+            pending.push(Notice {
+                level: NoticeLevel::Warning,
+                message: "Your settings could not be loaded; changes made now will not be saved."
+                    .into(),
+                detail: err.detail.clone().or(Some(err.message.clone())),
+            });
+            Ok(Connectors::load(
+                Box::new(MemoryStore),
+                Timeouts::default(),
+                runtime,
+            )?)
+        }
+    }
+}
+
+/// Used only when the settings file cannot be loaded at all.
+struct MemoryStore;
+
+impl settings::SettingsStore for MemoryStore {
+    fn load(&self) -> switchboard_core::Result<settings::Entries> {
+        Ok(Settings::default().to_entries())
+    }
+
+    fn save(&self, _: &settings::Entries) -> switchboard_core::Result<()> {
+        Err(switchboard_core::Error::new(
+            switchboard_core::ErrorCode::Storage,
+            "Your settings cannot be saved in this session.",
+        ))
+    }
+}
+
+fn forward_events(app: &AppHandle, connectors: &Connectors) {
+    let mut events = connectors.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let sent = match events.recv().await {
+                Ok(Event::ConnectorChanged(summary)) => {
+                    app.emit(event::CONNECTOR_CHANGED, summary)
+                }
+                Ok(Event::ConnectorRemoved(id)) => app.emit(event::CONNECTOR_REMOVED, id),
+                Ok(Event::Notice(notice)) => app.emit(event::NOTICE, notice),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "window fell behind on connector events");
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
+            if let Err(err) = sent {
+                tracing::warn!(%err, "could not send an event to the window");
+            }
+        }
+    });
+}
+
+fn watch_deep_links(app: &AppHandle) {
+    // Linux and Windows learn the scheme at run time. Without xdg-utils (or on a
+    // read-only profile) this fails; sign-in then falls back to a loopback redirect.
+    #[cfg(any(target_os = "linux", windows))]
+    if let Err(err) = app.deep_link().register_all() {
+        tracing::warn!(%err, "could not register the app's link scheme");
+    }
+    let handle = app.clone();
+    app.deep_link().on_open_url(move |event| {
+        show_main_window(&handle);
+        let connectors = handle.state::<Connectors>();
+        for url in event.urls() {
+            connectors.open_link(url.as_str());
+        }
+    });
+}
+
+fn show_main_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}

@@ -1,0 +1,226 @@
+//! A private desktop for end-to-end tests: a virtual display (Xvfb), a session bus of its
+//! own (so single-instance and the keyring never meet the developer's), a throw-away home
+//! folder (so the app's settings are the test's alone), and tauri-driver to drive the window.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::webdriver::Session;
+
+/// The app's identifier in tauri.conf.json: its data folder and link scheme are named after it.
+pub const APP_IDENTIFIER: &str = "io.switchboard.desktop";
+
+pub struct Desktop {
+    home: tempfile::TempDir,
+    display: String,
+    bus_address: String,
+    children: Vec<Child>,
+    artifacts: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+impl Desktop {
+    /// Starts the display and the bus. `name` names the folder for screenshots.
+    pub fn start(name: &str) -> Self {
+        let home = tempfile::tempdir().expect("temporary home");
+        let artifacts = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("artifacts")
+            .join(name);
+        std::fs::create_dir_all(&artifacts).expect("artifacts folder");
+        let mut children = Vec::new();
+
+        let display_number = (0..200)
+            .map(|n| 90 + (std::process::id() % 500) + n)
+            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .expect("a free X display number");
+        let display = format!(":{display_number}");
+        let xvfb = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt-get install xvfb; `cargo xtask setup` does this)");
+        children.push(xvfb);
+        let socket = format!("/tmp/.X11-unix/X{display_number}");
+        wait_until("Xvfb to listen", || Path::new(&socket).exists());
+
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (apt-get install dbus-x11)");
+        let bus_address = {
+            use std::io::BufRead;
+            let stdout = bus.stdout.take().expect("bus stdout");
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("bus address");
+            line.trim().to_owned()
+        };
+        children.push(bus);
+
+        Self {
+            home,
+            display,
+            bus_address,
+            children,
+            artifacts,
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// The environment every process on this desktop gets.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let home = self.home.path();
+        vec![
+            ("DISPLAY".into(), self.display.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_DATA_HOME".into(), home.join(".local/share").display().to_string()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
+            ("XDG_CACHE_HOME".into(), home.join(".cache").display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), home.display().to_string()),
+            ("NO_AT_BRIDGE".into(), "1".into()),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER".into(), "1".into()),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into()),
+            ("LIBGL_ALWAYS_SOFTWARE".into(), "1".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ]
+    }
+
+    /// The app's settings file on this desktop.
+    pub fn settings_file(&self) -> PathBuf {
+        self.home
+            .path()
+            .join(".local/share")
+            .join(APP_IDENTIFIER)
+            .join("settings.json")
+    }
+
+    /// A picture of the whole screen, kept under tests/artifacts/<test>/<name>.png.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let path = self.artifacts.join(format!("{name}.png"));
+        let status = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .envs(self.env())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("screenshot {name} failed: {status:?}");
+        }
+        path
+    }
+
+    /// Starts tauri-driver on this desktop, ready to open the app.
+    pub fn driver(&mut self) -> Driver {
+        let port = free_port();
+        let native_port = free_port();
+        let log = std::fs::File::create(self.artifacts.join("app.log")).expect("log file");
+        let child = Command::new(tool("tauri-driver"))
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .envs(self.env())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("tauri-driver (`cargo xtask setup` installs it)");
+        self.children.push(child);
+        Driver { port }
+    }
+
+    /// Launches the app binary a second time, as the OS does for a link to its scheme.
+    pub fn open_link(&self, link: &str) -> std::process::ExitStatus {
+        let mut child = Command::new(app_binary())
+            .arg(link)
+            .envs(self.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("second instance");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the second instance did not hand over and exit");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The app's log so far (tauri-driver passes the app's output through).
+    pub fn app_log(&self) -> String {
+        std::fs::read_to_string(self.artifacts.join("app.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub struct Driver {
+    port: u16,
+}
+
+impl Driver {
+    /// Opens the app (a fresh process) and a WebDriver session on its window.
+    pub async fn open_app(&self) -> Session {
+        Session::start(self.port, &app_binary())
+            .await
+            .expect("a WebDriver session on the app")
+    }
+}
+
+/// The app binary under test, built with its window inside (`cargo xtask test` sets this).
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var_os("SWITCHBOARD_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/switchboard")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test`, which builds the app with its window first",
+        path.display()
+    );
+    path
+}
+
+fn tool(name: &str) -> PathBuf {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|p| p.join("bin").join(name));
+    match cargo_bin {
+        Some(path) if path.exists() => path,
+        _ => PathBuf::from(name),
+    }
+}
+
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,59 @@
+//! Real servers for Switchboard's integration and end-to-end tests.
+//!
+//! Every fixture listens on `127.0.0.1` on a port the kernel picked, exposes the
+//! MCP endpoint URL through `url()`, and stops when it is dropped: child
+//! processes are killed with their whole process group, in-process servers stop
+//! their thread. Child processes also exit by themselves when the test process
+//! dies without running `Drop` (they watch their stdin, whose other end only the
+//! test process holds), so a crashed or killed test run leaks no servers.
+//!
+//! | fixture | what it is | needs |
+//! | --- | --- | --- |
+//! | [`Everything`] | npm `@modelcontextprotocol/server-everything`, streamable HTTP | Node.js, `<tools>/node` |
+//! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras) | `<tools>/venv` |
+//! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
+//! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
+//!
+//! `<tools>` is [`tools_dir()`]: `$SWITCHBOARD_TOOLS`, else `.tools` at the
+//! repository root. A missing tool makes the fixture panic with the exact
+//! command that installs it ([`Everything::install_command`],
+//! [`PythonMcp::install_command`]).
+//!
+//! Starting a fixture blocks the calling thread until the server accepts TCP
+//! connections (a second or two for the Node and Python servers, at most
+//! [`STARTUP_TIMEOUT`]). That is fine at the top of a `#[tokio::test]`; the
+//! fixtures never need the caller's runtime.
+//!
+//! ```no_run
+//! let server = switchboard_testkit::Everything::start();
+//! assert!(server.url().starts_with("http://127.0.0.1:"));
+//! // ... connect Switchboard's MCP client to server.url() ...
+//! drop(server); // the node process is gone
+//! ```
+
+mod everything;
+mod garbage;
+mod paths;
+mod process;
+mod python;
+mod tls;
+
+pub use everything::{
+    EVERYTHING_CONDITIONAL_TOOL_NAMES, EVERYTHING_PACKAGE, EVERYTHING_PROMPT_NAMES,
+    EVERYTHING_PROMPTS, EVERYTHING_PROTOCOL_VERSION, EVERYTHING_RESOURCE_PAGE_SIZE,
+    EVERYTHING_RESOURCE_TEMPLATE_URIS, EVERYTHING_RESOURCE_TEMPLATES, EVERYTHING_RESOURCE_URIS,
+    EVERYTHING_RESOURCES, EVERYTHING_SERVER_NAME, EVERYTHING_SERVER_TITLE,
+    EVERYTHING_SERVER_VERSION, EVERYTHING_TOOL_NAMES, EVERYTHING_TOOLS, EVERYTHING_VERSION,
+    Everything,
+};
+pub use garbage::{Garbage, GarbageKind, HTML_BODY, NOT_FOUND_BODY, SERVER_ERROR_BODY};
+pub use paths::{fixtures_dir, repo_root, tools_dir};
+pub use process::STARTUP_TIMEOUT;
+pub use python::{
+    PYTHON_INSTRUCTIONS, PYTHON_MCP_VERSION, PYTHON_MODERN_PROTOCOL_VERSION,
+    PYTHON_PROMPT_ARGUMENTS, PYTHON_PROMPT_NAMES, PYTHON_PROMPTS, PYTHON_PROTOCOL_VERSION,
+    PYTHON_RESOURCE_TEMPLATE_URIS, PYTHON_RESOURCE_TEMPLATES, PYTHON_RESOURCE_URIS,
+    PYTHON_RESOURCES, PYTHON_SERVER_NAME, PYTHON_SERVER_VERSION, PYTHON_TOOL_NAMES, PYTHON_TOOLS,
+    PythonMcp,
+};
+pub use tls::{SelfSignedTls, TLS_BODY};

@@ -1,0 +1,173 @@
+//! `tests/fixtures/python_server.py`: a small MCP server on PyPI `mcp` 2.3.0.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::paths::{fixtures_dir, tools_dir};
+use crate::process::ServerProcess;
+
+/// The pinned PyPI `mcp` release the server runs on.
+pub const PYTHON_MCP_VERSION: &str = "2.3.0";
+
+// Everything below mirrors tests/fixtures/python_server.py: change both.
+
+/// `serverInfo.name`.
+pub const PYTHON_SERVER_NAME: &str = "Python Fixture";
+/// `serverInfo.version`.
+pub const PYTHON_SERVER_VERSION: &str = "1.0.0";
+/// `instructions` in the initialize result.
+pub const PYTHON_INSTRUCTIONS: &str = "Python Fixture: a test server for Switchboard. \
+     Use `add` to add two integers and `echo` to repeat a message.";
+
+/// The protocol version it answers an `initialize` offering the newest
+/// handshake version with (`LATEST_HANDSHAKE_VERSION` in `mcp_types/version.py`;
+/// it also accepts 2024-11-05, 2025-03-26 and 2025-06-18).
+pub const PYTHON_PROTOCOL_VERSION: &str = "2025-11-25";
+/// The stateless protocol version it also serves, without `initialize`
+/// (`MODERN_PROTOCOL_VERSIONS`; `server/discover` answers
+/// `supportedVersions: ["2026-07-28"]`).
+pub const PYTHON_MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
+
+/// Number of tools.
+pub const PYTHON_TOOLS: usize = 4;
+/// Tools in list order: `add(a: int, b: int) -> int` (structured output
+/// `{"result": a+b}`), `echo(message: str) -> str`, `fail(reason = "on
+/// purpose")` (always a result with `isError: true`, text `Error executing tool
+/// fail: fixture failure: <reason>`), `sleep(seconds: float)` (waits, at most 60 s, then returns
+/// `slept <seconds>`: for timeouts and cancellation).
+pub const PYTHON_TOOL_NAMES: [&str; PYTHON_TOOLS] = ["add", "echo", "fail", "sleep"];
+
+/// Number of static resources.
+pub const PYTHON_RESOURCES: usize = 2;
+/// Resources in list order: `fixture://readme` (text/markdown) and
+/// `fixture://config.json` (application/json, `{"fixture": "python", "answer": 42}`).
+pub const PYTHON_RESOURCE_URIS: [&str; PYTHON_RESOURCES] =
+    ["fixture://readme", "fixture://config.json"];
+
+/// Number of resource templates.
+pub const PYTHON_RESOURCE_TEMPLATES: usize = 1;
+/// The template; reading `fixture://greeting/Ann` gives `Hello, Ann!`.
+pub const PYTHON_RESOURCE_TEMPLATE_URIS: [&str; PYTHON_RESOURCE_TEMPLATES] =
+    ["fixture://greeting/{name}"];
+
+/// Number of prompts.
+pub const PYTHON_PROMPTS: usize = 1;
+/// The prompt: `review_code`.
+pub const PYTHON_PROMPT_NAMES: [&str; PYTHON_PROMPTS] = ["review_code"];
+/// `review_code`'s arguments as (name, required): it renders
+/// `Please review this <language> code:\n\n<code>`, language defaulting to `rust`.
+pub const PYTHON_PROMPT_ARGUMENTS: [(&str, bool); 2] = [("code", true), ("language", false)];
+
+/// `tests/fixtures/python_server.py` over streamable HTTP on `127.0.0.1` and a
+/// port the kernel picked, at `/mcp`. Killed on drop.
+///
+/// It speaks both protocol eras (the `initialize` handshake with sessions, and
+/// the stateless 2026-07-28 envelope), and with [`PythonMcp::with_page_size`]
+/// it paginates every list. `MCPServer` in `mcp` 2.3.0 has no page size of its
+/// own; the script adds one as server middleware that slices the full list.
+pub struct PythonMcp {
+    process: ServerProcess,
+    url: String,
+    page_size: Option<usize>,
+}
+
+impl PythonMcp {
+    /// Start it with whole lists (no pagination).
+    pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// Start it with every list (tools, resources, templates, prompts) cut into
+    /// pages of `page_size` items, chained by `nextCursor`. With 2, the 4 tools
+    /// come in 2 pages, the 2 resources in 1. The cursor is the decimal offset
+    /// of the next page's first item; any other cursor is an invalid-params error.
+    pub fn with_page_size(page_size: usize) -> Self {
+        assert!(page_size > 0, "a page holds at least one item");
+        Self::launch(Some(page_size))
+    }
+
+    fn launch(page_size: Option<usize>) -> Self {
+        let python = venv_python();
+        if !python.exists() || !mcp_installed(&venv_dir()) {
+            panic!(
+                "PyPI mcp=={PYTHON_MCP_VERSION} is not installed in {}. Install it with:\n  {}",
+                venv_dir().display(),
+                Self::install_command()
+            );
+        }
+        let mut command = Command::new(&python);
+        command
+            .arg(fixtures_dir().join("python_server.py"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .arg("--page-size")
+            .arg(page_size.unwrap_or(0).to_string())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        let hint = format!("It needs:\n  {}", Self::install_command());
+        let process = ServerProcess::start("python_server.py", command, &hint);
+        let url = format!("http://{}/mcp", process.addr());
+        Self {
+            process,
+            url,
+            page_size,
+        }
+    }
+
+    /// The commands that make the virtual environment [`PythonMcp`] uses.
+    pub fn install_command() -> String {
+        let venv = venv_dir();
+        format!(
+            "python3 -m venv {} && {} install mcp=={PYTHON_MCP_VERSION}",
+            venv.display(),
+            venv.join("bin").join("pip").display()
+        )
+    }
+
+    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.process.addr()
+    }
+
+    /// The server's process id (the leader of its own process group), e.g. to
+    /// check that it is gone after drop.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// The page size it was started with; `None` means whole lists.
+    pub fn page_size(&self) -> Option<usize> {
+        self.page_size
+    }
+
+    /// Its stdout and stderr so far, for failure messages.
+    pub fn output(&self) -> String {
+        self.process.output()
+    }
+}
+
+fn venv_dir() -> PathBuf {
+    tools_dir().join("venv")
+}
+
+fn venv_python() -> PathBuf {
+    venv_dir().join("bin").join("python")
+}
+
+/// Whether `<venv>/lib/python3.*/site-packages/mcp-<pinned>.dist-info` exists.
+fn mcp_installed(venv: &Path) -> bool {
+    let wanted = format!("mcp-{PYTHON_MCP_VERSION}.dist-info");
+    let Ok(entries) = std::fs::read_dir(venv.join("lib")) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .any(|entry| entry.path().join("site-packages").join(&wanted).is_dir())
+}

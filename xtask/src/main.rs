@@ -1,0 +1,176 @@
+//! The project's own tasks, so that one command sets up, runs or tests everything on a fresh
+//! machine:
+//!
+//! - `cargo xtask run`   — install what is missing, build the window, open the app;
+//! - `cargo xtask test`  — install what is missing, then formatting, lints, unit and
+//!   integration tests against real servers, and end-to-end tests in the real window;
+//! - `cargo xtask setup` — only the installs (`--for app` or `--for test`, default test);
+//! - `cargo xtask bench` — the benchmarks, which print numbers next to a baseline.
+//!
+//! Every install is skipped when the right version is already there.
+
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use setup::Purpose;
+
+/// Features every build of the app package uses. Keeping them identical across lint,
+/// build and test means the large dependency tree is compiled once, not once per task.
+const APP_FEATURES: &str = "switchboard/custom-protocol";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("run") => run(),
+        Some("test") => test(&args[1..]),
+        Some("setup") => {
+            let purpose = match args.get(1).map(String::as_str) {
+                Some("--for") if args.get(2).is_some_and(|p| p == "app") => Purpose::App,
+                _ => Purpose::Test,
+            };
+            setup::ensure(purpose)
+        }
+        Some("bench") => bench(),
+        Some("ui") => build_ui(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <run | test [--no-e2e] | setup [--for app|test] | bench | ui>"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nxtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (xtask lives one folder below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in the repository root, echoing it, and fails on a non-zero exit.
+pub fn sh(command: &mut Command) -> Result {
+    let shown = format!("{command:?}").replace('"', "");
+    println!("\n$ {shown}");
+    let status = command
+        .current_dir_if_unset(&root())
+        .status()
+        .map_err(|err| format!("could not start `{shown}`: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+trait CommandExt {
+    fn current_dir_if_unset(&mut self, dir: &Path) -> &mut Self;
+}
+
+impl CommandExt for Command {
+    fn current_dir_if_unset(&mut self, dir: &Path) -> &mut Self {
+        if self.get_current_dir().is_none() {
+            self.current_dir(dir);
+        }
+        self
+    }
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.env("PATH", setup::path_with_tools());
+    command
+}
+
+fn build_ui() -> Result {
+    let mut trunk = Command::new("trunk");
+    trunk
+        .args(["build", "--offline"])
+        .current_dir(root().join("ui"))
+        .env("PATH", setup::path_with_tools());
+    sh(&mut trunk)
+}
+
+fn build_app() -> Result {
+    build_ui()?;
+    sh(cargo().args(["build", "--bin", "switchboard", "--features", APP_FEATURES]))
+}
+
+fn run() -> Result {
+    setup::ensure(Purpose::App)?;
+    build_app()?;
+    sh(cargo().args(["run", "--bin", "switchboard", "--features", APP_FEATURES]))
+}
+
+fn test(args: &[String]) -> Result {
+    let e2e = !args.iter().any(|a| a == "--no-e2e");
+    setup::ensure(Purpose::Test)?;
+    sh(cargo().args(["fmt", "--all", "--check"]))?;
+    // The window is compiled into the app, so it must exist before the app is checked.
+    build_ui()?;
+    sh(cargo().args([
+        "clippy",
+        "--all-targets",
+        "--features",
+        APP_FEATURES,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().args([
+        "clippy",
+        "--package",
+        "switchboard-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().args(["test", "--features", APP_FEATURES]))?;
+    if e2e {
+        build_app()?;
+        sh(cargo()
+            .args([
+                "test",
+                "--package",
+                "switchboard-testkit",
+                "--test",
+                "e2e",
+                "--",
+                "--test-threads=1",
+            ])
+            .env("SWITCHBOARD_APP", root().join("target/debug/switchboard")))?;
+    }
+    println!("\nxtask: every check passed");
+    Ok(())
+}
+
+fn bench() -> Result {
+    setup::ensure(Purpose::Test)?;
+    build_app()?;
+    sh(cargo()
+        .args([
+            "test",
+            "--package",
+            "switchboard-testkit",
+            "--test",
+            "bench",
+            "--",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SWITCHBOARD_APP", root().join("target/debug/switchboard")))
+}
