@@ -18,7 +18,10 @@ pub struct PendingNotices(Mutex<Vec<Notice>>);
 
 impl PendingNotices {
     fn push(&self, notice: Notice) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(notice);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notice);
     }
 
     pub fn take(&self) -> Vec<Notice> {
@@ -29,8 +32,7 @@ impl PendingNotices {
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
 
@@ -127,9 +129,7 @@ fn forward_events(app: &AppHandle, connectors: &Connectors) {
         use tokio::sync::broadcast::error::RecvError;
         loop {
             let sent = match events.recv().await {
-                Ok(Event::ConnectorChanged(summary)) => {
-                    app.emit(event::CONNECTOR_CHANGED, summary)
-                }
+                Ok(Event::ConnectorChanged(summary)) => app.emit(event::CONNECTOR_CHANGED, summary),
                 Ok(Event::ConnectorRemoved(id)) => app.emit(event::CONNECTOR_REMOVED, id),
                 Ok(Event::Notice(notice)) => app.emit(event::NOTICE, notice),
                 Err(RecvError::Lagged(missed)) => {

@@ -89,9 +89,18 @@ impl Desktop {
             ("DISPLAY".into(), self.display.clone()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus_address.clone()),
             ("HOME".into(), home.display().to_string()),
-            ("XDG_DATA_HOME".into(), home.join(".local/share").display().to_string()),
-            ("XDG_CONFIG_HOME".into(), home.join(".config").display().to_string()),
-            ("XDG_CACHE_HOME".into(), home.join(".cache").display().to_string()),
+            (
+                "XDG_DATA_HOME".into(),
+                home.join(".local/share").display().to_string(),
+            ),
+            (
+                "XDG_CONFIG_HOME".into(),
+                home.join(".config").display().to_string(),
+            ),
+            (
+                "XDG_CACHE_HOME".into(),
+                home.join(".cache").display().to_string(),
+            ),
             ("XDG_RUNTIME_DIR".into(), home.display().to_string()),
             ("NO_AT_BRIDGE".into(), "1".into()),
             ("WEBKIT_DISABLE_DMABUF_RENDERER".into(), "1".into()),
@@ -130,7 +139,12 @@ impl Desktop {
         let native_port = free_port();
         let log = std::fs::File::create(self.artifacts.join("app.log")).expect("log file");
         let child = Command::new(tool("tauri-driver"))
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
             .envs(self.env())
             .stdout(log.try_clone().expect("log"))

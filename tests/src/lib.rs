@@ -31,12 +31,14 @@
 //! drop(server); // the node process is gone
 //! ```
 
+pub mod desktop;
 mod everything;
 mod garbage;
 mod paths;
 mod process;
 mod python;
 mod tls;
+pub mod webdriver;
 
 pub use everything::{
     EVERYTHING_CONDITIONAL_TOOL_NAMES, EVERYTHING_PACKAGE, EVERYTHING_PROMPT_NAMES,

@@ -60,10 +60,17 @@ impl Session {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Err(format!("tauri-driver did not start a session: {last_error}"))
+        Err(format!(
+            "tauri-driver did not start a session: {last_error}"
+        ))
     }
 
-    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    async fn command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}{}", self.base, path);
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
@@ -169,9 +176,14 @@ impl Session {
         self.wait_until(css, |text| text.trim() == expected).await
     }
 
+    /// The text as rendered (`innerText`). WebKitWebDriver's own "element text" reports
+    /// nothing for text inside a `<button>` it wrongly deems hidden, so ask the page.
     pub async fn text(&self, element: &Element) -> Result<String, String> {
         Ok(self
-            .get(&format!("/element/{}/text", element.0))
+            .execute(
+                "return arguments[0].innerText;",
+                json!([{ ELEMENT_KEY: element.0 }]),
+            )
             .await?
             .as_str()
             .unwrap_or_default()
@@ -187,7 +199,8 @@ impl Session {
     }
 
     pub async fn property(&self, element: &Element, name: &str) -> Result<Value, String> {
-        self.get(&format!("/element/{}/property/{name}", element.0)).await
+        self.get(&format!("/element/{}/property/{name}", element.0))
+            .await
     }
 
     pub async fn click(&self, element: &Element) -> Result<(), String> {

@@ -124,7 +124,11 @@ fn debian_package_installed(name: &str) -> bool {
 }
 
 fn ensure_debian_packages(packages: &[&str]) -> Result {
-    if Command::new("dpkg-query").arg("--version").output().is_err() {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         println!(
             "This is not a Debian-based system: install the equivalents of these packages yourself: {}",
             packages.join(" ")
@@ -262,6 +266,12 @@ fn ensure_python_packages(packages: &[(&str, &str)]) -> Result {
         sh(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     sh(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(&missing))
 }

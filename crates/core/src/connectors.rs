@@ -340,17 +340,18 @@ impl Connectors {
         {
             let mut state = self.inner.lock();
             state.get(id)?;
-            let records = state.records().into_iter().filter(|r| &r.id != id).collect();
+            let records = state
+                .records()
+                .into_iter()
+                .filter(|r| &r.id != id)
+                .collect();
             self.inner.save(records)?;
             state.order.retain(|other| other != id);
             if let Some(mut live) = state.live.remove(id) {
                 live.stop(&self.inner.runtime);
             }
         }
-        let _ = self
-            .inner
-            .events
-            .send(Event::ConnectorRemoved(id.clone()));
+        let _ = self.inner.events.send(Event::ConnectorRemoved(id.clone()));
         Ok(())
     }
 

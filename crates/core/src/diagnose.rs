@@ -149,7 +149,10 @@ fn connect_failure(lower: &str, detail: String) -> Error {
         )
         .with_detail(detail);
     }
-    if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service") {
+    if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service")
+    {
         return Error::new(
             ErrorCode::Unreachable,
             "No server was found with that name. Check the address for typos.",

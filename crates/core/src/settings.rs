@@ -67,8 +67,11 @@ impl Settings {
         let connectors = match entries.get(KEY_CONNECTORS) {
             None | Some(Value::Null) => Vec::new(),
             Some(value) => serde_json::from_value(value.clone()).map_err(|err| {
-                Error::new(ErrorCode::Storage, "The saved connectors could not be read.")
-                    .with_detail(err.to_string())
+                Error::new(
+                    ErrorCode::Storage,
+                    "The saved connectors could not be read.",
+                )
+                .with_detail(err.to_string())
             })?,
         };
         Ok(Self { connectors })
@@ -106,10 +109,7 @@ pub fn prepare(path: &Path) -> Vec<Notice> {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(err) => {
-            return vec![quarantine(
-                path,
-                &format!("it could not be read ({err})"),
-            )];
+            return vec![quarantine(path, &format!("it could not be read ({err})"))];
         }
     };
     let mut entries = match serde_json::from_slice::<Value>(&bytes) {
@@ -317,7 +317,11 @@ mod tests {
         let on_disk: Value =
             serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
         assert_eq!(on_disk["schemaVersion"], json!(SCHEMA_VERSION));
-        assert_eq!(files_in(dir.path()), vec![FILE_NAME.to_owned()], "no temp file left");
+        assert_eq!(
+            files_in(dir.path()),
+            vec![FILE_NAME.to_owned()],
+            "no temp file left"
+        );
     }
 
     #[test]

@@ -71,12 +71,24 @@ async fn added_connectors_connect_persist_and_come_back_after_a_restart() {
     let first = add(&connectors, &format!("  {}  ", everything.url()), None);
     assert_eq!(first.state, ConnectorState::Connecting);
     assert_eq!(first.url, everything.url(), "trimmed, otherwise as typed");
-    assert_eq!(first.name, "127.0.0.1", "the host until the server names itself");
+    assert_eq!(
+        first.name, "127.0.0.1",
+        "the host until the server names itself"
+    );
     let second = add(&connectors, python.url(), Some("My tools"));
 
     let first = settled(&connectors, &first.id).await;
-    assert_eq!(first.state, ConnectorState::Connected, "{:?}", first.problem);
-    assert_eq!(first.name, kit::EVERYTHING_SERVER_TITLE, "named after the server");
+    assert_eq!(
+        first.state,
+        ConnectorState::Connected,
+        "{:?}",
+        first.problem
+    );
+    assert_eq!(
+        first.name,
+        kit::EVERYTHING_SERVER_TITLE,
+        "named after the server"
+    );
     let counts = first.counts.expect("counts");
     assert_eq!(counts.tools as usize, kit::EVERYTHING_TOOLS);
     assert_eq!(counts.resources as usize, kit::EVERYTHING_RESOURCES);
@@ -149,7 +161,11 @@ async fn a_bad_address_or_a_duplicate_changes_nothing() {
     assert_eq!(err.code, ErrorCode::DuplicateConnector);
     assert!(err.message.contains(&added.name), "{}", err.message);
 
-    assert_eq!(std::fs::read(&path).expect("saved"), before, "file untouched");
+    assert_eq!(
+        std::fs::read(&path).expect("saved"),
+        before,
+        "file untouched"
+    );
     assert_eq!(connectors.list().len(), 1);
 }
 

@@ -53,14 +53,23 @@ async fn everything_server_lists_all_it_offers_and_answers() {
         names(kit::EVERYTHING_RESOURCE_URIS)
     );
     assert_eq!(
-        names(catalog.resource_templates.iter().map(|r| r.uri_template.as_str())),
+        names(
+            catalog
+                .resource_templates
+                .iter()
+                .map(|r| r.uri_template.as_str())
+        ),
         names(kit::EVERYTHING_RESOURCE_TEMPLATE_URIS)
     );
     assert_eq!(
         names(catalog.prompts.iter().map(|p| p.name.as_str())),
         names(kit::EVERYTHING_PROMPT_NAMES)
     );
-    let echo = catalog.tools.iter().find(|t| t.name == "echo").expect("echo");
+    let echo = catalog
+        .tools
+        .iter()
+        .find(|t| t.name == "echo")
+        .expect("echo");
     assert!(echo.description.as_deref().is_some_and(|d| !d.is_empty()));
 
     let read = session
@@ -161,7 +170,10 @@ async fn pagination_is_followed_to_the_last_page() {
     let catalog = session.catalog().await.expect("lists");
     assert_eq!(catalog.tools.len(), kit::PYTHON_TOOLS);
     assert_eq!(catalog.resources.len(), kit::PYTHON_RESOURCES);
-    assert_eq!(catalog.resource_templates.len(), kit::PYTHON_RESOURCE_TEMPLATES);
+    assert_eq!(
+        catalog.resource_templates.len(),
+        kit::PYTHON_RESOURCE_TEMPLATES
+    );
     assert_eq!(catalog.prompts.len(), kit::PYTHON_PROMPTS);
     assert_eq!(
         names(catalog.resources.iter().map(|r| r.uri.as_str())),
@@ -183,7 +195,10 @@ fn assert_plain(err: &switchboard_core::Error) {
         "no jargon up front: {}",
         err.message
     );
-    assert!(err.detail.is_some(), "the technical detail is kept: {err:?}");
+    assert!(
+        err.detail.is_some(),
+        "the technical detail is kept: {err:?}"
+    );
 }
 
 #[tokio::test]

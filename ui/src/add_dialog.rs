@@ -1,0 +1,233 @@
+//! "Add custom connector": the address (checked by the core as the person types), an
+//! optional name, and nothing else until sign-in exists.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
+use switchboard_ipc::{AddConnectorRequest, ErrorInfo};
+
+use crate::components::{Details, Modal, Spinner, focus_when_mounted};
+use crate::state::use_app_state;
+use crate::tauri;
+
+#[component]
+pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
+    let state = use_app_state();
+    let url = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let adding = RwSignal::new(false);
+    let add_error = RwSignal::new(None::<ErrorInfo>);
+    let url_input = NodeRef::<html::Input>::new();
+    focus_when_mounted(url_input);
+
+    // An empty field is not an error yet, just not something to add; every other text goes
+    // to the core, which owns the rules. The resource drops answers that arrive after a
+    // newer keystroke.
+    let check = LocalResource::new(move || {
+        let typed = url.get();
+        async move {
+            if typed.trim().is_empty() {
+                return None;
+            }
+            let verdict = tauri::check_address(typed.clone()).await;
+            Some((typed, verdict))
+        }
+    });
+    let is_empty = Memo::new(move |_| url.with(|u| u.trim().is_empty()));
+    // The verdict on exactly what is in the field now; `None` while that is being checked.
+    let verdict = Memo::new(move |_| {
+        let current = url.get();
+        check
+            .get()
+            .flatten()
+            .filter(|(checked, _)| *checked == current)
+            .map(|(_, verdict)| verdict)
+    });
+    let accepted =
+        Memo::new(move |_| verdict.with(|v| v.as_ref().and_then(|v| v.as_ref().ok()).cloned()));
+    // The last complaint stays up while the next keystroke is checked, so the sentence
+    // under the field does not flicker with every letter.
+    let message = Memo::new(move |_| {
+        if is_empty.get() {
+            return None;
+        }
+        add_error
+            .get()
+            .or_else(|| check.get().flatten().and_then(|(_, verdict)| verdict.err()))
+    });
+    let can_add = move || accepted.with(Option::is_some) && !adding.get();
+
+    let submit = move || {
+        if !can_add() {
+            return;
+        }
+        adding.set(true);
+        add_error.set(None);
+        let request = AddConnectorRequest {
+            url: url.get_untracked(),
+            name: name.with_untracked(|n| {
+                let n = n.trim();
+                (!n.is_empty()).then(|| n.to_owned())
+            }),
+        };
+        spawn_local_scoped_with_cancellation(async move {
+            match state.add(request).await {
+                Ok(_) => on_close.run(()),
+                Err(err) => {
+                    adding.set(false);
+                    add_error.set(Some(err));
+                    if let Some(input) = url_input.get_untracked() {
+                        let _ = input.focus();
+                    }
+                }
+            }
+        });
+    };
+
+    view! {
+        <Modal testid="add-dialog" labelled_by="add-title" on_escape=on_close>
+            <form
+                class="form"
+                novalidate
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    submit();
+                }
+            >
+                <h2 class="modal-title" id="add-title">
+                    "Add custom connector"
+                </h2>
+                <p class="modal-text">
+                    "Paste the address of a remote MCP server. Switchboard connects to it right away."
+                </p>
+
+                <div class="field">
+                    <label class="field-label" for="add-url">
+                        "Server address"
+                    </label>
+                    <input
+                        id="add-url"
+                        class="input"
+                        // Plain text, not type=url: the browser would trim and judge the
+                        // address by its own rules, and the core's rules are the ones that count.
+                        type="text"
+                        inputmode="url"
+                        autocomplete="off"
+                        autocapitalize="off"
+                        spellcheck="false"
+                        required
+                        autofocus
+                        placeholder="https://example.com/mcp"
+                        aria-describedby="add-url-message"
+                        aria-invalid=move || if message.with(Option::is_some) { "true" } else { "false" }
+                        data-testid="add-url-input"
+                        node_ref=url_input
+                        prop:value=move || url.get()
+                        on:input=move |ev| {
+                            add_error.set(None);
+                            url.set(event_target_value(&ev));
+                        }
+                    />
+                    <div id="add-url-message" class="field-message" aria-live="polite">
+                        {move || match (message.get(), accepted.get()) {
+                            (Some(ErrorInfo { message, detail, .. }), _) => {
+                                view! {
+                                    <p class="field-error" data-testid="add-url-error">
+                                        {message}
+                                    </p>
+                                    {detail
+                                        .map(|detail| {
+                                            view! {
+                                                <Details
+                                                    detail
+                                                    toggle_testid="error-details-toggle"
+                                                    text_testid="error-detail"
+                                                />
+                                            }
+                                        })}
+                                }
+                                    .into_any()
+                            }
+                            (None, Some(checked)) => {
+                                // Worth showing only when the core tidied the address up.
+                                let tidied = url.with_untracked(|typed| *typed != checked.url);
+                                view! {
+                                    <p class="field-ok">
+                                        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+                                            <path
+                                                d="M3.5 8.5l3 3 6-7"
+                                                stroke="currentColor"
+                                                stroke-width="1.8"
+                                                fill="none"
+                                                stroke-linecap="round"
+                                                stroke-linejoin="round"
+                                            />
+                                        </svg>
+                                        {if tidied {
+                                            view! {
+                                                "Will be saved as "
+                                                <span class="field-ok-url">{checked.url}</span>
+                                            }
+                                                .into_any()
+                                        } else {
+                                            "This looks like a server address".into_any()
+                                        }}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            (None, None) => ().into_any(),
+                        }}
+                    </div>
+                </div>
+
+                <div class="field">
+                    <label class="field-label" for="add-name">
+                        "Name (optional)"
+                    </label>
+                    <input
+                        id="add-name"
+                        class="input"
+                        type="text"
+                        autocomplete="off"
+                        aria-describedby="add-name-hint"
+                        data-testid="add-name-input"
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                    <p id="add-name-hint" class="field-hint">
+                        "Leave empty to use the server's own name"
+                    </p>
+                </div>
+
+                <details class="advanced">
+                    <summary>"Advanced settings"</summary>
+                    <p class="field-hint">
+                        "Sign-in options, such as the client ID some servers need, will appear here once Switchboard can sign in to servers."
+                    </p>
+                </details>
+
+                <div class="modal-actions">
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="add-cancel"
+                        on:click=move |_| on_close.run(())
+                    >
+                        "Cancel"
+                    </button>
+                    <button
+                        type="submit"
+                        class="button button-primary"
+                        data-testid="add-submit"
+                        disabled=move || !can_add()
+                        aria-busy=move || if adding.get() { "true" } else { "false" }
+                    >
+                        {move || adding.get().then(|| view! { <Spinner /> })}
+                        "Add"
+                    </button>
+                </div>
+            </form>
+        </Modal>
+    }
+}

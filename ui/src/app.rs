@@ -1,0 +1,171 @@
+//! The window's frame: sidebar, notice banners, and whichever page is open. Also where the
+//! shell's events are wired to the shared state, once, for the life of the window.
+
+use leptos::logging;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_ipc::{ConnectorId, ConnectorSummary, Notice, NoticeLevel, event};
+
+use crate::components::Details;
+use crate::connectors::ConnectorsPage;
+use crate::detail::DetailPage;
+use crate::state::{AppState, Page, ShownNotice, use_app_state};
+use crate::tauri;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+
+    // Subscribe before the first fetch so nothing that happens in between is missed.
+    tauri::listen(
+        event::CONNECTOR_CHANGED,
+        move |summary: ConnectorSummary| state.on_connector_changed(summary),
+    );
+    tauri::listen(event::CONNECTOR_REMOVED, move |id: ConnectorId| {
+        state.on_connector_removed(id)
+    });
+    tauri::listen(event::NOTICE, move |notice: Notice| {
+        state.push_notice(notice)
+    });
+    state.reload_connectors();
+    spawn_local(async move {
+        match tauri::take_notices().await {
+            Ok(notices) => notices.into_iter().for_each(|n| state.push_notice(n)),
+            // Notices are informative only; the page itself reports a core that is missing.
+            Err(err) => logging::warn!("could not fetch notices: {err:?}"),
+        }
+    });
+
+    let page = Memo::new(move |_| state.page.get());
+
+    view! {
+        <div class="shell">
+            <aside class="sidebar">
+                <div class="brand">
+                    <BrandMark />
+                    <span class="brand-name">"Switchboard"</span>
+                </div>
+                <nav class="nav" aria-labelledby="nav-settings">
+                    <h2 class="nav-heading" id="nav-settings">
+                        "Settings"
+                    </h2>
+                    <ul class="nav-list">
+                        <li>
+                            <button
+                                type="button"
+                                class="nav-item"
+                                data-testid="nav-connectors"
+                                // Every page so far lives under Connectors.
+                                aria-current="page"
+                                on:click=move |_| state.page.set(Page::Connectors)
+                            >
+                                <PlugIcon />
+                                "Connectors"
+                            </button>
+                        </li>
+                    </ul>
+                </nav>
+            </aside>
+            <main class="main">
+                <NoticeArea />
+                <div class="page">
+                    {move || match page.get() {
+                        Page::Connectors => view! { <ConnectorsPage /> }.into_any(),
+                        Page::Connector(id) => view! { <DetailPage id /> }.into_any(),
+                    }}
+                </div>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn NoticeArea() -> impl IntoView {
+    let state = use_app_state();
+    view! {
+        <div class="notices">
+            <For each=move || state.notices.get() key=|shown| shown.key let:shown>
+                <NoticeBanner shown />
+            </For>
+        </div>
+    }
+}
+
+#[component]
+fn NoticeBanner(shown: ShownNotice) -> impl IntoView {
+    let state = use_app_state();
+    let ShownNotice { key, notice } = shown;
+    let (class, role) = match notice.level {
+        NoticeLevel::Info => ("notice notice-info", "status"),
+        NoticeLevel::Warning => ("notice notice-warning", "alert"),
+    };
+    view! {
+        <div class=class role=role data-testid="notice-banner">
+            <div class="notice-body">
+                <p class="notice-message">{notice.message}</p>
+                {notice
+                    .detail
+                    .map(|detail| {
+                        view! {
+                            <Details
+                                detail
+                                toggle_testid="notice-details-toggle"
+                                text_testid="notice-detail"
+                            />
+                        }
+                    })}
+            </div>
+            <button
+                type="button"
+                class="icon-button"
+                aria-label="Dismiss"
+                title="Dismiss"
+                on:click=move |_| state.dismiss_notice(key)
+            >
+                <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+                    <path
+                        d="M4 4l8 8M12 4l-8 8"
+                        stroke="currentColor"
+                        stroke-width="1.6"
+                        stroke-linecap="round"
+                    />
+                </svg>
+            </button>
+        </div>
+    }
+}
+
+#[component]
+fn BrandMark() -> impl IntoView {
+    view! {
+        <svg class="brand-mark" viewBox="0 0 24 24" width="24" height="24" aria-hidden="true">
+            <rect width="24" height="24" rx="6" fill="currentColor" />
+            <circle cx="7.5" cy="8" r="2" fill="var(--brand-ink)" />
+            <circle cx="16.5" cy="16" r="2" fill="var(--brand-ink)" />
+            <path
+                d="M7.5 10v2.5a3.5 3.5 0 0 0 3.5 3.5h3.5"
+                stroke="var(--brand-ink)"
+                stroke-width="1.8"
+                fill="none"
+                stroke-linecap="round"
+            />
+        </svg>
+    }
+}
+
+#[component]
+fn PlugIcon() -> impl IntoView {
+    view! {
+        <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+            <path
+                d="M7 2.5v4M13 2.5v4M5 6.5h10v3a5 5 0 0 1-10 0zM10 14.5v3"
+                stroke="currentColor"
+                stroke-width="1.6"
+                fill="none"
+                stroke-linecap="round"
+                stroke-linejoin="round"
+            />
+        </svg>
+    }
+}

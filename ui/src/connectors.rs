@@ -1,0 +1,271 @@
+//! Settings → Connectors: every connector with its state and what it offers, and the way to
+//! add another.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
+use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo};
+use wasm_bindgen::JsCast;
+
+use crate::add_dialog::AddDialog;
+use crate::components::{ActionError, ProblemView, Spinner, StatePill, counts_label};
+use crate::state::{ListFocus, ListStatus, use_app_state};
+
+/// What the body of the page shows; coarse on purpose, so the list below is only rebuilt
+/// when the page changes shape, never when a single connector changes.
+#[derive(Clone, Debug, PartialEq)]
+enum Body {
+    Loading,
+    Failed(ErrorInfo),
+    Empty,
+    List,
+}
+
+#[component]
+pub fn ConnectorsPage() -> impl IntoView {
+    let state = use_app_state();
+    let dialog_open = RwSignal::new(false);
+    let add_button = NodeRef::<html::Button>::new();
+    let heading = NodeRef::<html::H1>::new();
+
+    Effect::new(move |_| {
+        if let Some(heading) = heading.get()
+            && state.list_focus.get_untracked() == Some(ListFocus::Heading)
+        {
+            state.list_focus.set(None);
+            let _ = heading.focus();
+        }
+    });
+
+    let ids = Memo::new(move |_| {
+        state
+            .connectors
+            .with(|list| list.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
+    });
+    let body = Memo::new(move |_| {
+        let empty = ids.with(Vec::is_empty);
+        match state.list_status.get() {
+            // A reload keeps showing what is known rather than blanking the page.
+            ListStatus::Loading if empty => Body::Loading,
+            ListStatus::Failed(err) if empty => Body::Failed(err),
+            _ if empty => Body::Empty,
+            _ => Body::List,
+        }
+    });
+
+    let close_dialog = Callback::new(move |()| {
+        dialog_open.set(false);
+        if let Some(button) = add_button.get_untracked() {
+            let _ = button.focus();
+        }
+    });
+
+    view! {
+        <section class="page-section" data-testid="connectors-page" aria-labelledby="connectors-title">
+            <header class="page-header">
+                <h1 id="connectors-title" class="page-title" tabindex="-1" node_ref=heading>
+                    "Connectors"
+                </h1>
+                <p class="page-lead">
+                    "Connectors let Switchboard use remote MCP servers in your chats: their tools, files and prompts."
+                </p>
+            </header>
+            {move || match body.get() {
+                Body::Loading => {
+                    view! {
+                        <div class="loading" role="status">
+                            <Spinner />
+                            "Loading your connectors…"
+                        </div>
+                    }
+                        .into_any()
+                }
+                Body::Failed(problem) => {
+                    view! {
+                        <div class="card card-problem" role="alert">
+                            <h2 class="card-title">"Your connectors could not be loaded"</h2>
+                            <ProblemView problem on_retry=move || state.reload_connectors() />
+                        </div>
+                    }
+                        .into_any()
+                }
+                Body::Empty => view! { <EmptyState /> }.into_any(),
+                Body::List => {
+                    view! {
+                        <ul class="connector-list">
+                            <For each=move || ids.get() key=|id| id.clone() let:id>
+                                <ConnectorRow id />
+                            </For>
+                        </ul>
+                    }
+                        .into_any()
+                }
+            }}
+            <div class="page-footer">
+                <button
+                    type="button"
+                    class="button button-primary"
+                    data-testid="add-connector-button"
+                    node_ref=add_button
+                    on:click=move |_| dialog_open.set(true)
+                >
+                    <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+                        <path
+                            d="M8 3v10M3 8h10"
+                            stroke="currentColor"
+                            stroke-width="1.8"
+                            stroke-linecap="round"
+                        />
+                    </svg>
+                    "Add custom connector"
+                </button>
+            </div>
+            <Show when=move || dialog_open.get()>
+                <AddDialog on_close=close_dialog />
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn EmptyState() -> impl IntoView {
+    view! {
+        <div class="empty" data-testid="connectors-empty">
+            <svg class="empty-art" viewBox="0 0 48 48" width="48" height="48" aria-hidden="true">
+                <rect x="4" y="10" width="40" height="28" rx="8" fill="none" stroke="currentColor" stroke-width="2" />
+                <circle cx="16" cy="24" r="4" fill="currentColor" />
+                <circle cx="32" cy="24" r="4" fill="none" stroke="currentColor" stroke-width="2" />
+                <path d="M20 24h8" stroke="currentColor" stroke-width="2" stroke-dasharray="2 3" />
+            </svg>
+            <h2 class="empty-title">"No connectors yet"</h2>
+            <p class="empty-text">
+                "A connector lets Switchboard use a remote MCP server: its tools, files and prompts, right inside your chats. "
+                "All you need is the server's address, usually from a colleague or from the service's help page."
+            </p>
+            <p class="empty-text">"Choose “Add custom connector” below to add your first one."</p>
+        </div>
+    }
+}
+
+#[component]
+fn ConnectorRow(id: ConnectorId) -> impl IntoView {
+    let state = use_app_state();
+    let summary = {
+        let id = id.clone();
+        Memo::new(move |_| state.connector(&id))
+    };
+    let field = move |read: fn(&switchboard_ipc::ConnectorSummary) -> String| {
+        move || summary.with(|s| s.as_ref().map(read).unwrap_or_default())
+    };
+    let connector_state = Signal::derive(move || {
+        summary.with(|s| s.as_ref().map_or(ConnectorState::Connecting, |s| s.state))
+    });
+    let counts = Memo::new(move |_| summary.with(|s| s.as_ref().and_then(|s| s.counts)));
+    let problem = Memo::new(move |_| summary.with(|s| s.as_ref().and_then(|s| s.problem.clone())));
+
+    let retrying = RwSignal::new(false);
+    let retry_error = RwSignal::new(None::<ErrorInfo>);
+    let retry = {
+        let id = id.clone();
+        Callback::new(move |()| {
+            retrying.set(true);
+            retry_error.set(None);
+            let id = id.clone();
+            spawn_local_scoped_with_cancellation(async move {
+                let result = state.reconnect(id).await;
+                retrying.set(false);
+                retry_error.set(result.err());
+            });
+        })
+    };
+
+    let button = NodeRef::<html::Button>::new();
+    {
+        let id = id.clone();
+        Effect::new(move |_| {
+            if let Some(button) = button.get()
+                && state.list_focus.get() == Some(ListFocus::Row(id.clone()))
+            {
+                state.list_focus.set(None);
+                let _ = button.focus();
+            }
+        });
+    }
+
+    // The whole row opens the connector, not just its main button; clicks on the row's own
+    // controls (Retry, Details) stop before they get here.
+    let open = {
+        let id = id.clone();
+        move |ev: leptos::ev::MouseEvent| {
+            let selecting_text = window()
+                .get_selection()
+                .ok()
+                .flatten()
+                .is_some_and(|s| !s.is_collapsed());
+            let on_link = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest("a, summary, input").ok().flatten())
+                .is_some();
+            if !selecting_text && !on_link {
+                state.open_connector(id.clone());
+            }
+        }
+    };
+
+    view! {
+        <li
+            class="connector-row"
+            data-testid="connector-row"
+            data-connector-id=id.0.clone()
+            on:click=open
+        >
+            <button type="button" class="row-main" node_ref=button>
+                <span class="row-text">
+                    <span class="row-name" data-testid="connector-name">
+                        {field(|s| s.name.clone())}
+                    </span>
+                    <span class="row-url" data-testid="connector-url">
+                        {field(|s| s.url.clone())}
+                    </span>
+                </span>
+                <span class="row-meta">
+                    {move || {
+                        counts
+                            .get()
+                            .map(|counts| {
+                                view! {
+                                    <span class="row-counts" data-testid="connector-counts">
+                                        {counts_label(&counts)}
+                                    </span>
+                                }
+                            })
+                    }}
+                    <StatePill state=connector_state testid="connector-state" />
+                </span>
+                <svg class="row-chevron" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+                    <path
+                        d="M6 3.5L10.5 8L6 12.5"
+                        stroke="currentColor"
+                        stroke-width="1.6"
+                        fill="none"
+                        stroke-linecap="round"
+                        stroke-linejoin="round"
+                    />
+                </svg>
+            </button>
+            {move || {
+                problem
+                    .get()
+                    .map(|problem| {
+                        view! {
+                            <div class="row-problem" data-testid="connector-problem">
+                                <ProblemView problem on_retry=retry retrying />
+                            </div>
+                        }
+                    })
+            }}
+            <ActionError error=retry_error />
+        </li>
+    }
+}

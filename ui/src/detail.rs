@@ -1,0 +1,882 @@
+//! One connector: its state, the server behind it, and everything it offers. Every piece of
+//! text from the server is untrusted and is rendered as plain text nodes, never as HTML.
+
+use std::future::Future;
+
+use leptos::ev::KeyboardEvent;
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
+use switchboard_ipc::{
+    Catalog, ConnectorId, ConnectorState, Counts, ErrorCode, ErrorInfo, PromptInfo, ResourceInfo,
+    ResourceTemplateInfo, ServerInfo, ToolInfo,
+};
+
+use crate::components::{
+    ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted,
+};
+use crate::state::use_app_state;
+use crate::tauri;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Busy {
+    Reconnect,
+    Toggle,
+    Remove,
+}
+
+/// Runs one of the page's actions, keeping the buttons disabled meanwhile and showing what
+/// went wrong. Cancelled with the page, so nothing writes to a page that is gone.
+fn run_action(
+    busy: RwSignal<Option<Busy>>,
+    error: RwSignal<Option<ErrorInfo>>,
+    kind: Busy,
+    action: impl Future<Output = Result<(), ErrorInfo>> + 'static,
+) {
+    busy.set(Some(kind));
+    error.set(None);
+    spawn_local_scoped_with_cancellation(async move {
+        let result = action.await;
+        busy.set(None);
+        error.set(result.err());
+    });
+}
+
+#[component]
+pub fn DetailPage(id: ConnectorId) -> impl IntoView {
+    let state = use_app_state();
+    let summary = {
+        let id = id.clone();
+        Memo::new(move |_| state.connector(&id))
+    };
+    // Refetched whenever the connector's summary changes (a connector-changed event), so
+    // the page follows the connector from Connecting to Connected without a reload.
+    let detail = {
+        let id = id.clone();
+        LocalResource::new(move || {
+            summary.track();
+            tauri::connector_detail(id.clone())
+        })
+    };
+    let current = Memo::new(move |_| {
+        summary.get().or_else(|| {
+            detail.with(|d| match d {
+                Some(Ok(d)) => Some(d.summary.clone()),
+                _ => None,
+            })
+        })
+    });
+    let connector_state = Memo::new(move |_| {
+        current.with(|s| s.as_ref().map_or(ConnectorState::Connecting, |s| s.state))
+    });
+    let name = Memo::new(move |_| {
+        current.with(|s| s.as_ref().map(|s| s.name.clone()).unwrap_or_default())
+    });
+    let url = move || current.with(|s| s.as_ref().map(|s| s.url.clone()).unwrap_or_default());
+    let problem = Memo::new(move |_| current.with(|s| s.as_ref().and_then(|s| s.problem.clone())));
+    let server = Memo::new(move |_| {
+        detail.with(|d| match d {
+            Some(Ok(d)) => d.server.clone(),
+            _ => None,
+        })
+    });
+    let catalog = Memo::new(move |_| {
+        detail.with(|d| match d {
+            Some(Ok(d)) => d.catalog.clone(),
+            _ => None,
+        })
+    });
+    let load_error = Memo::new(move |_| {
+        detail.with(|d| match d {
+            Some(Err(err)) => Some(err.clone()),
+            _ => None,
+        })
+    });
+
+    let is_off = move || connector_state.get() == ConnectorState::Off;
+    let busy = RwSignal::new(None::<Busy>);
+    let action_error = RwSignal::new(None::<ErrorInfo>);
+    let reconnecting = Signal::derive(move || busy.get() == Some(Busy::Reconnect));
+    let reconnect = {
+        let id = id.clone();
+        Callback::new(move |()| {
+            run_action(
+                busy,
+                action_error,
+                Busy::Reconnect,
+                state.reconnect(id.clone()),
+            );
+        })
+    };
+    let toggle = {
+        let id = id.clone();
+        move |_| {
+            let enable = connector_state.get_untracked() == ConnectorState::Off;
+            run_action(
+                busy,
+                action_error,
+                Busy::Toggle,
+                state.set_enabled(id.clone(), enable),
+            );
+        }
+    };
+
+    let confirm_open = RwSignal::new(false);
+    let remove_error = RwSignal::new(None::<ErrorInfo>);
+    let remove_button = NodeRef::<html::Button>::new();
+    let close_confirm = Callback::new(move |()| {
+        confirm_open.set(false);
+        remove_error.set(None);
+        if let Some(button) = remove_button.get_untracked() {
+            let _ = button.focus();
+        }
+    });
+    // On success the state forgets the connector and brings the list back by itself.
+    let confirm_remove = {
+        let id = id.clone();
+        Callback::new(move |()| {
+            run_action(busy, remove_error, Busy::Remove, state.remove(id.clone()));
+        })
+    };
+
+    let heading = NodeRef::<html::H1>::new();
+    focus_when_mounted(heading);
+    let back = {
+        let id = id.clone();
+        move |_| state.back_to_list(Some(id.clone()))
+    };
+
+    view! {
+        <section class="page-section" data-testid="connector-detail" aria-labelledby="detail-name">
+            <button type="button" class="back-link" data-testid="back-button" on:click=back>
+                <span aria-hidden="true">"← "</span>
+                "Connectors"
+            </button>
+            <header class="detail-header">
+                <div class="detail-title-row">
+                    <h1
+                        id="detail-name"
+                        class="page-title"
+                        data-testid="detail-name"
+                        tabindex="-1"
+                        node_ref=heading
+                    >
+                        {move || name.get()}
+                    </h1>
+                    <StatePill state=connector_state testid="detail-state" />
+                </div>
+                <p class="detail-url">{url}</p>
+                <div class="detail-actions">
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="reconnect-button"
+                        disabled=move || busy.get().is_some() || is_off()
+                        title=move || is_off().then_some("Turn the connector on first")
+                        on:click=move |_| reconnect.run(())
+                    >
+                        {move || reconnecting.get().then(|| view! { <Spinner /> })}
+                        "Reconnect"
+                    </button>
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="toggle-enabled-button"
+                        disabled=move || busy.get().is_some()
+                        on:click=toggle
+                    >
+                        {move || (busy.get() == Some(Busy::Toggle)).then(|| view! { <Spinner /> })}
+                        {move || if is_off() { "Turn on" } else { "Turn off" }}
+                    </button>
+                    <button
+                        type="button"
+                        class="button button-danger-quiet"
+                        data-testid="remove-button"
+                        disabled=move || busy.get().is_some()
+                        node_ref=remove_button
+                        on:click=move |_| confirm_open.set(true)
+                    >
+                        "Remove"
+                    </button>
+                </div>
+            </header>
+            <ActionError error=action_error />
+
+            {move || match connector_state.get() {
+                ConnectorState::Connecting => {
+                    view! {
+                        <div class="card status-card" role="status">
+                            <Spinner />
+                            <div>
+                                <p class="status-title">"Connecting…"</p>
+                                <p class="status-text">"Switchboard is reaching the server and asking what it offers."</p>
+                            </div>
+                        </div>
+                    }
+                        .into_any()
+                }
+                ConnectorState::Off => {
+                    view! {
+                        <div class="card status-card">
+                            <div>
+                                <p class="status-title">"This connector is off"</p>
+                                <p class="status-text">"Its tools, resources and prompts are not used in chats. Turn it on to connect again."</p>
+                            </div>
+                        </div>
+                    }
+                        .into_any()
+                }
+                ConnectorState::NeedsSignIn | ConnectorState::CantReach => {
+                    view! {
+                        <div class="card card-problem">
+                            {move || {
+                                let problem = problem.get().unwrap_or_else(|| {
+                                    ErrorInfo::new(
+                                        ErrorCode::Unreachable,
+                                        "Switchboard could not connect to this server.",
+                                    )
+                                });
+                                view! { <ProblemView problem on_retry=reconnect retrying=reconnecting /> }
+                            }}
+                        </div>
+                    }
+                        .into_any()
+                }
+                ConnectorState::Connected => {
+                    view! {
+                        {move || {
+                            load_error
+                                .get()
+                                .map(|problem| {
+                                    view! {
+                                        <div class="card card-problem">
+                                            <ProblemView problem on_retry=move || detail.refetch() />
+                                        </div>
+                                    }
+                                })
+                        }}
+                        <Show
+                            when=move || server.with(Option::is_some) || catalog.with(Option::is_some)
+                            fallback=move || {
+                                load_error
+                                    .with(Option::is_none)
+                                    .then(|| {
+                                        view! {
+                                            <div class="loading" role="status">
+                                                <Spinner />
+                                                "Loading what this server offers…"
+                                            </div>
+                                        }
+                                    })
+                            }
+                        >
+                            <ServerCard server />
+                            <CatalogView catalog />
+                        </Show>
+                    }
+                        .into_any()
+                }
+            }}
+
+            <Show when=move || confirm_open.get()>
+                <ConfirmDialog
+                    title=format!("Remove {}?", name.get_untracked())
+                    body="Switchboard will disconnect from this server and forget it. You can add it again later with its address."
+                    confirm_label="Remove"
+                    busy=Signal::derive(move || busy.get() == Some(Busy::Remove))
+                    error=remove_error
+                    on_confirm=confirm_remove
+                    on_cancel=close_confirm
+                />
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn ServerCard(server: Memo<Option<ServerInfo>>) -> impl IntoView {
+    move || {
+        server.get().map(|server| {
+            let ServerInfo {
+                name,
+                title,
+                version,
+                instructions,
+                protocol_version,
+            } = server;
+            let title = title.filter(|t| *t != name);
+            view! {
+                <div class="card server-card">
+                    <dl class="facts">
+                        <div class="fact">
+                            <dt>"Server"</dt>
+                            <dd>
+                                <span data-testid="detail-server-name">{name}</span>
+                                {title.map(|title| view! { <span class="muted">" · " {title}</span> })}
+                            </dd>
+                        </div>
+                        <div class="fact">
+                            <dt>"Version"</dt>
+                            <dd data-testid="detail-server-version">{version}</dd>
+                        </div>
+                    </dl>
+                    {instructions
+                        .filter(|text| !text.trim().is_empty())
+                        .map(|text| {
+                            view! {
+                                <div class="instructions">
+                                    <h2 class="card-subtitle">"Instructions from the server"</h2>
+                                    <p class="instructions-text" data-testid="detail-instructions">
+                                        {text}
+                                    </p>
+                                </div>
+                            }
+                        })}
+                    <p class="fine-print">"MCP protocol version " {protocol_version}</p>
+                </div>
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tab {
+    Tools,
+    Resources,
+    Prompts,
+}
+
+impl Tab {
+    const ALL: [Tab; 3] = [Tab::Tools, Tab::Resources, Tab::Prompts];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Tools => "Tools",
+            Tab::Resources => "Resources",
+            Tab::Prompts => "Prompts",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Tab::Tools => "tools",
+            Tab::Resources => "resources",
+            Tab::Prompts => "prompts",
+        }
+    }
+
+    /// Also the element id, which is unique as only one detail page is ever shown.
+    fn testid(self) -> &'static str {
+        match self {
+            Tab::Tools => "tab-tools",
+            Tab::Resources => "tab-resources",
+            Tab::Prompts => "tab-prompts",
+        }
+    }
+
+    fn panel_id(self) -> &'static str {
+        match self {
+            Tab::Tools => "panel-tools",
+            Tab::Resources => "panel-resources",
+            Tab::Prompts => "panel-prompts",
+        }
+    }
+
+    fn count(self, counts: &Counts) -> u32 {
+        match self {
+            Tab::Tools => counts.tools,
+            Tab::Resources => counts.resources.saturating_add(counts.resource_templates),
+            Tab::Prompts => counts.prompts,
+        }
+    }
+}
+
+/// What the filter box looks at: names, titles and descriptions, not addresses.
+trait Searchable {
+    fn texts(&self) -> [Option<&str>; 3];
+
+    /// `query` is already lowercased and trimmed.
+    fn matches(&self, query: &str) -> bool {
+        query.is_empty()
+            || self
+                .texts()
+                .into_iter()
+                .flatten()
+                .any(|text| text.to_lowercase().contains(query))
+    }
+}
+
+impl Searchable for ToolInfo {
+    fn texts(&self) -> [Option<&str>; 3] {
+        [
+            Some(&self.name),
+            self.title.as_deref(),
+            self.description.as_deref(),
+        ]
+    }
+}
+
+impl Searchable for ResourceInfo {
+    fn texts(&self) -> [Option<&str>; 3] {
+        [
+            Some(&self.name),
+            self.title.as_deref(),
+            self.description.as_deref(),
+        ]
+    }
+}
+
+impl Searchable for ResourceTemplateInfo {
+    fn texts(&self) -> [Option<&str>; 3] {
+        [
+            Some(&self.name),
+            self.title.as_deref(),
+            self.description.as_deref(),
+        ]
+    }
+}
+
+impl Searchable for PromptInfo {
+    fn texts(&self) -> [Option<&str>; 3] {
+        [
+            Some(&self.name),
+            self.title.as_deref(),
+            self.description.as_deref(),
+        ]
+    }
+}
+
+/// A list entry keyed by (catalog generation, position in the catalog): stable while the
+/// filter changes, so only the rows that appear or disappear are touched, and all new
+/// when the server's catalog itself changed, so no row keeps showing an old description.
+type Keyed<T> = ((u32, usize), T);
+
+fn keep_matching<T: Searchable + Clone>(
+    items: &[T],
+    query: &str,
+    generation: u32,
+) -> Vec<Keyed<T>> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| item.matches(query))
+        .map(|(index, item)| ((generation, index), item.clone()))
+        .collect()
+}
+
+fn matching<T>(
+    catalog: Memo<Option<Catalog>>,
+    query: Memo<String>,
+    generation: Memo<u32>,
+    list: fn(&Catalog) -> &Vec<T>,
+) -> Memo<Vec<Keyed<T>>>
+where
+    T: Searchable + Clone + PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| {
+        let query = query.get();
+        let generation = generation.get();
+        catalog.with(|c| {
+            c.as_ref()
+                .map(|c| keep_matching(list(c), &query, generation))
+                .unwrap_or_default()
+        })
+    })
+}
+
+#[component]
+fn CatalogView(catalog: Memo<Option<Catalog>>) -> impl IntoView {
+    let tab = RwSignal::new(Tab::Tools);
+    let filter = RwSignal::new(String::new());
+    let query = Memo::new(move |_| filter.with(|f| f.trim().to_lowercase()));
+    let generation = Memo::new(move |previous: Option<&u32>| {
+        catalog.track();
+        previous.map_or(0, |g| g.wrapping_add(1))
+    });
+    let counts =
+        Memo::new(move |_| catalog.with(|c| c.as_ref().map(Catalog::counts).unwrap_or_default()));
+
+    let tools = matching(catalog, query, generation, |c| &c.tools);
+    let resources = matching(catalog, query, generation, |c| &c.resources);
+    let templates = matching(catalog, query, generation, |c| &c.resource_templates);
+    let prompts = matching(catalog, query, generation, |c| &c.prompts);
+
+    let tab_buttons = Tab::ALL.map(|_| NodeRef::<html::Button>::new());
+    // Arrow keys move between tabs and select them at once (the WAI-ARIA "automatic
+    // activation" pattern); Tab leaves the tab list for the filter and the panel.
+    let on_tab_key = move |ev: KeyboardEvent| {
+        let current = Tab::ALL
+            .iter()
+            .position(|t| *t == tab.get_untracked())
+            .unwrap_or(0);
+        let last = Tab::ALL.len() - 1;
+        let next = match ev.key().as_str() {
+            "ArrowRight" => {
+                if current == last {
+                    0
+                } else {
+                    current + 1
+                }
+            }
+            "ArrowLeft" => {
+                if current == 0 {
+                    last
+                } else {
+                    current - 1
+                }
+            }
+            "Home" => 0,
+            "End" => last,
+            _ => return,
+        };
+        ev.prevent_default();
+        tab.set(Tab::ALL[next]);
+        if let Some(button) = tab_buttons[next].get_untracked() {
+            let _ = button.focus();
+        }
+    };
+
+    let tabs = Tab::ALL
+        .into_iter()
+        .zip(tab_buttons)
+        .map(|(this, node)| {
+            let selected = move || tab.get() == this;
+            view! {
+                <button
+                    type="button"
+                    role="tab"
+                    class="tab"
+                    id=this.testid()
+                    data-testid=this.testid()
+                    aria-selected=move || if selected() { "true" } else { "false" }
+                    aria-controls=move || selected().then_some(this.panel_id())
+                    tabindex=move || if selected() { "0" } else { "-1" }
+                    node_ref=node
+                    on:click=move |_| tab.set(this)
+                >
+                    {this.label()}
+                    " "
+                    <span class="tab-count">{move || counts.with(|c| this.count(c))}</span>
+                </button>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <div class="catalog">
+            <div class="catalog-toolbar">
+                <div class="tabs" role="tablist" aria-label="What this server offers" on:keydown=on_tab_key>
+                    {tabs}
+                </div>
+                <input
+                    type="search"
+                    class="input input-search"
+                    data-testid="detail-filter"
+                    aria-label=move || format!("Filter {} by name or description", tab.get().noun())
+                    placeholder=move || format!("Filter {}", tab.get().noun())
+                    prop:value=move || filter.get()
+                    on:input=move |ev| filter.set(event_target_value(&ev))
+                />
+            </div>
+            <div
+                class="tabpanel"
+                role="tabpanel"
+                id=move || tab.get().panel_id()
+                aria-labelledby=move || tab.get().testid()
+                tabindex="0"
+            >
+                {move || match tab.get() {
+                    Tab::Tools => {
+                        view! {
+                            <ListNote
+                                tab=Tab::Tools
+                                counts
+                                shown=Signal::derive(move || tools.with(Vec::len))
+                                query
+                            />
+                            <ul class="items">
+                                <For
+                                    each=move || tools.get()
+                                    key=|(key, _)| *key
+                                    children=|(_, tool)| view! { <ToolItem tool /> }
+                                />
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                    Tab::Resources => {
+                        view! {
+                            <ListNote
+                                tab=Tab::Resources
+                                counts
+                                shown=Signal::derive(move || resources.with(Vec::len) + templates.with(Vec::len))
+                                query
+                            />
+                            <ul class="items">
+                                <For
+                                    each=move || resources.get()
+                                    key=|(key, _)| *key
+                                    children=|(_, resource)| view! { <ResourceItem resource /> }
+                                />
+                            </ul>
+                            <Show when=move || templates.with(|t| !t.is_empty())>
+                                <h3 class="subheading">"Templates"</h3>
+                                <p class="subheading-hint">
+                                    "Addresses with blanks to fill in, such as a file name or an ID."
+                                </p>
+                                <ul class="items">
+                                    <For
+                                        each=move || templates.get()
+                                        key=|(key, _)| *key
+                                        children=|(_, template)| view! { <TemplateItem template /> }
+                                    />
+                                </ul>
+                            </Show>
+                        }
+                            .into_any()
+                    }
+                    Tab::Prompts => {
+                        view! {
+                            <ListNote
+                                tab=Tab::Prompts
+                                counts
+                                shown=Signal::derive(move || prompts.with(Vec::len))
+                                query
+                            />
+                            <ul class="items">
+                                <For
+                                    each=move || prompts.get()
+                                    key=|(key, _)| *key
+                                    children=|(_, prompt)| view! { <PromptItem prompt /> }
+                                />
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
+        </div>
+    }
+}
+
+/// Says why a list is empty: the server offers nothing of the kind, or the filter hides it.
+#[component]
+fn ListNote(
+    tab: Tab,
+    counts: Memo<Counts>,
+    shown: Signal<usize>,
+    query: Memo<String>,
+) -> impl IntoView {
+    move || {
+        let total = counts.with(|c| tab.count(c));
+        if total == 0 {
+            Some(format!("This server offers no {}.", tab.noun()))
+        } else if shown.get() == 0 {
+            Some(format!("No {} match “{}”.", tab.noun(), query.get()))
+        } else {
+            None
+        }
+        .map(|text| view! { <p class="list-empty">{text}</p> })
+    }
+}
+
+#[component]
+fn ItemHead(
+    name: String,
+    title: Option<String>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let title = title.filter(|t| !t.trim().is_empty() && *t != name);
+    let name_class = if title.is_some() {
+        "item-name"
+    } else {
+        "item-name item-name-primary"
+    };
+    view! {
+        <div class="item-head">
+            {title.map(|title| view! { <span class="item-title">{title}</span> })}
+            <code class=name_class data-testid="item-name">
+                {name}
+            </code>
+            {children.map(|children| children())}
+        </div>
+    }
+}
+
+/// Server descriptions can run to pages; the first lines are usually enough.
+#[component]
+fn Description(text: String) -> impl IntoView {
+    let long = text.chars().count() > 240 || text.lines().count() > 3;
+    let expanded = RwSignal::new(false);
+    view! {
+        <p class="item-desc" class:clamped=move || long && !expanded.get()>
+            {text}
+        </p>
+        {long
+            .then(|| {
+                view! {
+                    <button
+                        type="button"
+                        class="link-button"
+                        aria-expanded=move || if expanded.get() { "true" } else { "false" }
+                        on:click=move |_| expanded.update(|e| *e = !*e)
+                    >
+                        {move || if expanded.get() { "Show less" } else { "Show more" }}
+                    </button>
+                }
+            })}
+    }
+}
+
+#[component]
+fn ToolItem(tool: ToolInfo) -> impl IntoView {
+    let ToolInfo {
+        name,
+        title,
+        description,
+        read_only_hint,
+    } = tool;
+    view! {
+        <li class="item" data-testid="tool-item">
+            <ItemHead name title>
+                {(read_only_hint == Some(true))
+                    .then(|| {
+                        view! {
+                            <span class="badge" title="The server says this tool only reads and changes nothing.">
+                                "Read-only"
+                            </span>
+                        }
+                    })}
+            </ItemHead>
+            {description.map(|text| view! { <Description text /> })}
+        </li>
+    }
+}
+
+fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    // Precision does not matter for a size shown to a person.
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for next in &UNITS[1..] {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
+}
+
+#[component]
+fn ResourceItem(resource: ResourceInfo) -> impl IntoView {
+    let ResourceInfo {
+        uri,
+        name,
+        title,
+        description,
+        mime_type,
+        size,
+    } = resource;
+    view! {
+        <li class="item" data-testid="resource-item">
+            <ItemHead name title>
+                {mime_type.map(|mime| view! { <span class="badge">{mime}</span> })}
+                {size.map(|size| view! { <span class="item-size">{format_size(size)}</span> })}
+            </ItemHead>
+            <code class="item-uri">{uri}</code>
+            {description.map(|text| view! { <Description text /> })}
+        </li>
+    }
+}
+
+#[component]
+fn TemplateItem(template: ResourceTemplateInfo) -> impl IntoView {
+    let ResourceTemplateInfo {
+        uri_template,
+        name,
+        title,
+        description,
+        mime_type,
+    } = template;
+    view! {
+        <li class="item" data-testid="resource-template-item">
+            <ItemHead name title>
+                {mime_type.map(|mime| view! { <span class="badge">{mime}</span> })}
+            </ItemHead>
+            <code class="item-uri">{uri_template}</code>
+            {description.map(|text| view! { <Description text /> })}
+        </li>
+    }
+}
+
+#[component]
+fn PromptItem(prompt: PromptInfo) -> impl IntoView {
+    let PromptInfo {
+        name,
+        title,
+        description,
+        arguments,
+    } = prompt;
+    let arguments = (!arguments.is_empty()).then(|| {
+        view! {
+            <div class="args">
+                <span class="args-label">"Asks for"</span>
+                <ul class="args-list">
+                    {arguments
+                        .into_iter()
+                        .map(|arg| {
+                            view! {
+                                <li class="arg" title=arg.description.clone().unwrap_or_default()>
+                                    <code>{arg.name}</code>
+                                    {arg.required.then(|| view! { <span class="arg-required">"required"</span> })}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </div>
+        }
+    });
+    view! {
+        <li class="item" data-testid="prompt-item">
+            <ItemHead name title />
+            {description.map(|text| view! { <Description text /> })}
+            {arguments}
+        </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_file_manager() {
+        assert_eq!(format_size(512), "512 bytes");
+        assert_eq!(format_size(1536), "1.5 KB");
+        assert_eq!(format_size(20 * 1024 * 1024), "20 MB");
+    }
+
+    #[test]
+    fn filter_matches_name_title_and_description_ignoring_case() {
+        let tool = ToolInfo {
+            name: "search_issues".into(),
+            title: Some("Search issues".into()),
+            description: Some("Finds GitHub issues".into()),
+            read_only_hint: None,
+        };
+        assert!(tool.matches(""));
+        assert!(tool.matches("issues"));
+        assert!(tool.matches("github"));
+        assert!(!tool.matches("pull request"));
+    }
+}

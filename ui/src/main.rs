@@ -1,0 +1,15 @@
+//! Switchboard's window. It shows what the Rust core reports and sends what the person
+//! chooses; every rule (address checks, connection state, permissions) lives in the core.
+
+mod add_dialog;
+mod app;
+mod components;
+mod connectors;
+mod detail;
+mod state;
+mod tauri;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,149 @@
+//! The one place that talks to the Tauri shell: raw `invoke`/`listen` bindings and a typed
+//! wrapper for every command and event in `switchboard_ipc`.
+
+use leptos::logging;
+use leptos::task::spawn_local;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use switchboard_ipc::{
+    AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
+    ConnectorIdRequest, ConnectorSummary, ErrorCode, ErrorInfo, Notice, SetEnabledRequest, command,
+};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    // `catch` turns a rejected promise, and a missing `window.__TAURI__` (the page opened in
+    // a plain browser), into an `Err` instead of a panic.
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = invoke, catch)]
+    async fn invoke_raw(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "event"], js_name = listen, catch)]
+    async fn listen_raw(
+        event: &str,
+        handler: &Closure<dyn FnMut(JsValue)>,
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// The shell's commands all take their input as a single argument named `request`.
+#[derive(Serialize)]
+struct Request<'a, T> {
+    request: &'a T,
+}
+
+/// Commands without input still need an (empty) argument object.
+#[derive(Serialize)]
+struct NoArgs {}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, ErrorInfo> {
+    // JSON-compatible output: plain objects and `null`, which is what Tauri's JSON
+    // deserializer on the other side expects.
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|err| internal(err.to_string()))
+}
+
+fn internal(detail: String) -> ErrorInfo {
+    ErrorInfo::new(
+        ErrorCode::Internal,
+        "Something went wrong inside Switchboard.",
+    )
+    .with_detail(detail)
+}
+
+fn describe(value: &JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| {
+            js_sys::JSON::stringify(value)
+                .ok()
+                .and_then(|s| s.as_string())
+        })
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// A rejection from the shell is a serialized `ErrorInfo`; anything else (a JS exception, a
+/// missing command) still reaches the person as one plain sentence plus the raw detail.
+fn error_from_js(value: JsValue) -> ErrorInfo {
+    serde_wasm_bindgen::from_value::<ErrorInfo>(value.clone())
+        .unwrap_or_else(|_| internal(describe(&value)))
+}
+
+async fn call<T: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<T, ErrorInfo> {
+    let value = invoke_raw(cmd, args).await.map_err(error_from_js)?;
+    serde_wasm_bindgen::from_value(value.clone()).map_err(|err| {
+        internal(format!(
+            "unexpected answer to {cmd}: {err}; got {}",
+            describe(&value)
+        ))
+    })
+}
+
+async fn call_with<T: DeserializeOwned, R: Serialize>(
+    cmd: &str,
+    request: &R,
+) -> Result<T, ErrorInfo> {
+    call(cmd, to_js(&Request { request })?).await
+}
+
+pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, ErrorInfo> {
+    call(command::LIST_CONNECTORS, to_js(&NoArgs {})?).await
+}
+
+pub async fn take_notices() -> Result<Vec<Notice>, ErrorInfo> {
+    call(command::TAKE_NOTICES, to_js(&NoArgs {})?).await
+}
+
+pub async fn check_address(url: String) -> Result<CheckedAddress, ErrorInfo> {
+    call_with(command::CHECK_ADDRESS, &CheckAddressRequest { url }).await
+}
+
+pub async fn add_connector(request: AddConnectorRequest) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::ADD_CONNECTOR, &request).await
+}
+
+pub async fn connector_detail(id: ConnectorId) -> Result<ConnectorDetail, ErrorInfo> {
+    call_with(command::CONNECTOR_DETAIL, &ConnectorIdRequest { id }).await
+}
+
+pub async fn reconnect(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::RECONNECT, &ConnectorIdRequest { id }).await
+}
+
+pub async fn set_enabled(id: ConnectorId, enabled: bool) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::SET_ENABLED, &SetEnabledRequest { id, enabled }).await
+}
+
+pub async fn remove_connector(id: ConnectorId) -> Result<(), ErrorInfo> {
+    // The answer is `null`; there is nothing in it worth decoding.
+    let args = to_js(&Request {
+        request: &ConnectorIdRequest { id },
+    })?;
+    invoke_raw(command::REMOVE_CONNECTOR, args)
+        .await
+        .map(drop)
+        .map_err(error_from_js)
+}
+
+/// Calls `handler` with the payload of every `event` for the rest of the window's life.
+///
+/// A payload that does not decode is logged and dropped: one malformed event must not take
+/// the window down, and the next list refresh repairs whatever it would have changed.
+pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl Fn(T) + 'static) {
+    let closure = Closure::<dyn FnMut(JsValue)>::new(move |raw: JsValue| {
+        let payload =
+            js_sys::Reflect::get(&raw, &JsValue::from_str("payload")).unwrap_or(JsValue::UNDEFINED);
+        match serde_wasm_bindgen::from_value::<T>(payload) {
+            Ok(payload) => handler(payload),
+            Err(err) => logging::warn!("ignoring malformed `{event}` event: {err}"),
+        }
+    });
+    spawn_local(async move {
+        match listen_raw(event, &closure).await {
+            // The window subscribes once at start and never unsubscribes, so the unlisten
+            // function is dropped and the closure deliberately lives as long as the page.
+            Ok(_unlisten) => closure.forget(),
+            Err(err) => logging::warn!("could not listen to `{event}`: {}", describe(&err)),
+        }
+    });
+}
