@@ -199,7 +199,12 @@ pub struct Driver {
 impl Driver {
     /// Opens the app (a fresh process) and a WebDriver session on its window.
     pub async fn open_app(&self) -> Session {
-        Session::start(self.port, &app_binary())
+        self.open(&app_binary()).await
+    }
+
+    /// Opens any Tauri binary (the benchmarks' blank baseline window, for one).
+    pub async fn open(&self, application: &Path) -> Session {
+        Session::start(self.port, application)
             .await
             .expect("a WebDriver session on the app")
     }

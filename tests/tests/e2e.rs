@@ -279,3 +279,28 @@ async fn a_link_to_the_app_reaches_the_running_window() {
     );
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_settings_file_is_kept_aside_and_the_app_still_starts() {
+    let mut desktop = Desktop::start("unreadable_settings");
+    let file = desktop.settings_file();
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("data dir");
+    let garbage = b"{\"schemaVersion\": 1, \"connectors\": [ {\"id\": ";
+    std::fs::write(&file, garbage).expect("write garbage");
+
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-empty")).await;
+    app.wait_until(&tid("notice-banner"), |t| t.contains("could not be read"))
+        .await;
+    desktop.screenshot("01-notice");
+
+    let kept: Vec<_> = std::fs::read_dir(file.parent().expect("parent"))
+        .expect("data dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the old file is kept aside");
+    assert_eq!(std::fs::read(kept[0].path()).expect("kept"), garbage);
+    app.quit().await;
+}

@@ -140,6 +140,8 @@ fn test(args: &[String]) -> Result {
         "warnings",
     ]))?;
     sh(cargo().args(["test", "--features", APP_FEATURES]))?;
+    // The window's own logic (list merging, wording, filters) tested on the host.
+    sh(cargo().args(["test", "--package", "switchboard-ui"]))?;
     if e2e {
         build_app()?;
         sh(cargo()
@@ -158,19 +160,45 @@ fn test(args: &[String]) -> Result {
     Ok(())
 }
 
+/// Benchmarks are measured on release builds: what a person installs.
 fn bench() -> Result {
     setup::ensure(Purpose::Test)?;
-    build_app()?;
+    let mut trunk = Command::new("trunk");
+    trunk
+        .args(["build", "--offline", "--release"])
+        .current_dir(root().join("ui"))
+        .env("PATH", setup::path_with_tools());
+    sh(&mut trunk)?;
+    sh(cargo().args([
+        "build",
+        "--release",
+        "--bin",
+        "switchboard",
+        "--example",
+        "blank_window",
+        "--features",
+        APP_FEATURES,
+    ]))?;
+    sh(cargo().args([
+        "test",
+        "--release",
+        "--package",
+        "switchboard-core",
+        "--test",
+        "bench_connect",
+    ]))?;
     sh(cargo()
         .args([
             "test",
+            "--release",
             "--package",
             "switchboard-testkit",
             "--test",
             "bench",
-            "--",
-            "--nocapture",
-            "--test-threads=1",
         ])
-        .env("SWITCHBOARD_APP", root().join("target/debug/switchboard")))
+        .env("SWITCHBOARD_APP", root().join("target/release/switchboard"))
+        .env(
+            "SWITCHBOARD_BLANK",
+            root().join("target/release/examples/blank_window"),
+        ))
 }

@@ -1,0 +1,82 @@
+//! Benchmark (`cargo xtask bench`, not part of the test run): time from "connect" to
+//! "everything listed" against the npm reference server, for Switchboard's core and for
+//! the official TypeScript SDK client, side by side against the same server in the same run.
+//! Prints numbers; asserts no time.
+
+use std::process::Command;
+use std::time::Instant;
+
+use switchboard_core::{Session, Timeouts};
+use switchboard_testkit as kit;
+
+const ROUNDS: usize = 30;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let server = kit::Everything::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let mut ours = Vec::new();
+    let mut listed = (0, 0, 0, 0);
+    runtime.block_on(async {
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            let session = Session::connect(server.url(), Timeouts::default())
+                .await
+                .expect("connects");
+            let catalog = session.catalog().await.expect("lists");
+            ours.push(started.elapsed().as_secs_f64() * 1000.0);
+            listed = (
+                catalog.tools.len(),
+                catalog.resources.len(),
+                catalog.resource_templates.len(),
+                catalog.prompts.len(),
+            );
+            session.close().await;
+        }
+    });
+
+    let script = kit::fixtures_dir().join("sdk_list_all.cjs");
+    let output = Command::new("node")
+        .arg(&script)
+        .arg(server.url())
+        .arg(ROUNDS.to_string())
+        .env("NODE_PATH", kit::tools_dir().join("node/node_modules"))
+        .output()
+        .expect("node runs the SDK baseline");
+    assert!(
+        output.status.success(),
+        "SDK baseline failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut theirs: Vec<f64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|v| v["ms"].as_f64())
+        .collect();
+    assert_eq!(theirs.len(), ROUNDS, "one line per round");
+
+    let (min_ours, min_theirs) = (
+        ours.iter().copied().fold(f64::MAX, f64::min),
+        theirs.iter().copied().fold(f64::MAX, f64::min),
+    );
+    let (med_ours, med_theirs) = (median(&mut ours), median(&mut theirs));
+    println!(
+        "connect + list everything ({} tools, {} resources, {} templates, {} prompts), {ROUNDS} rounds, same server:",
+        listed.0, listed.1, listed.2, listed.3
+    );
+    println!("  switchboard-core   median {med_ours:7.2} ms   min {min_ours:7.2} ms");
+    println!("  TypeScript SDK     median {med_theirs:7.2} ms   min {min_theirs:7.2} ms");
+    println!(
+        "  ratio (ours / SDK) median {:.2}   min {:.2}",
+        med_ours / med_theirs,
+        min_ours / min_theirs
+    );
+}
