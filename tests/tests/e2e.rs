@@ -124,6 +124,18 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     );
     desktop.screenshot("06-detail-prompts");
 
+    // Turn it off and on again from its page; the choice is saved.
+    let toggle = app.wait_for(&tid("toggle-enabled-button")).await;
+    assert_eq!(app.text(&toggle).await.expect("label").trim(), "Turn off");
+    app.click(&toggle).await.expect("Turn off");
+    app.wait_text(&tid("detail-state"), "Off").await;
+    assert!(settings(&desktop).contains("\"enabled\": false"), "saved as off");
+    desktop.screenshot("06b-turned-off");
+    let toggle = app.wait_text(&tid("toggle-enabled-button"), "Turn on").await;
+    app.click(&toggle).await.expect("Turn on");
+    app.wait_text(&tid("detail-state"), "Connected").await;
+    app.wait_for(&tid("tool-item")).await;
+
     // Restart: the connector is listed at once and connects again by itself.
     app.quit().await;
     let app = driver.open_app().await;

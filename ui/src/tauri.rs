@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
-    ConnectorIdRequest, ConnectorSummary, ErrorCode, ErrorInfo, Notice, SetEnabledRequest, command,
+    ConnectorIdRequest, ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, command,
 };
 use wasm_bindgen::prelude::*;
 
@@ -40,15 +40,7 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, ErrorInfo> {
     // deserializer on the other side expects.
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|err| internal(err.to_string()))
-}
-
-fn internal(detail: String) -> ErrorInfo {
-    ErrorInfo::new(
-        ErrorCode::Internal,
-        "Something went wrong inside Switchboard.",
-    )
-    .with_detail(detail)
+        .map_err(|err| ErrorInfo::internal(err.to_string()))
 }
 
 fn describe(value: &JsValue) -> String {
@@ -66,13 +58,13 @@ fn describe(value: &JsValue) -> String {
 /// missing command) still reaches the person as one plain sentence plus the raw detail.
 fn error_from_js(value: JsValue) -> ErrorInfo {
     serde_wasm_bindgen::from_value::<ErrorInfo>(value.clone())
-        .unwrap_or_else(|_| internal(describe(&value)))
+        .unwrap_or_else(|_| ErrorInfo::internal(describe(&value)))
 }
 
 async fn call<T: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<T, ErrorInfo> {
     let value = invoke_raw(cmd, args).await.map_err(error_from_js)?;
     serde_wasm_bindgen::from_value(value.clone()).map_err(|err| {
-        internal(format!(
+        ErrorInfo::internal(format!(
             "unexpected answer to {cmd}: {err}; got {}",
             describe(&value)
         ))

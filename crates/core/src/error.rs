@@ -4,12 +4,3 @@
 pub use switchboard_ipc::{ErrorCode, ErrorInfo as Error};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A failure that should never happen; the detail says where.
-pub(crate) fn internal(detail: impl Into<String>) -> Error {
-    Error::new(
-        ErrorCode::Internal,
-        "Something went wrong inside Switchboard.",
-    )
-    .with_detail(detail)
-}

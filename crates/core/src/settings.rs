@@ -216,7 +216,7 @@ pub fn write_atomically(path: &Path, entries: &Entries) -> Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir).map_err(storage)?;
     let bytes = serde_json::to_vec_pretty(entries)
-        .map_err(|err| crate::error::internal(format!("serializing settings: {err}")))?;
+        .map_err(|err| Error::internal(format!("serializing settings: {err}")))?;
     let mut tmp_name = path
         .file_name()
         .map(|n| n.to_os_string())

@@ -274,6 +274,15 @@ impl ErrorInfo {
         }
     }
 
+    /// A failure that should never happen; the detail says where.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong inside Switchboard.",
+        )
+        .with_detail(detail)
+    }
+
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
