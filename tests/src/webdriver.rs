@@ -98,24 +98,18 @@ impl Session {
     }
 
     pub async fn find_all(&self, css: &str) -> Result<Vec<Element>, String> {
-        let found = self
-            .post("/elements", json!({"using": "css selector", "value": css}))
-            .await?;
-        Ok(found
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i[ELEMENT_KEY].as_str().map(|s| Element(s.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default())
+        self.find_under("", css).await
     }
 
     pub async fn find_all_in(&self, parent: &Element, css: &str) -> Result<Vec<Element>, String> {
+        self.find_under(&format!("/element/{}", parent.0), css)
+            .await
+    }
+
+    async fn find_under(&self, scope: &str, css: &str) -> Result<Vec<Element>, String> {
         let found = self
             .post(
-                &format!("/element/{}/elements", parent.0),
+                &format!("{scope}/elements"),
                 json!({"using": "css selector", "value": css}),
             )
             .await?;

@@ -63,6 +63,24 @@ struct Live {
 }
 
 impl Live {
+    /// A saved connector before anything ran: on ones are about to connect.
+    fn new(record: ConnectorRecord) -> Self {
+        Self {
+            state: if record.enabled {
+                ConnectorState::Connecting
+            } else {
+                ConnectorState::Off
+            },
+            record,
+            problem: None,
+            server: None,
+            catalog: None,
+            session: None,
+            task: None,
+            generation: 0,
+        }
+    }
+
     fn summary(&self) -> ConnectorSummary {
         ConnectorSummary {
             id: self.record.id.clone(),
@@ -96,6 +114,17 @@ impl State {
             .iter()
             .filter_map(|id| self.live.get(id).map(|l| l.record.clone()))
             .collect()
+    }
+
+    /// The records as they would be saved after changing one of them.
+    fn records_changing(
+        &self,
+        id: &ConnectorId,
+        change: impl Fn(&mut ConnectorRecord),
+    ) -> Vec<ConnectorRecord> {
+        let mut records = self.records();
+        records.iter_mut().filter(|r| &r.id == id).for_each(change);
+        records
     }
 
     fn get(&self, id: &ConnectorId) -> Result<&Live> {
@@ -134,23 +163,7 @@ impl Connectors {
                 continue;
             }
             state.order.push(record.id.clone());
-            state.live.insert(
-                record.id.clone(),
-                Live {
-                    state: if record.enabled {
-                        ConnectorState::Connecting
-                    } else {
-                        ConnectorState::Off
-                    },
-                    record,
-                    problem: None,
-                    server: None,
-                    catalog: None,
-                    session: None,
-                    task: None,
-                    generation: 0,
-                },
-            );
+            state.live.insert(record.id.clone(), Live::new(record));
         }
         let (events, _) = broadcast::channel(256);
         Ok(Self {
@@ -255,16 +268,7 @@ impl Connectors {
             records.push(record.clone());
             self.inner.save(records)?;
             state.order.push(id.clone());
-            let live = Live {
-                record,
-                state: ConnectorState::Connecting,
-                problem: None,
-                server: None,
-                catalog: None,
-                session: None,
-                task: None,
-                generation: 0,
-            };
+            let live = Live::new(record);
             let summary = live.summary();
             state.live.insert(id, live);
             summary
@@ -302,16 +306,7 @@ impl Connectors {
             if state.get(id)?.record.enabled == enabled {
                 return Ok(state.get(id)?.summary());
             }
-            let records = state
-                .records()
-                .into_iter()
-                .map(|mut r| {
-                    if &r.id == id {
-                        r.enabled = enabled;
-                    }
-                    r
-                })
-                .collect();
+            let records = state.records_changing(id, |r| r.enabled = enabled);
             self.inner.save(records)?;
             let runtime = self.inner.runtime.clone();
             let live = state.get_mut(id)?;
@@ -474,16 +469,7 @@ impl Inner {
             }
         }
         if let Some(name) = rename {
-            let records = state
-                .records()
-                .into_iter()
-                .map(|mut r| {
-                    if &r.id == id {
-                        r.name = name.clone();
-                    }
-                    r
-                })
-                .collect();
+            let records = state.records_changing(id, |r| r.name = name.clone());
             // The server's name is a nicety; keep the old name if it cannot be saved.
             match self.save(records) {
                 Ok(()) => {
