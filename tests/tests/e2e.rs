@@ -129,9 +129,14 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     assert_eq!(app.text(&toggle).await.expect("label").trim(), "Turn off");
     app.click(&toggle).await.expect("Turn off");
     app.wait_text(&tid("detail-state"), "Off").await;
-    assert!(settings(&desktop).contains("\"enabled\": false"), "saved as off");
+    assert!(
+        settings(&desktop).contains("\"enabled\": false"),
+        "saved as off"
+    );
     desktop.screenshot("06b-turned-off");
-    let toggle = app.wait_text(&tid("toggle-enabled-button"), "Turn on").await;
+    let toggle = app
+        .wait_text(&tid("toggle-enabled-button"), "Turn on")
+        .await;
     app.click(&toggle).await.expect("Turn on");
     app.wait_text(&tid("detail-state"), "Connected").await;
     app.wait_for(&tid("tool-item")).await;
