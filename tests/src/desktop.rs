@@ -119,7 +119,7 @@ impl Desktop {
             .join("settings.json")
     }
 
-    /// A picture of the whole screen, kept under tests/artifacts/<test>/<name>.png.
+    /// A picture of the whole screen, kept under `tests/artifacts/<test>/<name>.png`.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let path = self.artifacts.join(format!("{name}.png"));
         let status = Command::new("import")

@@ -10,7 +10,7 @@
 //! | fixture | what it is | needs |
 //! | --- | --- | --- |
 //! | [`Everything`] | npm `@modelcontextprotocol/server-everything`, streamable HTTP | Node.js, `<tools>/node` |
-//! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras) | `<tools>/venv` |
+//! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras; optionally requiring sign-in) | `<tools>/venv` |
 //! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
 //! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
 //!
@@ -55,7 +55,7 @@ pub use python::{
     PYTHON_INSTRUCTIONS, PYTHON_MCP_VERSION, PYTHON_MODERN_PROTOCOL_VERSION,
     PYTHON_PROMPT_ARGUMENTS, PYTHON_PROMPT_NAMES, PYTHON_PROMPTS, PYTHON_PROTOCOL_VERSION,
     PYTHON_RESOURCE_TEMPLATE_URIS, PYTHON_RESOURCE_TEMPLATES, PYTHON_RESOURCE_URIS,
-    PYTHON_RESOURCES, PYTHON_SERVER_NAME, PYTHON_SERVER_VERSION, PYTHON_TOOL_NAMES, PYTHON_TOOLS,
-    PythonMcp,
+    PYTHON_RESOURCES, PYTHON_SERVER_NAME, PYTHON_SERVER_VERSION, PYTHON_SIGN_IN_ISSUER,
+    PYTHON_TOOL_NAMES, PYTHON_TOOLS, PythonMcp,
 };
 pub use tls::{SelfSignedTls, TLS_BODY};

@@ -59,6 +59,11 @@ pub const PYTHON_PROMPT_NAMES: [&str; PYTHON_PROMPTS] = ["review_code"];
 /// `Please review this <language> code:\n\n<code>`, language defaulting to `rust`.
 pub const PYTHON_PROMPT_ARGUMENTS: [(&str, bool); 2] = [("code", true), ("language", false)];
 
+/// With [`PythonMcp::requiring_sign_in`]: the authorization server its
+/// protected-resource metadata names (`authorization_servers`). Nothing listens
+/// there; no authorization server runs.
+pub const PYTHON_SIGN_IN_ISSUER: &str = "http://127.0.0.1:1/";
+
 /// `tests/fixtures/python_server.py` over streamable HTTP on `127.0.0.1` and a
 /// port the kernel picked, at `/mcp`. Killed on drop.
 ///
@@ -66,16 +71,26 @@ pub const PYTHON_PROMPT_ARGUMENTS: [(&str, bool); 2] = [("code", true), ("langua
 /// the stateless 2026-07-28 envelope), and with [`PythonMcp::with_page_size`]
 /// it paginates every list. `MCPServer` in `mcp` 2.3.0 has no page size of its
 /// own; the script adds one as server middleware that slices the full list.
+/// With [`PythonMcp::requiring_sign_in`] it is an OAuth protected resource that
+/// refuses every MCP request without a valid bearer token.
 pub struct PythonMcp {
     process: ServerProcess,
     url: String,
     page_size: Option<usize>,
+    sign_in: SignIn,
+}
+
+/// Whether the server wants a bearer token, and which one it takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SignIn {
+    Off,
+    Required { accepted_token: Option<String> },
 }
 
 impl PythonMcp {
     /// Start it with whole lists (no pagination).
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, SignIn::Off)
     }
 
     /// Start it with every list (tools, resources, templates, prompts) cut into
@@ -84,10 +99,59 @@ impl PythonMcp {
     /// of the next page's first item; any other cursor is an invalid-params error.
     pub fn with_page_size(page_size: usize) -> Self {
         assert!(page_size > 0, "a page holds at least one item");
-        Self::launch(Some(page_size))
+        Self::launch(Some(page_size), SignIn::Off)
     }
 
-    fn launch(page_size: Option<usize>) -> Self {
+    /// Start it so that it requires sign-in, using `mcp` 2.3.0's own
+    /// resource-server support (`AuthSettings` with `resource_server_url` =
+    /// [`url()`](Self::url) and issuer [`PYTHON_SIGN_IN_ISSUER`], plus a
+    /// `TokenVerifier`). It accepts no token at all, so it never gets past this:
+    ///
+    /// - every request to `/mcp` (POST `initialize` included), whether it has
+    ///   no `Authorization: Bearer` header or has any token at all, is answered
+    ///   `401 Unauthorized`, `content-type: application/json`, body
+    ///   `{"error": "invalid_token", "error_description": "Authentication required"}`,
+    ///   and the header, on one line:
+    ///
+    ///   ```text
+    ///   WWW-Authenticate: Bearer error="invalid_token", error_description="Authentication required", resource_metadata="http://127.0.0.1:<port>/.well-known/oauth-protected-resource/mcp"
+    ///   ```
+    ///
+    ///   (no `scope`: it requires none);
+    /// - `GET http://127.0.0.1:<port>/.well-known/oauth-protected-resource/mcp`
+    ///   ([`resource_metadata_url()`](Self::resource_metadata_url), RFC 9728
+    ///   metadata, served without a token) answers 200 `application/json`:
+    ///   `{"resource":"http://127.0.0.1:<port>/mcp","authorization_servers":["http://127.0.0.1:1/"],"bearer_methods_supported":["header"]}`.
+    ///
+    /// A client that follows it to the authorization server finds nothing
+    /// listening on port 1: sign-in can be started but never completed.
+    pub fn requiring_sign_in() -> Self {
+        Self::launch(
+            None,
+            SignIn::Required {
+                accepted_token: None,
+            },
+        )
+    }
+
+    /// Like [`PythonMcp::requiring_sign_in`], but `Authorization: Bearer
+    /// <token>` with exactly this token is accepted: with it the server
+    /// behaves as [`PythonMcp::start`]; without it, or with another token, it
+    /// answers the same 401.
+    pub fn requiring_sign_in_accepting(token: &str) -> Self {
+        assert!(
+            !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()),
+            "a bearer token is printable ASCII without spaces"
+        );
+        Self::launch(
+            None,
+            SignIn::Required {
+                accepted_token: Some(token.to_owned()),
+            },
+        )
+    }
+
+    fn launch(page_size: Option<usize>, sign_in: SignIn) -> Self {
         let python = venv_python();
         if !python.exists() || !mcp_installed(&venv_dir()) {
             panic!(
@@ -101,7 +165,14 @@ impl PythonMcp {
             .arg(fixtures_dir().join("python_server.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
             .arg("--page-size")
-            .arg(page_size.unwrap_or(0).to_string())
+            .arg(page_size.unwrap_or(0).to_string());
+        if let SignIn::Required { accepted_token } = &sign_in {
+            command.arg("--require-auth");
+            if let Some(token) = accepted_token {
+                command.arg("--accept-token").arg(token);
+            }
+        }
+        command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PYTHONUNBUFFERED", "1")
@@ -113,6 +184,7 @@ impl PythonMcp {
             process,
             url,
             page_size,
+            sign_in,
         }
     }
 
@@ -145,6 +217,30 @@ impl PythonMcp {
     /// The page size it was started with; `None` means whole lists.
     pub fn page_size(&self) -> Option<usize> {
         self.page_size
+    }
+
+    /// With sign-in required, the protected-resource metadata URL its 401s
+    /// point to: `http://127.0.0.1:<port>/.well-known/oauth-protected-resource/mcp`.
+    /// `None` when it was started without sign-in.
+    pub fn resource_metadata_url(&self) -> Option<String> {
+        match self.sign_in {
+            SignIn::Off => None,
+            SignIn::Required { .. } => Some(format!(
+                "http://{}/.well-known/oauth-protected-resource/mcp",
+                self.addr()
+            )),
+        }
+    }
+
+    /// The one bearer token it accepts: `None` without sign-in, and with
+    /// [`PythonMcp::requiring_sign_in`], which accepts none.
+    pub fn accepted_token(&self) -> Option<&str> {
+        match &self.sign_in {
+            SignIn::Required {
+                accepted_token: Some(token),
+            } => Some(token),
+            _ => None,
+        }
     }
 
     /// Its stdout and stderr so far, for failure messages.

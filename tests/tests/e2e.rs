@@ -321,3 +321,27 @@ async fn an_unreadable_settings_file_is_kept_aside_and_the_app_still_starts() {
     assert_eq!(std::fs::read(kept[0].path()).expect("kept"), garbage);
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_wants_sign_in_shows_needs_sign_in_with_the_reason() {
+    let server = kit::PythonMcp::requiring_sign_in();
+    let mut desktop = Desktop::start("needs_sign_in");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    open_add_dialog(&app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, server.url()).await.expect("type");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("add-dialog")).await;
+
+    app.wait_text(&tid("connector-state"), "Needs sign-in")
+        .await;
+    app.wait_until(&tid("connector-problem"), |t| t.contains("sign in"))
+        .await;
+    desktop.screenshot("01-needs-sign-in");
+    assert!(
+        settings(&desktop).contains(server.url()),
+        "kept, to sign in later"
+    );
+    app.quit().await;
+}

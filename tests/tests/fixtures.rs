@@ -21,6 +21,7 @@ struct Probe {
     url: String,
     session: Option<String>,
     protocol: Option<String>,
+    bearer: Option<String>,
     next_id: u64,
 }
 
@@ -31,8 +32,15 @@ impl Probe {
             url: url.to_owned(),
             session: None,
             protocol: None,
+            bearer: None,
             next_id: 1,
         }
+    }
+
+    /// Send `Authorization: Bearer <token>` with every request.
+    fn with_bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_owned());
+        self
     }
 
     async fn post(&mut self, message: &Value) -> reqwest::Response {
@@ -46,6 +54,9 @@ impl Probe {
         }
         if let Some(protocol) = &self.protocol {
             request = request.header("Mcp-Protocol-Version", protocol);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
         }
         request.send().await.expect("POST to the MCP endpoint")
     }
@@ -230,6 +241,7 @@ fn everything_listens_on_ipv4_loopback_only() {
 async fn python_offers_what_the_constants_say() {
     let server = PythonMcp::start();
     assert_eq!(server.page_size(), None);
+    assert_eq!(server.resource_metadata_url(), None);
     let mut mcp = Probe::new(server.url());
     let init = mcp.initialize(json!({})).await;
     assert_eq!(init["serverInfo"]["name"], PYTHON_SERVER_NAME);
@@ -353,6 +365,117 @@ async fn python_also_speaks_the_stateless_era() {
         result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
         PYTHON_SERVER_NAME
     );
+}
+
+/// A raw POST `initialize` (2025-11-25 era), with a bearer token or without.
+async fn post_initialize(url: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "switchboard-testkit", "version": "0"},
+            }}),
+        );
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("POST initialize")
+}
+
+/// Check a 401 from the signed-in server; return its `WWW-Authenticate` value.
+async fn expect_sign_in_refusal(response: reqwest::Response) -> String {
+    assert_eq!(response.status().as_u16(), 401, "{response:?}");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .expect("a WWW-Authenticate header")
+        .to_str()
+        .expect("an ASCII header")
+        .to_owned();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"], "invalid_token", "{body}");
+    challenge
+}
+
+/// The value of `resource_metadata="..."` in a `WWW-Authenticate` header.
+fn resource_metadata(challenge: &str) -> &str {
+    let (_, rest) = challenge
+        .split_once("resource_metadata=\"")
+        .unwrap_or_else(|| panic!("no quoted resource_metadata in {challenge}"));
+    rest.split_once('"')
+        .unwrap_or_else(|| panic!("unterminated resource_metadata in {challenge}"))
+        .0
+}
+
+#[tokio::test]
+async fn python_requiring_sign_in_refuses_with_a_bearer_challenge() {
+    let server = PythonMcp::requiring_sign_in();
+    assert_eq!(server.accepted_token(), None);
+    let expected_metadata = format!(
+        "http://{}/.well-known/oauth-protected-resource/mcp",
+        server.addr()
+    );
+    assert_eq!(
+        server.resource_metadata_url().as_deref(),
+        Some(expected_metadata.as_str())
+    );
+
+    let challenge = expect_sign_in_refusal(post_initialize(server.url(), None).await).await;
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer error=\"invalid_token\", error_description=\"Authentication required\", \
+             resource_metadata=\"{expected_metadata}\""
+        ),
+        "the documented header"
+    );
+    // It accepts no token at all.
+    let with_token =
+        expect_sign_in_refusal(post_initialize(server.url(), Some("anything")).await).await;
+    assert_eq!(with_token, challenge);
+
+    // The metadata is served without a token.
+    let metadata_url = resource_metadata(&challenge);
+    let response = reqwest::get(metadata_url)
+        .await
+        .expect("GET the protected-resource metadata");
+    assert_eq!(response.status().as_u16(), 200, "{response:?}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let metadata: Value = response.json().await.expect("JSON metadata");
+    assert_eq!(metadata["resource"], server.url(), "{metadata}");
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([PYTHON_SIGN_IN_ISSUER]),
+        "{metadata}"
+    );
+}
+
+#[tokio::test]
+async fn python_requiring_sign_in_takes_its_one_token() {
+    let server = PythonMcp::requiring_sign_in_accepting("fixture-token");
+    assert_eq!(server.accepted_token(), Some("fixture-token"));
+    expect_sign_in_refusal(post_initialize(server.url(), None).await).await;
+    expect_sign_in_refusal(post_initialize(server.url(), Some("other-token")).await).await;
+
+    let mut mcp = Probe::new(server.url()).with_bearer("fixture-token");
+    let init = mcp.initialize(json!({})).await;
+    assert_eq!(init["serverInfo"]["name"], PYTHON_SERVER_NAME);
+    let (tools, _) = mcp.list("tools/list", "tools").await;
+    assert_eq!(strings(&tools, "name"), PYTHON_TOOL_NAMES);
 }
 
 // ---- Garbage ----------------------------------------------------------------

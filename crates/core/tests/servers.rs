@@ -257,3 +257,13 @@ async fn an_untrusted_certificate_is_named() {
     assert_eq!(err.code, ErrorCode::Certificate, "{err:?}");
     assert_plain(&err);
 }
+
+#[tokio::test]
+async fn a_server_that_wants_sign_in_says_so() {
+    let server = kit::PythonMcp::requiring_sign_in();
+    let err = failure(server.url(), Timeouts::default()).await;
+    assert_eq!(err.code, ErrorCode::NeedsSignIn, "{err:?}");
+    assert!(err.message.contains("sign in"), "{}", err.message);
+    let detail = err.detail.expect("the challenge is kept for Details");
+    assert!(detail.contains("resource_metadata="), "{detail}");
+}
