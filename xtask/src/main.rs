@@ -140,6 +140,7 @@ fn test(args: &[String]) -> Result {
         "warnings",
     ]))?;
     sh(cargo().args(["test", "--features", APP_FEATURES]))?;
+    keyring_tests()?;
     // The window's own logic (list merging, wording, filters) tested on the host.
     sh(cargo().args(["test", "--package", "switchboard-ui"]))?;
     if e2e {
@@ -161,6 +162,25 @@ fn test(args: &[String]) -> Result {
 }
 
 /// Benchmarks are measured on release builds: what a person installs.
+/// The secret store against a real keyring: gnome-keyring's Secret Service, unlocked, in a
+/// D-Bus session of its own; then with no session bus at all.
+fn keyring_tests() -> Result {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // A fresh keyring folder each run: an existing keyring with another password would
+    // stay locked, and the person's own keyring is none of the tests' business.
+    let script = format!(
+        "export XDG_DATA_HOME=\"$(mktemp -d)\" \
+         && echo -n switchboard | gnome-keyring-daemon --unlock --replace --components=secrets >/dev/null \
+         && exec '{cargo_bin}' test --features {APP_FEATURES} --test keyring"
+    );
+    sh(Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("PATH", setup::path_with_tools()))?;
+    sh(cargo()
+        .args(["test", "--features", APP_FEATURES, "--test", "no_keyring"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"))
+}
+
 fn bench() -> Result {
     setup::ensure(Purpose::Test)?;
     let mut trunk = Command::new("trunk");

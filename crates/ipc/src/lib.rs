@@ -252,6 +252,9 @@ pub enum ErrorCode {
     ConnectorOff,
     /// Settings could not be read or written.
     Storage,
+    /// The system keyring (Secret Service, Keychain, Credential Manager) is missing or
+    /// locked, so no secret can be kept safely.
+    KeyringUnavailable,
     /// A bug: something that should not happen.
     Internal,
 }
