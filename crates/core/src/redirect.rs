@@ -1,0 +1,347 @@
+//! How the browser hands a sign-in back to Switchboard (RFC 8252): a link to the app's own
+//! scheme (`io.switchboard.desktop:/oauth/callback?…`), or — when a provider refuses such
+//! links — a one-shot page on 127.0.0.1 at a port the system picked.
+//!
+//! Either way the answer is only accepted for a sign-in Switchboard started: its `state`
+//! must be one we handed out, not used before, and not older than [`SIGN_IN_PATIENCE`].
+//! Anything else is "This sign-in link is not from Switchboard".
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use switchboard_ipc::{ConnectorId, ErrorCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The path of the redirect, for the app link and the loopback page alike.
+pub const CALLBACK_PATH: &str = "/oauth/callback";
+
+/// How long a sign-in may stay open in the browser before it is dropped.
+pub const SIGN_IN_PATIENCE: Duration = Duration::from_secs(10 * 60);
+
+/// What the authorization server sent back, parsed from the redirect's query.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub state: String,
+    pub outcome: Outcome,
+    /// RFC 9207 issuer identification, when the server sends it.
+    pub issuer: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Code(String),
+    /// The server said no (`error`, `error_description`), e.g. the person declined.
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
+}
+
+// The code is a credential until exchanged, the state a key to it: keep both out of logs.
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Code(_) => f.write_str("Code([REDACTED])"),
+            Self::Refused { error, description } => f
+                .debug_struct("Refused")
+                .field("error", error)
+                .field("description", description)
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Redirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redirect")
+            .field("state", &"[REDACTED]")
+            .field("outcome", &self.outcome)
+            .field("issuer", &self.issuer)
+            .finish()
+    }
+}
+
+fn not_ours(detail: &str) -> Error {
+    Error::new(
+        ErrorCode::Protocol,
+        "This sign-in link is not from Switchboard, so it was ignored.",
+    )
+    .with_detail(detail.to_owned())
+}
+
+impl Redirect {
+    /// Parses a redirect: an app link or the loopback page's full URL.
+    pub fn parse(link: &str) -> Result<Self> {
+        let url = Url::parse(link).map_err(|_| not_ours("the link is not a URL"))?;
+        if url.path() != CALLBACK_PATH {
+            return Err(not_ours("the link is not a sign-in callback"));
+        }
+        let mut fields: HashMap<String, String> = HashMap::new();
+        for (key, value) in url.query_pairs() {
+            // A repeated parameter is a forgery or a broken server; never pick one.
+            if fields.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(not_ours(&format!("the parameter {key} appears twice")));
+            }
+        }
+        let state = fields
+            .remove("state")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| not_ours("the link carries no state"))?;
+        let issuer = fields.remove("iss");
+        let outcome = match (fields.remove("code"), fields.remove("error")) {
+            (Some(code), None) if !code.is_empty() => Outcome::Code(code),
+            (None, Some(error)) => Outcome::Refused {
+                error,
+                description: fields.remove("error_description"),
+            },
+            _ => return Err(not_ours("the link carries neither a code nor an error")),
+        };
+        Ok(Self {
+            state,
+            outcome,
+            issuer,
+        })
+    }
+}
+
+/// The sign-ins waiting for their redirect, by `state`.
+#[derive(Default)]
+pub struct PendingSignIns {
+    waiting: HashMap<String, (ConnectorId, Instant)>,
+}
+
+impl PendingSignIns {
+    /// Remembers a sign-in that was just sent to the browser.
+    pub fn begin(&mut self, state: String, connector: ConnectorId, now: Instant) {
+        self.expire(now);
+        self.waiting.insert(state, (connector, now));
+    }
+
+    /// Takes the sign-in a redirect answers. Each state works once: a second use, an
+    /// unknown state or an expired one is refused.
+    pub fn claim(&mut self, redirect: &Redirect, now: Instant) -> Result<ConnectorId> {
+        self.expire(now);
+        self.waiting
+            .remove(&redirect.state)
+            .map(|(connector, _)| connector)
+            .ok_or_else(|| {
+                not_ours("no sign-in is waiting for this state (unknown, used, or expired)")
+            })
+    }
+
+    /// Drops one connector's waiting sign-in (Cancel, or a new attempt).
+    pub fn cancel(&mut self, connector: &ConnectorId) {
+        self.waiting.retain(|_, (waiting, _)| waiting != connector);
+    }
+
+    pub fn is_waiting(&self, connector: &ConnectorId) -> bool {
+        self.waiting
+            .values()
+            .any(|(waiting, _)| waiting == connector)
+    }
+
+    fn expire(&mut self, now: Instant) {
+        self.waiting
+            .retain(|_, (_, started)| now.saturating_duration_since(*started) < SIGN_IN_PATIENCE);
+    }
+}
+
+/// The page the browser shows once the redirect reached the app.
+const DONE_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Switchboard</title>\
+<style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;height:90vh;margin:0;color:#1f2330}\
+main{text-align:center}h1{font-size:20px}</style></head><body><main><h1>You're signed in</h1>\
+<p>You can close this tab and go back to Switchboard.</p></main></body></html>";
+
+/// A one-shot redirect page on 127.0.0.1 (RFC 8252 §7.3), for providers that refuse the
+/// app's own scheme.
+pub struct Loopback {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl Loopback {
+    /// Listens on 127.0.0.1 at a port the system picks.
+    pub async fn bind() -> Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|err| {
+            Error::new(
+                ErrorCode::Internal,
+                "Switchboard could not open a sign-in page on this computer.",
+            )
+            .with_detail(err.to_string())
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|err| Error::internal(err.to_string()))?
+            .port();
+        Ok(Self { listener, port })
+    }
+
+    /// The redirect URI to register and send: `http://127.0.0.1:<port>/oauth/callback`.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+    }
+
+    /// Waits for the browser to arrive at the callback, answers it with a "you can close this
+    /// tab" page, and returns what it carried. Other requests (a favicon, a stray tab) get a
+    /// 404 and the wait goes on.
+    pub async fn receive(self) -> Result<Redirect> {
+        loop {
+            let (mut stream, _) = self
+                .listener
+                .accept()
+                .await
+                .map_err(|err| Error::internal(err.to_string()))?;
+            let mut buffer = vec![0u8; 8192];
+            let mut read = 0;
+            // The request line and headers are all we need; a browser sends no body.
+            while read < buffer.len() && !buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer[read..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+            let head = String::from_utf8_lossy(&buffer[..read]);
+            let target = head
+                .lines()
+                .next()
+                .and_then(|line| line.strip_prefix("GET "))
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or_default();
+            let parsed = Redirect::parse(&format!("http://127.0.0.1:{}{target}", self.port));
+            let (status, body) = match &parsed {
+                Ok(_) => ("200 OK", DONE_PAGE),
+                Err(_) => ("404 Not Found", "Not found"),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+            if let Ok(redirect) = parsed {
+                return Ok(redirect);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APP: &str = "io.switchboard.desktop:/oauth/callback";
+
+    #[test]
+    fn a_code_and_state_are_read_from_an_app_link() {
+        let redirect = Redirect::parse(&format!(
+            "{APP}?code=abc%2F123&state=s1&iss=https%3A%2F%2Fas.example"
+        ))
+        .unwrap();
+        assert_eq!(redirect.state, "s1");
+        assert!(matches!(&redirect.outcome, Outcome::Code(code) if code == "abc/123"));
+        assert_eq!(redirect.issuer.as_deref(), Some("https://as.example"));
+        let shown = format!("{redirect:?}");
+        assert!(!shown.contains("abc") && !shown.contains("s1"), "{shown}");
+    }
+
+    #[test]
+    fn a_refusal_is_read_with_its_reason() {
+        let redirect = Redirect::parse(&format!(
+            "{APP}?error=access_denied&error_description=The+user+said+no&state=s2"
+        ))
+        .unwrap();
+        assert_eq!(
+            redirect.outcome,
+            Outcome::Refused {
+                error: "access_denied".into(),
+                description: Some("The user said no".into())
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_links_are_not_ours() {
+        for link in [
+            "io.switchboard.desktop:/elsewhere?code=a&state=b",
+            &format!("{APP}?code=a"),
+            &format!("{APP}?state=b"),
+            &format!("{APP}?code=a&state="),
+            &format!("{APP}?code=a&code=b&state=s"),
+            &format!("{APP}?code=a&state=s&state=t"),
+            &format!("{APP}?code=a&error=x&state=s"),
+            "not a link",
+        ] {
+            let err = Redirect::parse(link).expect_err(link);
+            assert!(err.message.contains("not from Switchboard"), "{link}");
+        }
+    }
+
+    fn redirect(state: &str) -> Redirect {
+        Redirect::parse(&format!("{APP}?code=c&state={state}")).unwrap()
+    }
+
+    #[test]
+    fn a_state_is_claimed_once_by_its_own_connector() {
+        let now = Instant::now();
+        let mut pending = PendingSignIns::default();
+        let (a, b) = (ConnectorId("a".into()), ConnectorId("b".into()));
+        pending.begin("state-a".into(), a.clone(), now);
+        pending.begin("state-b".into(), b.clone(), now);
+        assert!(pending.is_waiting(&a));
+        // Two sign-ins at once never mix up.
+        assert_eq!(pending.claim(&redirect("state-b"), now).unwrap(), b);
+        assert_eq!(pending.claim(&redirect("state-a"), now).unwrap(), a);
+        // Reused, or never handed out.
+        assert!(pending.claim(&redirect("state-a"), now).is_err());
+        assert!(pending.claim(&redirect("forged"), now).is_err());
+        assert!(!pending.is_waiting(&a));
+    }
+
+    #[test]
+    fn an_old_sign_in_expires_and_cancel_drops_it() {
+        let start = Instant::now();
+        let mut pending = PendingSignIns::default();
+        let a = ConnectorId("a".into());
+        pending.begin("late".into(), a.clone(), start);
+        let later = start + SIGN_IN_PATIENCE + Duration::from_secs(1);
+        assert!(pending.claim(&redirect("late"), later).is_err());
+        pending.begin("again".into(), a.clone(), later);
+        pending.cancel(&a);
+        assert!(pending.claim(&redirect("again"), later).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_loopback_page_answers_the_browser_and_returns_the_code() {
+        let loopback = Loopback::bind().await.unwrap();
+        let uri = loopback.redirect_uri();
+        assert!(uri.starts_with("http://127.0.0.1:") && uri.ends_with(CALLBACK_PATH));
+        let waiting = tokio::spawn(loopback.receive());
+        let client = reqwest::Client::new();
+        // A stray request first: answered 404, the wait goes on.
+        let stray = client
+            .get(uri.replace(CALLBACK_PATH, "/favicon.ico"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stray.status(), 404);
+        let page = client
+            .get(format!("{uri}?code=the-code&state=st"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("You can close this tab")
+        );
+        let redirect = waiting.await.unwrap().unwrap();
+        assert_eq!(redirect.state, "st");
+        assert!(matches!(redirect.outcome, Outcome::Code(ref c) if c == "the-code"));
+    }
+}
