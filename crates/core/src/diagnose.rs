@@ -56,8 +56,15 @@ pub(crate) fn request(what: &str, err: &ServiceError) -> Error {
     if let ServiceError::Timeout { timeout } = err {
         return timed_out(*timeout);
     }
-    if err.auth_challenge().is_some() {
-        return needs_sign_in(err.auth_challenge());
+    if let Some(challenge) = err.auth_challenge() {
+        if !err.is_authorization_required() {
+            return Error::new(
+                ErrorCode::NeedsMoreAccess,
+                format!("The server needs more access before it lets Switchboard {what}."),
+            )
+            .with_detail(format!("The server answered 403 with: {challenge}"));
+        }
+        return needs_sign_in(Some(challenge));
     }
     classify(err).unwrap_or_else(|| {
         Error::new(

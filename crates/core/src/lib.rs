@@ -6,6 +6,7 @@ pub mod address;
 pub mod connectors;
 mod diagnose;
 pub mod error;
+pub mod oauth;
 pub mod redirect;
 pub mod secrets;
 pub mod session;

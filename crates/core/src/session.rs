@@ -9,7 +9,9 @@ use rmcp::model::{
 };
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpClientTransportConfig,
+};
 use rmcp::{RoleClient, ServiceError};
 use switchboard_ipc::{
     Catalog, PromptArgumentInfo, PromptInfo, ResourceInfo, ResourceTemplateInfo, ServerInfo,
@@ -41,6 +43,22 @@ pub struct Session {
     service: RunningService<RoleClient, ClientConfig>,
     server: ServerInfo,
     timeouts: Timeouts,
+    /// The `WWW-Authenticate` challenge of the last request the server refused with 401/403.
+    challenge: std::sync::Mutex<Option<String>>,
+}
+
+/// Why connecting failed, with the server's `WWW-Authenticate` challenge when it asked for
+/// sign-in (401) or more access (403): what sign-in starts from.
+#[derive(Debug)]
+pub struct ConnectError {
+    pub error: crate::Error,
+    pub challenge: Option<String>,
+}
+
+impl From<ConnectError> for crate::Error {
+    fn from(err: ConnectError) -> Self {
+        err.error
+    }
 }
 
 fn client_config() -> ClientConfig {
@@ -57,6 +75,32 @@ impl Session {
         let transport = StreamableHttpClientTransport::from_config(
             StreamableHttpClientTransportConfig::with_uri(url),
         );
+        Ok(Self::start(transport, timeouts).await?)
+    }
+
+    /// Connects through `client` (a signed-in one, say); a refusal keeps its challenge.
+    pub async fn connect_with<C>(
+        url: &str,
+        timeouts: Timeouts,
+        client: C,
+    ) -> Result<Self, ConnectError>
+    where
+        C: StreamableHttpClient + Send + Sync + 'static,
+    {
+        let transport = StreamableHttpClientTransport::with_client(
+            client,
+            StreamableHttpClientTransportConfig::with_uri(url),
+        );
+        Self::start(transport, timeouts).await
+    }
+
+    async fn start<C>(
+        transport: StreamableHttpClientTransport<C>,
+        timeouts: Timeouts,
+    ) -> Result<Self, ConnectError>
+    where
+        C: StreamableHttpClient + Send + Sync + 'static,
+    {
         let lifecycle = ClientLifecycleMode::Auto {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             legacy_version: Some(ProtocolVersion::V_2025_11_25),
@@ -66,8 +110,14 @@ impl Session {
             client_config().serve_with_lifecycle(transport, lifecycle),
         )
         .await
-        .map_err(|_| diagnose::timed_out(timeouts.connect))?
-        .map_err(|err| diagnose::handshake(&err))?;
+        .map_err(|_| ConnectError {
+            error: diagnose::timed_out(timeouts.connect),
+            challenge: None,
+        })?
+        .map_err(|err| ConnectError {
+            error: diagnose::handshake(&err),
+            challenge: err.auth_challenge().map(str::to_owned),
+        })?;
         let peer = started.peer_info();
         let server = match peer.as_deref() {
             Some(peer) => {
@@ -98,6 +148,7 @@ impl Session {
             service: started,
             server,
             timeouts,
+            challenge: std::sync::Mutex::new(None),
         })
     }
 
@@ -113,7 +164,21 @@ impl Session {
         tokio::time::timeout(self.timeouts.request, call)
             .await
             .map_err(|_| diagnose::timed_out(self.timeouts.request))?
-            .map_err(|err| diagnose::request(what, &err))
+            .map_err(|err| {
+                if let Some(challenge) = err.auth_challenge() {
+                    *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(challenge.to_owned());
+                }
+                diagnose::request(what, &err)
+            })
+    }
+
+    /// The challenge of the last request refused for sign-in or access, taken once.
+    pub fn take_challenge(&self) -> Option<String> {
+        self.challenge
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Lists everything the server offers, following every page to the end. Kinds the

@@ -246,6 +246,10 @@ pub enum ErrorCode {
     ServerError,
     /// The server wants the person to sign in.
     NeedsSignIn,
+    /// Signed in, but the server wants more access for this (403 insufficient_scope).
+    NeedsMoreAccess,
+    /// Signing in was attempted and did not work.
+    SignInFailed,
     /// The server spoke MCP wrongly or refused a request.
     Protocol,
     /// The connector is turned off.

@@ -1,0 +1,186 @@
+//! A headless MCP client built from Switchboard's core, for the official conformance suite
+//! (`@modelcontextprotocol/conformance`): `conformance client --command <this> --suite auth`.
+//!
+//! It does what the app does — connect, sign in on 401, ask for more access on 403, list the
+//! tools and call each — with the same `Session` and `OAuth` code. Only two parts differ:
+//! the "browser" follows the authorization server's redirect itself instead of showing a
+//! page, and tokens are kept in memory instead of the keyring. Usage: `<this> <server-url>`,
+//! with `MCP_CONFORMANCE_CONTEXT` (JSON) carrying a pre-registered client when a scenario
+//! has one.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rmcp::transport::{AuthError, CredentialStore, StoredCredentials};
+use switchboard_core::oauth::{Browser, ClientIdentity, MAX_AUTHORIZATIONS, OAuth};
+use switchboard_core::secrets::Secret;
+use switchboard_core::session::ConnectError;
+use switchboard_core::{Error, ErrorCode, Session, Timeouts};
+
+/// The suite's mock authorization server knows this Client ID Metadata Document URL.
+const METADATA_DOCUMENT: &str = "https://conformance-test.local/client-metadata.json";
+const REDIRECT_URI: &str = "http://127.0.0.1:53682/oauth/callback";
+
+#[derive(Clone, Default)]
+struct MemoryCredentials(Arc<Mutex<Option<StoredCredentials>>>);
+
+#[async_trait]
+impl CredentialStore for MemoryCredentials {
+    async fn load(&self) -> Result<Option<StoredCredentials>, AuthError> {
+        Ok(self.0.lock().map(|c| c.clone()).unwrap_or_default())
+    }
+    async fn save(&self, credentials: StoredCredentials) -> Result<(), AuthError> {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(credentials);
+        }
+        Ok(())
+    }
+    async fn clear(&self) -> Result<(), AuthError> {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = None;
+        }
+        Ok(())
+    }
+}
+
+/// Stands in for the person's browser: the mock authorization endpoint answers with an
+/// immediate redirect that carries the code, so reading `Location` is the whole visit.
+struct FollowRedirect(reqwest::Client);
+
+#[async_trait]
+impl Browser for FollowRedirect {
+    async fn authorize(&self, authorization_url: &str) -> switchboard_core::Result<String> {
+        let response = self
+            .0
+            .get(authorization_url)
+            .send()
+            .await
+            .map_err(|err| Error::internal(err.to_string()))?;
+        response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::internal("the authorization endpoint did not redirect"))
+    }
+}
+
+/// `scope="…"` from a `WWW-Authenticate` challenge.
+fn required_scope(challenge: &str) -> String {
+    challenge
+        .split("scope=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+struct Client {
+    oauth: OAuth,
+    identity: ClientIdentity,
+    browser: FollowRedirect,
+    authorizations: u32,
+}
+
+impl Client {
+    /// Answers a refusal: sign in, or ask for more access. Fails past the cap.
+    async fn authorize(
+        &mut self,
+        code: ErrorCode,
+        challenge: &str,
+    ) -> switchboard_core::Result<()> {
+        self.authorizations += 1;
+        if self.authorizations > MAX_AUTHORIZATIONS {
+            return Err(Error::new(
+                ErrorCode::SignInFailed,
+                "The server kept asking to sign in; Switchboard stopped trying.",
+            ));
+        }
+        if code == ErrorCode::NeedsMoreAccess {
+            self.oauth
+                .step_up(&required_scope(challenge), &self.browser)
+                .await
+        } else {
+            self.oauth
+                .sign_in(challenge, &self.identity, REDIRECT_URI, &self.browser)
+                .await
+        }
+    }
+}
+
+async fn run(url: &str) -> switchboard_core::Result<()> {
+    let context: serde_json::Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let identity = ClientIdentity {
+        client_id: context["client_id"].as_str().map(str::to_owned),
+        client_secret: context["client_secret"].as_str().map(Secret::new),
+        metadata_document: Some(METADATA_DOCUMENT.to_owned()),
+    };
+    let browser = FollowRedirect(
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| Error::internal(err.to_string()))?,
+    );
+    let oauth = OAuth::new(url, MemoryCredentials::default()).await?;
+    let mut client = Client {
+        oauth,
+        identity,
+        browser,
+        authorizations: 0,
+    };
+
+    let session = loop {
+        match Session::connect_with(url, Timeouts::default(), client.oauth.client()).await {
+            Ok(session) => break session,
+            Err(ConnectError {
+                error,
+                challenge: Some(challenge),
+            }) => client.authorize(error.code, &challenge).await?,
+            Err(ConnectError { error, .. }) => return Err(error),
+        }
+    };
+    let catalog = loop {
+        match session.catalog().await {
+            Ok(catalog) => break catalog,
+            Err(error) => match session.take_challenge() {
+                Some(challenge) => client.authorize(error.code, &challenge).await?,
+                None => return Err(error),
+            },
+        }
+    };
+    for tool in &catalog.tools {
+        loop {
+            match session.call_tool(&tool.name, serde_json::Map::new()).await {
+                Ok(_) => break,
+                Err(error) => match session.take_challenge() {
+                    Some(challenge) => client.authorize(error.code, &challenge).await?,
+                    // A tool that fails for its own reasons is the tool's business.
+                    None => break,
+                },
+            }
+        }
+    }
+    session.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let Some(url) = std::env::args().skip(1).last() else {
+        eprintln!("usage: conformance_client <server-url>");
+        return std::process::ExitCode::from(2);
+    };
+    match run(&url).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{:?}: {}", err.code, err.message);
+            if let Some(detail) = err.detail {
+                eprintln!("  {detail}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

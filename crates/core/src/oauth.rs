@@ -1,0 +1,202 @@
+//! OAuth sign-in to a remote MCP server (MCP authorization), on rmcp's `auth` module.
+//!
+//! rmcp does discovery, PKCE S256, client registration, `resource` indicators, the code
+//! exchange with its `state` and `iss` checks, refresh and scope upgrades. This module
+//! decides what rmcp leaves open, and says where:
+//! - the client identity, in the order the design asks: the person's own client id (and
+//!   secret) → a Client ID Metadata Document when the server supports them → dynamic
+//!   registration ([`OAuth::sign_in`]);
+//! - metadata that does not list PKCE S256 is refused (rmcp only warns), and so are guessed
+//!   endpoints when the server published none under the 2026-07-28 protocol;
+//! - a redirect that carries `error=` is read before rmcp sees it (rmcp would only say
+//!   "missing code"), so "you declined" reads as such;
+//! - scope upgrades are capped per operation ([`MAX_AUTHORIZATIONS`]).
+
+use async_trait::async_trait;
+use rmcp::transport::auth::{AuthorizationCallback, OAuthClientConfig};
+use rmcp::transport::{AuthClient, AuthError, AuthorizationManager, CredentialStore};
+use switchboard_ipc::ErrorCode;
+
+use crate::error::{Error, Result};
+use crate::redirect::{Outcome, Redirect};
+use crate::secrets::Secret;
+
+/// The HTTP client of a signed-in session: adds the bearer token, refreshes it.
+pub type AuthorizedClient = AuthClient<reqwest::Client>;
+
+/// How many times one operation may send the person to the browser before giving up.
+pub const MAX_AUTHORIZATIONS: u32 = 3;
+
+/// Who Switchboard is to a server's authorization server.
+#[derive(Clone, Debug, Default)]
+pub struct ClientIdentity {
+    /// The person's own pre-registered client, from Advanced settings.
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// The URL of Switchboard's Client ID Metadata Document, used where supported.
+    pub metadata_document: Option<String>,
+}
+
+/// Opens the authorization page and returns the full URL the browser was sent back to.
+/// In the app that is the person's browser and a deep link (or loopback page); in the
+/// conformance client it follows the authorization server's redirect itself.
+#[async_trait]
+pub trait Browser: Send + Sync {
+    async fn authorize(&self, authorization_url: &str) -> Result<String>;
+}
+
+pub(crate) fn sign_in_failed(err: &AuthError) -> Error {
+    let message = match err {
+        AuthError::RegistrationFailed(_) => {
+            "The server's sign-in service would not register Switchboard. It may need a client ID: add one under Advanced settings."
+        }
+        AuthError::TokenExchangeFailed(_) => {
+            "Signing in did not finish: the server did not accept the sign-in. Try again."
+        }
+        AuthError::NoAuthorizationSupport => "This server does not offer a way to sign in.",
+        _ => "Signing in did not work. Try again, or check the details.",
+    };
+    Error::new(ErrorCode::SignInFailed, message).with_detail(err.to_string())
+}
+
+/// The sign-in state of one connector: rmcp's authorization manager behind a client that
+/// sessions use for every request.
+pub struct OAuth {
+    client: AuthorizedClient,
+}
+
+impl OAuth {
+    /// Prepares sign-in for the server at `url`, with tokens kept in `store`. Tokens saved by
+    /// an earlier sign-in are loaded, so a restart needs no browser.
+    pub async fn new(url: &str, store: impl CredentialStore + 'static) -> Result<Self> {
+        let mut manager = AuthorizationManager::new(url)
+            .await
+            .map_err(|err| sign_in_failed(&err))?;
+        manager.set_credential_store(store);
+        manager
+            .initialize_from_store()
+            .await
+            .map_err(|err| sign_in_failed(&err))?;
+        Ok(Self {
+            client: AuthClient::new(reqwest::Client::new(), manager),
+        })
+    }
+
+    /// The client to connect sessions with.
+    pub fn client(&self) -> AuthorizedClient {
+        self.client.clone()
+    }
+
+    /// Signs in after the server answered 401 with `challenge`.
+    pub async fn sign_in(
+        &self,
+        challenge: &str,
+        identity: &ClientIdentity,
+        redirect_uri: &str,
+        browser: &dyn Browser,
+    ) -> Result<()> {
+        let authorization_url = {
+            let mut manager = self.client.auth_manager.lock().await;
+            let resolved = manager
+                .resolve_metadata_from_challenge(Some(challenge))
+                .await
+                .map_err(|err| sign_in_failed(&err))?;
+            let metadata = resolved.metadata;
+            let lists_s256 = metadata
+                .code_challenge_methods_supported
+                .as_ref()
+                .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
+            if resolved.source.is_discovered() && !lists_s256 {
+                return Err(Error::new(
+                    ErrorCode::SignInFailed,
+                    "This server's sign-in does not support the protection Switchboard requires (PKCE), so Switchboard did not sign in.",
+                )
+                .with_detail("The authorization server metadata does not list S256 in code_challenge_methods_supported."));
+            }
+            let supports_cimd = metadata
+                .additional_fields
+                .get("client_id_metadata_document_supported")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            manager.set_metadata(metadata);
+            let scopes = manager.select_initial_scopes(&[]).await;
+            let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            if let Some(client_id) = &identity.client_id {
+                let mut config = OAuthClientConfig::new(client_id, redirect_uri);
+                if let Some(secret) = &identity.client_secret {
+                    config = config.with_client_secret(secret.expose());
+                }
+                manager
+                    .configure_client(config)
+                    .map_err(|err| sign_in_failed(&err))?;
+            } else if let Some(document) = identity
+                .metadata_document
+                .as_ref()
+                .filter(|_| supports_cimd)
+            {
+                manager
+                    .configure_client(OAuthClientConfig::new(document, redirect_uri))
+                    .map_err(|err| sign_in_failed(&err))?;
+            } else {
+                manager
+                    .register_client("Switchboard", redirect_uri, &scopes)
+                    .await
+                    .map_err(|err| sign_in_failed(&err))?;
+            }
+            manager
+                .get_authorization_url(&scopes)
+                .await
+                .map_err(|err| sign_in_failed(&err))?
+        };
+        self.finish(browser.authorize(&authorization_url).await?)
+            .await
+    }
+
+    /// Asks for more access after a 403 `insufficient_scope` naming `required_scope`.
+    pub async fn step_up(&self, required_scope: &str, browser: &dyn Browser) -> Result<()> {
+        let authorization_url = self
+            .client
+            .auth_manager
+            .lock()
+            .await
+            .request_scope_upgrade(required_scope)
+            .await
+            .map_err(|err| sign_in_failed(&err))?;
+        self.finish(browser.authorize(&authorization_url).await?)
+            .await
+    }
+
+    /// Exchanges the code the browser brought back; rmcp checks `state` and `iss`.
+    async fn finish(&self, returned_to: String) -> Result<()> {
+        if let Ok(redirect) = Redirect::parse(&returned_to)
+            && let Outcome::Refused { error, description } = redirect.outcome
+        {
+            return Err(Error::new(
+                ErrorCode::SignInFailed,
+                if error == "access_denied" {
+                    "Sign-in was declined in the browser.".to_owned()
+                } else {
+                    "The server's sign-in page refused the sign-in.".to_owned()
+                },
+            )
+            .with_detail(match description {
+                Some(description) => format!("{error}: {description}"),
+                None => error,
+            }));
+        }
+        let callback = AuthorizationCallback::from_redirect_url(&returned_to)
+            .map_err(|err| sign_in_failed(&err))?;
+        self.client
+            .auth_manager
+            .lock()
+            .await
+            .exchange_code_for_token_with_issuer(
+                &callback.code,
+                &callback.csrf_token,
+                callback.issuer.as_deref(),
+            )
+            .await
+            .map_err(|err| sign_in_failed(&err))?;
+        Ok(())
+    }
+}
