@@ -141,6 +141,7 @@ fn test(args: &[String]) -> Result {
     ]))?;
     sh(cargo().args(["test", "--features", APP_FEATURES]))?;
     keyring_tests()?;
+    conformance()?;
     // The window's own logic (list merging, wording, filters) tested on the host.
     sh(cargo().args(["test", "--package", "switchboard-ui"]))?;
     if e2e {
@@ -179,6 +180,43 @@ fn keyring_tests() -> Result {
     sh(cargo()
         .args(["test", "--features", APP_FEATURES, "--test", "no_keyring"])
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"))
+}
+
+/// The official MCP conformance suite's sign-in scenarios, against a headless client built
+/// from the core (`crates/core/examples/conformance_client.rs`).
+fn conformance() -> Result {
+    // `auth/2025-03-26-oauth-metadata-backcompat` is left out: 0.1.16's mock serves metadata
+    // whose issuer does not match, which a correct client must refuse (fixed in later suites).
+    const SCENARIOS: [&str; 4] = [
+        "auth/2025-03-26-oauth-endpoint-fallback",
+        "auth/resource-mismatch",
+        "auth/offline-access-scope",
+        "auth/offline-access-not-supported",
+    ];
+    sh(cargo().args([
+        "build",
+        "--features",
+        APP_FEATURES,
+        "--example",
+        "conformance_client",
+    ]))?;
+    let client = root().join("target/debug/examples/conformance_client");
+    let results = root().join("tests/artifacts/conformance");
+    let run = |selection: &[&str]| {
+        sh(Command::new("conformance")
+            .arg("client")
+            .arg("--command")
+            .arg(&client)
+            .args(selection)
+            .arg("-o")
+            .arg(&results)
+            .env("PATH", setup::path_with_tools()))
+    };
+    run(&["--suite", "auth"])?;
+    for scenario in SCENARIOS {
+        run(&["--scenario", scenario])?;
+    }
+    Ok(())
 }
 
 fn bench() -> Result {

