@@ -33,6 +33,7 @@ const APP_PACKAGES: &[&str] = &[
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
+    "dbus",
     "dbus-x11",
     "gnome-keyring",
     "libsecret-tools",
