@@ -138,3 +138,59 @@ mod tests {
         assert_eq!(account(&id, SecretKind::ApiKey), "c42/api-key");
     }
 }
+
+/// A connector's OAuth tokens, kept by rmcp through this store in the keyring. Keyring calls
+/// block, so they run on tokio's blocking pool.
+pub struct KeyringCredentials {
+    connector: ConnectorId,
+    store: std::sync::Arc<dyn SecretStore>,
+}
+
+impl KeyringCredentials {
+    pub fn new(connector: ConnectorId, store: std::sync::Arc<dyn SecretStore>) -> Self {
+        Self { connector, store }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn SecretStore, &ConnectorId) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, rmcp::transport::AuthError> {
+        let (store, connector) = (self.store.clone(), self.connector.clone());
+        tokio::task::spawn_blocking(move || work(store.as_ref(), &connector))
+            .await
+            .map_err(|err| rmcp::transport::AuthError::InternalError(err.to_string()))?
+            // The message names the keyring problem; it never carries the secret.
+            .map_err(|err| rmcp::transport::AuthError::InternalError(err.message))
+    }
+}
+
+#[async_trait::async_trait]
+impl rmcp::transport::CredentialStore for KeyringCredentials {
+    async fn load(
+        &self,
+    ) -> std::result::Result<Option<rmcp::transport::StoredCredentials>, rmcp::transport::AuthError>
+    {
+        let saved = self
+            .blocking(|store, connector| store.read(connector, SecretKind::OAuthTokens))
+            .await?;
+        // Unreadable tokens are no tokens: the person signs in again, nothing else breaks.
+        Ok(saved.and_then(|secret| serde_json::from_str(secret.expose()).ok()))
+    }
+
+    async fn save(
+        &self,
+        credentials: rmcp::transport::StoredCredentials,
+    ) -> std::result::Result<(), rmcp::transport::AuthError> {
+        let json = serde_json::to_string(&credentials)
+            .map_err(|err| rmcp::transport::AuthError::InternalError(err.to_string()))?;
+        self.blocking(move |store, connector| {
+            store.write(connector, SecretKind::OAuthTokens, &Secret::new(json))
+        })
+        .await
+    }
+
+    async fn clear(&self) -> std::result::Result<(), rmcp::transport::AuthError> {
+        self.blocking(|store, connector| store.delete(connector, SecretKind::OAuthTokens))
+            .await
+    }
+}

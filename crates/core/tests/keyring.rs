@@ -55,3 +55,43 @@ fn secrets_round_trip_through_the_real_keyring_and_nowhere_else() {
         .delete(&id, SecretKind::OAuthTokens)
         .expect("deleting twice is fine");
 }
+
+#[tokio::test]
+async fn oauth_tokens_are_kept_in_the_keyring_for_rmcp() {
+    use rmcp::transport::{CredentialStore, StoredCredentials};
+    use switchboard_core::secrets::KeyringCredentials;
+
+    let id = ConnectorId(format!("tokens{}", std::process::id()));
+    let credentials = KeyringCredentials::new(id.clone(), std::sync::Arc::new(Keyring));
+    assert!(credentials.load().await.expect("load").is_none());
+
+    let token: rmcp::transport::auth::OAuthTokenResponse =
+        serde_json::from_value(serde_json::json!({
+            "access_token": "at-7c1d",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": "rt-93ab"
+        }))
+        .expect("token response");
+    let saved = StoredCredentials::new(
+        "client-1".to_owned(),
+        Some(token),
+        vec!["read".to_owned()],
+        Some(1_700_000_000),
+    );
+    credentials.save(saved).await.expect("save");
+
+    let loaded = credentials.load().await.expect("load").expect("saved");
+    assert_eq!(loaded.client_id, "client-1");
+    assert_eq!(
+        loaded.token_received_at,
+        Some(1_700_000_000),
+        "refresh needs it"
+    );
+    let stored = lookup(&account(&id, SecretKind::OAuthTokens)).expect("in the keyring");
+    assert!(stored.contains("rt-93ab") && stored.contains("3600"));
+
+    credentials.clear().await.expect("clear");
+    assert!(credentials.load().await.expect("load").is_none());
+    assert_eq!(lookup(&account(&id, SecretKind::OAuthTokens)), None);
+}
