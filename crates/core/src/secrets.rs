@@ -119,26 +119,6 @@ impl SecretStore for Keyring {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_secret_never_prints() {
-        let secret = Secret::new("sk-live-1234");
-        assert_eq!(format!("{secret:?}"), "Secret([REDACTED])");
-        assert_eq!(format!("{:?}", Some(&secret)), "Some(Secret([REDACTED]))");
-        assert_eq!(secret.expose(), "sk-live-1234");
-    }
-
-    #[test]
-    fn accounts_name_the_connector_and_kind_only() {
-        let id = ConnectorId("c42".into());
-        assert_eq!(account(&id, SecretKind::OAuthTokens), "c42/oauth-tokens");
-        assert_eq!(account(&id, SecretKind::ApiKey), "c42/api-key");
-    }
-}
-
 /// A connector's OAuth tokens, kept by rmcp through this store in the keyring. Keyring calls
 /// block, so they run on tokio's blocking pool.
 pub struct KeyringCredentials {
@@ -192,5 +172,25 @@ impl rmcp::transport::CredentialStore for KeyringCredentials {
     async fn clear(&self) -> std::result::Result<(), rmcp::transport::AuthError> {
         self.blocking(|store, connector| store.delete(connector, SecretKind::OAuthTokens))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints() {
+        let secret = Secret::new("sk-live-1234");
+        assert_eq!(format!("{secret:?}"), "Secret([REDACTED])");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(Secret([REDACTED]))");
+        assert_eq!(secret.expose(), "sk-live-1234");
+    }
+
+    #[test]
+    fn accounts_name_the_connector_and_kind_only() {
+        let id = ConnectorId("c42".into());
+        assert_eq!(account(&id, SecretKind::OAuthTokens), "c42/oauth-tokens");
+        assert_eq!(account(&id, SecretKind::ApiKey), "c42/api-key");
     }
 }
