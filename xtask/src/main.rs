@@ -185,9 +185,13 @@ fn keyring_tests() -> Result {
 /// The official MCP conformance suite's sign-in scenarios, against a headless client built
 /// from the core (`crates/core/examples/conformance_client.rs`).
 fn conformance() -> Result {
-    // `auth/2025-03-26-oauth-metadata-backcompat` is left out: 0.1.16's mock serves metadata
-    // whose issuer does not match, which a correct client must refuse (fixed in later suites).
-    const SCENARIOS: [&str; 4] = [
+    // Left out, each for a flaw of 0.1.16's mocks, not of the client:
+    // `auth/2025-03-26-oauth-metadata-backcompat` serves metadata whose issuer does not match
+    // (a correct client refuses it; fixed in later suites), and `initialize` judges the
+    // stateless era's `server/discover` probe as if it were the initialize request.
+    const SCENARIOS: [&str; 6] = [
+        "tools_call",
+        "sse-retry",
         "auth/2025-03-26-oauth-endpoint-fallback",
         "auth/resource-mismatch",
         "auth/offline-access-scope",

@@ -7,7 +7,7 @@ use rmcp::model::{
     GetPromptRequestParams, GetPromptResult, Implementation, ProtocolVersion,
     ReadResourceRequestParams, ReadResourceResult,
 };
-use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig,
@@ -72,9 +72,11 @@ impl Session {
     /// Connects and completes the handshake: the stateless 2026-07-28 protocol when the
     /// server speaks it, the 2025-11-25 initialize handshake otherwise.
     pub async fn connect(url: &str, timeouts: Timeouts) -> Result<Self> {
-        let transport = StreamableHttpClientTransport::from_config(
-            StreamableHttpClientTransportConfig::with_uri(url),
-        );
+        let transport = || {
+            StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url),
+            )
+        };
         Ok(Self::start(transport, timeouts).await?)
     }
 
@@ -85,39 +87,54 @@ impl Session {
         client: C,
     ) -> Result<Self, ConnectError>
     where
-        C: StreamableHttpClient + Send + Sync + 'static,
+        C: StreamableHttpClient + Clone + Send + Sync + 'static,
     {
-        let transport = StreamableHttpClientTransport::with_client(
-            client,
-            StreamableHttpClientTransportConfig::with_uri(url),
-        );
+        let transport = || {
+            StreamableHttpClientTransport::with_client(
+                client.clone(),
+                StreamableHttpClientTransportConfig::with_uri(url),
+            )
+        };
         Self::start(transport, timeouts).await
     }
 
+    /// The handshake, within the connect bound. Automatic era detection first; a server that
+    /// answers the stateless era's `server/discover` with something else entirely (an empty
+    /// result, seen in the wild) gets the classic initialize handshake on a fresh transport.
     async fn start<C>(
-        transport: StreamableHttpClientTransport<C>,
+        transport: impl Fn() -> StreamableHttpClientTransport<C>,
         timeouts: Timeouts,
     ) -> Result<Self, ConnectError>
     where
         C: StreamableHttpClient + Send + Sync + 'static,
     {
-        let lifecycle = ClientLifecycleMode::Auto {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        let handshake = async {
+            let auto = ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(ProtocolVersion::V_2025_11_25),
+            };
+            match client_config()
+                .serve_with_lifecycle(transport(), auto)
+                .await
+            {
+                Err(ClientInitializeError::ExpectedInitResult(_)) => {
+                    client_config()
+                        .serve_with_lifecycle(transport(), ClientLifecycleMode::Initialize)
+                        .await
+                }
+                other => other,
+            }
         };
-        let started = tokio::time::timeout(
-            timeouts.connect,
-            client_config().serve_with_lifecycle(transport, lifecycle),
-        )
-        .await
-        .map_err(|_| ConnectError {
-            error: diagnose::timed_out(timeouts.connect),
-            challenge: None,
-        })?
-        .map_err(|err| ConnectError {
-            error: diagnose::handshake(&err),
-            challenge: err.auth_challenge().map(str::to_owned),
-        })?;
+        let started = tokio::time::timeout(timeouts.connect, handshake)
+            .await
+            .map_err(|_| ConnectError {
+                error: diagnose::timed_out(timeouts.connect),
+                challenge: None,
+            })?
+            .map_err(|err| ConnectError {
+                error: diagnose::handshake(&err),
+                challenge: err.auth_challenge().map(str::to_owned),
+            })?;
         let peer = started.peer_info();
         let server = match peer.as_deref() {
             Some(peer) => {
