@@ -116,6 +116,24 @@ impl State {
             .collect()
     }
 
+    /// Refuses an address whose endpoint a connector already uses, naming that connector.
+    fn refuse_duplicate(&self, url: &str) -> Result<()> {
+        match self
+            .live
+            .values()
+            .find(|l| address::same_endpoint(&l.record.url, url))
+        {
+            Some(existing) => Err(Error::new(
+                ErrorCode::DuplicateConnector,
+                format!(
+                    "You already added this server as \"{}\".",
+                    existing.record.name
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The records as they would be saved after changing one of them.
     fn records_changing(
         &self,
@@ -218,19 +236,7 @@ impl Connectors {
     pub fn check_address(&self, input: &str) -> Result<switchboard_ipc::CheckedAddress> {
         let checked = address::check(input)?;
         let state = self.inner.lock();
-        if let Some(existing) = state
-            .live
-            .values()
-            .find(|l| address::same_endpoint(&l.record.url, &checked.url))
-        {
-            return Err(Error::new(
-                ErrorCode::DuplicateConnector,
-                format!(
-                    "You already added this server as \"{}\".",
-                    existing.record.name
-                ),
-            ));
-        }
+        state.refuse_duplicate(&checked.url)?;
         Ok(checked)
     }
 
@@ -246,16 +252,7 @@ impl Connectors {
         let summary = {
             let mut state = self.inner.lock();
             // Checked again under the lock: two quick clicks must not add it twice.
-            if state
-                .live
-                .values()
-                .any(|l| address::same_endpoint(&l.record.url, &checked.url))
-            {
-                return Err(Error::new(
-                    ErrorCode::DuplicateConnector,
-                    "You already added this server.",
-                ));
-            }
+            state.refuse_duplicate(&checked.url)?;
             let id = new_id(&state);
             let record = ConnectorRecord {
                 id: id.clone(),
