@@ -95,9 +95,15 @@ fn cargo() -> Command {
 }
 
 fn build_ui() -> Result {
+    trunk_build(&[])
+}
+
+/// Builds the window into `ui/dist`, where the app embeds it from.
+fn trunk_build(extra: &[&str]) -> Result {
     let mut trunk = Command::new("trunk");
     trunk
         .args(["build", "--offline"])
+        .args(extra)
         .current_dir(root().join("ui"))
         .env("PATH", setup::path_with_tools());
     sh(&mut trunk)
@@ -225,12 +231,7 @@ fn conformance() -> Result {
 
 fn bench() -> Result {
     setup::ensure(Purpose::Test)?;
-    let mut trunk = Command::new("trunk");
-    trunk
-        .args(["build", "--offline", "--release"])
-        .current_dir(root().join("ui"))
-        .env("PATH", setup::path_with_tools());
-    sh(&mut trunk)?;
+    trunk_build(&["--release"])?;
     sh(cargo().args([
         "build",
         "--release",
