@@ -4,7 +4,7 @@
 use switchboard_core::Connectors;
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
-    ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest,
+    ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
 };
 use tauri::State;
 
@@ -30,7 +30,7 @@ pub async fn add_connector(
     connectors: State<'_, Connectors>,
     request: AddConnectorRequest,
 ) -> Reply<ConnectorSummary> {
-    connectors.add(request)
+    connectors.add(request).await
 }
 
 #[tauri::command]
@@ -62,10 +62,50 @@ pub async fn remove_connector(
     connectors: State<'_, Connectors>,
     request: ConnectorIdRequest,
 ) -> Reply<()> {
-    connectors.remove(&request.id)
+    connectors.remove(&request.id).await
 }
 
 #[tauri::command]
 pub async fn take_notices(pending: State<'_, PendingNotices>) -> Reply<Vec<Notice>> {
     Ok(pending.take())
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    connectors: State<'_, Connectors>,
+    request: ConnectorIdRequest,
+) -> Reply<ConnectorSummary> {
+    connectors.sign_in(&request.id)
+}
+
+#[tauri::command]
+pub async fn cancel_sign_in(
+    connectors: State<'_, Connectors>,
+    request: ConnectorIdRequest,
+) -> Reply<ConnectorSummary> {
+    connectors.cancel_sign_in(&request.id)
+}
+
+#[tauri::command]
+pub async fn open_sign_in_page(
+    connectors: State<'_, Connectors>,
+    request: ConnectorIdRequest,
+) -> Reply<()> {
+    connectors.open_sign_in_page(&request.id)
+}
+
+#[tauri::command]
+pub async fn sign_out(
+    connectors: State<'_, Connectors>,
+    request: ConnectorIdRequest,
+) -> Reply<ConnectorSummary> {
+    connectors.sign_out(&request.id).await
+}
+
+#[tauri::command]
+pub async fn set_sign_in(
+    connectors: State<'_, Connectors>,
+    request: SetSignInRequest,
+) -> Reply<ConnectorSummary> {
+    connectors.set_sign_in(&request.id, request.sign_in).await
 }

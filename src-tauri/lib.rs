@@ -4,13 +4,16 @@
 mod commands;
 mod store;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use switchboard_core::connectors::OpenUrl;
+use switchboard_core::secrets::{Keyring, SecretStore};
 use switchboard_core::settings::{self, Settings};
 use switchboard_core::{Connectors, Event, Timeouts};
 use switchboard_ipc::{Notice, NoticeLevel, event};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_opener::OpenerExt;
 
 /// Notices raised before the window could listen (a settings file moved aside at start).
 #[derive(Default)]
@@ -64,6 +67,11 @@ pub fn run() {
             commands::set_enabled,
             commands::remove_connector,
             commands::take_notices,
+            commands::sign_in,
+            commands::cancel_sign_in,
+            commands::open_sign_in_page,
+            commands::sign_out,
+            commands::set_sign_in,
         ])
         .build(tauri::generate_context!());
     match app {
@@ -86,7 +94,15 @@ fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Er
         .build()?;
     let runtime = tauri::async_runtime::handle().inner().clone();
     let store = store::TauriStore { store, path };
-    match Connectors::load(Box::new(store), Timeouts::default(), runtime.clone()) {
+    let secrets: Arc<dyn SecretStore> = Arc::new(Keyring);
+    let browser: Arc<dyn OpenUrl> = Arc::new(SystemBrowser(app.clone()));
+    match Connectors::load(
+        Box::new(store),
+        secrets.clone(),
+        browser.clone(),
+        Timeouts::default(),
+        runtime.clone(),
+    ) {
         Ok(connectors) => Ok(connectors),
         // `prepare` leaves only readable files behind; should it fail anyway, start empty
         // in memory rather than not at all, and say so.
@@ -99,10 +115,28 @@ fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Er
             });
             Ok(Connectors::load(
                 Box::new(MemoryStore),
+                secrets,
+                browser,
                 Timeouts::default(),
                 runtime,
             )?)
         }
+    }
+}
+
+/// The person's default browser, through tauri-plugin-opener (`xdg-open`, `open`,
+/// `ShellExecute`).
+struct SystemBrowser(AppHandle);
+
+impl OpenUrl for SystemBrowser {
+    fn open(&self, url: &str) -> switchboard_core::Result<()> {
+        self.0.opener().open_url(url, None::<&str>).map_err(|err| {
+            switchboard_core::Error::new(
+                switchboard_core::ErrorCode::Internal,
+                "Switchboard could not open your browser.",
+            )
+            .with_detail(err.to_string())
+        })
     }
 }
 

@@ -18,7 +18,11 @@ pub struct Desktop {
     bus_address: String,
     children: Vec<Child>,
     artifacts: PathBuf,
+    extra_env: Vec<(String, String)>,
 }
+
+/// The password of the test keyring each desktop unlocks.
+const KEYRING_PASSWORD: &str = "switchboard";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -69,13 +73,72 @@ impl Desktop {
         };
         children.push(bus);
 
-        Self {
+        let mut desktop = Self {
             home,
             display,
             bus_address,
             children,
             artifacts,
+            extra_env: Vec::new(),
+        };
+        desktop.start_keyring();
+        desktop
+    }
+
+    /// A real Secret Service on this desktop's bus: gnome-keyring, with a fresh keyring
+    /// in the temporary home, unlocked, as after logging in.
+    fn start_keyring(&mut self) {
+        use std::io::Write;
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .envs(self.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (apt-get install gnome-keyring)");
+        if let Some(mut stdin) = keyring.stdin.take() {
+            stdin
+                .write_all(KEYRING_PASSWORD.as_bytes())
+                .expect("keyring password");
         }
+        self.children.push(keyring);
+        // Asked without activating anything: a call to the Secret Service before this
+        // daemon owns the name would have D-Bus start a second, locked one.
+        wait_until("the keyring on the bus", || {
+            Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .envs(self.env())
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+        });
+    }
+
+    /// Everything the app keeps in the keyring: `secret-tool`'s listing (attributes and
+    /// secrets) of the entries filed under the app's identifier.
+    pub fn keyring_listing(&self) -> String {
+        let output = Command::new("secret-tool")
+            .args(["search", "--all", "--unlock", "service", APP_IDENTIFIER])
+            .envs(self.env())
+            .output()
+            .expect("secret-tool (apt-get install libsecret-tools)");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    /// Adds to the environment of every process started on this desktop from now on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.push((key.to_owned(), value.to_owned()));
     }
 
     pub fn home(&self) -> &Path {
@@ -108,6 +171,9 @@ impl Desktop {
             ("LIBGL_ALWAYS_SOFTWARE".into(), "1".into()),
             ("RUST_LOG".into(), "info".into()),
         ]
+        .into_iter()
+        .chain(self.extra_env.iter().cloned())
+        .collect()
     }
 
     /// The app's settings file on this desktop.

@@ -85,6 +85,7 @@ pub struct PythonMcp {
 enum SignIn {
     Off,
     Required { accepted_token: Option<String> },
+    Header { name: String, value: String },
 }
 
 impl PythonMcp {
@@ -151,6 +152,22 @@ impl PythonMcp {
         )
     }
 
+    /// Start it so that every request must carry the header `name: value`
+    /// exactly (an API key, or `Authorization: Basic …` for a username and
+    /// password); any other request gets `401 Unauthorized` with the body
+    /// `{"error": "unauthorized"}` — and `WWW-Authenticate: Basic realm="fixture"`
+    /// when `value` starts with `Basic `. With the header it behaves as
+    /// [`PythonMcp::start`].
+    pub fn requiring_header(name: &str, value: &str) -> Self {
+        Self::launch(
+            None,
+            SignIn::Header {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            },
+        )
+    }
+
     fn launch(page_size: Option<usize>, sign_in: SignIn) -> Self {
         let python = venv_python();
         if !python.exists() || !mcp_installed(&venv_dir()) {
@@ -166,11 +183,19 @@ impl PythonMcp {
             .args(["--host", "127.0.0.1", "--port", "0"])
             .arg("--page-size")
             .arg(page_size.unwrap_or(0).to_string());
-        if let SignIn::Required { accepted_token } = &sign_in {
-            command.arg("--require-auth");
-            if let Some(token) = accepted_token {
-                command.arg("--accept-token").arg(token);
+        match &sign_in {
+            SignIn::Required { accepted_token } => {
+                command.arg("--require-auth");
+                if let Some(token) = accepted_token {
+                    command.arg("--accept-token").arg(token);
+                }
             }
+            SignIn::Header { name, value } => {
+                command
+                    .arg("--require-header")
+                    .arg(format!("{name}: {value}"));
+            }
+            SignIn::Off => {}
         }
         command
             .env_clear()
@@ -224,7 +249,7 @@ impl PythonMcp {
     /// `None` when it was started without sign-in.
     pub fn resource_metadata_url(&self) -> Option<String> {
         match self.sign_in {
-            SignIn::Off => None,
+            SignIn::Off | SignIn::Header { .. } => None,
             SignIn::Required { .. } => Some(format!(
                 "http://{}/.well-known/oauth-protected-resource/mcp",
                 self.addr()

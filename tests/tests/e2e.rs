@@ -35,6 +35,65 @@ fn settings(desktop: &Desktop) -> String {
     std::fs::read_to_string(desktop.settings_file()).unwrap_or_default()
 }
 
+/// Wraps the window's `invoke` so every command's answer (or error) is kept, as JSON, for
+/// [`assert_no_secret_leaked`] to search.
+const RECORD_IPC: &str = r#"
+    // Tauri's `invoke` cannot be replaced (non-writable), but on Linux it travels over
+    // `fetch` to the `ipc:` protocol: every answer is a response body there.
+    if (!window.__ipcAnswers) {
+        window.__ipcAnswers = [];
+        const fetch = window.fetch.bind(window);
+        window.fetch = async (input, init) => {
+            const response = await fetch(input, init);
+            const url = String(input && input.url ? input.url : input);
+            if (url.startsWith("ipc:") || url.startsWith("http://ipc.localhost")) {
+                const body = await response.clone().text();
+                window.__ipcAnswers.push(url.replace(/^.*\//, "") + " " + response.status + " " + body);
+            }
+            return response;
+        };
+    }
+    return true;
+"#;
+
+async fn record_ipc(app: &Session) {
+    app.execute(RECORD_IPC, serde_json::json!([]))
+        .await
+        .expect("IPC recorder installed");
+}
+
+/// No secret in the settings file (or anything else in the app's data folder), the app's
+/// log, or any IPC answer recorded since [`record_ipc`]. Returns how many answers it read.
+async fn assert_no_secret_leaked(desktop: &Desktop, app: &Session, secrets: &[&str]) -> usize {
+    let answers = app
+        .execute("return window.__ipcAnswers || [];", serde_json::json!([]))
+        .await
+        .expect("IPC answers");
+    let answers: Vec<String> = serde_json::from_value(answers).expect("strings");
+    assert!(
+        !answers.is_empty(),
+        "the recorder saw the window's commands"
+    );
+    let mut places = vec![
+        ("the app's log".to_owned(), desktop.app_log()),
+        ("IPC answers".to_owned(), answers.join("\n")),
+    ];
+    let data = desktop.settings_file();
+    for entry in std::fs::read_dir(data.parent().expect("data folder")).expect("data folder") {
+        let path = entry.expect("entry").path();
+        places.push((
+            path.display().to_string(),
+            String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned(),
+        ));
+    }
+    for secret in secrets {
+        for (place, text) in &places {
+            assert!(!text.contains(secret), "a secret leaked into {place}");
+        }
+    }
+    answers.len()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     let server = kit::Everything::start();
@@ -323,7 +382,7 @@ async fn an_unreadable_settings_file_is_kept_aside_and_the_app_still_starts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_server_that_wants_sign_in_shows_needs_sign_in_with_the_reason() {
+async fn a_server_whose_sign_in_service_is_down_says_so() {
     let server = kit::PythonMcp::requiring_sign_in();
     let mut desktop = Desktop::start("needs_sign_in");
     let driver = desktop.driver();
@@ -336,12 +395,99 @@ async fn a_server_that_wants_sign_in_shows_needs_sign_in_with_the_reason() {
 
     app.wait_text(&tid("connector-state"), "Needs sign-in")
         .await;
-    app.wait_until(&tid("connector-problem"), |t| t.contains("sign in"))
-        .await;
+    // Adding it went straight to sign-in; its authorization server does not answer.
+    app.wait_until(&tid("connector-problem"), |t| {
+        t.contains("could not reach the server's sign-in service")
+    })
+    .await;
     desktop.screenshot("01-needs-sign-in");
     assert!(
         settings(&desktop).contains(server.url()),
         "kept, to sign in later"
     );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is_named() {
+    const KEY: &str = "sk-test-5fa1c0ffee";
+    const WRONG: &str = "sk-test-wrong-0000";
+    let server = kit::PythonMcp::requiring_header("X-API-Key", KEY);
+    let mut desktop = Desktop::start("api_key");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    record_ipc(&app).await;
+
+    open_add_dialog(&app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, server.url()).await.expect("type");
+    let kind = app.wait_for(&tid("sign-in-kind-api-key")).await;
+    app.click(&kind).await.expect("choose API key");
+    let header = app.wait_for(&tid("sign-in-header")).await;
+    app.type_into(&header, "X-API-Key").await.expect("type");
+    let submit = app.wait_for(&tid("add-submit")).await;
+    assert_eq!(
+        app.property(&submit, "disabled").await.expect("disabled"),
+        serde_json::json!(true),
+        "no key, nothing to add"
+    );
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    app.type_into(&key, KEY).await.expect("type");
+    assert_eq!(
+        app.attribute(&key, "type").await.expect("type").as_deref(),
+        Some("password"),
+        "the key is masked as it is typed"
+    );
+    desktop.screenshot("01-add-with-api-key");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("add-dialog")).await;
+
+    row_named(&app, kit::PYTHON_SERVER_NAME).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    let listing = desktop.keyring_listing();
+    assert!(
+        listing.contains(&format!("secret = {KEY}")) && listing.contains("/api-key"),
+        "the key is in the keyring: {}",
+        listing.replace(KEY, "<the key>")
+    );
+    assert!(
+        settings(&desktop).contains("X-API-Key"),
+        "the header is saved"
+    );
+
+    // The connector page shows the key only as dots, and replacing it with a wrong one
+    // says so in words.
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open");
+    let summary = app
+        .wait_until(&tid("sign-in-summary"), |t| t.contains("•••••"))
+        .await;
+    assert_eq!(
+        app.text(&summary).await.expect("text").trim(),
+        "API key in X-API-Key · •••••"
+    );
+    desktop.screenshot("02-connected-with-key");
+    let replace = app.wait_for(&tid("sign-in-replace")).await;
+    app.click(&replace).await.expect("Replace");
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    app.type_into(&key, WRONG).await.expect("type");
+    let save = app.wait_for(&tid("sign-in-save")).await;
+    app.click(&save).await.expect("Save");
+    app.wait_text(&tid("detail-state"), "Needs sign-in").await;
+    app.wait_until(&tid("problem-message"), |t| {
+        t.starts_with("The key was not accepted")
+    })
+    .await;
+    desktop.screenshot("03-key-not-accepted");
+    assert!(
+        desktop
+            .keyring_listing()
+            .contains(&format!("secret = {WRONG}")),
+        "the new key replaced the old one"
+    );
+
+    let answers = assert_no_secret_leaked(&desktop, &app, &[KEY, WRONG]).await;
+    assert!(answers >= 4, "{answers} answers searched");
     app.quit().await;
 }

@@ -1,5 +1,5 @@
 //! "Add custom connector": the address (checked by the core as the person types), an
-//! optional name, and nothing else until sign-in exists.
+//! optional name, and how to sign in.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -7,6 +7,7 @@ use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{AddConnectorRequest, ErrorInfo};
 
 use crate::components::{Details, Modal, Spinner, focus_when_mounted};
+use crate::sign_in::{SignInDraft, SignInFields};
 use crate::state::use_app_state;
 use crate::tauri;
 
@@ -16,6 +17,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let url = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let adding = RwSignal::new(false);
+    let sign_in = SignInDraft::new();
     let add_error = RwSignal::new(None::<ErrorInfo>);
     let url_input = NodeRef::<html::Input>::new();
     focus_when_mounted(url_input);
@@ -55,7 +57,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
             .get()
             .or_else(|| check.get().flatten().and_then(|(_, verdict)| verdict.err()))
     });
-    let can_add = move || accepted.with(Option::is_some) && !adding.get();
+    let can_add = move || accepted.with(Option::is_some) && sign_in.is_complete() && !adding.get();
 
     let submit = move || {
         if !can_add() {
@@ -69,6 +71,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                 let n = n.trim();
                 (!n.is_empty()).then(|| n.to_owned())
             }),
+            sign_in: sign_in.choice(),
         };
         spawn_local_scoped_with_cancellation(async move {
             match state.add(request).await {
@@ -200,12 +203,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                     </p>
                 </div>
 
-                <details class="advanced">
-                    <summary>"Advanced settings"</summary>
-                    <p class="field-hint">
-                        "Sign-in options, such as the client ID some servers need, will appear here once Switchboard can sign in to servers."
-                    </p>
-                </details>
+                <SignInFields draft=sign_in />
 
                 <div class="modal-actions">
                     <button

@@ -16,7 +16,7 @@ fn state_class(state: ConnectorState) -> &'static str {
     match state {
         ConnectorState::Connecting => "pill pill-connecting",
         ConnectorState::Connected => "pill pill-connected",
-        ConnectorState::NeedsSignIn => "pill pill-sign-in",
+        ConnectorState::NeedsSignIn | ConnectorState::SigningIn => "pill pill-sign-in",
         ConnectorState::CantReach => "pill pill-unreachable",
         ConnectorState::Off => "pill pill-off",
     }
@@ -31,7 +31,10 @@ pub fn StatePill(
 ) -> impl IntoView {
     view! {
         <span class=move || state_class(state.get()) data-testid=testid>
-            {move || (state.get() == ConnectorState::Connecting).then(|| view! { <Spinner /> })}
+            {move || {
+                matches!(state.get(), ConnectorState::Connecting | ConnectorState::SigningIn)
+                    .then(|| view! { <Spinner /> })
+            }}
             {move || state.get().label()}
         </span>
     }
@@ -62,6 +65,9 @@ pub fn ProblemView(
     #[prop(optional, into)]
     on_retry: Option<Callback<()>>,
     #[prop(optional, into)] retrying: Signal<bool>,
+    /// Buttons that come first (say, "Sign in").
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     let ErrorInfo {
         message, detail, ..
@@ -75,6 +81,7 @@ pub fn ProblemView(
             </p>
             // Clicks here must not reach an enclosing clickable row.
             <div class="problem-actions" on:click=|ev| ev.stop_propagation()>
+                {children.map(|children| children())}
                 {on_retry
                     .map(|retry| {
                         view! {

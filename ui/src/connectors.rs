@@ -255,8 +255,19 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                 </svg>
             </button>
             {move || {
+                (connector_state.get() == ConnectorState::SigningIn)
+                    .then(|| {
+                        view! {
+                            <p class="row-hint" data-testid="connector-hint">
+                                "Finish signing in in your browser"
+                            </p>
+                        }
+                    })
+            }}
+            {move || {
                 problem
                     .get()
+                    .filter(|_| connector_state.get() != ConnectorState::SigningIn)
                     .map(|problem| {
                         view! {
                             <div class="row-problem" data-testid="connector-problem">

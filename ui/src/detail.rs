@@ -15,6 +15,7 @@ use switchboard_ipc::{
 use crate::components::{
     ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted,
 };
+use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
 use crate::tauri;
 
@@ -202,7 +203,9 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
             </header>
             <ActionError error=action_error />
 
-            {move || match connector_state.get() {
+            {
+            let id = id.clone();
+            move || match connector_state.get() {
                 ConnectorState::Connecting => {
                     view! {
                         <div class="card status-card" role="status">
@@ -226,7 +229,9 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                     }
                         .into_any()
                 }
+                ConnectorState::SigningIn => view! { <SigningInCard id=id.clone() /> }.into_any(),
                 ConnectorState::NeedsSignIn | ConnectorState::CantReach => {
+                    let id = id.clone();
                     view! {
                         <div class="card card-problem">
                             {move || {
@@ -236,7 +241,13 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                                         "Switchboard could not connect to this server.",
                                     )
                                 });
-                                view! { <ProblemView problem on_retry=reconnect retrying=reconnecting /> }
+                                let id = id.clone();
+                                let asks_sign_in = connector_state.get() == ConnectorState::NeedsSignIn;
+                                view! {
+                                    <ProblemView problem on_retry=reconnect retrying=reconnecting>
+                                        {asks_sign_in.then(|| view! { <SignInButton id=id.clone() summary=current /> })}
+                                    </ProblemView>
+                                }
                             }}
                         </div>
                     }
@@ -276,7 +287,10 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                     }
                         .into_any()
                 }
-            }}
+            }
+            }
+
+            <SignInSection id=id.clone() summary=current />
 
             <Show when=move || confirm_open.get()>
                 <ConfirmDialog

@@ -6,6 +6,7 @@ mod app;
 mod components;
 mod connectors;
 mod detail;
+mod sign_in;
 mod state;
 mod tauri;
 

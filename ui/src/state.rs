@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use leptos::prelude::*;
-use switchboard_ipc::{AddConnectorRequest, ConnectorId, ConnectorSummary, ErrorInfo, Notice};
+use switchboard_ipc::{
+    AddConnectorRequest, ConnectorId, ConnectorSummary, ErrorInfo, Notice, SignInChoice,
+};
 
 use crate::tauri;
 
@@ -184,6 +186,30 @@ impl AppState {
 
     pub async fn set_enabled(self, id: ConnectorId, enabled: bool) -> Result<(), ErrorInfo> {
         self.apply(Some(&id), tauri::set_enabled(id.clone(), enabled))
+            .await
+            .map(drop)
+    }
+
+    pub async fn sign_in(self, id: ConnectorId) -> Result<(), ErrorInfo> {
+        self.apply(Some(&id), tauri::sign_in(id.clone()))
+            .await
+            .map(drop)
+    }
+
+    pub async fn cancel_sign_in(self, id: ConnectorId) -> Result<(), ErrorInfo> {
+        self.apply(Some(&id), tauri::cancel_sign_in(id.clone()))
+            .await
+            .map(drop)
+    }
+
+    pub async fn sign_out(self, id: ConnectorId) -> Result<(), ErrorInfo> {
+        self.apply(Some(&id), tauri::sign_out(id.clone()))
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_sign_in(self, id: ConnectorId, choice: SignInChoice) -> Result<(), ErrorInfo> {
+        self.apply(Some(&id), tauri::set_sign_in(id.clone(), choice))
             .await
             .map(drop)
     }

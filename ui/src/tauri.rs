@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
-    ConnectorIdRequest, ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, command,
+    ConnectorIdRequest, ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
+    SignInChoice, command,
 };
 use wasm_bindgen::prelude::*;
 
@@ -106,15 +107,39 @@ pub async fn set_enabled(id: ConnectorId, enabled: bool) -> Result<ConnectorSumm
     call_with(command::SET_ENABLED, &SetEnabledRequest { id, enabled }).await
 }
 
-pub async fn remove_connector(id: ConnectorId) -> Result<(), ErrorInfo> {
-    // The answer is `null`; there is nothing in it worth decoding.
+/// A command whose answer is `null`: there is nothing in it worth decoding.
+async fn call_for_nothing(cmd: &str, id: ConnectorId) -> Result<(), ErrorInfo> {
     let args = to_js(&Request {
         request: &ConnectorIdRequest { id },
     })?;
-    invoke_raw(command::REMOVE_CONNECTOR, args)
-        .await
-        .map(drop)
-        .map_err(error_from_js)
+    invoke_raw(cmd, args).await.map(drop).map_err(error_from_js)
+}
+
+pub async fn remove_connector(id: ConnectorId) -> Result<(), ErrorInfo> {
+    call_for_nothing(command::REMOVE_CONNECTOR, id).await
+}
+
+pub async fn sign_in(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::SIGN_IN, &ConnectorIdRequest { id }).await
+}
+
+pub async fn cancel_sign_in(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::CANCEL_SIGN_IN, &ConnectorIdRequest { id }).await
+}
+
+pub async fn open_sign_in_page(id: ConnectorId) -> Result<(), ErrorInfo> {
+    call_for_nothing(command::OPEN_SIGN_IN_PAGE, id).await
+}
+
+pub async fn sign_out(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::SIGN_OUT, &ConnectorIdRequest { id }).await
+}
+
+pub async fn set_sign_in(
+    id: ConnectorId,
+    sign_in: SignInChoice,
+) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::SET_SIGN_IN, &SetSignInRequest { id, sign_in }).await
 }
 
 /// Calls `handler` with the payload of every `event` for the rest of the window's life.

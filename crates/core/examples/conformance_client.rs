@@ -49,6 +49,10 @@ struct FollowRedirect(reqwest::Client);
 
 #[async_trait]
 impl Browser for FollowRedirect {
+    async fn redirect_uri(&self) -> switchboard_core::Result<String> {
+        Ok(REDIRECT_URI.to_owned())
+    }
+
     async fn authorize(&self, authorization_url: &str) -> switchboard_core::Result<String> {
         let response = self
             .0
@@ -102,7 +106,7 @@ impl Client {
                 .await
         } else {
             self.oauth
-                .sign_in(challenge, &self.identity, REDIRECT_URI, &self.browser)
+                .sign_in(challenge, &self.identity, &[&self.browser])
                 .await
         }
     }

@@ -6,21 +6,37 @@
 //! server can never overwrite a newer state.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use switchboard_ipc::{
     AddConnectorRequest, Catalog, ConnectorDetail, ConnectorId, ConnectorState, ConnectorSummary,
-    ErrorCode, Notice, ServerInfo,
+    ErrorCode, Notice, NoticeLevel, ServerInfo, SignInChoice, SignInMethod, SignInSummary,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, broadcast, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::address;
 use crate::error::{Error, Result};
-use crate::session::{Session, Timeouts};
+use crate::oauth::{Browser, ClientIdentity, OAuth};
+use crate::redirect::{CALLBACK_PATH, Loopback, PendingSignIns, Redirect, SIGN_IN_PATIENCE};
+use crate::secrets::{KeyringCredentials, Secret, SecretKind, SecretStore};
+use crate::session::{ConnectError, Session, Timeouts};
 use crate::settings::{ConnectorRecord, Entries, Settings, SettingsStore};
+use crate::signin;
+
+/// Where the browser sends a sign-in back to: the app's own link scheme (RFC 8252 §7.1,
+/// the app identifier in reverse-DNS form, registered by the shell).
+pub const APP_REDIRECT_URI: &str = "io.switchboard.desktop:/oauth/callback";
+
+/// Opens a page in the person's own browser (the shell's opener; never a webview of ours,
+/// so the person sees the real address bar and their saved passwords work).
+pub trait OpenUrl: Send + Sync + 'static {
+    fn open(&self, url: &str) -> Result<()>;
+}
 
 /// What the window hears about.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +53,10 @@ pub struct Connectors {
 
 struct Inner {
     store: Box<dyn SettingsStore>,
+    secrets: Arc<dyn SecretStore>,
+    browser: Arc<dyn OpenUrl>,
+    /// Sign-ins waiting for the app link that finishes them.
+    pending: Mutex<PendingSignIns<oneshot::Sender<String>>>,
     /// Top-level settings this code does not own (kept as found, written back unchanged).
     other_entries: Entries,
     timeouts: Timeouts,
@@ -60,7 +80,39 @@ struct Live {
     session: Option<Arc<Session>>,
     task: Option<AbortHandle>,
     generation: u64,
+    /// The server's `WWW-Authenticate` challenge from its last refusal: where sign-in starts.
+    challenge: Option<String>,
+    /// A sign-in (tokens, key, password) is in the keyring, as of the last attempt.
+    saved: bool,
+    /// While signing in: the authorization page, for "Open the page again".
+    sign_in_page: Option<String>,
 }
+
+/// A connection that worked.
+struct Reached {
+    session: Session,
+    catalog: Catalog,
+    saved: bool,
+}
+
+/// A connection that did not.
+struct Missed {
+    error: Error,
+    challenge: Option<String>,
+    saved: bool,
+}
+
+impl From<Error> for Missed {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            challenge: None,
+            saved: false,
+        }
+    }
+}
+
+type Attempt = std::result::Result<Reached, Missed>;
 
 impl Live {
     /// A saved connector before anything ran: on ones are about to connect.
@@ -78,6 +130,9 @@ impl Live {
             session: None,
             task: None,
             generation: 0,
+            challenge: None,
+            saved: false,
+            sign_in_page: None,
         }
     }
 
@@ -89,12 +144,17 @@ impl Live {
             state: self.state,
             counts: self.catalog.as_ref().map(Catalog::counts),
             problem: self.problem.clone(),
+            sign_in: SignInSummary {
+                method: self.record.sign_in.clone(),
+                saved: self.saved,
+            },
         }
     }
 
     /// Stops whatever is running for this connector; the session closes in the background.
     fn stop(&mut self, runtime: &tokio::runtime::Handle) {
         self.generation += 1;
+        self.sign_in_page = None;
         if let Some(task) = self.task.take() {
             task.abort();
         }
@@ -166,6 +226,8 @@ impl Connectors {
     /// Loads the saved connectors. Nothing connects until [`Connectors::start`].
     pub fn load(
         store: Box<dyn SettingsStore>,
+        secrets: Arc<dyn SecretStore>,
+        browser: Arc<dyn OpenUrl>,
         timeouts: Timeouts,
         runtime: tokio::runtime::Handle,
     ) -> Result<Self> {
@@ -187,6 +249,9 @@ impl Connectors {
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
+                secrets,
+                browser,
+                pending: Mutex::new(PendingSignIns::default()),
                 other_entries,
                 timeouts,
                 runtime,
@@ -209,7 +274,7 @@ impl Connectors {
         };
         for id in ids {
             // The ids were read under the lock just now; one removed meanwhile is moot.
-            let _ = self.inner.connect(&id);
+            let _ = self.inner.connect(&id, false);
         }
     }
 
@@ -240,37 +305,183 @@ impl Connectors {
         Ok(checked)
     }
 
-    /// Saves a new connector and starts connecting to it.
-    pub fn add(&self, request: AddConnectorRequest) -> Result<ConnectorSummary> {
+    /// Saves a new connector, with its secrets in the keyring, and starts connecting to it.
+    /// When the keyring or the settings refuse, nothing of it is kept.
+    pub async fn add(&self, request: AddConnectorRequest) -> Result<ConnectorSummary> {
         let checked = self.check_address(&request.url)?;
+        let (method, secrets) = signin::prepare(request.sign_in)?;
         let custom_name = request
             .name
             .as_deref()
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
-        let summary = {
+        let id = new_id(&self.inner.lock());
+        self.inner.write_secrets(&id, secrets.clone()).await?;
+        let added = {
             let mut state = self.inner.lock();
             // Checked again under the lock: two quick clicks must not add it twice.
-            state.refuse_duplicate(&checked.url)?;
-            let id = new_id(&state);
-            let record = ConnectorRecord {
-                id: id.clone(),
-                name_is_custom: custom_name.is_some(),
-                name: custom_name.unwrap_or(checked.host),
-                url: checked.url,
-                enabled: true,
-            };
-            let mut records = state.records();
-            records.push(record.clone());
-            self.inner.save(records)?;
-            state.order.push(id.clone());
-            let live = Live::new(record);
-            let summary = live.summary();
-            state.live.insert(id, live);
-            summary
+            state.refuse_duplicate(&checked.url).and_then(|()| {
+                let record = ConnectorRecord {
+                    id: id.clone(),
+                    name_is_custom: custom_name.is_some(),
+                    name: custom_name.unwrap_or(checked.host),
+                    url: checked.url,
+                    enabled: true,
+                    sign_in: method,
+                };
+                let mut records = state.records();
+                records.push(record.clone());
+                self.inner.save(records)?;
+                state.order.push(id.clone());
+                let mut live = Live::new(record);
+                live.saved = !secrets.is_empty();
+                state.live.insert(id.clone(), live);
+                Ok(())
+            })
         };
-        self.inner.connect(&summary.id)
+        if let Err(err) = added {
+            self.inner
+                .delete_secrets(&id, secrets.iter().map(|(kind, _)| *kind).collect())
+                .await;
+            return Err(err);
+        }
+        self.inner.connect(&id, true)
+    }
+
+    /// Changes how a connector signs in (a new key, a new password, another method) and
+    /// connects with it. The old secrets stay until the new ones are saved.
+    pub async fn set_sign_in(
+        &self,
+        id: &ConnectorId,
+        choice: SignInChoice,
+    ) -> Result<ConnectorSummary> {
+        let (method, secrets) = signin::prepare(choice)?;
+        let old = self.inner.lock().get(id)?.record.sign_in.clone();
+        let kinds: Vec<SecretKind> = secrets.iter().map(|(kind, _)| *kind).collect();
+        let previous = self.inner.read_secrets(id, kinds.clone()).await?;
+        self.inner.write_secrets(id, secrets.clone()).await?;
+        let saved = {
+            let mut state = self.inner.lock();
+            let records = state.records_changing(id, |r| r.sign_in = method.clone());
+            state
+                .get(id)
+                .and_then(|_| self.inner.save(records))
+                .map(|()| {
+                    if let Ok(live) = state.get_mut(id) {
+                        live.record.sign_in = method.clone();
+                    }
+                })
+        };
+        if let Err(err) = saved {
+            // Put back what was there, so a failed change changes nothing.
+            for (kind, secret) in previous {
+                match secret {
+                    Some(secret) => {
+                        let _ = self.inner.write_secrets(id, vec![(kind, secret)]).await;
+                    }
+                    None => self.inner.delete_secrets(id, vec![kind]).await,
+                }
+            }
+            return Err(err);
+        }
+        // Secrets the new method no longer uses go; tokens belong to the old client.
+        let mut unused: Vec<SecretKind> = [
+            SecretKind::ApiKey,
+            SecretKind::Password,
+            SecretKind::OAuthClientSecret,
+        ]
+        .into_iter()
+        .filter(|kind| !kinds.contains(kind))
+        .collect();
+        if method != old {
+            unused.push(SecretKind::OAuthTokens);
+        }
+        self.inner.delete_secrets(id, unused).await;
+        self.inner.connect(id, true)
+    }
+
+    /// Starts signing in through the browser. The window shows "Finish signing in in your
+    /// browser" until the redirect arrives, the person cancels, or it expires.
+    pub fn sign_in(&self, id: &ConnectorId) -> Result<ConnectorSummary> {
+        {
+            let state = self.inner.lock();
+            let live = state.get(id)?;
+            if !live.record.enabled {
+                return Err(Error::new(
+                    ErrorCode::ConnectorOff,
+                    "This connector is turned off. Turn it on to sign in.",
+                ));
+            }
+            if !matches!(live.record.sign_in, SignInMethod::Automatic { .. }) {
+                return Err(Error::new(
+                    ErrorCode::InvalidSignIn,
+                    "This connector signs in with a key or password. Replace it to sign in again.",
+                ));
+            }
+        }
+        let this = Arc::clone(&self.inner);
+        self.inner.run(
+            id,
+            ConnectorState::SigningIn,
+            move |id, record, challenge| this.sign_in_flow(id, record, challenge),
+        )
+    }
+
+    /// Stops a sign-in that is waiting for the browser, and connects as before.
+    pub fn cancel_sign_in(&self, id: &ConnectorId) -> Result<ConnectorSummary> {
+        self.inner.pending_lock().cancel(id);
+        if self.inner.lock().get(id)?.state != ConnectorState::SigningIn {
+            return Ok(self.inner.lock().get(id)?.summary());
+        }
+        self.inner.connect(id, false)
+    }
+
+    /// Opens the authorization page of a waiting sign-in again (a closed tab, say).
+    pub fn open_sign_in_page(&self, id: &ConnectorId) -> Result<()> {
+        let page = self.inner.lock().get(id)?.sign_in_page.clone();
+        match page {
+            Some(page) => self.inner.browser.open(&page),
+            None => Err(Error::new(
+                ErrorCode::SignInFailed,
+                "No sign-in is waiting for this connector. Start signing in again.",
+            )),
+        }
+    }
+
+    /// Forgets the sign-in: the keyring entries of the tokens, key or password go.
+    pub async fn sign_out(&self, id: &ConnectorId) -> Result<ConnectorSummary> {
+        let kinds = {
+            let state = self.inner.lock();
+            match &state.get(id)?.record.sign_in {
+                SignInMethod::Automatic { .. } => vec![SecretKind::OAuthTokens],
+                SignInMethod::ApiKey { .. } => vec![SecretKind::ApiKey],
+                SignInMethod::Basic { .. } => vec![SecretKind::Password],
+            }
+        };
+        self.inner.pending_lock().cancel(id);
+        {
+            let mut state = self.inner.lock();
+            let runtime = self.inner.runtime.clone();
+            let live = state.get_mut(id)?;
+            live.stop(&runtime);
+        }
+        let (secrets, connector) = (self.inner.secrets.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            kinds
+                .into_iter()
+                .try_for_each(|kind| secrets.delete(&connector, kind))
+        })
+        .await
+        .map_err(|err| Error::internal(err.to_string()))??;
+        if let Ok(live) = self.inner.lock().get_mut(id) {
+            live.saved = false;
+        }
+        if self.inner.lock().get(id)?.record.enabled {
+            self.inner.connect(id, false)
+        } else {
+            Ok(self.inner.lock().get(id)?.summary())
+        }
     }
 
     pub fn detail(&self, id: &ConnectorId) -> Result<ConnectorDetail> {
@@ -294,7 +505,7 @@ impl Connectors {
                 ));
             }
         }
-        self.inner.connect(id)
+        self.inner.connect(id, false)
     }
 
     pub fn set_enabled(&self, id: &ConnectorId, enabled: bool) -> Result<ConnectorSummary> {
@@ -324,11 +535,13 @@ impl Connectors {
                 self.inner.emit_changed(&summary);
                 Ok(summary)
             }
-            None => self.inner.connect(id),
+            None => self.inner.connect(id, false),
         }
     }
 
-    pub fn remove(&self, id: &ConnectorId) -> Result<()> {
+    /// Removes the connector and its keyring entries.
+    pub async fn remove(&self, id: &ConnectorId) -> Result<()> {
+        self.inner.pending_lock().cancel(id);
         {
             let mut state = self.inner.lock();
             state.get(id)?;
@@ -344,19 +557,49 @@ impl Connectors {
             }
         }
         let _ = self.inner.events.send(Event::ConnectorRemoved(id.clone()));
+        self.inner
+            .delete_secrets(
+                id,
+                vec![
+                    SecretKind::OAuthTokens,
+                    SecretKind::OAuthClientSecret,
+                    SecretKind::ApiKey,
+                    SecretKind::Password,
+                ],
+            )
+            .await;
         Ok(())
     }
 
-    /// A link to the app's own scheme arrived (the browser handing something back). No
-    /// link is understood yet — sign-in will claim its redirects here — so each one is
-    /// refused plainly. Only the link's path is repeated: its query may carry codes.
+    /// A link to the app's own scheme arrived: the browser handing a sign-in back. It
+    /// finishes the sign-in that handed out its `state`; anything else is refused plainly.
+    /// Only the link's path is ever repeated: its query carries codes.
     pub fn open_link(&self, link: &str) {
         let shown = link.split(['?', '#']).next().unwrap_or_default();
-        tracing::info!(link = shown, "app link refused");
+        let is_callback = url::Url::parse(link).is_ok_and(|url| url.path() == CALLBACK_PATH);
+        let claimed = Redirect::parse(link)
+            .and_then(|redirect| self.inner.pending_lock().claim(&redirect, Instant::now()));
+        let refusal = match claimed {
+            Ok((id, waiter)) => match waiter.send(link.to_owned()) {
+                Ok(()) => {
+                    tracing::info!(%id, "sign-in link received");
+                    return;
+                }
+                Err(_) => Error::new(
+                    ErrorCode::SignInFailed,
+                    "This sign-in was already stopped. Start signing in again.",
+                ),
+            },
+            Err(err) if is_callback => err,
+            Err(_) => Error::new(
+                ErrorCode::Protocol,
+                "Switchboard was opened with a link it does not recognise, so it did nothing.",
+            ),
+        };
+        tracing::info!(link = shown, reason = %refusal.message, "app link refused");
         self.notify(Notice {
-            level: switchboard_ipc::NoticeLevel::Warning,
-            message: "Switchboard was opened with a link it does not recognise, so it did nothing."
-                .into(),
+            level: NoticeLevel::Warning,
+            message: refusal.message,
             detail: Some(format!("Link: {shown}")),
         });
     }
@@ -392,39 +635,352 @@ impl Inner {
         let _ = self.events.send(Event::ConnectorChanged(summary.clone()));
     }
 
-    /// Starts (or restarts) connecting in the background and returns the new state.
-    fn connect(self: &Arc<Self>, id: &ConnectorId) -> Result<ConnectorSummary> {
-        let mut state = self.lock();
-        let live = state.get_mut(id)?;
+    fn pending_lock(&self) -> MutexGuard<'_, PendingSignIns<oneshot::Sender<String>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts (or restarts) connecting in the background and returns the new state. With
+    /// `sign_in_when_asked`, a server asking for OAuth sign-in sends the person to the
+    /// browser at once (a connector just added); otherwise it waits for "Sign in".
+    fn connect(
+        self: &Arc<Self>,
+        id: &ConnectorId,
+        sign_in_when_asked: bool,
+    ) -> Result<ConnectorSummary> {
+        let this = Arc::clone(self);
+        self.run(
+            id,
+            ConnectorState::Connecting,
+            move |id, record, _| async move {
+                let attempt = this.attempt(&id, &record).await;
+                match attempt {
+                    Err(missed)
+                        if sign_in_when_asked
+                            && missed.error.code == ErrorCode::NeedsSignIn
+                            && !missed.saved
+                            && matches!(record.sign_in, SignInMethod::Automatic { .. }) =>
+                    {
+                        this.sign_in_flow(id, record, missed.challenge).await
+                    }
+                    other => other,
+                }
+            },
+        )
+    }
+
+    /// Runs `work` for a connector in the background, superseding whatever ran before, and
+    /// shows `state` meanwhile. Its outcome lands through [`Inner::finish`].
+    fn run<F, Fut>(
+        self: &Arc<Self>,
+        id: &ConnectorId,
+        state: ConnectorState,
+        work: F,
+    ) -> Result<ConnectorSummary>
+    where
+        F: FnOnce(ConnectorId, ConnectorRecord, Option<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = Attempt> + Send + 'static,
+    {
+        let mut guard = self.lock();
+        let live = guard.get_mut(id)?;
         live.stop(&self.runtime);
-        live.state = ConnectorState::Connecting;
+        live.state = state;
         live.problem = None;
         let generation = live.generation;
-        let url = live.record.url.clone();
+        let (record, challenge) = (live.record.clone(), live.challenge.clone());
         let this = Arc::clone(self);
         let task_id = id.clone();
         let task = self.runtime.spawn(async move {
-            let outcome = async {
-                let session = Session::connect(&url, this.timeouts).await?;
-                match session.catalog().await {
-                    Ok(catalog) => Ok((session, catalog)),
-                    Err(err) => {
-                        session.close().await;
-                        Err(err)
-                    }
-                }
-            }
-            .await;
-            this.finish(&task_id, generation, outcome);
+            let attempt = work(task_id.clone(), record, challenge).await;
+            this.finish(&task_id, generation, attempt);
         });
         live.task = Some(task.abort_handle());
         let summary = live.summary();
-        drop(state);
+        drop(guard);
         self.emit_changed(&summary);
         Ok(summary)
     }
 
-    fn finish(&self, id: &ConnectorId, generation: u64, outcome: Result<(Session, Catalog)>) {
+    /// Changes a connector while `generation` is still current, and tells the window.
+    fn update(&self, id: &ConnectorId, generation: u64, change: impl FnOnce(&mut Live)) -> bool {
+        let mut state = self.lock();
+        let Some(live) = state
+            .live
+            .get_mut(id)
+            .filter(|l| l.generation == generation)
+        else {
+            return false;
+        };
+        change(live);
+        let summary = live.summary();
+        drop(state);
+        self.emit_changed(&summary);
+        true
+    }
+
+    fn generation(&self, id: &ConnectorId) -> Option<u64> {
+        self.lock().live.get(id).map(|l| l.generation)
+    }
+
+    /// One connection with what is saved: the key or password, the OAuth tokens, or none.
+    async fn attempt(&self, id: &ConnectorId, record: &ConnectorRecord) -> Attempt {
+        let url = record.url.as_str();
+        match &record.sign_in {
+            method @ (SignInMethod::ApiKey { .. } | SignInMethod::Basic { .. }) => {
+                let kind = signin::secret_kind(method).unwrap_or(SecretKind::ApiKey);
+                let Some(secret) = self.read_secret(id, kind).await? else {
+                    return Err(Error::new(
+                        ErrorCode::NeedsSignIn,
+                        match method {
+                            SignInMethod::Basic { .. } => {
+                                "The password for this server is missing. Enter it again."
+                            }
+                            _ => "The key for this server is missing. Enter it again.",
+                        },
+                    )
+                    .into());
+                };
+                let client = signin::client(method, &secret)?;
+                let connected = Session::connect_with(url, self.timeouts, client).await;
+                self.listed(connected.map_err(|err| {
+                    if matches!(
+                        err.error.code,
+                        ErrorCode::NeedsSignIn | ErrorCode::NeedsMoreAccess
+                    ) {
+                        ConnectError {
+                            error: signin::rejected(method, err.error.detail),
+                            challenge: None,
+                        }
+                    } else {
+                        err
+                    }
+                }))
+                .await
+                .map_err(|missed| Missed {
+                    saved: true,
+                    ..missed
+                })
+                .map(|reached| Reached {
+                    saved: true,
+                    ..reached
+                })
+            }
+            SignInMethod::Automatic { .. } => {
+                // No keyring is no sign-in, not a broken connector: public servers still
+                // work, and signing in says what is missing.
+                let signed_in = matches!(
+                    self.read_secret(id, SecretKind::OAuthTokens).await,
+                    Ok(Some(_))
+                );
+                if !signed_in {
+                    let plain = Session::connect_with(url, self.timeouts, reqwest::Client::new());
+                    return self.listed(plain.await).await;
+                }
+                let oauth = match OAuth::new(url, self.credentials(id)).await {
+                    Ok(oauth) => oauth,
+                    Err(err) => {
+                        return Err(Missed {
+                            saved: true,
+                            ..err.into()
+                        });
+                    }
+                };
+                let connected = Session::connect_with(url, self.timeouts, oauth.client()).await;
+                self.listed(connected.map_err(|err| {
+                    if err.error.code == ErrorCode::NeedsSignIn {
+                        ConnectError {
+                            error: Error::new(
+                                ErrorCode::NeedsSignIn,
+                                "Your sign-in to this server has ended (it expired or was withdrawn). Sign in again to keep using it.",
+                            )
+                            .with_detail(err.error.detail.unwrap_or_default()),
+                            challenge: err.challenge,
+                        }
+                    } else {
+                        err
+                    }
+                }))
+                .await
+                .map(|reached| Reached {
+                    saved: true,
+                    ..reached
+                })
+                .map_err(|missed| Missed {
+                    saved: true,
+                    ..missed
+                })
+            }
+        }
+    }
+
+    /// Lists what a fresh session offers; a failure closes it.
+    async fn listed(&self, connected: Result<Session, ConnectError>) -> Attempt {
+        let session = connected.map_err(|err| Missed {
+            error: err.error,
+            challenge: err.challenge,
+            saved: false,
+        })?;
+        match session.catalog().await {
+            Ok(catalog) => Ok(Reached {
+                session,
+                catalog,
+                saved: false,
+            }),
+            Err(error) => {
+                let challenge = session.take_challenge();
+                session.close().await;
+                Err(Missed {
+                    error,
+                    challenge,
+                    saved: false,
+                })
+            }
+        }
+    }
+
+    /// OAuth in the person's browser: the app link first, the loopback page when the
+    /// server refuses the app's scheme; then connect with the new tokens.
+    async fn sign_in_flow(
+        self: Arc<Self>,
+        id: ConnectorId,
+        record: ConnectorRecord,
+        challenge: Option<String>,
+    ) -> Attempt {
+        let Some(generation) = self.generation(&id) else {
+            return Err(Error::internal("connector gone").into());
+        };
+        self.update(&id, generation, |live| {
+            live.state = ConnectorState::SigningIn;
+            live.problem = None;
+        });
+        let url = record.url.as_str();
+        let challenge = match challenge {
+            Some(challenge) => challenge,
+            // Asked to sign in without a refusal in hand (after a restart): ask the server.
+            None => match Session::connect_with(url, self.timeouts, reqwest::Client::new()).await {
+                Ok(session) => return self.listed(Ok(session)).await,
+                Err(ConnectError {
+                    challenge: Some(challenge),
+                    ..
+                }) => challenge,
+                Err(err) => return Err(err.error.into()),
+            },
+        };
+        // Refuse before the browser opens when the tokens could not be kept.
+        self.read_secret(&id, SecretKind::OAuthTokens).await?;
+        let SignInMethod::Automatic {
+            client_id,
+            has_client_secret,
+        } = &record.sign_in
+        else {
+            return Err(Error::internal("not an OAuth connector").into());
+        };
+        let client_secret = if *has_client_secret {
+            self.read_secret(&id, SecretKind::OAuthClientSecret).await?
+        } else {
+            None
+        };
+        let identity = ClientIdentity {
+            client_id: client_id.clone(),
+            client_secret,
+            metadata_document: None,
+        };
+        let oauth = OAuth::new(url, self.credentials(&id)).await?;
+        let app_link = AppLink {
+            inner: Arc::clone(&self),
+            id: id.clone(),
+            generation,
+        };
+        let loopback = LoopbackPage {
+            app_link: AppLink {
+                inner: Arc::clone(&self),
+                id: id.clone(),
+                generation,
+            },
+            loopback: OnceCell::new(),
+        };
+        let signed_in = oauth
+            .sign_in(&challenge, &identity, &[&app_link, &loopback])
+            .await;
+        self.pending_lock().cancel(&id);
+        signed_in?;
+        self.update(&id, generation, |live| {
+            live.state = ConnectorState::Connecting;
+            live.sign_in_page = None;
+            live.challenge = None;
+        });
+        let connected = Session::connect_with(url, self.timeouts, oauth.client()).await;
+        self.listed(connected)
+            .await
+            .map(|reached| Reached {
+                saved: true,
+                ..reached
+            })
+            .map_err(|missed| Missed {
+                saved: true,
+                ..missed
+            })
+    }
+
+    fn credentials(&self, id: &ConnectorId) -> KeyringCredentials {
+        KeyringCredentials::new(id.clone(), Arc::clone(&self.secrets))
+    }
+
+    async fn read_secret(&self, id: &ConnectorId, kind: SecretKind) -> Result<Option<Secret>> {
+        let (secrets, id) = (Arc::clone(&self.secrets), id.clone());
+        tokio::task::spawn_blocking(move || secrets.read(&id, kind))
+            .await
+            .map_err(|err| Error::internal(err.to_string()))?
+    }
+
+    async fn read_secrets(
+        &self,
+        id: &ConnectorId,
+        kinds: Vec<SecretKind>,
+    ) -> Result<Vec<(SecretKind, Option<Secret>)>> {
+        let mut found = Vec::new();
+        for kind in kinds {
+            found.push((kind, self.read_secret(id, kind).await?));
+        }
+        Ok(found)
+    }
+
+    /// Keeps secrets in the keyring; all or none.
+    async fn write_secrets(&self, id: &ConnectorId, secrets: signin::Secrets) -> Result<()> {
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        let (store, connector) = (Arc::clone(&self.secrets), id.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut written = Vec::new();
+            for (kind, secret) in &secrets {
+                if let Err(err) = store.write(&connector, *kind, secret) {
+                    for kind in written {
+                        let _ = store.delete(&connector, kind);
+                    }
+                    return Err(err);
+                }
+                written.push(*kind);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|err| Error::internal(err.to_string()))?
+    }
+
+    /// Removes keyring entries, as far as the keyring lets it; what stays is logged.
+    async fn delete_secrets(&self, id: &ConnectorId, kinds: Vec<SecretKind>) {
+        let (store, connector) = (Arc::clone(&self.secrets), id.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            for kind in kinds {
+                if let Err(err) = store.delete(&connector, kind) {
+                    tracing::warn!(id = %connector, ?kind, code = ?err.code, "could not remove a keyring entry");
+                }
+            }
+        })
+        .await;
+    }
+
+    fn finish(&self, id: &ConnectorId, generation: u64, outcome: Attempt) {
         let mut state = self.lock();
         let Some(live) = state.live.get_mut(id) else {
             return;
@@ -434,9 +990,14 @@ impl Inner {
             return;
         }
         live.task = None;
+        live.sign_in_page = None;
         let mut rename = None;
         match outcome {
-            Ok((session, catalog)) => {
+            Ok(Reached {
+                session,
+                catalog,
+                saved,
+            }) => {
                 let server = session.server().clone();
                 let server_name = server
                     .title
@@ -451,18 +1012,32 @@ impl Inner {
                 }
                 live.state = ConnectorState::Connected;
                 live.problem = None;
+                live.challenge = None;
+                live.saved = saved;
                 live.server = Some(server);
                 live.catalog = Some(catalog);
                 live.session = Some(Arc::new(session));
             }
-            Err(err) => {
-                live.state = if err.code == ErrorCode::NeedsSignIn {
-                    ConnectorState::NeedsSignIn
-                } else {
-                    ConnectorState::CantReach
+            Err(Missed {
+                error,
+                challenge,
+                saved,
+            }) => {
+                live.state = match error.code {
+                    ErrorCode::NeedsSignIn
+                    | ErrorCode::NeedsMoreAccess
+                    | ErrorCode::SignInFailed
+                    | ErrorCode::CredentialsRejected
+                    | ErrorCode::InvalidSignIn
+                    | ErrorCode::KeyringUnavailable => ConnectorState::NeedsSignIn,
+                    _ => ConnectorState::CantReach,
                 };
-                tracing::info!(id = %id, code = ?err.code, "connector did not connect");
-                live.problem = Some(err);
+                tracing::info!(id = %id, code = ?error.code, "connector did not connect");
+                if challenge.is_some() {
+                    live.challenge = challenge;
+                }
+                live.saved = saved;
+                live.problem = Some(error);
             }
         }
         if let Some(name) = rename {
@@ -482,6 +1057,103 @@ impl Inner {
             drop(state);
             self.emit_changed(&summary);
         }
+    }
+}
+
+/// The person's browser, coming back through the app's own link scheme.
+struct AppLink {
+    inner: Arc<Inner>,
+    id: ConnectorId,
+    generation: u64,
+}
+
+impl AppLink {
+    /// Shows the page in the browser and remembers it for "Open the page again".
+    fn open(&self, authorization_url: &str) -> Result<()> {
+        self.inner
+            .update(&self.id, self.generation, |live| {
+                live.sign_in_page = Some(authorization_url.to_owned());
+            })
+            .then_some(())
+            .ok_or_else(|| Error::new(ErrorCode::SignInFailed, "This sign-in was stopped."))?;
+        self.inner.browser.open(authorization_url).map_err(|err| {
+            Error::new(
+                ErrorCode::SignInFailed,
+                "Switchboard could not open your browser to sign in.",
+            )
+            .with_detail(err.detail.unwrap_or(err.message))
+        })
+    }
+}
+
+fn state_of(authorization_url: &str) -> Result<String> {
+    url::Url::parse(authorization_url)
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(key, _)| key == "state")
+                .map(|(_, value)| value.into_owned())
+        })
+        .ok_or_else(|| Error::internal("the authorization URL carries no state"))
+}
+
+fn expired() -> Error {
+    Error::new(
+        ErrorCode::SignInFailed,
+        format!(
+            "Signing in was not finished within {} minutes, so it was stopped. Sign in again when you are ready.",
+            SIGN_IN_PATIENCE.as_secs() / 60
+        ),
+    )
+}
+
+#[async_trait]
+impl Browser for AppLink {
+    async fn redirect_uri(&self) -> Result<String> {
+        Ok(APP_REDIRECT_URI.to_owned())
+    }
+
+    async fn authorize(&self, authorization_url: &str) -> Result<String> {
+        let state = state_of(authorization_url)?;
+        let (sender, receiver) = oneshot::channel();
+        self.inner
+            .pending_lock()
+            .begin(state, self.id.clone(), Instant::now(), sender);
+        self.open(authorization_url)?;
+        match tokio::time::timeout(SIGN_IN_PATIENCE, receiver).await {
+            Ok(Ok(link)) => Ok(link),
+            Ok(Err(_)) => Err(Error::new(
+                ErrorCode::SignInFailed,
+                "Signing in was cancelled.",
+            )),
+            Err(_) => Err(expired()),
+        }
+    }
+}
+
+/// The person's browser, coming back to a one-shot page on 127.0.0.1 (RFC 8252 §7.3).
+struct LoopbackPage {
+    app_link: AppLink,
+    loopback: OnceCell<Loopback>,
+}
+
+#[async_trait]
+impl Browser for LoopbackPage {
+    async fn redirect_uri(&self) -> Result<String> {
+        Ok(self
+            .loopback
+            .get_or_try_init(Loopback::bind)
+            .await?
+            .redirect_uri())
+    }
+
+    async fn authorize(&self, authorization_url: &str) -> Result<String> {
+        let state = state_of(authorization_url)?;
+        let loopback = self.loopback.get_or_try_init(Loopback::bind).await?;
+        self.app_link.open(authorization_url)?;
+        tokio::time::timeout(SIGN_IN_PATIENCE, loopback.receive(&state))
+            .await
+            .map_err(|_| expired())?
     }
 }
 

@@ -120,7 +120,12 @@ fn classify(err: &(dyn StdError + 'static)) -> Option<Error> {
         }
         source = current.source();
     }
-    if lower.contains("http 404") || lower.contains("404 not found") {
+    for status in [401, 403, 404] {
+        if lower.contains(&format!("http {status}")) {
+            return Some(http_status(status, &detail));
+        }
+    }
+    if lower.contains("404 not found") {
         return Some(http_status(404, &detail));
     }
     if lower.contains("text/html") {
@@ -175,6 +180,14 @@ fn connect_failure(lower: &str, detail: String) -> Error {
 
 fn http_status(status: u16, detail: &str) -> Error {
     let (code, message) = match status {
+        401 => (
+            ErrorCode::NeedsSignIn,
+            "This server asks you to sign in before it can be used.".to_owned(),
+        ),
+        403 => (
+            ErrorCode::NeedsMoreAccess,
+            "The server refused access (403).".to_owned(),
+        ),
         404 => (
             ErrorCode::NotFound,
             "The server answered, but there is no MCP server at this address (404). Check the path after the server name.".to_owned(),

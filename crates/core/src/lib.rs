@@ -11,6 +11,7 @@ pub mod redirect;
 pub mod secrets;
 pub mod session;
 pub mod settings;
+pub mod signin;
 
 pub use connectors::{Connectors, Event};
 pub use error::{Error, ErrorCode, Result};

@@ -42,7 +42,15 @@ pub struct ClientIdentity {
 /// conformance client it follows the authorization server's redirect itself.
 #[async_trait]
 pub trait Browser: Send + Sync {
+    /// Where the authorization server is to send the browser back to.
+    async fn redirect_uri(&self) -> Result<String>;
     async fn authorize(&self, authorization_url: &str) -> Result<String>;
+}
+
+enum AuthorizationStart {
+    /// Dynamic registration refused: perhaps this redirect URI, so try another.
+    RegistrationRefused(Error),
+    Failed(Error),
 }
 
 pub(crate) fn sign_in_failed(err: &AuthError) -> Error {
@@ -54,6 +62,17 @@ pub(crate) fn sign_in_failed(err: &AuthError) -> Error {
             "Signing in did not finish: the server did not accept the sign-in. Try again."
         }
         AuthError::NoAuthorizationSupport => "This server does not offer a way to sign in.",
+        AuthError::DiscoveryRequestFailed { .. }
+        | AuthError::AuthorizationServersUnavailable { .. }
+        | AuthError::HttpError(_) => {
+            "Switchboard could not reach the server's sign-in service. Try again later, or tell the server's owner."
+        }
+        AuthError::ProtectedResourceMetadataInvalid { .. }
+        | AuthError::MetadataError(_)
+        | AuthError::AuthorizationServerMismatch { .. }
+        | AuthError::AuthorizationServerMissingIssuer { .. } => {
+            "The server's sign-in is set up in a way Switchboard cannot trust, so it did not sign in. Tell the server's owner."
+        }
         _ => "Signing in did not work. Try again, or check the details.",
     };
     Error::new(ErrorCode::SignInFailed, message).with_detail(err.to_string())
@@ -87,69 +106,98 @@ impl OAuth {
         self.client.clone()
     }
 
-    /// Signs in after the server answered 401 with `challenge`.
+    /// Signs in after the server answered 401 with `challenge`, through the first of
+    /// `browsers` whose redirect the server accepts: when dynamic registration refuses one
+    /// redirect URI (a provider that takes no custom-scheme links, say), the next is tried.
     pub async fn sign_in(
         &self,
         challenge: &str,
         identity: &ClientIdentity,
-        redirect_uri: &str,
-        browser: &dyn Browser,
+        browsers: &[&dyn Browser],
     ) -> Result<()> {
-        let authorization_url = {
-            let mut manager = self.client.auth_manager.lock().await;
-            let resolved = manager
-                .resolve_metadata_from_challenge(Some(challenge))
+        let mut last_refusal = None;
+        for browser in browsers {
+            let redirect_uri = browser.redirect_uri().await?;
+            match self
+                .authorization_url(challenge, identity, &redirect_uri)
                 .await
-                .map_err(|err| sign_in_failed(&err))?;
-            let metadata = resolved.metadata;
-            let lists_s256 = metadata
-                .code_challenge_methods_supported
-                .as_ref()
-                .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
-            if resolved.source.is_discovered() && !lists_s256 {
-                return Err(Error::new(
-                    ErrorCode::SignInFailed,
-                    "This server's sign-in does not support the protection Switchboard requires (PKCE), so Switchboard did not sign in.",
-                )
-                .with_detail("The authorization server metadata does not list S256 in code_challenge_methods_supported."));
-            }
-            let supports_cimd = metadata
-                .additional_fields
-                .get("client_id_metadata_document_supported")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false);
-            manager.set_metadata(metadata);
-            let scopes = manager.select_initial_scopes(&[]).await;
-            let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-            if let Some(client_id) = &identity.client_id {
-                let mut config = OAuthClientConfig::new(client_id, redirect_uri);
-                if let Some(secret) = &identity.client_secret {
-                    config = config.with_client_secret(secret.expose());
-                }
-                manager
-                    .configure_client(config)
-                    .map_err(|err| sign_in_failed(&err))?;
-            } else if let Some(document) = identity
-                .metadata_document
-                .as_ref()
-                .filter(|_| supports_cimd)
             {
-                manager
-                    .configure_client(OAuthClientConfig::new(document, redirect_uri))
-                    .map_err(|err| sign_in_failed(&err))?;
-            } else {
-                manager
-                    .register_client("Switchboard", redirect_uri, &scopes)
-                    .await
-                    .map_err(|err| sign_in_failed(&err))?;
+                Ok(authorization_url) => {
+                    return self
+                        .finish(browser.authorize(&authorization_url).await?)
+                        .await;
+                }
+                Err(AuthorizationStart::RegistrationRefused(err)) => {
+                    tracing::info!(%redirect_uri, "registration refused this redirect; trying the next");
+                    last_refusal = Some(err);
+                }
+                Err(AuthorizationStart::Failed(err)) => return Err(err),
             }
-            manager
-                .get_authorization_url(&scopes)
-                .await
-                .map_err(|err| sign_in_failed(&err))?
-        };
-        self.finish(browser.authorize(&authorization_url).await?)
+        }
+        Err(last_refusal.unwrap_or_else(|| Error::internal("no way to receive the sign-in")))
+    }
+
+    /// Discovery, the client identity and the authorization URL for one redirect URI.
+    async fn authorization_url(
+        &self,
+        challenge: &str,
+        identity: &ClientIdentity,
+        redirect_uri: &str,
+    ) -> std::result::Result<String, AuthorizationStart> {
+        let failed = |err: AuthError| AuthorizationStart::Failed(sign_in_failed(&err));
+        let mut manager = self.client.auth_manager.lock().await;
+        let resolved = manager
+            .resolve_metadata_from_challenge(Some(challenge))
             .await
+            .map_err(failed)?;
+        let metadata = resolved.metadata;
+        let lists_s256 = metadata
+            .code_challenge_methods_supported
+            .as_ref()
+            .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
+        if resolved.source.is_discovered() && !lists_s256 {
+            return Err(AuthorizationStart::Failed(Error::new(
+                ErrorCode::SignInFailed,
+                "This server's sign-in does not support the protection Switchboard requires (PKCE), so Switchboard did not sign in.",
+            )
+            .with_detail("The authorization server metadata does not list S256 in code_challenge_methods_supported.")));
+        }
+        let supports_cimd = metadata
+            .additional_fields
+            .get("client_id_metadata_document_supported")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        manager.set_metadata(metadata);
+        let scopes = manager.select_initial_scopes(&[]).await;
+        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        if let Some(client_id) = &identity.client_id {
+            let mut config = OAuthClientConfig::new(client_id, redirect_uri);
+            if let Some(secret) = &identity.client_secret {
+                config = config.with_client_secret(secret.expose());
+            }
+            manager.configure_client(config).map_err(failed)?;
+        } else if let Some(document) = identity
+            .metadata_document
+            .as_ref()
+            .filter(|_| supports_cimd)
+        {
+            manager
+                .configure_client(OAuthClientConfig::new(document, redirect_uri))
+                .map_err(failed)?;
+        } else {
+            // rmcp reports a refused redirect URI only as registration failure text, so any
+            // refused registration counts: the next redirect may still be accepted.
+            manager
+                .register_client("Switchboard", redirect_uri, &scopes)
+                .await
+                .map_err(|err| match err {
+                    AuthError::RegistrationFailed(_) => {
+                        AuthorizationStart::RegistrationRefused(sign_in_failed(&err))
+                    }
+                    other => failed(other),
+                })?;
+        }
+        manager.get_authorization_url(&scopes).await.map_err(failed)
     }
 
     /// Asks for more access after a 403 `insufficient_scope` naming `required_scope`.

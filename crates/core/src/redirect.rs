@@ -108,26 +108,34 @@ impl Redirect {
     }
 }
 
-/// The sign-ins waiting for their redirect, by `state`.
-#[derive(Default)]
-pub struct PendingSignIns {
-    waiting: HashMap<String, (ConnectorId, Instant)>,
+/// The sign-ins waiting for their redirect, by `state`, each with `W`: whatever hands the
+/// redirect to the sign-in that waits for it.
+pub struct PendingSignIns<W = ()> {
+    waiting: HashMap<String, (ConnectorId, Instant, W)>,
 }
 
-impl PendingSignIns {
+impl<W> Default for PendingSignIns<W> {
+    fn default() -> Self {
+        Self {
+            waiting: HashMap::new(),
+        }
+    }
+}
+
+impl<W> PendingSignIns<W> {
     /// Remembers a sign-in that was just sent to the browser.
-    pub fn begin(&mut self, state: String, connector: ConnectorId, now: Instant) {
+    pub fn begin(&mut self, state: String, connector: ConnectorId, now: Instant, waiter: W) {
         self.expire(now);
-        self.waiting.insert(state, (connector, now));
+        self.waiting.insert(state, (connector, now, waiter));
     }
 
     /// Takes the sign-in a redirect answers. Each state works once: a second use, an
     /// unknown state or an expired one is refused.
-    pub fn claim(&mut self, redirect: &Redirect, now: Instant) -> Result<ConnectorId> {
+    pub fn claim(&mut self, redirect: &Redirect, now: Instant) -> Result<(ConnectorId, W)> {
         self.expire(now);
         self.waiting
             .remove(&redirect.state)
-            .map(|(connector, _)| connector)
+            .map(|(connector, _, waiter)| (connector, waiter))
             .ok_or_else(|| {
                 not_ours("no sign-in is waiting for this state (unknown, used, or expired)")
             })
@@ -135,18 +143,20 @@ impl PendingSignIns {
 
     /// Drops one connector's waiting sign-in (Cancel, or a new attempt).
     pub fn cancel(&mut self, connector: &ConnectorId) {
-        self.waiting.retain(|_, (waiting, _)| waiting != connector);
+        self.waiting
+            .retain(|_, (waiting, _, _)| waiting != connector);
     }
 
     pub fn is_waiting(&self, connector: &ConnectorId) -> bool {
         self.waiting
             .values()
-            .any(|(waiting, _)| waiting == connector)
+            .any(|(waiting, _, _)| waiting == connector)
     }
 
     fn expire(&mut self, now: Instant) {
-        self.waiting
-            .retain(|_, (_, started)| now.saturating_duration_since(*started) < SIGN_IN_PATIENCE);
+        self.waiting.retain(|_, (_, started, _)| {
+            now.saturating_duration_since(*started) < SIGN_IN_PATIENCE
+        });
     }
 }
 
@@ -185,10 +195,10 @@ impl Loopback {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
     }
 
-    /// Waits for the browser to arrive at the callback, answers it with a "you can close this
-    /// tab" page, and returns what it carried. Other requests (a favicon, a stray tab) get a
-    /// 404 and the wait goes on.
-    pub async fn receive(self) -> Result<Redirect> {
+    /// Waits for the browser to arrive at the callback for `state`, answers it with a "you
+    /// can close this tab" page, and returns the full URL it arrived at. Other requests (a
+    /// favicon, a stray tab, another state) get a 404 and the wait goes on.
+    pub async fn receive(&self, state: &str) -> Result<String> {
         loop {
             let (mut stream, _) = self
                 .listener
@@ -211,10 +221,12 @@ impl Loopback {
                 .and_then(|line| line.strip_prefix("GET "))
                 .and_then(|rest| rest.split(' ').next())
                 .unwrap_or_default();
-            let parsed = Redirect::parse(&format!("http://127.0.0.1:{}{target}", self.port));
-            let (status, body) = match &parsed {
-                Ok(_) => ("200 OK", DONE_PAGE),
-                Err(_) => ("404 Not Found", "Not found"),
+            let arrived = format!("http://127.0.0.1:{}{target}", self.port);
+            let ours = Redirect::parse(&arrived).is_ok_and(|redirect| redirect.state == state);
+            let (status, body) = if ours {
+                ("200 OK", DONE_PAGE)
+            } else {
+                ("404 Not Found", "Not found")
             };
             let response = format!(
                 "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
@@ -222,8 +234,8 @@ impl Loopback {
             );
             let _ = stream.write_all(response.as_bytes()).await;
             let _ = stream.shutdown().await;
-            if let Ok(redirect) = parsed {
-                return Ok(redirect);
+            if ours {
+                return Ok(arrived);
             }
         }
     }
@@ -289,12 +301,12 @@ mod tests {
         let now = Instant::now();
         let mut pending = PendingSignIns::default();
         let (a, b) = (ConnectorId("a".into()), ConnectorId("b".into()));
-        pending.begin("state-a".into(), a.clone(), now);
-        pending.begin("state-b".into(), b.clone(), now);
+        pending.begin("state-a".into(), a.clone(), now, ());
+        pending.begin("state-b".into(), b.clone(), now, ());
         assert!(pending.is_waiting(&a));
         // Two sign-ins at once never mix up.
-        assert_eq!(pending.claim(&redirect("state-b"), now).unwrap(), b);
-        assert_eq!(pending.claim(&redirect("state-a"), now).unwrap(), a);
+        assert_eq!(pending.claim(&redirect("state-b"), now).unwrap().0, b);
+        assert_eq!(pending.claim(&redirect("state-a"), now).unwrap().0, a);
         // Reused, or never handed out.
         assert!(pending.claim(&redirect("state-a"), now).is_err());
         assert!(pending.claim(&redirect("forged"), now).is_err());
@@ -306,10 +318,10 @@ mod tests {
         let start = Instant::now();
         let mut pending = PendingSignIns::default();
         let a = ConnectorId("a".into());
-        pending.begin("late".into(), a.clone(), start);
+        pending.begin("late".into(), a.clone(), start, ());
         let later = start + SIGN_IN_PATIENCE + Duration::from_secs(1);
         assert!(pending.claim(&redirect("late"), later).is_err());
-        pending.begin("again".into(), a.clone(), later);
+        pending.begin("again".into(), a.clone(), later, ());
         pending.cancel(&a);
         assert!(pending.claim(&redirect("again"), later).is_err());
     }
@@ -319,7 +331,7 @@ mod tests {
         let loopback = Loopback::bind().await.unwrap();
         let uri = loopback.redirect_uri();
         assert!(uri.starts_with("http://127.0.0.1:") && uri.ends_with(CALLBACK_PATH));
-        let waiting = tokio::spawn(loopback.receive());
+        let waiting = tokio::spawn(async move { loopback.receive("st").await });
         let client = reqwest::Client::new();
         // A stray request first: answered 404, the wait goes on.
         let stray = client
@@ -328,6 +340,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stray.status(), 404);
+        let other_state = client
+            .get(format!("{uri}?code=forged&state=not-ours"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other_state.status(), 404);
         let page = client
             .get(format!("{uri}?code=the-code&state=st"))
             .send()
@@ -340,7 +358,8 @@ mod tests {
                 .unwrap()
                 .contains("You can close this tab")
         );
-        let redirect = waiting.await.unwrap().unwrap();
+        let arrived = waiting.await.unwrap().unwrap();
+        let redirect = Redirect::parse(&arrived).unwrap();
         assert_eq!(redirect.state, "st");
         assert!(matches!(redirect.outcome, Outcome::Code(ref c) if c == "the-code"));
     }

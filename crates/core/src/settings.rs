@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use switchboard_ipc::{ConnectorId, ErrorCode, Notice, NoticeLevel};
+use switchboard_ipc::{ConnectorId, ErrorCode, Notice, NoticeLevel, SignInMethod};
 
 use crate::error::{Error, Result};
 
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub const FILE_NAME: &str = "settings.json";
 
 /// The version this build writes. Bump it together with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const KEY_SCHEMA: &str = "schemaVersion";
 const KEY_CONNECTORS: &str = "connectors";
@@ -50,6 +50,10 @@ pub struct ConnectorRecord {
     pub url: String,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// How it signs in. Only the method and non-secret parts (a header name, a username, a
+    /// client id); the secrets themselves are in the keyring.
+    #[serde(default)]
+    pub sign_in: SignInMethod,
 }
 
 fn enabled_by_default() -> bool {
@@ -93,11 +97,24 @@ type Migration = fn(&mut Entries);
 
 /// Version 0 is a file without `schemaVersion` (a store written before versioning, or
 /// by hand): it gets an explicit empty connector list.
-const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [|entries| {
-    entries
-        .entry(KEY_CONNECTORS)
-        .or_insert_with(|| Value::Array(Vec::new()));
-}];
+const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [
+    |entries| {
+        entries
+            .entry(KEY_CONNECTORS)
+            .or_insert_with(|| Value::Array(Vec::new()));
+    },
+    // Version 2 adds how each connector signs in; every older connector signed in
+    // automatically (OAuth when the server asks).
+    |entries| {
+        if let Some(Value::Array(connectors)) = entries.get_mut(KEY_CONNECTORS) {
+            for connector in connectors.iter_mut().filter_map(Value::as_object_mut) {
+                connector.entry("signIn").or_insert_with(|| {
+                    serde_json::to_value(SignInMethod::default()).unwrap_or(Value::Null)
+                });
+            }
+        }
+    },
+];
 
 /// Brings the file at `path` to the current schema before anyone loads it.
 ///
@@ -285,6 +302,9 @@ mod tests {
             name_is_custom: false,
             url: url.into(),
             enabled: true,
+            sign_in: SignInMethod::ApiKey {
+                header: "X-API-Key".into(),
+            },
         }
     }
 
@@ -343,7 +363,7 @@ mod tests {
         let (store, notices) = FileStore::open(&path);
         assert!(notices.is_empty(), "{notices:?}");
         let entries = store.load().expect("load");
-        assert_eq!(entries["schemaVersion"], json!(1));
+        assert_eq!(entries["schemaVersion"], json!(SCHEMA_VERSION));
         assert_eq!(entries["connectors"], json!([]));
         assert_eq!(entries["theme"], json!("dark"), "unknown keys are kept");
     }
@@ -359,7 +379,13 @@ mod tests {
         .expect("write");
         let (store, notices) = FileStore::open(&path);
         assert!(notices.is_empty());
-        let settings = Settings::from_entries(&store.load().expect("load")).expect("decode");
+        let entries = store.load().expect("load");
+        assert_eq!(
+            entries["connectors"][0]["signIn"],
+            json!({"kind": "automatic", "client_id": null, "has_client_secret": false}),
+            "version 1 connectors sign in automatically"
+        );
+        let settings = Settings::from_entries(&entries).expect("decode");
         assert!(settings.connectors[0].enabled);
         assert!(!settings.connectors[0].name_is_custom);
     }

@@ -1,19 +1,69 @@
 //! The connector registry end to end, headless: add, connect, persist, restart, turn off,
 //! remove — against real servers and a real settings file.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use switchboard_core::connectors::OpenUrl;
+use switchboard_core::secrets::{Secret, SecretKind, SecretStore, account};
 use switchboard_core::settings::FileStore;
-use switchboard_core::{Connectors, ErrorCode, Event, Timeouts};
-use switchboard_ipc::{AddConnectorRequest, ConnectorId, ConnectorState, ConnectorSummary};
+use switchboard_core::{Connectors, ErrorCode, Event, Result, Timeouts};
+use switchboard_ipc::{
+    AddConnectorRequest, ConnectorId, ConnectorState, ConnectorSummary, SecretInput, SignInChoice,
+};
 use switchboard_testkit as kit;
 
+/// The keyring for these tests (the real one is tested in `keyring.rs`).
+#[derive(Default)]
+struct MemorySecrets(Mutex<HashMap<String, String>>);
+
+impl SecretStore for MemorySecrets {
+    fn read(&self, id: &ConnectorId, kind: SecretKind) -> Result<Option<Secret>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&account(id, kind))
+            .map(Secret::new))
+    }
+    fn write(&self, id: &ConnectorId, kind: SecretKind, secret: &Secret) -> Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account(id, kind), secret.expose().to_owned());
+        Ok(())
+    }
+    fn delete(&self, id: &ConnectorId, kind: SecretKind) -> Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&account(id, kind));
+        Ok(())
+    }
+}
+
+/// No browser in these tests: a sign-in page opened is a failure to explain.
+struct NoBrowser;
+
+impl OpenUrl for NoBrowser {
+    fn open(&self, _: &str) -> Result<()> {
+        Err(switchboard_core::Error::internal("no browser here"))
+    }
+}
+
 fn open(path: &Path) -> Connectors {
+    open_with(path, Arc::new(MemorySecrets::default()))
+}
+
+fn open_with(path: &Path, secrets: Arc<MemorySecrets>) -> Connectors {
     let (store, notices) = FileStore::open(path);
     assert!(notices.is_empty(), "{notices:?}");
     Connectors::load(
         Box::new(store),
+        secrets,
+        Arc::new(NoBrowser),
         Timeouts {
             connect: Duration::from_secs(10),
             request: Duration::from_secs(10),
@@ -51,12 +101,14 @@ async fn settled(connectors: &Connectors, id: &ConnectorId) -> ConnectorSummary 
     .expect("settles within 30 s")
 }
 
-fn add(connectors: &Connectors, url: &str, name: Option<&str>) -> ConnectorSummary {
+async fn add(connectors: &Connectors, url: &str, name: Option<&str>) -> ConnectorSummary {
     connectors
         .add(AddConnectorRequest {
             url: url.to_owned(),
             name: name.map(str::to_owned),
+            sign_in: Default::default(),
         })
+        .await
         .expect("added")
 }
 
@@ -68,14 +120,14 @@ async fn added_connectors_connect_persist_and_come_back_after_a_restart() {
     let path = dir.path().join("settings.json");
 
     let connectors = open(&path);
-    let first = add(&connectors, &format!("  {}  ", everything.url()), None);
+    let first = add(&connectors, &format!("  {}  ", everything.url()), None).await;
     assert_eq!(first.state, ConnectorState::Connecting);
     assert_eq!(first.url, everything.url(), "trimmed, otherwise as typed");
     assert_eq!(
         first.name, "127.0.0.1",
         "the host until the server names itself"
     );
-    let second = add(&connectors, python.url(), Some("My tools"));
+    let second = add(&connectors, python.url(), Some("My tools")).await;
 
     let first = settled(&connectors, &first.id).await;
     assert_eq!(
@@ -133,7 +185,7 @@ async fn a_bad_address_or_a_duplicate_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("settings.json");
     let connectors = open(&path);
-    let added = add(&connectors, python.url(), None);
+    let added = add(&connectors, python.url(), None).await;
     let before = std::fs::read(&path).expect("saved");
 
     for bad in [
@@ -146,7 +198,9 @@ async fn a_bad_address_or_a_duplicate_changes_nothing() {
             .add(AddConnectorRequest {
                 url: bad.into(),
                 name: None,
+                sign_in: Default::default(),
             })
+            .await
             .expect_err(bad);
         assert_ne!(err.code, ErrorCode::Internal, "{bad}");
     }
@@ -156,7 +210,9 @@ async fn a_bad_address_or_a_duplicate_changes_nothing() {
         .add(AddConnectorRequest {
             url: duplicate,
             name: Some("again".into()),
+            sign_in: Default::default(),
         })
+        .await
         .expect_err("duplicate");
     assert_eq!(err.code, ErrorCode::DuplicateConnector);
     assert!(err.message.contains(&added.name), "{}", err.message);
@@ -174,7 +230,7 @@ async fn unreachable_servers_say_why_and_can_be_retried() {
     let garbage = kit::Garbage::html();
     let dir = tempfile::tempdir().expect("tempdir");
     let connectors = open(&dir.path().join("settings.json"));
-    let added = add(&connectors, garbage.url(), None);
+    let added = add(&connectors, garbage.url(), None).await;
     let failed = settled(&connectors, &added.id).await;
     assert_eq!(failed.state, ConnectorState::CantReach);
     let problem = failed.problem.expect("a reason");
@@ -196,7 +252,7 @@ async fn turning_off_and_removing_are_saved() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("settings.json");
     let connectors = open(&path);
-    let added = add(&connectors, python.url(), None);
+    let added = add(&connectors, python.url(), None).await;
     settled(&connectors, &added.id).await;
 
     let off = connectors.set_enabled(&added.id, false).expect("off");
@@ -218,7 +274,7 @@ async fn turning_off_and_removing_are_saved() {
         ConnectorState::Connected
     );
 
-    connectors.remove(&added.id).expect("removed");
+    connectors.remove(&added.id).await.expect("removed");
     assert!(connectors.list().is_empty());
     assert_eq!(
         connectors.detail(&added.id).expect_err("gone").code,
@@ -226,4 +282,137 @@ async fn turning_off_and_removing_are_saved() {
     );
     drop(connectors);
     assert!(open(&path).list().is_empty(), "gone after a restart");
+}
+
+fn key(header: Option<&str>, key: &str) -> SignInChoice {
+    SignInChoice::ApiKey {
+        header: header.map(str::to_owned),
+        key: SecretInput(key.to_owned()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_key_connects_lives_only_in_the_keyring_and_a_wrong_one_is_named() {
+    let server = kit::PythonMcp::requiring_header("X-API-Key", "sk-right-1234");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let secrets = Arc::new(MemorySecrets::default());
+    let connectors = open_with(&path, secrets.clone());
+
+    let added = connectors
+        .add(AddConnectorRequest {
+            url: server.url().to_owned(),
+            name: None,
+            sign_in: key(Some("X-API-Key"), " sk-right-1234 "),
+        })
+        .await
+        .expect("added");
+    assert!(added.sign_in.saved);
+    let connected = settled(&connectors, &added.id).await;
+    assert_eq!(connected.state, ConnectorState::Connected, "{connected:?}");
+    assert_eq!(
+        secrets.read(&added.id, SecretKind::ApiKey).unwrap(),
+        Some(Secret::new("sk-right-1234"))
+    );
+    let file = std::fs::read_to_string(&path).expect("saved");
+    assert!(!file.contains("sk-right"), "{file}");
+    assert!(file.contains("X-API-Key"), "{file}");
+
+    let replaced = connectors
+        .set_sign_in(&added.id, key(Some("X-API-Key"), "sk-wrong-9999"))
+        .await
+        .expect("replaced");
+    let refused = settled(&connectors, &replaced.id).await;
+    assert_eq!(refused.state, ConnectorState::NeedsSignIn, "{refused:?}");
+    let problem = refused.problem.expect("a reason");
+    assert_eq!(problem.code, ErrorCode::CredentialsRejected, "{problem:?}");
+    assert!(problem.message.starts_with("The key was not accepted"));
+    assert!(!format!("{problem:?}").contains("sk-wrong"));
+
+    // The bearer default does not fit this server either.
+    connectors
+        .set_sign_in(&added.id, key(None, "sk-right-1234"))
+        .await
+        .expect("replaced");
+    let refused = settled(&connectors, &added.id).await;
+    assert_eq!(refused.state, ConnectorState::NeedsSignIn);
+
+    // Removing it removes the key.
+    connectors.remove(&added.id).await.expect("removed");
+    assert_eq!(secrets.read(&added.id, SecretKind::ApiKey).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_username_and_password_connect_and_a_wrong_password_is_named() {
+    // "ada:lovelace" in base64.
+    let server = kit::PythonMcp::requiring_header("Authorization", "Basic YWRhOmxvdmVsYWNl");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let connectors = open(&path);
+    let basic = |password: &str| SignInChoice::Basic {
+        username: "ada".into(),
+        password: SecretInput(password.into()),
+    };
+    let added = connectors
+        .add(AddConnectorRequest {
+            url: server.url().to_owned(),
+            name: None,
+            sign_in: basic("lovelace"),
+        })
+        .await
+        .expect("added");
+    assert_eq!(
+        settled(&connectors, &added.id).await.state,
+        ConnectorState::Connected
+    );
+    connectors
+        .set_sign_in(&added.id, basic("babbage"))
+        .await
+        .expect("replaced");
+    let refused = settled(&connectors, &added.id).await;
+    let problem = refused.problem.expect("a reason");
+    assert_eq!(problem.code, ErrorCode::CredentialsRejected, "{problem:?}");
+    assert!(
+        problem
+            .message
+            .starts_with("The username or password was not accepted")
+    );
+    let file = std::fs::read_to_string(&path).expect("saved");
+    assert!(!file.contains("lovelace") && !file.contains("babbage"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_sign_in_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let secrets = Arc::new(MemorySecrets::default());
+    let connectors = open_with(&path, secrets.clone());
+    for (choice, why) in [
+        (key(Some("Mcp-Session-Id"), "k"), "reserved header"),
+        (key(Some("Content-Type"), "k"), "reserved header"),
+        (key(None, "   "), "empty key"),
+        (
+            SignInChoice::Basic {
+                username: String::new(),
+                password: SecretInput("p".into()),
+            },
+            "no username",
+        ),
+    ] {
+        let err = connectors
+            .add(AddConnectorRequest {
+                url: "https://mcp.example.com/mcp".into(),
+                name: None,
+                sign_in: choice,
+            })
+            .await
+            .expect_err(why);
+        assert_eq!(err.code, ErrorCode::InvalidSignIn, "{why}");
+    }
+    assert!(!path.exists(), "nothing saved");
+    assert!(
+        secrets.0.lock().unwrap().is_empty(),
+        "nothing in the keyring"
+    );
+    assert!(connectors.list().is_empty());
 }

@@ -20,6 +20,11 @@ pub mod command {
     pub const SET_ENABLED: &str = "set_enabled";
     pub const REMOVE_CONNECTOR: &str = "remove_connector";
     pub const TAKE_NOTICES: &str = "take_notices";
+    pub const SIGN_IN: &str = "sign_in";
+    pub const CANCEL_SIGN_IN: &str = "cancel_sign_in";
+    pub const OPEN_SIGN_IN_PAGE: &str = "open_sign_in_page";
+    pub const SIGN_OUT: &str = "sign_out";
+    pub const SET_SIGN_IN: &str = "set_sign_in";
 }
 
 /// Names of the events the shell emits to the window.
@@ -51,6 +56,8 @@ pub enum ConnectorState {
     Connecting,
     Connected,
     NeedsSignIn,
+    /// Waiting for the person to finish signing in in their browser.
+    SigningIn,
     CantReach,
     Off,
 }
@@ -61,6 +68,7 @@ impl ConnectorState {
             Self::Connecting => "Connecting",
             Self::Connected => "Connected",
             Self::NeedsSignIn => "Needs sign-in",
+            Self::SigningIn => "Signing in",
             Self::CantReach => "Can't reach",
             Self::Off => "Off",
         }
@@ -87,6 +95,86 @@ pub struct ConnectorSummary {
     pub counts: Option<Counts>,
     /// Why the connector is not connected (for `NeedsSignIn` and `CantReach`).
     pub problem: Option<ErrorInfo>,
+    /// How the connector signs in, and whether a sign-in is saved. Never the secret itself.
+    pub sign_in: SignInSummary,
+}
+
+/// How a connector proves who the person is, as shown to them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// OAuth in the browser when the server asks for it.
+    Automatic {
+        /// The person's own client id (Advanced settings), if any.
+        client_id: Option<String>,
+        has_client_secret: bool,
+    },
+    /// A key sent in a header on every request.
+    ApiKey { header: String },
+    /// HTTP Basic.
+    Basic { username: String },
+}
+
+impl Default for SignInMethod {
+    fn default() -> Self {
+        Self::Automatic {
+            client_id: None,
+            has_client_secret: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInSummary {
+    pub method: SignInMethod,
+    /// A sign-in (OAuth tokens, a key, a password) is saved in the keyring.
+    pub saved: bool,
+}
+
+/// A secret typed by the person, on its way from the window to the keyring. Only requests
+/// carry it; `Debug` never prints it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretInput(pub String);
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretInput([REDACTED])")
+    }
+}
+
+/// The sign-in the person chose in the dialog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignInChoice {
+    Automatic {
+        client_id: Option<String>,
+        client_secret: Option<SecretInput>,
+    },
+    ApiKey {
+        /// Empty or absent: `Authorization: Bearer <key>`.
+        header: Option<String>,
+        key: SecretInput,
+    },
+    Basic {
+        username: String,
+        password: SecretInput,
+    },
+}
+
+impl Default for SignInChoice {
+    fn default() -> Self {
+        Self::Automatic {
+            client_id: None,
+            client_secret: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetSignInRequest {
+    pub id: ConnectorId,
+    pub sign_in: SignInChoice,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -178,6 +266,8 @@ pub struct AddConnectorRequest {
     pub url: String,
     /// Optional; when empty the server's own name is used, else the host.
     pub name: Option<String>,
+    #[serde(default)]
+    pub sign_in: SignInChoice,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +340,10 @@ pub enum ErrorCode {
     NeedsMoreAccess,
     /// Signing in was attempted and did not work.
     SignInFailed,
+    /// The server refused the API key or the username and password.
+    CredentialsRejected,
+    /// A sign-in setting that cannot be used (a reserved header, an empty key).
+    InvalidSignIn,
     /// The server spoke MCP wrongly or refused a request.
     Protocol,
     /// The connector is turned off.

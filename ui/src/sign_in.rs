@@ -1,0 +1,512 @@
+//! Signing in: the sign-in part of the add dialog (automatic OAuth, an API key, or a username
+//! and password), the "finish signing in in your browser" card, and the connector page's
+//! sign-in section with Sign in, Sign out and Replace.
+//!
+//! Secrets typed here go to the core once, in the request that saves them; nothing the core
+//! sends back contains them, so after saving only "•••••" can be shown.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
+use switchboard_ipc::{
+    ConnectorId, ConnectorState, ConnectorSummary, ErrorInfo, SecretInput, SignInChoice,
+    SignInMethod,
+};
+
+use crate::components::{ActionError, Spinner};
+use crate::state::use_app_state;
+use crate::tauri;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Automatic,
+    ApiKey,
+    Basic,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Automatic, Kind::ApiKey, Kind::Basic];
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Automatic => "Automatic",
+            Kind::ApiKey => "API key",
+            Kind::Basic => "Username and password",
+        }
+    }
+
+    fn testid(self) -> &'static str {
+        match self {
+            Kind::Automatic => "sign-in-kind-automatic",
+            Kind::ApiKey => "sign-in-kind-api-key",
+            Kind::Basic => "sign-in-kind-basic",
+        }
+    }
+}
+
+/// What the person has typed into the sign-in fields so far.
+#[derive(Clone, Copy)]
+pub struct SignInDraft {
+    pub kind: RwSignal<Kind>,
+    header: RwSignal<String>,
+    key: RwSignal<String>,
+    username: RwSignal<String>,
+    password: RwSignal<String>,
+    client_id: RwSignal<String>,
+    client_secret: RwSignal<String>,
+}
+
+impl SignInDraft {
+    pub fn new() -> Self {
+        Self::from_method(&SignInMethod::default())
+    }
+
+    /// Starts from what is saved; secrets always start empty.
+    pub fn from_method(method: &SignInMethod) -> Self {
+        let (kind, header, username, client_id) = match method {
+            SignInMethod::Automatic { client_id, .. } => (
+                Kind::Automatic,
+                String::new(),
+                String::new(),
+                client_id.clone().unwrap_or_default(),
+            ),
+            SignInMethod::ApiKey { header } => {
+                (Kind::ApiKey, header.clone(), String::new(), String::new())
+            }
+            SignInMethod::Basic { username } => {
+                (Kind::Basic, String::new(), username.clone(), String::new())
+            }
+        };
+        Self {
+            kind: RwSignal::new(kind),
+            header: RwSignal::new(header),
+            key: RwSignal::new(String::new()),
+            username: RwSignal::new(username),
+            password: RwSignal::new(String::new()),
+            client_id: RwSignal::new(client_id),
+            client_secret: RwSignal::new(String::new()),
+        }
+    }
+
+    /// Whether everything the chosen kind needs is filled in (tracked).
+    pub fn is_complete(&self) -> bool {
+        match self.kind.get() {
+            Kind::Automatic => true,
+            Kind::ApiKey => self.key.with(|k| !k.trim().is_empty()),
+            Kind::Basic => {
+                self.username.with(|u| !u.trim().is_empty())
+                    && self.password.with(|p| !p.is_empty())
+            }
+        }
+    }
+
+    pub fn choice(&self) -> SignInChoice {
+        let optional = |text: String| {
+            let text = text.trim().to_owned();
+            (!text.is_empty()).then_some(text)
+        };
+        match self.kind.get_untracked() {
+            Kind::Automatic => SignInChoice::Automatic {
+                client_id: optional(self.client_id.get_untracked()),
+                client_secret: optional(self.client_secret.get_untracked()).map(SecretInput),
+            },
+            Kind::ApiKey => SignInChoice::ApiKey {
+                header: optional(self.header.get_untracked()),
+                key: SecretInput(self.key.get_untracked()),
+            },
+            Kind::Basic => SignInChoice::Basic {
+                username: self.username.get_untracked(),
+                password: SecretInput(self.password.get_untracked()),
+            },
+        }
+    }
+}
+
+/// One labelled text field bound to a signal.
+#[component]
+fn Field(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    testid: &'static str,
+    #[prop(optional)] secret: bool,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] hint: &'static str,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    view! {
+        <div class="field">
+            <label class="field-label" for=id>
+                {label}
+            </label>
+            <input
+                id=id
+                class="input"
+                type=if secret { "password" } else { "text" }
+                autocomplete=if secret { "new-password" } else { "off" }
+                autocapitalize="off"
+                spellcheck="false"
+                placeholder=placeholder
+                aria-describedby=(!hint.is_empty()).then(|| hint_id.clone())
+                data-testid=testid
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="field-hint">{hint}</p> })}
+        </div>
+    }
+}
+
+/// The sign-in part of a form: how to sign in, and the fields that way needs.
+#[component]
+pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
+    view! {
+        <fieldset class="sign-in-fields">
+            <legend class="field-label">"Sign-in"</legend>
+            <div class="segmented" role="radiogroup" aria-label="How to sign in">
+                {Kind::ALL
+                    .into_iter()
+                    .map(|kind| {
+                        view! {
+                            <label class="segment" class:segment-on=move || draft.kind.get() == kind>
+                                <input
+                                    type="radio"
+                                    name="sign-in-kind"
+                                    data-testid=kind.testid()
+                                    prop:checked=move || draft.kind.get() == kind
+                                    on:change=move |_| draft.kind.set(kind)
+                                />
+                                {kind.label()}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            {move || match draft.kind.get() {
+                Kind::Automatic => {
+                    view! {
+                        <p class="field-hint">
+                            "If the server asks you to sign in, Switchboard opens its sign-in page in your browser."
+                        </p>
+                        <details class="advanced">
+                            <summary data-testid="advanced-toggle">"Advanced settings"</summary>
+                            <Field
+                                id="sign-in-client-id"
+                                label="Client ID (optional)"
+                                value=draft.client_id
+                                testid="sign-in-client-id"
+                                hint="Only if the server's owner gave you one. Otherwise Switchboard registers itself."
+                            />
+                            <Field
+                                id="sign-in-client-secret"
+                                label="Client secret (optional)"
+                                value=draft.client_secret
+                                testid="sign-in-client-secret"
+                                secret=true
+                            />
+                        </details>
+                    }
+                        .into_any()
+                }
+                Kind::ApiKey => {
+                    view! {
+                        <Field
+                            id="sign-in-header"
+                            label="Header"
+                            value=draft.header
+                            testid="sign-in-header"
+                            placeholder="Authorization"
+                            hint="Leave empty to send \"Authorization: Bearer <key>\". Some servers want a header such as X-API-Key."
+                        />
+                        <Field
+                            id="sign-in-key"
+                            label="API key"
+                            value=draft.key
+                            testid="sign-in-key"
+                            secret=true
+                            hint="Kept in your system keyring, never in Switchboard's files."
+                        />
+                    }
+                        .into_any()
+                }
+                Kind::Basic => {
+                    view! {
+                        <Field
+                            id="sign-in-username"
+                            label="Username"
+                            value=draft.username
+                            testid="sign-in-username"
+                        />
+                        <Field
+                            id="sign-in-password"
+                            label="Password"
+                            value=draft.password
+                            testid="sign-in-password"
+                            secret=true
+                            hint="Kept in your system keyring, never in Switchboard's files."
+                        />
+                    }
+                        .into_any()
+                }
+            }}
+        </fieldset>
+    }
+}
+
+/// "Finish signing in in your browser", while the core waits for the redirect.
+#[component]
+pub fn SigningInCard(id: ConnectorId) -> impl IntoView {
+    let state = use_app_state();
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let cancelling = RwSignal::new(false);
+    let open_again = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            spawn_local_scoped_with_cancellation(async move {
+                error.set(tauri::open_sign_in_page(id).await.err());
+            });
+        }
+    };
+    let cancel = move |_| {
+        let id = id.clone();
+        cancelling.set(true);
+        spawn_local_scoped_with_cancellation(async move {
+            let result = state.cancel_sign_in(id).await;
+            cancelling.set(false);
+            error.set(result.err());
+        });
+    };
+    view! {
+        <div class="card status-card" role="status" data-testid="signing-in">
+            <Spinner />
+            <div class="status-body">
+                <p class="status-title">"Finish signing in in your browser"</p>
+                <p class="status-text">
+                    "Switchboard opened the server's sign-in page in your browser. When you are done there, you come back here by yourself."
+                </p>
+                <div class="status-actions">
+                    <button
+                        type="button"
+                        class="button button-small"
+                        data-testid="sign-in-open-again"
+                        on:click=open_again
+                    >
+                        "Open the page again"
+                    </button>
+                    <button
+                        type="button"
+                        class="button button-small"
+                        data-testid="sign-in-cancel"
+                        disabled=move || cancelling.get()
+                        on:click=cancel
+                    >
+                        "Cancel"
+                    </button>
+                </div>
+                <ActionError error />
+            </div>
+        </div>
+    }
+}
+
+/// The label of the button that starts OAuth sign-in.
+pub fn sign_in_label(summary: &ConnectorSummary) -> &'static str {
+    if summary.sign_in.saved {
+        "Sign in again"
+    } else {
+        "Sign in"
+    }
+}
+
+/// "Sign in" for OAuth connectors; key and password connectors are fixed in the sign-in
+/// section instead.
+#[component]
+pub fn SignInButton(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -> impl IntoView {
+    let state = use_app_state();
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let starting = RwSignal::new(false);
+    let start = move |_| {
+        let id = id.clone();
+        starting.set(true);
+        spawn_local_scoped_with_cancellation(async move {
+            let result = state.sign_in(id).await;
+            starting.set(false);
+            error.set(result.err());
+        });
+    };
+    let oauth = move || {
+        summary.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| matches!(s.sign_in.method, SignInMethod::Automatic { .. }))
+        })
+    };
+    view! {
+        <Show when=oauth>
+            <button
+                type="button"
+                class="button button-small button-primary"
+                data-testid="sign-in-button"
+                disabled=move || starting.get()
+                on:click=start.clone()
+            >
+                {move || starting.get().then(|| view! { <Spinner /> })}
+                {move || summary.with(|s| s.as_ref().map(sign_in_label).unwrap_or("Sign in"))}
+            </button>
+        </Show>
+        <ActionError error />
+    }
+}
+
+fn describe(method: &SignInMethod, saved: bool) -> String {
+    match method {
+        SignInMethod::Automatic { client_id, .. } => {
+            let how = match client_id {
+                Some(id) => format!("In your browser, as client {id}"),
+                None => "In your browser when the server asks".to_owned(),
+            };
+            format!(
+                "{how} · {}",
+                if saved { "Signed in" } else { "Not signed in" }
+            )
+        }
+        SignInMethod::ApiKey { header } => format!(
+            "API key in {header} · {}",
+            if saved { "•••••" } else { "missing" }
+        ),
+        SignInMethod::Basic { username } => format!(
+            "Username {username} · password {}",
+            if saved { "•••••" } else { "missing" }
+        ),
+    }
+}
+
+/// The connector page's sign-in section: how it signs in, Sign out, Replace.
+#[component]
+pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -> impl IntoView {
+    let state = use_app_state();
+    let editing = RwSignal::new(None::<SignInDraft>);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let method = Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| s.sign_in.clone())));
+    let is_off =
+        move || summary.with(|s| s.as_ref().is_some_and(|s| s.state == ConnectorState::Off));
+    let sign_out = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            busy.set(true);
+            spawn_local_scoped_with_cancellation(async move {
+                let result = state.sign_out(id).await;
+                busy.set(false);
+                error.set(result.err());
+            });
+        }
+    };
+    let save = {
+        let id = id.clone();
+        move || {
+            let Some(draft) = editing.get_untracked() else {
+                return;
+            };
+            let id = id.clone();
+            busy.set(true);
+            error.set(None);
+            spawn_local_scoped_with_cancellation(async move {
+                let result = state.set_sign_in(id, draft.choice()).await;
+                busy.set(false);
+                match result {
+                    Ok(()) => editing.set(None),
+                    Err(err) => error.set(Some(err)),
+                }
+            });
+        }
+    };
+    view! {
+        <section class="card sign-in-section" aria-labelledby="sign-in-title" data-testid="sign-in-section">
+            <div class="sign-in-row">
+                <div>
+                    <h2 class="card-subtitle" id="sign-in-title">"Sign-in"</h2>
+                    <p class="sign-in-summary" data-testid="sign-in-summary">
+                        {move || method.get().map(|m| describe(&m.method, m.saved))}
+                    </p>
+                </div>
+                <div class="sign-in-actions">
+                    <Show when=move || method.with(|m| m.as_ref().is_some_and(|m| m.saved))>
+                        <button
+                            type="button"
+                            class="button button-small"
+                            data-testid="sign-out-button"
+                            disabled=move || busy.get() || is_off()
+                            on:click=sign_out.clone()
+                        >
+                            "Sign out"
+                        </button>
+                    </Show>
+                    <button
+                        type="button"
+                        class="button button-small"
+                        data-testid="sign-in-replace"
+                        disabled=move || busy.get() || editing.with(Option::is_some)
+                        on:click=move |_| {
+                            let draft = method
+                                .with_untracked(|m| {
+                                    m.as_ref()
+                                        .map(|m| SignInDraft::from_method(&m.method))
+                                        .unwrap_or_else(SignInDraft::new)
+                                });
+                            editing.set(Some(draft));
+                        }
+                    >
+                        "Replace"
+                    </button>
+                </div>
+            </div>
+            {move || {
+                editing
+                    .get()
+                    .map(|draft| {
+                        let save = save.clone();
+                        view! {
+                            <form
+                                class="form sign-in-form"
+                                novalidate
+                                on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    if draft.is_complete() && !busy.get_untracked() {
+                                        save();
+                                    }
+                                }
+                                on:keydown=move |ev| {
+                                    if ev.key() == "Escape" {
+                                        editing.set(None);
+                                    }
+                                }
+                            >
+                                <SignInFields draft />
+                                <div class="modal-actions">
+                                    <button
+                                        type="button"
+                                        class="button"
+                                        data-testid="sign-in-edit-cancel"
+                                        on:click=move |_| editing.set(None)
+                                    >
+                                        "Cancel"
+                                    </button>
+                                    <button
+                                        type="submit"
+                                        class="button button-primary"
+                                        data-testid="sign-in-save"
+                                        disabled=move || busy.get() || !draft.is_complete()
+                                    >
+                                        {move || busy.get().then(|| view! { <Spinner /> })}
+                                        "Save and connect"
+                                    </button>
+                                </div>
+                            </form>
+                        }
+                    })
+            }}
+            <ActionError error />
+        </section>
+    }
+}
