@@ -491,3 +491,87 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
     assert!(answers >= 4, "{answers} answers searched");
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_username_and_password_sign_in_sign_out_and_a_wrong_password_is_named() {
+    const PASSWORD: &str = "correct-horse-battery";
+    // "ada:correct-horse-battery" in base64.
+    let server = kit::PythonMcp::requiring_header(
+        "Authorization",
+        "Basic YWRhOmNvcnJlY3QtaG9yc2UtYmF0dGVyeQ==",
+    );
+    let mut desktop = Desktop::start("basic_auth");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    record_ipc(&app).await;
+
+    open_add_dialog(&app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, server.url()).await.expect("type");
+    let kind = app.wait_for(&tid("sign-in-kind-basic")).await;
+    app.click(&kind)
+        .await
+        .expect("choose username and password");
+    let username = app.wait_for(&tid("sign-in-username")).await;
+    app.type_into(&username, "ada").await.expect("type");
+    let password = app.wait_for(&tid("sign-in-password")).await;
+    app.type_into(&password, PASSWORD).await.expect("type");
+    desktop.screenshot("01-add-with-password");
+    let submit = app.wait_for(&tid("add-submit")).await;
+    app.click(&submit).await.expect("Add");
+    app.wait_gone(&tid("add-dialog")).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    assert!(
+        desktop
+            .keyring_listing()
+            .contains(&format!("secret = {PASSWORD}")),
+        "the password is in the keyring"
+    );
+
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open");
+    app.wait_text(&tid("sign-in-summary"), "Username ada · password •••••")
+        .await;
+
+    // Sign out forgets the password: the keyring entry goes and the server says no.
+    let sign_out = app.wait_for(&tid("sign-out-button")).await;
+    app.click(&sign_out).await.expect("Sign out");
+    app.wait_text(&tid("detail-state"), "Needs sign-in").await;
+    app.wait_text(&tid("sign-in-summary"), "Username ada · password missing")
+        .await;
+    assert!(
+        !desktop.keyring_listing().contains(PASSWORD),
+        "signed out: the password left the keyring"
+    );
+    desktop.screenshot("02-signed-out");
+
+    // A wrong password is named as such.
+    let replace = app.wait_for(&tid("sign-in-replace")).await;
+    app.click(&replace).await.expect("Replace");
+    let password = app.wait_for(&tid("sign-in-password")).await;
+    app.type_into(&password, "wrong-horse").await.expect("type");
+    app.press(keys::ENTER).await.expect("Enter saves");
+    app.wait_until(&tid("problem-message"), |t| {
+        t.starts_with("The username or password was not accepted")
+    })
+    .await;
+    desktop.screenshot("03-password-not-accepted");
+
+    // The right one connects again.
+    let replace = app.wait_for(&tid("sign-in-replace")).await;
+    app.click(&replace).await.expect("Replace");
+    let password = app.wait_for(&tid("sign-in-password")).await;
+    app.type_into(&password, PASSWORD).await.expect("type");
+    let save = app.wait_for(&tid("sign-in-save")).await;
+    app.click(&save).await.expect("Save");
+    app.wait_text(&tid("detail-state"), "Connected").await;
+
+    assert_no_secret_leaked(
+        &desktop,
+        &app,
+        &[PASSWORD, "wrong-horse", "YWRhOmNvcnJlY3Q"],
+    )
+    .await;
+    app.quit().await;
+}

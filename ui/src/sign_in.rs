@@ -390,15 +390,19 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
     let method = Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| s.sign_in.clone())));
     let is_off =
         move || summary.with(|s| s.as_ref().is_some_and(|s| s.state == ConnectorState::Off));
+    // Signing out hides its own button; the work belongs to the section, not to it.
+    let owner = Owner::current().expect("a reactive owner");
     let sign_out = {
         let id = id.clone();
         move |_| {
             let id = id.clone();
             busy.set(true);
-            spawn_local_scoped_with_cancellation(async move {
-                let result = state.sign_out(id).await;
-                busy.set(false);
-                error.set(result.err());
+            owner.with(|| {
+                spawn_local_scoped_with_cancellation(async move {
+                    let result = state.sign_out(id).await;
+                    busy.set(false);
+                    error.set(result.err());
+                });
             });
         }
     };
