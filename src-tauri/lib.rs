@@ -94,7 +94,7 @@ fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Er
         .build()?;
     let runtime = tauri::async_runtime::handle().inner().clone();
     let store = store::TauriStore { store, path };
-    let secrets: Arc<dyn SecretStore> = Arc::new(Keyring);
+    let secrets: Arc<dyn SecretStore> = Arc::new(Keyring::default());
     let browser: Arc<dyn OpenUrl> = Arc::new(SystemBrowser(app.clone()));
     match Connectors::load(
         Box::new(store),

@@ -64,12 +64,95 @@ pub trait SecretStore: Send + Sync + 'static {
 }
 
 /// The operating system's keyring.
-pub struct Keyring;
+///
+/// Windows' Credential Manager holds at most 2,560 bytes per entry (UTF-16, so 1,280
+/// characters), less than a token set with a JWT access token. A secret longer than the
+/// platform's limit is split: the entry holds [`CHUNKED`] and the count, and the pieces go
+/// to entries `<account>#1`, `#2`, …. Other platforms have room, so there it never splits.
+pub struct Keyring {
+    /// The most UTF-16 code units one entry takes.
+    limit: usize,
+}
+
+/// The start of an entry whose secret is split over numbered entries.
+const CHUNKED: &str = "\u{1}switchboard-chunks:";
+
+/// Credential Manager's cap (`CRED_MAX_CREDENTIAL_BLOB_SIZE`, 2,560 bytes) in UTF-16 units,
+/// with room to spare.
+const WINDOWS_LIMIT: usize = 1_200;
+
+impl Default for Keyring {
+    fn default() -> Self {
+        Self {
+            limit: if cfg!(windows) {
+                WINDOWS_LIMIT
+            } else {
+                usize::MAX
+            },
+        }
+    }
+}
 
 impl Keyring {
-    fn entry(connector: &ConnectorId, kind: SecretKind) -> Result<keyring::Entry> {
-        keyring::Entry::new(KEYRING_SERVICE, &account(connector, kind)).map_err(unavailable)
+    /// A keyring that splits secrets longer than `limit` UTF-16 units (tests use this to
+    /// check splitting where the platform would not need it).
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            limit: limit.max(CHUNKED.len() + 8),
+        }
     }
+
+    fn entry(account: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(KEYRING_SERVICE, account).map_err(unavailable)
+    }
+
+    fn get(account: &str) -> Result<Option<String>> {
+        match Self::entry(account)?.get_password() {
+            Ok(value) => Ok(Some(value)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    fn set(account: &str, value: &str) -> Result<()> {
+        Self::entry(account)?
+            .set_password(value)
+            .map_err(unavailable)
+    }
+
+    fn remove(account: &str) -> Result<()> {
+        match Self::entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// How many pieces the entry at `account` was split into (0: not split).
+    fn pieces(value: &str) -> usize {
+        value
+            .strip_prefix(CHUNKED)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn remove_pieces(account: &str, from: usize, to: usize) -> Result<()> {
+        (from..=to).try_for_each(|n| Self::remove(&format!("{account}#{n}")))
+    }
+}
+
+/// Cuts `value` into pieces of at most `limit` UTF-16 units, never inside a character.
+fn split(value: &str, limit: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut units) = (0, 0);
+    for (at, c) in value.char_indices() {
+        if units + c.len_utf16() > limit {
+            pieces.push(&value[start..at]);
+            (start, units) = (at, 0);
+        }
+        units += c.len_utf16();
+    }
+    pieces.push(&value[start..]);
+    pieces
 }
 
 /// The keyring account of one secret: `<connector id>/<kind>`. Never contains the secret.
@@ -98,24 +181,49 @@ fn unavailable(err: keyring::Error) -> Error {
 
 impl SecretStore for Keyring {
     fn read(&self, connector: &ConnectorId, kind: SecretKind) -> Result<Option<Secret>> {
-        match Self::entry(connector, kind)?.get_password() {
-            Ok(value) => Ok(Some(Secret(value))),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(err) => Err(unavailable(err)),
+        let account = account(connector, kind);
+        let Some(value) = Self::get(&account)? else {
+            return Ok(None);
+        };
+        let pieces = Self::pieces(&value);
+        if pieces == 0 {
+            return Ok(Some(Secret(value)));
         }
+        let mut whole = String::new();
+        for n in 1..=pieces {
+            match Self::get(&format!("{account}#{n}"))? {
+                Some(piece) => whole.push_str(&piece),
+                // A piece went missing: the secret is unusable, as if it were not there.
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(Secret(whole)))
     }
 
     fn write(&self, connector: &ConnectorId, kind: SecretKind, secret: &Secret) -> Result<()> {
-        Self::entry(connector, kind)?
-            .set_password(secret.expose())
-            .map_err(unavailable)
+        let account = account(connector, kind);
+        let before = Self::get(&account)?.map_or(0, |v| Self::pieces(&v));
+        let value = secret.expose();
+        let pieces = if value.encode_utf16().count() <= self.limit && !value.starts_with(CHUNKED) {
+            Self::set(&account, value)?;
+            0
+        } else {
+            let pieces = split(value, self.limit);
+            for (n, piece) in pieces.iter().enumerate() {
+                Self::set(&format!("{account}#{}", n + 1), piece)?;
+            }
+            Self::set(&account, &format!("{CHUNKED}{}", pieces.len()))?;
+            pieces.len()
+        };
+        // Pieces of a longer secret written before are stale now.
+        Self::remove_pieces(&account, pieces + 1, before)
     }
 
     fn delete(&self, connector: &ConnectorId, kind: SecretKind) -> Result<()> {
-        match Self::entry(connector, kind)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(err) => Err(unavailable(err)),
-        }
+        let account = account(connector, kind);
+        let pieces = Self::get(&account)?.map_or(0, |v| Self::pieces(&v));
+        Self::remove(&account)?;
+        Self::remove_pieces(&account, 1, pieces)
     }
 }
 
@@ -185,6 +293,21 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "Secret([REDACTED])");
         assert_eq!(format!("{:?}", Some(&secret)), "Some(Secret([REDACTED]))");
         assert_eq!(secret.expose(), "sk-live-1234");
+    }
+
+    #[test]
+    fn long_secrets_split_on_character_boundaries_within_the_limit() {
+        let value = "ab€𝄞".repeat(100);
+        for limit in [3, 7, 64] {
+            let pieces = split(&value, limit);
+            assert_eq!(pieces.concat(), value);
+            assert!(
+                pieces
+                    .iter()
+                    .all(|p| !p.is_empty() && p.encode_utf16().count() <= limit)
+            );
+        }
+        assert_eq!(split("short", 64), vec!["short"]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn lookup(account: &str) -> Option<String> {
 
 #[test]
 fn secrets_round_trip_through_the_real_keyring_and_nowhere_else() {
-    let store = Keyring;
+    let store = Keyring::default();
     let id = ConnectorId(format!("test{}", std::process::id()));
     let secret = Secret::new("refresh-token-6f1c2b");
 
@@ -62,7 +62,7 @@ async fn oauth_tokens_are_kept_in_the_keyring_for_rmcp() {
     use switchboard_core::secrets::KeyringCredentials;
 
     let id = ConnectorId(format!("tokens{}", std::process::id()));
-    let credentials = KeyringCredentials::new(id.clone(), std::sync::Arc::new(Keyring));
+    let credentials = KeyringCredentials::new(id.clone(), std::sync::Arc::new(Keyring::default()));
     assert!(credentials.load().await.expect("load").is_none());
 
     let token: rmcp::transport::auth::OAuthTokenResponse =
@@ -94,4 +94,49 @@ async fn oauth_tokens_are_kept_in_the_keyring_for_rmcp() {
     credentials.clear().await.expect("clear");
     assert!(credentials.load().await.expect("load").is_none());
     assert_eq!(lookup(&account(&id, SecretKind::OAuthTokens)), None);
+}
+
+/// Windows caps an entry at 2,560 bytes; a keyring with a small limit splits the same way
+/// there as this one does here.
+#[test]
+fn a_secret_over_the_limit_is_split_and_put_back_together() {
+    let store = Keyring::with_limit(64);
+    let id = ConnectorId(format!("split{}", std::process::id()));
+    let long = Secret::new(format!("{{\"access_token\":\"{}\"}}", "x7".repeat(150)));
+    store
+        .write(&id, SecretKind::OAuthTokens, &long)
+        .expect("write");
+    assert_eq!(
+        store.read(&id, SecretKind::OAuthTokens).expect("read"),
+        Some(long.clone())
+    );
+    let account = account(&id, SecretKind::OAuthTokens);
+    let first = lookup(&format!("{account}#1")).expect("a first piece");
+    assert!(first.len() <= 64 && long.expose().starts_with(&first));
+    assert!(
+        lookup(&format!("{account}#5")).is_some(),
+        "321 bytes in 6 pieces"
+    );
+
+    // Something shorter replaces it whole, and the old pieces go.
+    let short = Secret::new("short");
+    store
+        .write(&id, SecretKind::OAuthTokens, &short)
+        .expect("write");
+    assert_eq!(
+        store.read(&id, SecretKind::OAuthTokens).expect("read"),
+        Some(short)
+    );
+    assert_eq!(
+        lookup(&format!("{account}#1")),
+        None,
+        "stale pieces removed"
+    );
+
+    store
+        .write(&id, SecretKind::OAuthTokens, &long)
+        .expect("write");
+    store.delete(&id, SecretKind::OAuthTokens).expect("delete");
+    assert_eq!(lookup(&account), None);
+    assert_eq!(lookup(&format!("{account}#1")), None, "pieces deleted too");
 }

@@ -8,7 +8,7 @@ use switchboard_ipc::ConnectorId;
 #[test]
 fn no_keyring_means_a_clear_refusal() {
     let id = ConnectorId("no-keyring".into());
-    let err = Keyring
+    let err = Keyring::default()
         .write(&id, SecretKind::ApiKey, &Secret::new("sk-test-0000"))
         .expect_err("no keyring here");
     assert_eq!(err.code, ErrorCode::KeyringUnavailable);
@@ -18,7 +18,7 @@ fn no_keyring_means_a_clear_refusal() {
         "the secret is not in the error"
     );
     assert_eq!(
-        Keyring
+        Keyring::default()
             .read(&id, SecretKind::ApiKey)
             .expect_err("no keyring")
             .code,
