@@ -353,6 +353,22 @@ async fn a_link_to_the_app_reaches_the_running_window() {
             .len(),
         1
     );
+
+    // A sign-in callback with a state Switchboard never handed out: refused in words.
+    let forged = format!(
+        "{}:/oauth/callback?code=forged-code-1234&state=forged-state",
+        kit::desktop::APP_IDENTIFIER
+    );
+    assert!(desktop.open_link(&forged).success());
+    let forged_banner = app
+        .wait_until(&tid("notice-banner"), |t| {
+            t.contains("This sign-in link is not from Switchboard")
+        })
+        .await;
+    let text = app.text(&forged_banner).await.expect("text");
+    assert!(!text.contains("forged-code-1234"), "{text}");
+    desktop.screenshot("02-forged-sign-in-link");
+    assert!(!desktop.app_log().contains("forged-code-1234"));
     app.quit().await;
 }
 
