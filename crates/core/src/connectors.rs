@@ -86,6 +86,8 @@ struct Live {
     saved: bool,
     /// While signing in: the authorization page, for "Open the page again".
     sign_in_page: Option<String>,
+    /// Refreshes the OAuth tokens before they expire, while connected.
+    refresher: Option<AbortHandle>,
 }
 
 /// A connection that worked.
@@ -93,6 +95,8 @@ struct Reached {
     session: Session,
     catalog: Catalog,
     saved: bool,
+    /// The signed-in OAuth state, kept fresh in the background while connected.
+    oauth: Option<OAuth>,
 }
 
 /// A connection that did not.
@@ -133,6 +137,7 @@ impl Live {
             challenge: None,
             saved: false,
             sign_in_page: None,
+            refresher: None,
         }
     }
 
@@ -155,7 +160,10 @@ impl Live {
     fn stop(&mut self, runtime: &tokio::runtime::Handle) {
         self.generation += 1;
         self.sign_in_page = None;
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.refresher.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
         if let Some(session) = self.session.take() {
@@ -785,29 +793,27 @@ impl Inner {
                     }
                 };
                 let connected = Session::connect_with(url, self.timeouts, oauth.client()).await;
-                self.listed(connected.map_err(|err| {
+                let listed = self.listed(connected.map_err(|err| {
                     if err.error.code == ErrorCode::NeedsSignIn {
                         ConnectError {
-                            error: Error::new(
-                                ErrorCode::NeedsSignIn,
-                                "Your sign-in to this server has ended (it expired or was withdrawn). Sign in again to keep using it.",
-                            )
-                            .with_detail(err.error.detail.unwrap_or_default()),
+                            error: sign_in_ended(err.error.detail),
                             challenge: err.challenge,
                         }
                     } else {
                         err
                     }
-                }))
-                .await
-                .map(|reached| Reached {
-                    saved: true,
-                    ..reached
-                })
-                .map_err(|missed| Missed {
-                    saved: true,
-                    ..missed
-                })
+                }));
+                listed
+                    .await
+                    .map(|reached| Reached {
+                        saved: true,
+                        oauth: Some(oauth),
+                        ..reached
+                    })
+                    .map_err(|missed| Missed {
+                        saved: true,
+                        ..missed
+                    })
             }
         }
     }
@@ -824,6 +830,7 @@ impl Inner {
                 session,
                 catalog,
                 saved: false,
+                oauth: None,
             }),
             Err(error) => {
                 let challenge = session.take_challenge();
@@ -913,12 +920,58 @@ impl Inner {
             .await
             .map(|reached| Reached {
                 saved: true,
+                oauth: Some(oauth),
                 ..reached
             })
             .map_err(|missed| Missed {
                 saved: true,
                 ..missed
             })
+    }
+
+    /// Refreshes a connected connector's OAuth tokens ahead of their expiry, so a chat
+    /// never waits on a refresh and a withdrawn sign-in shows as "Sign in again" at once
+    /// rather than at the next use.
+    async fn keep_fresh(self: Arc<Self>, id: ConnectorId, generation: u64, oauth: OAuth) {
+        use rmcp::transport::CredentialStore;
+        loop {
+            let Ok(Some(saved)) = self.credentials(&id).load().await else {
+                return;
+            };
+            let Some(wait) = refresh_due(&saved, now_secs()) else {
+                return;
+            };
+            tokio::time::sleep(wait).await;
+            let refreshed = oauth
+                .client()
+                .auth_manager
+                .lock()
+                .await
+                .refresh_token()
+                .await;
+            match refreshed {
+                Ok(_) => tracing::info!(%id, "sign-in refreshed"),
+                Err(
+                    rmcp::transport::AuthError::TokenRefreshRejected(_)
+                    | rmcp::transport::AuthError::AuthorizationRequired,
+                ) => {
+                    tracing::info!(%id, "sign-in ended: the server refused to refresh it");
+                    let runtime = self.runtime.clone();
+                    self.update(&id, generation, |live| {
+                        live.refresher = None;
+                        live.stop(&runtime);
+                        live.state = ConnectorState::NeedsSignIn;
+                        live.problem = Some(sign_in_ended(None));
+                    });
+                    return;
+                }
+                Err(err) => {
+                    // The sign-in service may be down for a moment; try again later.
+                    tracing::warn!(%id, %err, "could not refresh the sign-in; trying again in a minute");
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                }
+            }
+        }
     }
 
     fn credentials(&self, id: &ConnectorId) -> KeyringCredentials {
@@ -980,7 +1033,7 @@ impl Inner {
         .await;
     }
 
-    fn finish(&self, id: &ConnectorId, generation: u64, outcome: Attempt) {
+    fn finish(self: &Arc<Self>, id: &ConnectorId, generation: u64, outcome: Attempt) {
         let mut state = self.lock();
         let Some(live) = state.live.get_mut(id) else {
             return;
@@ -997,7 +1050,12 @@ impl Inner {
                 session,
                 catalog,
                 saved,
+                oauth,
             }) => {
+                if let Some(oauth) = oauth {
+                    let refresher = Arc::clone(self).keep_fresh(id.clone(), generation, oauth);
+                    live.refresher = Some(self.runtime.spawn(refresher).abort_handle());
+                }
                 let server = session.server().clone();
                 let server_name = server
                     .title
@@ -1086,6 +1144,46 @@ impl AppLink {
     }
 }
 
+/// A sign-in the server no longer accepts (expired, revoked, refresh refused).
+fn sign_in_ended(detail: Option<String>) -> Error {
+    let error = Error::new(
+        ErrorCode::NeedsSignIn,
+        "Your sign-in to this server has ended (it expired or was withdrawn). Sign in again to keep using it.",
+    );
+    match detail {
+        Some(detail) => error.with_detail(detail),
+        None => error,
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// How long until saved tokens should be refreshed: at three quarters of their life, or a
+/// minute before they expire if that is sooner, but never before half of it. `None` when
+/// they do not expire or cannot be refreshed.
+fn refresh_due(
+    saved: &rmcp::transport::StoredCredentials,
+    now: u64,
+) -> Option<std::time::Duration> {
+    use oauth2::TokenResponse;
+    let tokens = saved.token_response.as_ref()?;
+    tokens.refresh_token()?;
+    let lifetime = tokens.expires_in()?.as_secs();
+    let received = saved.token_received_at?;
+    let at = received
+        + (lifetime * 3 / 4)
+            .min(lifetime.saturating_sub(60))
+            .max(lifetime / 2);
+    Some(std::time::Duration::from_secs(
+        at.saturating_sub(now).max(1),
+    ))
+}
+
 fn state_of(authorization_url: &str) -> Result<String> {
     url::Url::parse(authorization_url)
         .ok()
@@ -1169,5 +1267,47 @@ fn new_id(state: &State) -> ConnectorId {
         if !state.live.contains_key(&id) {
             return id;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(expires_in: Option<u64>, refresh: bool) -> rmcp::transport::StoredCredentials {
+        let mut token = serde_json::json!({"access_token": "a", "token_type": "Bearer"});
+        if let Some(seconds) = expires_in {
+            token["expires_in"] = seconds.into();
+        }
+        if refresh {
+            token["refresh_token"] = "r".into();
+        }
+        rmcp::transport::StoredCredentials::new(
+            "client".into(),
+            Some(serde_json::from_value(token).unwrap()),
+            vec![],
+            Some(1_000),
+        )
+    }
+
+    #[test]
+    fn tokens_refresh_at_three_quarters_of_their_life_and_a_minute_early_at_most() {
+        let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs());
+        // An hour: at 45 minutes.
+        assert_eq!(
+            secs(refresh_due(&saved(Some(3600), true), 1_000)),
+            Some(2700)
+        );
+        // Two minutes: a minute before expiry, which is also half-way.
+        assert_eq!(secs(refresh_due(&saved(Some(120), true), 1_000)), Some(60));
+        // Five minutes: three quarters comes first.
+        assert_eq!(secs(refresh_due(&saved(Some(300), true), 1_000)), Some(225));
+        // Ten seconds: a minute early is impossible, so never before half-way; overdue
+        // ones run at once.
+        assert_eq!(secs(refresh_due(&saved(Some(10), true), 1_000)), Some(5));
+        assert_eq!(secs(refresh_due(&saved(Some(10), true), 5_000)), Some(1));
+        // Nothing to do without an expiry or a refresh token.
+        assert_eq!(refresh_due(&saved(None, true), 1_000), None);
+        assert_eq!(refresh_due(&saved(Some(3600), false), 1_000), None);
     }
 }
