@@ -13,6 +13,8 @@
 //! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras; optionally requiring sign-in) | `<tools>/venv` |
 //! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
 //! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
+//! | [`AuthServer`] | `tests/fixtures/oauth/server.mjs`: an OAuth 2.1 authorization server (npm `oidc-provider`) and the MCP server it protects | Node 22, `<tools>/node` |
+//! | [`browser_env`] | not a server: the person's browser for sign-in (`browser.mjs`, headless Chromium via npm `playwright-core`) | `/usr/bin/chromium`, `<tools>/node` |
 //!
 //! `<tools>` is [`tools_dir()`]: `$SWITCHBOARD_TOOLS`, else `.tools` at the
 //! repository root. A missing tool makes the fixture panic with the exact
@@ -34,6 +36,7 @@
 pub mod desktop;
 mod everything;
 mod garbage;
+pub mod oauth;
 mod paths;
 mod process;
 mod python;
@@ -49,6 +52,11 @@ pub use everything::{
     Everything,
 };
 pub use garbage::{Garbage, GarbageKind, HTML_BODY, NOT_FOUND_BODY, SERVER_ERROR_BODY};
+pub use oauth::{
+    AuthServer, AuthServerBuilder, OAUTH_PASSWORD, OAUTH_PROTOCOL_VERSION, OAUTH_SCOPE,
+    OAUTH_SERVER_NAME, OAUTH_SERVER_VERSION, OAUTH_TOOL_NAMES, OAUTH_TOOLS, OAUTH_USERNAME,
+    browser_env, browser_log, browser_script,
+};
 pub use paths::{fixtures_dir, repo_root, tools_dir};
 pub use process::STARTUP_TIMEOUT;
 pub use python::{

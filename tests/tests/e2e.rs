@@ -591,3 +591,288 @@ async fn a_username_and_password_sign_in_sign_out_and_a_wrong_password_is_named(
     .await;
     app.quit().await;
 }
+
+/// Points the desktop's `$BROWSER` at the test browser (headless Chromium that signs in and
+/// hands the redirect back like the OS would). Returns the browser's log file.
+fn with_test_browser(desktop: &mut Desktop) -> std::path::PathBuf {
+    let log = desktop.home().join("browser.jsonl");
+    for (key, value) in kit::browser_env(&kit::desktop::app_binary(), &log) {
+        desktop.set_env(&key, &value);
+    }
+    log
+}
+
+/// The OAuth token values the keyring holds for the app, to search for elsewhere.
+fn tokens_in_keyring(desktop: &Desktop) -> Vec<String> {
+    let listing = desktop.keyring_listing();
+    let mut tokens = Vec::new();
+    for line in listing.lines() {
+        if let Some(json) = line.strip_prefix("secret = ")
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(json)
+        {
+            for key in ["access_token", "refresh_token"] {
+                if let Some(token) = value["token_response"][key].as_str() {
+                    tokens.push(token.to_owned());
+                }
+            }
+        }
+    }
+    tokens
+}
+
+async fn add_by_address(app: &Session, url: &str) {
+    open_add_dialog(app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, url).await.expect("type");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("add-dialog")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_and_a_revocation() {
+    let auth = kit::AuthServer::start();
+    let mut desktop = Desktop::start("oauth_app_link");
+    let browser = with_test_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    record_ipc(&app).await;
+
+    // Adding the server sends the person to the browser; the browser signs in and the
+    // app link brings the code back.
+    add_by_address(&app, auth.mcp_url()).await;
+    row_named(&app, kit::OAUTH_SERVER_NAME).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    let counts = app.wait_for(&tid("connector-counts")).await;
+    assert!(
+        app.text(&counts)
+            .await
+            .expect("text")
+            .starts_with(&format!("{} tools", kit::OAUTH_TOOLS))
+    );
+    desktop.screenshot("01-connected-after-sign-in");
+    let visits = kit::browser_log(&browser);
+    assert_eq!(visits.len(), 1, "one trip to the browser: {visits:?}");
+    assert_eq!(visits[0]["handed_to_app"], true, "{:?}", visits[0]);
+    let stats = auth.stats().await;
+    assert_eq!(
+        stats["redirect_uris"],
+        serde_json::json!(["io.switchboard.desktop:/oauth/callback"]),
+        "registered with the app link"
+    );
+    assert_eq!(stats["authorizations"], 1);
+    assert_eq!(
+        stats["resources_requested"][0],
+        auth.mcp_url(),
+        "RFC 8707 resource"
+    );
+    assert!(desktop.keyring_listing().contains("/oauth-tokens"));
+    let tokens = tokens_in_keyring(&desktop);
+    assert_eq!(
+        tokens.len(),
+        2,
+        "an access and a refresh token in the keyring"
+    );
+
+    // The connector page lists the tools and says it is signed in.
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open");
+    app.wait_for(&tid("tool-item")).await;
+    let names: BTreeSet<String> = texts(&app, &tid("item-name")).await.into_iter().collect();
+    assert_eq!(
+        names,
+        kit::OAUTH_TOOL_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
+    );
+    app.wait_text(
+        &tid("sign-in-summary"),
+        "In your browser when the server asks · Signed in",
+    )
+    .await;
+    desktop.screenshot("02-signed-in-detail");
+    assert_no_secret_leaked(
+        &desktop,
+        &app,
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+
+    // After a restart it connects with the saved sign-in, without the browser.
+    app.quit().await;
+    let app = driver.open_app().await;
+    record_ipc(&app).await;
+    row_named(&app, kit::OAUTH_SERVER_NAME).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    assert_eq!(
+        kit::browser_log(&browser).len(),
+        1,
+        "no browser after a restart"
+    );
+
+    // The server withdraws the sign-in: reconnecting says "Sign in again", nothing else lost.
+    auth.revoke_all().await;
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open");
+    let reconnect = app.wait_for(&tid("reconnect-button")).await;
+    app.click(&reconnect).await.expect("Reconnect");
+    app.wait_text(&tid("detail-state"), "Needs sign-in").await;
+    app.wait_until(&tid("problem-message"), |t| t.contains("Sign in again"))
+        .await;
+    app.wait_text(&tid("sign-in-button"), "Sign in again").await;
+    desktop.screenshot("03-sign-in-again");
+    assert!(settings(&desktop).contains(auth.mcp_url()), "still saved");
+
+    // Signing in again goes through the browser once more.
+    let sign_in = app.wait_for(&tid("sign-in-button")).await;
+    app.click(&sign_in).await.expect("Sign in again");
+    app.wait_text(&tid("detail-state"), "Connected").await;
+    assert_eq!(kit::browser_log(&browser).len(), 2);
+    let mut secrets = tokens.clone();
+    secrets.extend(tokens_in_keyring(&desktop));
+
+    // Sign out removes the tokens from the keyring.
+    let sign_out = app.wait_for(&tid("sign-out-button")).await;
+    app.click(&sign_out).await.expect("Sign out");
+    app.wait_text(&tid("detail-state"), "Needs sign-in").await;
+    app.wait_text(&tid("sign-in-button"), "Sign in").await;
+    assert!(
+        !desktop.keyring_listing().contains("/oauth-tokens"),
+        "signed out: no tokens in the keyring"
+    );
+    desktop.screenshot("04-signed-out");
+    assert_no_secret_leaked(
+        &desktop,
+        &app,
+        &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_that_refuses_the_app_link_gets_the_loopback_page() {
+    let auth = kit::AuthServer::start_loopback_only();
+    let mut desktop = Desktop::start("oauth_loopback");
+    let browser = with_test_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    add_by_address(&app, auth.mcp_url()).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    desktop.screenshot("01-connected-by-loopback");
+
+    let stats = auth.stats().await;
+    let tried = stats["redirect_uris"].as_array().expect("registrations");
+    assert_eq!(
+        tried.len(),
+        2,
+        "the app link, refused, then loopback: {tried:?}"
+    );
+    assert_eq!(tried[0], "io.switchboard.desktop:/oauth/callback");
+    let loopback = tried[1].as_str().expect("a redirect URI");
+    assert!(
+        loopback.starts_with("http://127.0.0.1:") && loopback.ends_with("/oauth/callback"),
+        "{loopback}"
+    );
+    let visits = kit::browser_log(&browser);
+    assert_eq!(visits.len(), 1, "{visits:?}");
+    assert_eq!(visits[0]["handed_to_app"], false);
+    assert!(
+        visits[0]["page_text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("You can close this tab"),
+        "{:?}",
+        visits[0]
+    );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_left_open_can_be_reopened_and_cancelled() {
+    let auth = kit::AuthServer::start();
+    let mut desktop = Desktop::start("oauth_cancel");
+    // A browser that shows the page and nothing more: the person walked away. It takes the
+    // test browser's place (same name, earlier on PATH) for xdg-open.
+    with_test_browser(&mut desktop);
+    let opened = desktop.home().join("opened.txt");
+    let bin = desktop.home().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let walk_away = bin.join("switchboard-test-browser");
+    std::fs::write(
+        &walk_away,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )
+    .expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&walk_away, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+    }
+    let path = desktop
+        .env()
+        .into_iter()
+        .rev()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, path)| path)
+        .unwrap_or_default();
+    desktop.set_env("PATH", &format!("{}:{path}", bin.display()));
+    desktop.set_env("BROWSER", &walk_away.display().to_string());
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    add_by_address(&app, auth.mcp_url()).await;
+    app.wait_text(&tid("connector-state"), "Signing in").await;
+    app.wait_text(&tid("connector-hint"), "Finish signing in in your browser")
+        .await;
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open");
+    app.wait_for(&tid("signing-in")).await;
+    desktop.screenshot("01-finish-in-browser");
+    let pages = || {
+        std::fs::read_to_string(&opened)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pages().len(), 1);
+    assert!(
+        pages()[0].starts_with(&auth.issuer().to_string()),
+        "{:?}",
+        pages()
+    );
+
+    let again = app.wait_for(&tid("sign-in-open-again")).await;
+    app.click(&again).await.expect("Open the page again");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pages().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pages().len(), 2, "the same page, opened again");
+    assert_eq!(pages()[0], pages()[1]);
+
+    let cancel = app.wait_for(&tid("sign-in-cancel")).await;
+    app.click(&cancel).await.expect("Cancel");
+    app.wait_text(&tid("detail-state"), "Needs sign-in").await;
+    app.wait_text(&tid("sign-in-button"), "Sign in").await;
+    desktop.screenshot("02-cancelled");
+
+    // The cancelled sign-in's link no longer works.
+    let state = pages()[0]
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("state="))
+        .expect("a state")
+        .to_owned();
+    let late = format!("io.switchboard.desktop:/oauth/callback?code=late-code&state={state}");
+    assert!(desktop.open_link(&late).success());
+    app.wait_until(&tid("notice-banner"), |t| {
+        t.contains("This sign-in link is not from Switchboard")
+    })
+    .await;
+    app.quit().await;
+}

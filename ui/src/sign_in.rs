@@ -357,17 +357,19 @@ pub fn SignInButton(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) ->
     }
 }
 
-fn describe(method: &SignInMethod, saved: bool) -> String {
+fn describe(method: &SignInMethod, saved: bool, state: ConnectorState) -> String {
     match method {
         SignInMethod::Automatic { client_id, .. } => {
             let how = match client_id {
                 Some(id) => format!("In your browser, as client {id}"),
                 None => "In your browser when the server asks".to_owned(),
             };
-            format!(
-                "{how} · {}",
-                if saved { "Signed in" } else { "Not signed in" }
-            )
+            let status = match (saved, state) {
+                (false, _) => "Not signed in",
+                (true, ConnectorState::NeedsSignIn) => "Sign-in ended",
+                (true, _) => "Signed in",
+            };
+            format!("{how} · {status}")
         }
         SignInMethod::ApiKey { header } => format!(
             "API key in {header} · {}",
@@ -387,7 +389,8 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
     let editing = RwSignal::new(None::<SignInDraft>);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ErrorInfo>);
-    let method = Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| s.sign_in.clone())));
+    let method =
+        Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| (s.sign_in.clone(), s.state))));
     let is_off =
         move || summary.with(|s| s.as_ref().is_some_and(|s| s.state == ConnectorState::Off));
     // Signing out hides its own button; the work belongs to the section, not to it.
@@ -431,11 +434,11 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                 <div>
                     <h2 class="card-subtitle" id="sign-in-title">"Sign-in"</h2>
                     <p class="sign-in-summary" data-testid="sign-in-summary">
-                        {move || method.get().map(|m| describe(&m.method, m.saved))}
+                        {move || method.get().map(|(m, state)| describe(&m.method, m.saved, state))}
                     </p>
                 </div>
                 <div class="sign-in-actions">
-                    <Show when=move || method.with(|m| m.as_ref().is_some_and(|m| m.saved))>
+                    <Show when=move || method.with(|m| m.as_ref().is_some_and(|(m, _)| m.saved))>
                         <button
                             type="button"
                             class="button button-small"
@@ -455,7 +458,7 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                             let draft = method
                                 .with_untracked(|m| {
                                     m.as_ref()
-                                        .map(|m| SignInDraft::from_method(&m.method))
+                                        .map(|(m, _)| SignInDraft::from_method(&m.method))
                                         .unwrap_or_else(SignInDraft::new)
                                 });
                             editing.set(Some(draft));
@@ -512,5 +515,38 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
             }}
             <ActionError error />
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_never_shows_a_secret_and_says_when_a_sign_in_ended() {
+        let oauth = SignInMethod::default();
+        assert_eq!(
+            describe(&oauth, true, ConnectorState::Connected),
+            "In your browser when the server asks · Signed in"
+        );
+        assert_eq!(
+            describe(&oauth, true, ConnectorState::NeedsSignIn),
+            "In your browser when the server asks · Sign-in ended"
+        );
+        assert_eq!(
+            describe(&oauth, false, ConnectorState::NeedsSignIn),
+            "In your browser when the server asks · Not signed in"
+        );
+        let key = SignInMethod::ApiKey {
+            header: "X-API-Key".into(),
+        };
+        assert_eq!(
+            describe(&key, true, ConnectorState::Connected),
+            "API key in X-API-Key · •••••"
+        );
+        assert_eq!(
+            describe(&key, false, ConnectorState::NeedsSignIn),
+            "API key in X-API-Key · missing"
+        );
     }
 }

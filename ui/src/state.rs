@@ -263,6 +263,7 @@ mod tests {
             state,
             counts: None,
             problem: None,
+            sign_in: Default::default(),
         }
     }
 

