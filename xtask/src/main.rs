@@ -212,8 +212,12 @@ fn conformance() -> Result {
     ]))?;
     let client = root().join("target/debug/examples/conformance_client");
     let results = root().join("tests/artifacts/conformance");
+    // By its own path: `.bin/conformance` may be the alias's (npm links one of the two).
+    let suite = setup::tools_dir()
+        .join("node/node_modules/@modelcontextprotocol/conformance/dist/index.js");
     let run = |selection: &[&str]| {
-        sh(Command::new("conformance")
+        sh(Command::new("node")
+            .arg(&suite)
             .arg("client")
             .arg("--command")
             .arg(&client)
@@ -224,6 +228,42 @@ fn conformance() -> Result {
     };
     run(&["--suite", "auth"])?;
     for scenario in SCENARIOS {
+        run(&["--scenario", scenario])?;
+    }
+    conformance_next(&client)
+}
+
+/// The 0.2.0-alpha suite: its auth suite, and every sign-in scenario of the 2026-07-28
+/// protocol (the stateless era), against the same client.
+fn conformance_next(client: &std::path::Path) -> Result {
+    const SCENARIOS_2026: [&str; 11] = [
+        "auth/resource-mismatch",
+        "auth/offline-access-scope",
+        "auth/offline-access-not-supported",
+        "auth/authorization-server-migration",
+        "auth/iss-supported",
+        "auth/iss-not-advertised",
+        "auth/iss-supported-missing",
+        "auth/iss-wrong-issuer",
+        "auth/iss-unexpected",
+        "auth/iss-normalized",
+        "auth/metadata-issuer-mismatch",
+    ];
+    let suite = setup::tools_dir().join("node/node_modules/conformance-next/dist/index.js");
+    let results = root().join("tests/artifacts/conformance-next");
+    let run = |selection: &[&str]| {
+        sh(Command::new("node")
+            .arg(&suite)
+            .arg("client")
+            .arg("--command")
+            .arg(client)
+            .args(selection)
+            .arg("-o")
+            .arg(&results)
+            .env("PATH", setup::path_with_tools()))
+    };
+    run(&["--suite", "auth", "--spec-version", "2026-07-28"])?;
+    for scenario in SCENARIOS_2026 {
         run(&["--scenario", scenario])?;
     }
     Ok(())

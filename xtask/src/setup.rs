@@ -62,6 +62,12 @@ const NODE_TEST_PACKAGES: &[(&str, &str)] = &[
     ("oidc-provider", "9.13.3"),
     // Drives Debian's Chromium as the person's browser in sign-in tests; no browser download.
     ("playwright-core", "1.65.1"),
+    // The next conformance suite, for the 2026-07-28 sign-in scenarios, installed under
+    // another name (an npm alias) beside 0.1.16; run as `node <it>/dist/index.js`.
+    (
+        "conformance-next@npm:@modelcontextprotocol/conformance",
+        "0.2.0-alpha.12",
+    ),
 ];
 
 /// PyPI packages, installed into the virtual environment `.tools/venv`.
@@ -231,12 +237,17 @@ fn ensure_cargo_tool_named(krate: &str, binary: &str, version: &str, extra: &[&s
     sh(&mut command)
 }
 
+/// Installs what is missing of `packages` (`name` or `alias@npm:name`, version).
 fn ensure_node_packages(packages: &[(&str, &str)]) -> Result {
     let prefix = tools_dir().join("node");
     let missing: Vec<String> = packages
         .iter()
         .filter(|(name, version)| {
-            let manifest = prefix.join("node_modules").join(name).join("package.json");
+            let folder = name.split_once("@npm:").map_or(*name, |(alias, _)| alias);
+            let manifest = prefix
+                .join("node_modules")
+                .join(folder)
+                .join("package.json");
             let text = std::fs::read_to_string(manifest).unwrap_or_default();
             !text.contains(&format!("\"version\": \"{version}\""))
         })
