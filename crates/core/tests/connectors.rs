@@ -416,3 +416,102 @@ async fn an_unusable_sign_in_changes_nothing() {
     );
     assert!(connectors.list().is_empty());
 }
+
+/// The person's browser for headless tests: the test kit's Chromium script, run directly.
+struct TestBrowser {
+    env: Vec<(String, String)>,
+}
+
+impl OpenUrl for TestBrowser {
+    fn open(&self, url: &str) -> Result<()> {
+        std::process::Command::new(kit::browser_script())
+            .arg(url)
+            .envs(self.env.iter().cloned())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(drop)
+            .map_err(|err| switchboard_core::Error::internal(err.to_string()))
+    }
+}
+
+/// Waits until `accept` holds for the connector, or panics with where it stands.
+async fn until(
+    connectors: &Connectors,
+    id: &ConnectorId,
+    what: &str,
+    accept: impl Fn(&ConnectorSummary) -> bool,
+) -> ConnectorSummary {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = connectors
+            .list()
+            .into_iter()
+            .find(|c| &c.id == id)
+            .expect("listed");
+        if accept(&now) {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_tokens_refresh_in_the_background_and_a_refused_refresh_asks_to_sign_in_again() {
+    // Loopback redirects need no app to hand a link to; access tokens live 6 seconds.
+    let auth = kit::AuthServer::builder()
+        .loopback_only()
+        .access_ttl(Duration::from_secs(6))
+        .start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("browser.jsonl");
+    let (store, _) = FileStore::open(dir.path().join("settings.json"));
+    let connectors = Connectors::load(
+        Box::new(store),
+        Arc::new(MemorySecrets::default()),
+        Arc::new(TestBrowser {
+            env: kit::browser_env(Path::new("/bin/false"), &log),
+        }),
+        Timeouts::default(),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("loads");
+
+    let added = add(&connectors, auth.mcp_url(), None).await;
+    let connected = until(&connectors, &added.id, "signed in", |c| {
+        c.state == ConnectorState::Connected
+    })
+    .await;
+    assert!(connected.sign_in.saved);
+    assert_eq!(kit::browser_log(&log).len(), 1);
+
+    // Left alone, it refreshes before the 6-second tokens run out (at 3 s), twice in 8 s.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let stats = auth.stats().await;
+    assert!(
+        stats["refreshes"].as_u64().unwrap_or_default() >= 2,
+        "refreshed in the background: {stats}"
+    );
+    assert_eq!(
+        connectors.list()[0].state,
+        ConnectorState::Connected,
+        "and stayed connected"
+    );
+
+    // The server withdraws everything: the next refresh is refused and it says so without
+    // anyone touching it.
+    auth.revoke_all().await;
+    let ended = until(&connectors, &added.id, "sign-in ended", |c| {
+        c.state == ConnectorState::NeedsSignIn
+    })
+    .await;
+    let problem = ended.problem.expect("a reason");
+    assert_eq!(problem.code, ErrorCode::NeedsSignIn);
+    assert!(problem.message.contains("Sign in again"), "{problem:?}");
+    assert_eq!(
+        kit::browser_log(&log).len(),
+        1,
+        "no browser opened by itself"
+    );
+}
