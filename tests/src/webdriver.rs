@@ -16,6 +16,7 @@ pub mod keys {
     pub const ESCAPE: &str = "\u{E00C}";
     pub const TAB: &str = "\u{E004}";
     pub const ARROW_RIGHT: &str = "\u{E014}";
+    pub const BACKSPACE: &str = "\u{E003}";
 }
 
 /// How long the UI gets to show what a test waits for.

@@ -440,16 +440,36 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
     app.type_into(&input, server.url()).await.expect("type");
     let kind = app.wait_for(&tid("sign-in-kind-api-key")).await;
     app.click(&kind).await.expect("choose API key");
-    let header = app.wait_for(&tid("sign-in-header")).await;
-    app.type_into(&header, "X-API-Key").await.expect("type");
     let submit = app.wait_for(&tid("add-submit")).await;
     assert_eq!(
         app.property(&submit, "disabled").await.expect("disabled"),
         serde_json::json!(true),
         "no key, nothing to add"
     );
+    // A header the connection itself uses is refused in words, and nothing is saved.
+    let header = app.wait_for(&tid("sign-in-header")).await;
+    app.type_into(&header, "Mcp-Session-Id")
+        .await
+        .expect("type");
     let key = app.wait_for(&tid("sign-in-key")).await;
     app.type_into(&key, KEY).await.expect("type");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_until(&tid("action-error"), |t| {
+        t.contains("Mcp-Session-Id is used by the connection itself")
+    })
+    .await;
+    desktop.screenshot("00-reserved-header-refused");
+    assert!(
+        !desktop.keyring_listing().contains(KEY),
+        "nothing kept in the keyring"
+    );
+    assert!(!settings(&desktop).contains(server.url()), "nothing saved");
+    app.click(&header).await.expect("back to the header");
+    app.press(&keys::BACKSPACE.repeat("Mcp-Session-Id".len()))
+        .await
+        .expect("erase");
+    app.type_into(&header, "X-API-Key").await.expect("type");
+    app.wait_gone(&tid("action-error")).await;
     assert_eq!(
         app.attribute(&key, "type").await.expect("type").as_deref(),
         Some("password"),

@@ -4,9 +4,9 @@
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
-use switchboard_ipc::{AddConnectorRequest, ErrorInfo};
+use switchboard_ipc::{AddConnectorRequest, ErrorCode, ErrorInfo};
 
-use crate::components::{Details, Modal, Spinner, focus_when_mounted};
+use crate::components::{ActionError, Details, Modal, Spinner, focus_when_mounted};
 use crate::sign_in::{SignInDraft, SignInFields};
 use crate::state::use_app_state;
 use crate::tauri;
@@ -47,6 +47,15 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     });
     let accepted =
         Memo::new(move |_| verdict.with(|v| v.as_ref().and_then(|v| v.as_ref().ok()).cloned()));
+    // A refused sign-in (a reserved header, no keyring) is said next to the sign-in
+    // fields; everything else is about the address.
+    let about_sign_in = |err: &ErrorInfo| {
+        matches!(
+            err.code,
+            ErrorCode::InvalidSignIn | ErrorCode::KeyringUnavailable
+        )
+    };
+    let sign_in_error = Signal::derive(move || add_error.get().filter(about_sign_in));
     // The last complaint stays up while the next keystroke is checked, so the sentence
     // under the field does not flicker with every letter.
     let message = Memo::new(move |_| {
@@ -55,6 +64,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
         }
         add_error
             .get()
+            .filter(|err| !about_sign_in(err))
             .or_else(|| check.get().flatten().and_then(|(_, verdict)| verdict.err()))
     });
     let can_add = move || accepted.with(Option::is_some) && sign_in.is_complete() && !adding.get();
@@ -78,8 +88,9 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                 Ok(_) => on_close.run(()),
                 Err(err) => {
                     adding.set(false);
+                    let focus_address = !about_sign_in(&err);
                     add_error.set(Some(err));
-                    if let Some(input) = url_input.get_untracked() {
+                    if focus_address && let Some(input) = url_input.get_untracked() {
                         let _ = input.focus();
                     }
                 }
@@ -96,6 +107,8 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                     ev.prevent_default();
                     submit();
                 }
+                // Any edit answers the last complaint; the address is checked again anyway.
+                on:input=move |_| add_error.set(None)
             >
                 <h2 class="modal-title" id="add-title">
                     "Add custom connector"
@@ -204,6 +217,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                 </div>
 
                 <SignInFields draft=sign_in />
+                <ActionError error=sign_in_error />
 
                 <div class="modal-actions">
                     <button

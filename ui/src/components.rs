@@ -130,7 +130,7 @@ pub fn ActionError(#[prop(into)] error: Signal<Option<ErrorInfo>>) -> impl IntoV
                  message, detail, ..
              }| {
                 view! {
-                    <div class="action-error" role="alert">
+                    <div class="action-error" role="alert" data-testid="action-error">
                         <p>{message}</p>
                         {detail
                             .map(|detail| {
