@@ -896,3 +896,49 @@ async fn a_sign_in_left_open_can_be_reopened_and_cancelled() {
     .await;
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_declined_in_the_browser_says_so_and_can_be_tried_again() {
+    let auth = kit::AuthServer::start();
+    let mut desktop = Desktop::start("oauth_declined");
+    let browser = with_test_browser(&mut desktop);
+    desktop.set_env("SWITCHBOARD_TEST_CONSENT", "deny");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    add_by_address(&app, auth.mcp_url()).await;
+    app.wait_text(&tid("connector-state"), "Needs sign-in")
+        .await;
+    app.wait_until(&tid("connector-problem"), |t| {
+        t.contains("Sign-in was declined in the browser.")
+    })
+    .await;
+    desktop.screenshot("01-declined");
+    let visits = kit::browser_log(&browser);
+    assert_eq!(visits.len(), 1, "{visits:?}");
+    assert_eq!(
+        visits[0]["handed_to_app"], true,
+        "the refusal came back by app link"
+    );
+    assert_eq!(auth.stats().await["denials"], 1);
+    assert!(
+        !desktop.keyring_listing().contains("/oauth-tokens"),
+        "nothing kept"
+    );
+
+    // "Sign in" right on the row goes back to the browser.
+    let sign_in = app.wait_text(&tid("sign-in-button"), "Sign in").await;
+    app.click(&sign_in).await.expect("Sign in");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while kit::browser_log(&browser).len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(kit::browser_log(&browser).len(), 2, "a second trip");
+    app.wait_until(&tid("connector-problem"), |t| {
+        t.contains("Sign-in was declined in the browser.")
+    })
+    .await;
+    assert_eq!(auth.stats().await["denials"], 2);
+    app.quit().await;
+}

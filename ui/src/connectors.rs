@@ -9,6 +9,7 @@ use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
 use crate::components::{ActionError, ProblemView, Spinner, StatePill, counts_label};
+use crate::sign_in::SignInButton;
 use crate::state::{ListFocus, ListStatus, use_app_state};
 
 /// What the body of the page shows; coarse on purpose, so the list below is only rebuilt
@@ -264,18 +265,25 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                         }
                     })
             }}
-            {move || {
+            {
+            let id = id.clone();
+            move || {
+                let id = id.clone();
                 problem
                     .get()
                     .filter(|_| connector_state.get() != ConnectorState::SigningIn)
-                    .map(|problem| {
+                    .map(move |problem| {
                         view! {
                             <div class="row-problem" data-testid="connector-problem">
-                                <ProblemView problem on_retry=retry retrying />
+                                <ProblemView problem on_retry=retry retrying>
+                                    {(connector_state.get() == ConnectorState::NeedsSignIn)
+                                        .then(|| view! { <SignInButton id=id.clone() summary /> })}
+                                </ProblemView>
                             </div>
                         }
                     })
-            }}
+            }
+            }
             <ActionError error=retry_error />
         </li>
     }
