@@ -21,6 +21,21 @@ pub struct Desktop {
     extra_env: Vec<(String, String)>,
 }
 
+/// A session bus with no service folders: nothing can be activated on it.
+const BUS_WITHOUT_SERVICES: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
+
 /// The password of the test keyring each desktop unlocks.
 const KEYRING_PASSWORD: &str = "switchboard";
 
@@ -32,8 +47,19 @@ fn free_port() -> u16 {
 }
 
 impl Desktop {
-    /// Starts the display and the bus. `name` names the folder for screenshots.
+    /// Starts the display, the bus and an unlocked keyring. `name` names the folder for
+    /// screenshots.
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, true)
+    }
+
+    /// A desktop whose session bus offers no keyring at all (no Secret Service running,
+    /// and none that D-Bus could start on demand), like a Linux machine without one.
+    pub fn start_without_keyring(name: &str) -> Self {
+        Self::start_with(name, false)
+    }
+
+    fn start_with(name: &str, keyring: bool) -> Self {
         let home = tempfile::tempdir().expect("temporary home");
         let artifacts = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("artifacts")
@@ -56,8 +82,17 @@ impl Desktop {
         let socket = format!("/tmp/.X11-unix/X{display_number}");
         wait_until("Xvfb to listen", || Path::new(&socket).exists());
 
+        // Without a keyring, the bus gets a configuration that names no service folders,
+        // so nothing (gnome-keyring's .service file) can be started on demand.
+        let bus_config = if keyring {
+            "--session".to_owned()
+        } else {
+            let path = home.path().join("session-bus.conf");
+            std::fs::write(&path, BUS_WITHOUT_SERVICES).expect("bus configuration");
+            format!("--config-file={}", path.display())
+        };
         let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
+            .args([bus_config.as_str(), "--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -81,7 +116,9 @@ impl Desktop {
             artifacts,
             extra_env: Vec::new(),
         };
-        desktop.start_keyring();
+        if keyring {
+            desktop.start_keyring();
+        }
         desktop
     }
 

@@ -942,3 +942,51 @@ async fn a_sign_in_declined_in_the_browser_says_so_and_can_be_tried_again() {
     assert_eq!(auth.stats().await["denials"], 2);
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still_work() {
+    const KEY: &str = "sk-test-nowhere-to-keep";
+    let keyed = kit::PythonMcp::requiring_header("X-API-Key", KEY);
+    let public = kit::PythonMcp::start();
+    let auth = kit::AuthServer::start();
+    let mut desktop = Desktop::start_without_keyring("no_keyring");
+    let browser = with_test_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    record_ipc(&app).await;
+
+    // An API key: refused before anything is saved, saying what to install.
+    open_add_dialog(&app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, keyed.url()).await.expect("type");
+    let kind = app.wait_for(&tid("sign-in-kind-api-key")).await;
+    app.click(&kind).await.expect("choose API key");
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    app.type_into(&key, KEY).await.expect("type");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_until(&tid("action-error"), |t| {
+        t.contains("Install and unlock a keyring such as GNOME Keyring or KWallet")
+    })
+    .await;
+    desktop.screenshot("01-no-keyring-for-a-key");
+    assert!(!settings(&desktop).contains(keyed.url()), "nothing saved");
+    let cancel = app.wait_for(&tid("add-cancel")).await;
+    app.click(&cancel).await.expect("Cancel");
+    app.wait_gone(&tid("add-dialog")).await;
+
+    // A server that needs no sign-in connects as ever.
+    add_by_address(&app, public.url()).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+
+    // OAuth: refused before the browser opens, since the sign-in could not be kept.
+    add_by_address(&app, auth.mcp_url()).await;
+    app.wait_until(&tid("connector-problem"), |t| {
+        t.contains("Install and unlock a keyring")
+    })
+    .await;
+    desktop.screenshot("02-no-keyring-for-oauth");
+    assert!(kit::browser_log(&browser).is_empty(), "no browser opened");
+    assert_no_secret_leaked(&desktop, &app, &[KEY]).await;
+    app.quit().await;
+}
