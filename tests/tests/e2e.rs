@@ -15,6 +15,15 @@ async fn open_add_dialog(app: &Session) {
     app.wait_for(&tid("add-dialog")).await;
 }
 
+/// Opens the add dialog, types `url` and chooses "API key" for sign-in.
+async fn add_dialog_choosing_api_key(app: &Session, url: &str) {
+    open_add_dialog(app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, url).await.expect("type");
+    let kind = app.wait_for(&tid("sign-in-kind-api-key")).await;
+    app.click(&kind).await.expect("choose API key");
+}
+
 async fn row_named(app: &Session, name: &str) -> switchboard_testkit::webdriver::Element {
     app.wait_text(
         &format!("{} {}", tid("connector-row"), tid("connector-name")),
@@ -435,11 +444,7 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
     app.wait_for(&tid("connectors-page")).await;
     record_ipc(&app).await;
 
-    open_add_dialog(&app).await;
-    let input = app.wait_for(&tid("add-url-input")).await;
-    app.type_into(&input, server.url()).await.expect("type");
-    let kind = app.wait_for(&tid("sign-in-kind-api-key")).await;
-    app.click(&kind).await.expect("choose API key");
+    add_dialog_choosing_api_key(&app, server.url()).await;
     let submit = app.wait_for(&tid("add-submit")).await;
     assert_eq!(
         app.property(&submit, "disabled").await.expect("disabled"),
@@ -957,11 +962,7 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
     record_ipc(&app).await;
 
     // An API key: refused before anything is saved, saying what to install.
-    open_add_dialog(&app).await;
-    let input = app.wait_for(&tid("add-url-input")).await;
-    app.type_into(&input, keyed.url()).await.expect("type");
-    let kind = app.wait_for(&tid("sign-in-kind-api-key")).await;
-    app.click(&kind).await.expect("choose API key");
+    add_dialog_choosing_api_key(&app, keyed.url()).await;
     let key = app.wait_for(&tid("sign-in-key")).await;
     app.type_into(&key, KEY).await.expect("type");
     app.press(keys::ENTER).await.expect("Enter");

@@ -118,6 +118,20 @@ impl From<Error> for Missed {
 
 type Attempt = std::result::Result<Reached, Missed>;
 
+/// An attempt made with a saved sign-in: whatever the server said, the sign-in is there.
+fn with_saved_sign_in(attempt: Attempt, oauth: Option<OAuth>) -> Attempt {
+    attempt
+        .map(|reached| Reached {
+            saved: true,
+            oauth,
+            ..reached
+        })
+        .map_err(|missed| Missed {
+            saved: true,
+            ..missed
+        })
+}
+
 impl Live {
     /// A saved connector before anything ran: on ones are about to connect.
     fn new(record: ConnectorRecord) -> Self {
@@ -749,28 +763,22 @@ impl Inner {
                 };
                 let client = signin::client(method, &secret)?;
                 let connected = Session::connect_with(url, self.timeouts, client).await;
-                self.listed(connected.map_err(|err| {
-                    if matches!(
-                        err.error.code,
-                        ErrorCode::NeedsSignIn | ErrorCode::NeedsMoreAccess
-                    ) {
-                        ConnectError {
-                            error: signin::rejected(method, err.error.detail),
-                            challenge: None,
+                let listed = self
+                    .listed(connected.map_err(|err| {
+                        if matches!(
+                            err.error.code,
+                            ErrorCode::NeedsSignIn | ErrorCode::NeedsMoreAccess
+                        ) {
+                            ConnectError {
+                                error: signin::rejected(method, err.error.detail),
+                                challenge: None,
+                            }
+                        } else {
+                            err
                         }
-                    } else {
-                        err
-                    }
-                }))
-                .await
-                .map_err(|missed| Missed {
-                    saved: true,
-                    ..missed
-                })
-                .map(|reached| Reached {
-                    saved: true,
-                    ..reached
-                })
+                    }))
+                    .await;
+                with_saved_sign_in(listed, None)
             }
             SignInMethod::Automatic { .. } => {
                 // No keyring is no sign-in, not a broken connector: public servers still
@@ -803,17 +811,7 @@ impl Inner {
                         err
                     }
                 }));
-                listed
-                    .await
-                    .map(|reached| Reached {
-                        saved: true,
-                        oauth: Some(oauth),
-                        ..reached
-                    })
-                    .map_err(|missed| Missed {
-                        saved: true,
-                        ..missed
-                    })
+                with_saved_sign_in(listed.await, Some(oauth))
             }
         }
     }
@@ -916,17 +914,7 @@ impl Inner {
             live.challenge = None;
         });
         let connected = Session::connect_with(url, self.timeouts, oauth.client()).await;
-        self.listed(connected)
-            .await
-            .map(|reached| Reached {
-                saved: true,
-                oauth: Some(oauth),
-                ..reached
-            })
-            .map_err(|missed| Missed {
-                saved: true,
-                ..missed
-            })
+        with_saved_sign_in(self.listed(connected).await, Some(oauth))
     }
 
     /// Refreshes a connected connector's OAuth tokens ahead of their expiry, so a chat
