@@ -1,11 +1,33 @@
 //! Small pieces shared by several pages: the state pill, the spinner, the problem box with
 //! Retry and Details, and the modal frame with its focus handling.
 
+use std::future::Future;
+
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{ConnectorState, Counts, ErrorInfo};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
+
+/// Runs an action a button started: `busy` holds `running` meanwhile (buttons disable and
+/// spin on it) and `idle` after, and what went wrong shows in `error`. Cancelled with the
+/// current reactive owner, so nothing writes to a view that is gone.
+pub fn run_action<B: Clone + Send + Sync + 'static>(
+    busy: RwSignal<B>,
+    running: B,
+    idle: B,
+    error: RwSignal<Option<ErrorInfo>>,
+    action: impl Future<Output = Result<(), ErrorInfo>> + 'static,
+) {
+    busy.set(running);
+    error.set(None);
+    spawn_local_scoped_with_cancellation(async move {
+        let result = action.await;
+        busy.set(idle);
+        error.set(result.err());
+    });
+}
 
 #[component]
 pub fn Spinner() -> impl IntoView {

@@ -3,12 +3,11 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo};
 use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
-use crate::components::{ActionError, ProblemView, Spinner, StatePill, counts_label};
+use crate::components::{ActionError, ProblemView, Spinner, StatePill, counts_label, run_action};
 use crate::sign_in::SignInButton;
 use crate::state::{ListFocus, ListStatus, use_app_state};
 
@@ -169,14 +168,13 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
     let retry = {
         let id = id.clone();
         Callback::new(move |()| {
-            retrying.set(true);
-            retry_error.set(None);
-            let id = id.clone();
-            spawn_local_scoped_with_cancellation(async move {
-                let result = state.reconnect(id).await;
-                retrying.set(false);
-                retry_error.set(result.err());
-            });
+            run_action(
+                retrying,
+                true,
+                false,
+                retry_error,
+                state.reconnect(id.clone()),
+            );
         })
     };
 

@@ -1,19 +1,16 @@
 //! One connector: its state, the server behind it, and everything it offers. Every piece of
 //! text from the server is untrusted and is rendered as plain text nodes, never as HTML.
 
-use std::future::Future;
-
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
-use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{
     Catalog, ConnectorId, ConnectorState, Counts, ErrorCode, ErrorInfo, PromptInfo, ResourceInfo,
     ResourceTemplateInfo, ServerInfo, ToolInfo,
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted,
+    ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted, run_action,
 };
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
@@ -24,23 +21,6 @@ enum Busy {
     Reconnect,
     Toggle,
     Remove,
-}
-
-/// Runs one of the page's actions, keeping the buttons disabled meanwhile and showing what
-/// went wrong. Cancelled with the page, so nothing writes to a page that is gone.
-fn run_action(
-    busy: RwSignal<Option<Busy>>,
-    error: RwSignal<Option<ErrorInfo>>,
-    kind: Busy,
-    action: impl Future<Output = Result<(), ErrorInfo>> + 'static,
-) {
-    busy.set(Some(kind));
-    error.set(None);
-    spawn_local_scoped_with_cancellation(async move {
-        let result = action.await;
-        busy.set(None);
-        error.set(result.err());
-    });
 }
 
 #[component]
@@ -103,8 +83,9 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
         Callback::new(move |()| {
             run_action(
                 busy,
+                Some(Busy::Reconnect),
+                None,
                 action_error,
-                Busy::Reconnect,
                 state.reconnect(id.clone()),
             );
         })
@@ -115,8 +96,9 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
             let enable = connector_state.get_untracked() == ConnectorState::Off;
             run_action(
                 busy,
+                Some(Busy::Toggle),
+                None,
                 action_error,
-                Busy::Toggle,
                 state.set_enabled(id.clone(), enable),
             );
         }
@@ -136,7 +118,13 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     let confirm_remove = {
         let id = id.clone();
         Callback::new(move |()| {
-            run_action(busy, remove_error, Busy::Remove, state.remove(id.clone()));
+            run_action(
+                busy,
+                Some(Busy::Remove),
+                None,
+                remove_error,
+                state.remove(id.clone()),
+            );
         })
     };
 

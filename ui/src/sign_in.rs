@@ -12,7 +12,7 @@ use switchboard_ipc::{
     SignInMethod,
 };
 
-use crate::components::{ActionError, Spinner};
+use crate::components::{ActionError, Spinner, run_action};
 use crate::state::use_app_state;
 use crate::tauri;
 
@@ -268,13 +268,13 @@ pub fn SigningInCard(id: ConnectorId) -> impl IntoView {
         }
     };
     let cancel = move |_| {
-        let id = id.clone();
-        cancelling.set(true);
-        spawn_local_scoped_with_cancellation(async move {
-            let result = state.cancel_sign_in(id).await;
-            cancelling.set(false);
-            error.set(result.err());
-        });
+        run_action(
+            cancelling,
+            true,
+            false,
+            error,
+            state.cancel_sign_in(id.clone()),
+        );
     };
     view! {
         <div class="card status-card" role="status" data-testid="signing-in">
@@ -325,15 +325,7 @@ pub fn SignInButton(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) ->
     let state = use_app_state();
     let error = RwSignal::new(None::<ErrorInfo>);
     let starting = RwSignal::new(false);
-    let start = move |_| {
-        let id = id.clone();
-        starting.set(true);
-        spawn_local_scoped_with_cancellation(async move {
-            let result = state.sign_in(id).await;
-            starting.set(false);
-            error.set(result.err());
-        });
-    };
+    let start = move |_| run_action(starting, true, false, error, state.sign_in(id.clone()));
     let oauth = move || {
         summary.with(|s| {
             s.as_ref()
@@ -393,20 +385,15 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
         Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| (s.sign_in.clone(), s.state))));
     let is_off =
         move || summary.with(|s| s.as_ref().is_some_and(|s| s.state == ConnectorState::Off));
-    // Signing out hides its own button; the work belongs to the section, not to it.
+    // Signing out hides its own button and saving closes its own form: the work belongs
+    // to the section, not to the view that started it.
     let owner = Owner::current().expect("a reactive owner");
     let sign_out = {
         let id = id.clone();
+        let owner = owner.clone();
         move |_| {
-            let id = id.clone();
-            busy.set(true);
-            owner.with(|| {
-                spawn_local_scoped_with_cancellation(async move {
-                    let result = state.sign_out(id).await;
-                    busy.set(false);
-                    error.set(result.err());
-                });
-            });
+            let action = state.sign_out(id.clone());
+            owner.with(|| run_action(busy, true, false, error, action));
         }
     };
     let save = {
@@ -415,17 +402,13 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
             let Some(draft) = editing.get_untracked() else {
                 return;
             };
-            let id = id.clone();
-            busy.set(true);
-            error.set(None);
-            spawn_local_scoped_with_cancellation(async move {
-                let result = state.set_sign_in(id, draft.choice()).await;
-                busy.set(false);
-                match result {
-                    Ok(()) => editing.set(None),
-                    Err(err) => error.set(Some(err)),
-                }
-            });
+            let saved = state.set_sign_in(id.clone(), draft.choice());
+            let action = async move {
+                saved.await?;
+                editing.set(None);
+                Ok(())
+            };
+            owner.with(|| run_action(busy, true, false, error, action));
         }
     };
     view! {

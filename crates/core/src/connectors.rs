@@ -453,8 +453,9 @@ impl Connectors {
     /// Stops a sign-in that is waiting for the browser, and connects as before.
     pub fn cancel_sign_in(&self, id: &ConnectorId) -> Result<ConnectorSummary> {
         self.inner.pending_lock().cancel(id);
-        if self.inner.lock().get(id)?.state != ConnectorState::SigningIn {
-            return Ok(self.inner.lock().get(id)?.summary());
+        let live = self.inner.lock().get(id)?.summary();
+        if live.state != ConnectorState::SigningIn {
+            return Ok(live);
         }
         self.inner.connect(id, false)
     }
