@@ -12,6 +12,12 @@ use crate::webdriver::Session;
 /// The app's identifier in tauri.conf.json: its data folder and link scheme are named after it.
 pub const APP_IDENTIFIER: &str = "io.switchboard.desktop";
 
+/// The app's log file name in its log folder (`src-tauri/log.rs`).
+pub const APP_LOG_FILE: &str = "switchboard.log";
+
+/// A line the app logs once it runs: proof that its log is being read at all.
+pub const APP_STARTED_LINE: &str = "Switchboard started";
+
 pub struct Desktop {
     home: tempfile::TempDir,
     display: String,
@@ -240,7 +246,7 @@ impl Desktop {
     pub fn driver(&mut self) -> Driver {
         let port = free_port();
         let native_port = free_port();
-        let log = std::fs::File::create(self.artifacts.join("app.log")).expect("log file");
+        let log = std::fs::File::create(self.artifacts.join("driver.log")).expect("log file");
         let child = Command::new(tool("tauri-driver"))
             .args([
                 "--port",
@@ -280,14 +286,27 @@ impl Desktop {
         }
     }
 
-    /// The app's log so far (tauri-driver passes the app's output through).
+    /// The app's own log file on this desktop, in its log folder (Tauri's `app_log_dir`).
+    /// tauri-driver drops the app's standard output, so this is where its lines are.
+    pub fn app_log_file(&self) -> PathBuf {
+        self.home
+            .path()
+            .join(".local/share")
+            .join(APP_IDENTIFIER)
+            .join("logs")
+            .join(APP_LOG_FILE)
+    }
+
+    /// The app's log so far.
     pub fn app_log(&self) -> String {
-        std::fs::read_to_string(self.artifacts.join("app.log")).unwrap_or_default()
+        std::fs::read_to_string(self.app_log_file()).unwrap_or_default()
     }
 }
 
 impl Drop for Desktop {
     fn drop(&mut self) {
+        // Kept beside the screenshots, for reading after the run.
+        let _ = std::fs::copy(self.app_log_file(), self.artifacts.join("app.log"));
         for child in self.children.iter_mut().rev() {
             let _ = child.kill();
             let _ = child.wait();

@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
+
+use crate::http::{answer, read_request};
 
 /// The body [`GarbageKind::Html`] answers with (200, `text/html; charset=utf-8`).
 pub const HTML_BODY: &str = "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\
@@ -204,7 +206,7 @@ async fn handle(mut stream: TcpStream, kind: GarbageKind) {
         "text/plain; charset=utf-8"
     };
     let read = tokio::time::timeout(Duration::from_secs(10), read_request(&mut stream)).await;
-    if !matches!(read, Ok(true)) {
+    if !matches!(read, Ok(Some(_))) {
         return;
     }
     let response = format!(
@@ -212,54 +214,5 @@ async fn handle(mut stream: TcpStream, kind: GarbageKind) {
          Connection: close\r\n\r\n{body}",
         body.len()
     );
-    if stream.write_all(response.as_bytes()).await.is_err() {
-        return;
-    }
-    // Close our side, then let the client close: closing with unread bytes in
-    // the socket would make the kernel send a reset instead of the answer.
-    let _ = stream.shutdown().await;
-    let mut buf = [0_u8; 4096];
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-    })
-    .await;
-}
-
-/// Read one request: the head, then a `Content-Length` body. `false` when the
-/// peer closed first or sent too much.
-async fn read_request(stream: &mut TcpStream) -> bool {
-    const HEAD_LIMIT: usize = 64 * 1024;
-    const BODY_LIMIT: usize = 16 * 1024 * 1024;
-    let mut data = Vec::new();
-    let mut buf = [0_u8; 4096];
-    let head_end = loop {
-        if let Some(pos) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-        if data.len() > HEAD_LIMIT {
-            return false;
-        }
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]);
-    let content_length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    if content_length > BODY_LIMIT {
-        return false;
-    }
-    let mut remaining = content_length.saturating_sub(data.len() - head_end);
-    while remaining > 0 {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => remaining = remaining.saturating_sub(n),
-        }
-    }
-    true
+    answer(&mut stream, response.as_bytes()).await;
 }

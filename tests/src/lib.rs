@@ -12,6 +12,7 @@
 //! | [`Everything`] | npm `@modelcontextprotocol/server-everything`, streamable HTTP | Node.js, `<tools>/node` |
 //! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras; optionally requiring sign-in) | `<tools>/venv` |
 //! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
+//! | [`Hostile`] | an in-process HTTP server whose every answer the test sets, recording every request: the attacker's server (lying sign-in metadata, redirects elsewhere) | nothing |
 //! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
 //! | [`AuthServer`] | `tests/fixtures/oauth/server.mjs`: an OAuth 2.1 authorization server (npm `oidc-provider`) and the MCP server it protects | Node 22, `<tools>/node` |
 //! | [`browser_env`] | not a server: the person's browser for sign-in (`browser.mjs`, headless Chromium via npm `playwright-core`) | `/usr/bin/chromium`, `<tools>/node` |
@@ -36,6 +37,8 @@
 pub mod desktop;
 mod everything;
 mod garbage;
+mod hostile;
+mod http;
 pub mod oauth;
 mod paths;
 mod process;
@@ -52,6 +55,7 @@ pub use everything::{
     Everything,
 };
 pub use garbage::{Garbage, GarbageKind, HTML_BODY, NOT_FOUND_BODY, SERVER_ERROR_BODY};
+pub use hostile::{Hostile, Reply, Request, non_loopback_ip, sign_in_metadata};
 pub use oauth::{
     AuthServer, AuthServerBuilder, OAUTH_PASSWORD, OAUTH_PROTOCOL_VERSION, OAUTH_SCOPE,
     OAUTH_SERVER_NAME, OAUTH_SERVER_VERSION, OAUTH_TOOL_NAMES, OAUTH_TOOLS, OAUTH_USERNAME,

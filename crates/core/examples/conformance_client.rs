@@ -19,7 +19,8 @@ use switchboard_core::{Error, ErrorCode, Session, Timeouts};
 
 /// The suite's mock authorization server knows this Client ID Metadata Document URL.
 const METADATA_DOCUMENT: &str = "https://conformance-test.local/client-metadata.json";
-const REDIRECT_URI: &str = "http://127.0.0.1:53682/oauth/callback";
+/// One connector's redirect, as the app gives each its own (`/oauth/callback/<connector>`).
+const REDIRECT_URI: &str = "http://127.0.0.1:53682/oauth/callback/conformance";
 
 #[derive(Clone, Default)]
 struct MemoryCredentials(Arc<Mutex<Option<StoredCredentials>>>);

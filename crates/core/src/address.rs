@@ -1,11 +1,10 @@
 //! The rules for a connector's address: the one place that decides what may be saved.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-use switchboard_ipc::{CheckedAddress, ErrorCode};
+use switchboard_ipc::{CheckedAddress, ErrorCode, SecretInQuery};
 use url::{Host, Url};
 
 use crate::error::{Error, Result};
+use crate::web;
 
 /// Checks what the person typed and returns the address exactly as it will be saved:
 /// trimmed, otherwise as given (path and query are never rewritten).
@@ -59,7 +58,7 @@ pub fn check(input: &str) -> Result<CheckedAddress> {
             "Remove the name and password from the address; you can sign in after adding the connector.",
         ));
     }
-    if scheme == "http" && !is_loopback(&host) {
+    if scheme == "http" && !web::is_loopback_host(&host) {
         return Err(Error::new(
             ErrorCode::InsecureAddress,
             "Use https:// — plain http:// is only allowed for servers on this computer.",
@@ -71,8 +70,64 @@ pub fn check(input: &str) -> Result<CheckedAddress> {
         Host::Ipv6(ip) => ip.to_string(),
     };
     Ok(CheckedAddress {
+        secret_in_query: secret_in_query(&url),
         url: text.to_owned(),
         host,
+    })
+}
+
+/// Query parameter names that carry a secret, compared without case, `-` or `_`: as the
+/// whole name, or (the first row) at its end (`x_api_key`, `accessToken`).
+const SECRET_PARAM_ENDINGS: &[&str] = &[
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "authkey",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+];
+const SECRET_PARAM_NAMES: &[&str] = &[
+    "key",
+    "pwd",
+    "pass",
+    "auth",
+    "authorization",
+    "credential",
+    "credentials",
+    "sig",
+    "signature",
+];
+
+/// The first query parameter that looks like a secret and has a value.
+fn secret_in_query(url: &Url) -> Option<SecretInQuery> {
+    let (name, value) = url.query_pairs().find(|(name, value)| {
+        let name: String = name
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        !value.is_empty()
+            && (SECRET_PARAM_NAMES.contains(&name.as_str())
+                || SECRET_PARAM_ENDINGS.iter().any(|end| name.ends_with(end)))
+    })?;
+    let mut without = url.clone();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(other, _)| *other != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        without.set_query(None);
+    } else {
+        without.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Some(SecretInQuery {
+        name: name.into_owned(),
+        value: value.into_owned(),
+        address_without: without.to_string(),
     })
 }
 
@@ -93,22 +148,6 @@ fn endpoint_key(url: &Url) -> (String, Option<String>, Option<u16>, String, Opti
         url.path().to_owned(),
         url.query().map(str::to_owned),
     )
-}
-
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(name) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
-        Host::Ipv6(ip) => *ip == Ipv6Addr::LOCALHOST || is_mapped_loopback(ip),
-    }
-}
-
-fn is_mapped_loopback(ip: &Ipv6Addr) -> bool {
-    ip.to_ipv4_mapped()
-        .is_some_and(|v4: Ipv4Addr| v4.is_loopback())
 }
 
 #[cfg(test)]
@@ -136,6 +175,56 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_in_the_query_is_pointed_out_with_the_address_without_it() {
+        for (address, name, without) in [
+            (
+                "https://mcp.example.com/mcp?api_key=sk-123",
+                "api_key",
+                "https://mcp.example.com/mcp",
+            ),
+            (
+                "https://mcp.example.com/mcp?team=a&token=t0k&x=1",
+                "token",
+                "https://mcp.example.com/mcp?team=a&x=1",
+            ),
+            (
+                "https://mcp.example.com/mcp?apiKey=k",
+                "apiKey",
+                "https://mcp.example.com/mcp",
+            ),
+            (
+                "https://mcp.example.com/mcp?access-token=k",
+                "access-token",
+                "https://mcp.example.com/mcp",
+            ),
+        ] {
+            let found = check(address)
+                .expect(address)
+                .secret_in_query
+                .expect(address);
+            assert_eq!(found.name, name, "{address}");
+            assert_eq!(found.address_without, without, "{address}");
+            // The address itself is still kept exactly as typed until the person moves it.
+            assert_eq!(check(address).unwrap().url, address);
+        }
+        assert_eq!(
+            check("https://mcp.example.com/mcp?api_key=sk-123")
+                .unwrap()
+                .secret_in_query
+                .unwrap()
+                .value,
+            "sk-123"
+        );
+        for plain in [
+            "https://mcp.example.com/mcp",
+            "https://mcp.example.com/mcp?team=alpha&token=",
+            "https://mcp.example.com/mcp?monkey=1&author=me&keyboard=2",
+        ] {
+            assert_eq!(check(plain).unwrap().secret_in_query, None, "{plain}");
+        }
+    }
+
+    #[test]
     fn surrounding_spaces_are_trimmed() {
         let checked = check("  https://example.com/mcp \n").expect("valid");
         assert_eq!(checked.url, "https://example.com/mcp");
@@ -150,7 +239,7 @@ mod tests {
             "http://127.0.0.1:8080/mcp",
             "http://127.5.6.7/mcp",
             "http://[::1]:9000/mcp",
-            "http://app.localhost/mcp",
+            "http://[::ffff:127.0.0.1]:9000/mcp",
         ] {
             assert!(check(ok).is_ok(), "{ok} should be accepted");
         }
@@ -159,6 +248,9 @@ mod tests {
             "http://192.168.1.10/mcp",
             "http://10.0.0.1/mcp",
             "http://localhost.example.com/mcp",
+            // The system resolver may ask DNS for these.
+            "http://app.localhost/mcp",
+            "http://0.0.0.0/mcp",
         ] {
             assert_eq!(code(bad), ErrorCode::InsecureAddress, "{bad}");
         }

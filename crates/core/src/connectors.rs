@@ -22,21 +22,51 @@ use tokio::task::AbortHandle;
 use crate::address;
 use crate::error::{Error, Result};
 use crate::oauth::{Browser, ClientIdentity, OAuth};
-use crate::redirect::{CALLBACK_PATH, Loopback, PendingSignIns, Redirect, SIGN_IN_PATIENCE};
+use crate::redirect::{
+    Loopback, PendingSignIns, Redirect, Refused, SIGN_IN_PATIENCE, callback_path,
+};
 use crate::secrets::{KeyringCredentials, Secret, SecretKind, SecretStore};
 use crate::session::{ConnectError, Session, Timeouts};
 use crate::settings::{ConnectorRecord, Entries, Settings, SettingsStore};
 use crate::signin;
+use crate::web;
 
-/// Where the browser sends a sign-in back to: the app's own link scheme (RFC 8252 §7.1,
-/// the app identifier in reverse-DNS form, registered by the shell).
-pub const APP_REDIRECT_URI: &str = "io.switchboard.desktop:/oauth/callback";
+/// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
+/// registered by the shell), where the browser sends a sign-in back to.
+pub const APP_SCHEME: &str = "io.switchboard.desktop";
+
+/// Where the browser sends one connector's sign-in back to:
+/// `io.switchboard.desktop:/oauth/callback/<connector>` (see [`crate::redirect`]).
+pub fn app_redirect_uri(connector: &ConnectorId) -> String {
+    format!("{APP_SCHEME}:{}", callback_path(connector))
+}
 
 /// Opens a page in the person's own browser (the shell's opener; never a webview of ours,
-/// so the person sees the real address bar and their saved passwords work).
+/// so the person sees the real address bar and their saved passwords work). The core only
+/// calls it through [`Pages`], which refuses anything but a web page.
 pub trait OpenUrl: Send + Sync + 'static {
     fn open(&self, url: &str) -> Result<()>;
 }
+
+/// The person's browser, and the check every page passes before it is opened: a server's
+/// sign-in page may be anything the server wrote ([`web::check_page`]).
+struct Pages(Arc<dyn OpenUrl>);
+
+impl Pages {
+    fn open(&self, page: &str) -> Result<()> {
+        let page = web::check_page(page)?;
+        self.0.open(page.as_str()).map_err(|err| {
+            Error::new(
+                ErrorCode::SignInFailed,
+                "Switchboard could not open your browser to sign in.",
+            )
+            .with_detail(err.detail.unwrap_or(err.message))
+        })
+    }
+}
+
+/// What a waiting sign-in is handed: the full redirect, or why it was stopped.
+type Waiter = oneshot::Sender<Result<String>>;
 
 /// What the window hears about.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,9 +84,9 @@ pub struct Connectors {
 struct Inner {
     store: Box<dyn SettingsStore>,
     secrets: Arc<dyn SecretStore>,
-    browser: Arc<dyn OpenUrl>,
+    browser: Pages,
     /// Sign-ins waiting for the app link that finishes them.
-    pending: Mutex<PendingSignIns<oneshot::Sender<String>>>,
+    pending: Mutex<PendingSignIns<Waiter>>,
     /// Top-level settings this code does not own (kept as found, written back unchanged).
     other_entries: Entries,
     timeouts: Timeouts,
@@ -69,6 +99,8 @@ struct Inner {
 struct State {
     order: Vec<ConnectorId>,
     live: HashMap<ConnectorId, Live>,
+    /// Removed connectors whose keyring entries are still to be deleted.
+    leftovers: Vec<ConnectorId>,
 }
 
 struct Live {
@@ -198,6 +230,14 @@ impl State {
             .collect()
     }
 
+    /// The settings to save: these connectors, and the chores the state holds.
+    fn settings(&self, connectors: Vec<ConnectorRecord>) -> Settings {
+        Settings {
+            connectors,
+            keyring_leftovers: self.leftovers.clone(),
+        }
+    }
+
     /// Refuses an address whose endpoint a connector already uses, naming that connector.
     fn refuse_duplicate(&self, url: &str) -> Result<()> {
         match self
@@ -258,7 +298,10 @@ impl Connectors {
         for key in Settings::default().to_entries().keys() {
             other_entries.remove(key);
         }
-        let mut state = State::default();
+        let mut state = State {
+            leftovers: settings.keyring_leftovers,
+            ..State::default()
+        };
         for record in settings.connectors {
             if state.live.contains_key(&record.id) {
                 tracing::warn!(id = %record.id, "duplicate connector id in settings; keeping the first");
@@ -272,7 +315,7 @@ impl Connectors {
             inner: Arc::new(Inner {
                 store,
                 secrets,
-                browser,
+                browser: Pages(browser),
                 pending: Mutex::new(PendingSignIns::default()),
                 other_entries,
                 timeouts,
@@ -297,6 +340,13 @@ impl Connectors {
         for id in ids {
             // The ids were read under the lock just now; one removed meanwhile is moot.
             let _ = self.inner.connect(&id, false);
+        }
+        let leftovers = self.inner.lock().leftovers.clone();
+        for id in leftovers {
+            let inner = Arc::clone(&self.inner);
+            self.inner.runtime.spawn(async move {
+                inner.forget_secrets(&id, None).await;
+            });
         }
     }
 
@@ -354,7 +404,7 @@ impl Connectors {
                 };
                 let mut records = state.records();
                 records.push(record.clone());
-                self.inner.save(records)?;
+                self.inner.save(state.settings(records))?;
                 state.order.push(id.clone());
                 let mut live = Live::new(record);
                 live.saved = !secrets.is_empty();
@@ -363,7 +413,9 @@ impl Connectors {
             })
         };
         if let Err(err) = added {
-            self.inner
+            // What cannot be taken back is logged; the entries were just written.
+            let _ = self
+                .inner
                 .delete_secrets(&id, secrets.iter().map(|(kind, _)| *kind).collect())
                 .await;
             return Err(err);
@@ -388,7 +440,7 @@ impl Connectors {
             let records = state.records_changing(id, |r| r.sign_in = method.clone());
             state
                 .get(id)
-                .and_then(|_| self.inner.save(records))
+                .and_then(|_| self.inner.save(state.settings(records)))
                 .map(|()| {
                     if let Ok(live) = state.get_mut(id) {
                         live.record.sign_in = method.clone();
@@ -402,7 +454,9 @@ impl Connectors {
                     Some(secret) => {
                         let _ = self.inner.write_secrets(id, vec![(kind, secret)]).await;
                     }
-                    None => self.inner.delete_secrets(id, vec![kind]).await,
+                    None => {
+                        let _ = self.inner.delete_secrets(id, vec![kind]).await;
+                    }
                 }
             }
             return Err(err);
@@ -419,7 +473,7 @@ impl Connectors {
         if method != old {
             unused.push(SecretKind::OAuthTokens);
         }
-        self.inner.delete_secrets(id, unused).await;
+        let _ = self.inner.delete_secrets(id, unused).await;
         self.inner.connect(id, true)
     }
 
@@ -538,7 +592,7 @@ impl Connectors {
                 return Ok(state.get(id)?.summary());
             }
             let records = state.records_changing(id, |r| r.enabled = enabled);
-            self.inner.save(records)?;
+            self.inner.save(state.settings(records))?;
             let runtime = self.inner.runtime.clone();
             let live = state.get_mut(id)?;
             live.record.enabled = enabled;
@@ -562,48 +616,50 @@ impl Connectors {
         }
     }
 
-    /// Removes the connector and its keyring entries.
+    /// Removes the connector and its keyring entries. The entries are listed in the
+    /// settings before they are deleted, so one the keyring refuses to delete (a locked
+    /// keyring) is not forgotten: the person is told, and it is tried again at every start.
     pub async fn remove(&self, id: &ConnectorId) -> Result<()> {
         self.inner.pending_lock().cancel(id);
-        {
+        let name = {
             let mut state = self.inner.lock();
-            state.get(id)?;
+            let name = state.get(id)?.record.name.clone();
             let records = state
                 .records()
                 .into_iter()
                 .filter(|r| &r.id != id)
                 .collect();
-            self.inner.save(records)?;
+            let mut settings = state.settings(records);
+            if !settings.keyring_leftovers.contains(id) {
+                settings.keyring_leftovers.push(id.clone());
+            }
+            self.inner.save(settings.clone())?;
+            state.leftovers = settings.keyring_leftovers;
             state.order.retain(|other| other != id);
             if let Some(mut live) = state.live.remove(id) {
                 live.stop(&self.inner.runtime);
             }
-        }
+            name
+        };
         let _ = self.inner.events.send(Event::ConnectorRemoved(id.clone()));
-        self.inner
-            .delete_secrets(
-                id,
-                vec![
-                    SecretKind::OAuthTokens,
-                    SecretKind::OAuthClientSecret,
-                    SecretKind::ApiKey,
-                    SecretKind::Password,
-                ],
-            )
-            .await;
+        self.inner.forget_secrets(id, Some(&name)).await;
         Ok(())
     }
 
     /// A link to the app's own scheme arrived: the browser handing a sign-in back. It
-    /// finishes the sign-in that handed out its `state`; anything else is refused plainly.
-    /// Only the link's path is ever repeated: its query carries codes.
+    /// finishes the sign-in that handed out its `state`, if it came back on that sign-in's
+    /// own redirect; anything else is refused plainly. Only the link's path is ever
+    /// repeated: its query carries codes.
     pub fn open_link(&self, link: &str) {
         let shown = link.split(['?', '#']).next().unwrap_or_default();
-        let is_callback = url::Url::parse(link).is_ok_and(|url| url.path() == CALLBACK_PATH);
         let claimed = Redirect::parse(link)
+            .map_err(|error| Refused {
+                error,
+                stopped: None,
+            })
             .and_then(|redirect| self.inner.pending_lock().claim(&redirect, Instant::now()));
         let refusal = match claimed {
-            Ok((id, waiter)) => match waiter.send(link.to_owned()) {
+            Ok((id, waiter)) => match waiter.send(Ok(link.to_owned())) {
                 Ok(()) => {
                     tracing::info!(%id, "sign-in link received");
                     return;
@@ -613,11 +669,13 @@ impl Connectors {
                     "This sign-in was already stopped. Start signing in again.",
                 ),
             },
-            Err(err) if is_callback => err,
-            Err(_) => Error::new(
-                ErrorCode::Protocol,
-                "Switchboard was opened with a link it does not recognise, so it did nothing.",
-            ),
+            Err(Refused { error, stopped }) => {
+                if let Some((id, waiter)) = stopped {
+                    tracing::warn!(%id, link = shown, "sign-in answer came back on another connector's redirect; stopped");
+                    let _ = waiter.send(Err(error.clone()));
+                }
+                error
+            }
         };
         tracing::info!(link = shown, reason = %refusal.message, "app link refused");
         self.notify(Notice {
@@ -648,9 +706,9 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn save(&self, connectors: Vec<ConnectorRecord>) -> Result<()> {
+    fn save(&self, settings: Settings) -> Result<()> {
         let mut entries = self.other_entries.clone();
-        entries.extend(Settings { connectors }.to_entries());
+        entries.extend(settings.to_entries());
         self.store.save(&entries)
     }
 
@@ -658,7 +716,7 @@ impl Inner {
         let _ = self.events.send(Event::ConnectorChanged(summary.clone()));
     }
 
-    fn pending_lock(&self) -> MutexGuard<'_, PendingSignIns<oneshot::Sender<String>>> {
+    fn pending_lock(&self) -> MutexGuard<'_, PendingSignIns<Waiter>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -789,8 +847,11 @@ impl Inner {
                     Ok(Some(_))
                 );
                 if !signed_in {
-                    let plain = Session::connect_with(url, self.timeouts, reqwest::Client::new());
-                    return self.listed(plain.await).await;
+                    let plain = match web::client(Default::default()) {
+                        Ok(client) => Session::connect_with(url, self.timeouts, client).await,
+                        Err(error) => return Err(error.into()),
+                    };
+                    return self.listed(plain).await;
                 }
                 let oauth = match OAuth::new(url, self.credentials(id)).await {
                     Ok(oauth) => oauth,
@@ -862,14 +923,18 @@ impl Inner {
         let challenge = match challenge {
             Some(challenge) => challenge,
             // Asked to sign in without a refusal in hand (after a restart): ask the server.
-            None => match Session::connect_with(url, self.timeouts, reqwest::Client::new()).await {
-                Ok(session) => return self.listed(Ok(session)).await,
-                Err(ConnectError {
-                    challenge: Some(challenge),
-                    ..
-                }) => challenge,
-                Err(err) => return Err(err.error.into()),
-            },
+            None => {
+                match Session::connect_with(url, self.timeouts, web::client(Default::default())?)
+                    .await
+                {
+                    Ok(session) => return self.listed(Ok(session)).await,
+                    Err(ConnectError {
+                        challenge: Some(challenge),
+                        ..
+                    }) => challenge,
+                    Err(err) => return Err(err.error.into()),
+                }
+            }
         };
         // Refuse before the browser opens when the tokens could not be kept.
         self.read_secret(&id, SecretKind::OAuthTokens).await?;
@@ -1009,17 +1074,62 @@ impl Inner {
         .map_err(|err| Error::internal(err.to_string()))?
     }
 
-    /// Removes keyring entries, as far as the keyring lets it; what stays is logged.
-    async fn delete_secrets(&self, id: &ConnectorId, kinds: Vec<SecretKind>) {
+    /// Removes keyring entries, as far as the keyring lets it; what stays is logged, and
+    /// the last refusal returned.
+    async fn delete_secrets(&self, id: &ConnectorId, kinds: Vec<SecretKind>) -> Result<()> {
         let (store, connector) = (Arc::clone(&self.secrets), id.clone());
-        let _ = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
+            let mut outcome = Ok(());
             for kind in kinds {
                 if let Err(err) = store.delete(&connector, kind) {
                     tracing::warn!(id = %connector, ?kind, code = ?err.code, "could not remove a keyring entry");
+                    outcome = Err(err);
                 }
             }
+            outcome
         })
-        .await;
+        .await
+        .unwrap_or_else(|err| Err(Error::internal(err.to_string())))
+    }
+
+    /// Deletes every keyring entry of a removed connector and crosses it off the leftovers.
+    /// When the keyring refuses, it stays listed for the next start, and the person hears
+    /// of it when they just removed `name`.
+    async fn forget_secrets(&self, id: &ConnectorId, name: Option<&str>) {
+        let deleted = self
+            .delete_secrets(
+                id,
+                vec![
+                    SecretKind::OAuthTokens,
+                    SecretKind::OAuthClientSecret,
+                    SecretKind::ApiKey,
+                    SecretKind::Password,
+                ],
+            )
+            .await;
+        match deleted {
+            Ok(()) => {
+                let mut state = self.lock();
+                state.leftovers.retain(|other| other != id);
+                let settings = state.settings(state.records());
+                if let Err(err) = self.save(settings) {
+                    // Deleting again at the next start is harmless.
+                    tracing::warn!(%id, ?err, "could not save that a connector's keyring entries are gone");
+                }
+            }
+            Err(err) => {
+                tracing::info!(%id, "a removed connector's keyring entries stay listed for the next start");
+                if let Some(name) = name {
+                    let _ = self.events.send(Event::Notice(Notice {
+                        level: NoticeLevel::Warning,
+                        message: format!(
+                            "\"{name}\" was removed, but its saved sign-in could not be deleted from the system keyring (it may be locked). Switchboard will try again the next time it starts."
+                        ),
+                        detail: err.detail.or(Some(err.message)),
+                    }));
+                }
+            }
+        }
     }
 
     fn finish(self: &Arc<Self>, id: &ConnectorId, generation: u64, outcome: Attempt) {
@@ -1090,7 +1200,7 @@ impl Inner {
         if let Some(name) = rename {
             let records = state.records_changing(id, |r| r.name = name.clone());
             // The server's name is a nicety; keep the old name if it cannot be saved.
-            match self.save(records) {
+            match self.save(state.settings(records)) {
                 Ok(()) => {
                     if let Some(live) = state.live.get_mut(id) {
                         live.record.name = name;
@@ -1123,13 +1233,7 @@ impl AppLink {
             })
             .then_some(())
             .ok_or_else(|| Error::new(ErrorCode::SignInFailed, "This sign-in was stopped."))?;
-        self.inner.browser.open(authorization_url).map_err(|err| {
-            Error::new(
-                ErrorCode::SignInFailed,
-                "Switchboard could not open your browser to sign in.",
-            )
-            .with_detail(err.detail.unwrap_or(err.message))
-        })
+        self.inner.browser.open(authorization_url)
     }
 }
 
@@ -1173,12 +1277,16 @@ fn refresh_due(
     ))
 }
 
+/// The `state` of an authorization URL, read as rmcp's OAuth client wrote it: appended
+/// last, after whatever the server's own endpoint address carried (a `state` there too is
+/// the server's, not ours).
 fn state_of(authorization_url: &str) -> Result<String> {
     url::Url::parse(authorization_url)
         .ok()
         .and_then(|url| {
             url.query_pairs()
-                .find(|(key, _)| key == "state")
+                .filter(|(key, _)| key == "state")
+                .last()
                 .map(|(_, value)| value.into_owned())
         })
         .ok_or_else(|| Error::internal("the authorization URL carries no state"))
@@ -1197,7 +1305,7 @@ fn expired() -> Error {
 #[async_trait]
 impl Browser for AppLink {
     async fn redirect_uri(&self) -> Result<String> {
-        Ok(APP_REDIRECT_URI.to_owned())
+        Ok(app_redirect_uri(&self.id))
     }
 
     async fn authorize(&self, authorization_url: &str) -> Result<String> {
@@ -1208,7 +1316,7 @@ impl Browser for AppLink {
             .begin(state, self.id.clone(), Instant::now(), sender);
         self.open(authorization_url)?;
         match tokio::time::timeout(SIGN_IN_PATIENCE, receiver).await {
-            Ok(Ok(link)) => Ok(link),
+            Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Err(Error::new(
                 ErrorCode::SignInFailed,
                 "Signing in was cancelled.",
@@ -1229,14 +1337,17 @@ impl Browser for LoopbackPage {
     async fn redirect_uri(&self) -> Result<String> {
         Ok(self
             .loopback
-            .get_or_try_init(Loopback::bind)
+            .get_or_try_init(|| Loopback::bind(self.app_link.id.clone()))
             .await?
             .redirect_uri())
     }
 
     async fn authorize(&self, authorization_url: &str) -> Result<String> {
         let state = state_of(authorization_url)?;
-        let loopback = self.loopback.get_or_try_init(Loopback::bind).await?;
+        let loopback = self
+            .loopback
+            .get_or_try_init(|| Loopback::bind(self.app_link.id.clone()))
+            .await?;
         self.app_link.open(authorization_url)?;
         tokio::time::timeout(SIGN_IN_PATIENCE, loopback.receive(&state))
             .await
@@ -1277,6 +1388,29 @@ mod tests {
             vec![],
             Some(1_000),
         )
+    }
+
+    #[test]
+    fn the_state_is_the_one_the_oauth_client_appended_last() {
+        // An authorization endpoint whose own address already carries a `state`: ours is
+        // appended after it, as rmcp's OAuth client writes it.
+        assert_eq!(
+            state_of("https://as.example/authorize?state=theirs&client_id=c&state=ours").unwrap(),
+            "ours"
+        );
+        assert_eq!(
+            state_of("https://as.example/authorize?client_id=c&state=only").unwrap(),
+            "only"
+        );
+        assert!(state_of("https://as.example/authorize?client_id=c").is_err());
+    }
+
+    #[test]
+    fn each_connector_signs_in_on_its_own_app_link() {
+        assert_eq!(
+            app_redirect_uri(&ConnectorId("c1f".into())),
+            "io.switchboard.desktop:/oauth/callback/c1f"
+        );
     }
 
     #[test]

@@ -91,6 +91,18 @@ fn needs_sign_in(challenge: Option<&str>) -> Error {
 /// Finds the step that failed by walking the error's causes.
 fn classify(err: &(dyn StdError + 'static)) -> Option<Error> {
     let detail = chain(err);
+    if let Some(moved) = find::<crate::web::Moved>(err) {
+        return Some(
+            Error::new(
+                ErrorCode::Moved,
+                format!(
+                    "This address moves to {}. Switchboard does not follow it to another server: if you trust that address, add it instead.",
+                    moved.to
+                ),
+            )
+            .with_detail(detail),
+        );
+    }
     let lower = detail.to_ascii_lowercase();
     let mut source: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(current) = source {
@@ -216,6 +228,22 @@ fn not_mcp(content_type: Option<&str>, detail: &str) -> Error {
         _ => "Something answered at this address, but it is not an MCP server.",
     };
     Error::new(ErrorCode::NotMcpServer, message).with_detail(detail.to_owned())
+}
+
+/// The first cause of type `T` in the error's chain.
+pub(crate) fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        // rmcp's transport error holds the HTTP client's error as a field, not a source.
+        source = match current.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            Some(StreamableHttpError::Client(http)) => Some(http),
+            _ => current.source(),
+        };
+    }
+    None
 }
 
 /// The error and all its causes, for the "Details" disclosure.

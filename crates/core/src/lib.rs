@@ -12,6 +12,7 @@ pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod web;
 
 pub use connectors::{Connectors, Event};
 pub use error::{Error, ErrorCode, Result};

@@ -6,20 +6,33 @@
 //! - the client identity, in the order the design asks: the person's own client id (and
 //!   secret) → a Client ID Metadata Document when the server supports them → dynamic
 //!   registration ([`OAuth::sign_in`]);
-//! - metadata that does not list PKCE S256 is refused (rmcp only warns), and so are guessed
-//!   endpoints when the server published none under the 2026-07-28 protocol;
+//! - what a server's sign-in names is checked before it is used ([`discover`]): endpoints
+//!   rmcp would guess when the server published no metadata (`/authorize`, `/token`) are
+//!   refused; metadata must carry its `issuer` and list PKCE S256 (rmcp only warns); the
+//!   authorization, token, registration and revocation endpoints must be https (see
+//!   [`crate::web`]). Tokens saved earlier are used only with metadata that passes the same
+//!   checks and names the issuer they came from;
+//! - every request of the sign-in goes through [`SignInHttp`], which checks its address as
+//!   it leaves, whatever metadata named it;
 //! - a redirect that carries `error=` is read before rmcp sees it (rmcp would only say
 //!   "missing code"), so "you declined" reads as such;
 //! - scope upgrades are capped per operation ([`MAX_AUTHORIZATIONS`]).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use rmcp::transport::auth::{AuthorizationCallback, OAuthClientConfig};
+use reqwest::header::HeaderMap;
+use rmcp::transport::auth::{
+    AuthorizationCallback, AuthorizationMetadata, AuthorizationMetadataSource, OAuthClientConfig,
+};
 use rmcp::transport::{AuthClient, AuthError, AuthorizationManager, CredentialStore};
 use switchboard_ipc::ErrorCode;
+use url::Url;
 
 use crate::error::{Error, Result};
 use crate::redirect::{Outcome, Redirect};
 use crate::secrets::Secret;
+use crate::web::{self, SignInAddress, SignInHttp};
 
 /// The HTTP client of a signed-in session: adds the bearer token, refreshes it.
 pub type AuthorizedClient = AuthClient<reqwest::Client>;
@@ -54,6 +67,10 @@ enum AuthorizationStart {
 }
 
 pub(crate) fn sign_in_failed(err: &AuthError) -> Error {
+    // A request refused on its way out says why in its own words.
+    if let Some(web::Refused(refusal)) = crate::diagnose::find::<web::Refused>(err) {
+        return refusal.clone();
+    }
     let message = match err {
         AuthError::RegistrationFailed(_) => {
             "The server's sign-in service would not register Switchboard. It may need a client ID: add one under Advanced settings."
@@ -82,22 +99,49 @@ pub(crate) fn sign_in_failed(err: &AuthError) -> Error {
 /// sessions use for every request.
 pub struct OAuth {
     client: AuthorizedClient,
+    /// The connector's own address: what its sign-in addresses are judged against.
+    connector: Url,
 }
 
 impl OAuth {
     /// Prepares sign-in for the server at `url`, with tokens kept in `store`. Tokens saved by
     /// an earlier sign-in are loaded, so a restart needs no browser.
+    ///
+    /// Saved tokens are used only with metadata that passes the checks of a fresh sign-in
+    /// ([`discover`]) and names the issuer the tokens came from; otherwise they are dropped
+    /// and the server's refusal asks the person to sign in again.
     pub async fn new(url: &str, store: impl CredentialStore + 'static) -> Result<Self> {
-        let mut manager = AuthorizationManager::new(url)
-            .await
-            .map_err(|err| sign_in_failed(&err))?;
+        let connector = Url::parse(url).map_err(|err| Error::internal(err.to_string()))?;
+        let mut manager = AuthorizationManager::new_with_oauth_http_client(
+            url,
+            Arc::new(SignInHttp::new(&connector)?),
+        )
+        .await
+        .map_err(|err| sign_in_failed(&err))?;
+        let saved = store.load().await.map_err(|err| sign_in_failed(&err))?;
+        if let Some(saved) = saved.filter(|saved| saved.token_response.is_some()) {
+            let metadata = discover(&manager, None, &connector).await?;
+            if saved.issuer.is_some() && saved.issuer == metadata.issuer {
+                manager.set_metadata(metadata);
+            } else {
+                // Tokens are bound to the issuer that minted them; one that is not named
+                // (or not this one) gets no refresh here and no more use.
+                tracing::info!(
+                    saved = ?saved.issuer,
+                    now = ?metadata.issuer,
+                    "the saved sign-in is not from this server's issuer; dropping it"
+                );
+                store.clear().await.map_err(|err| sign_in_failed(&err))?;
+            }
+        }
         manager.set_credential_store(store);
         manager
             .initialize_from_store()
             .await
             .map_err(|err| sign_in_failed(&err))?;
         Ok(Self {
-            client: AuthClient::new(reqwest::Client::new(), manager),
+            client: AuthClient::new(web::client(HeaderMap::new())?, manager),
+            connector,
         })
     }
 
@@ -146,22 +190,9 @@ impl OAuth {
     ) -> std::result::Result<String, AuthorizationStart> {
         let failed = |err: AuthError| AuthorizationStart::Failed(sign_in_failed(&err));
         let mut manager = self.client.auth_manager.lock().await;
-        let resolved = manager
-            .resolve_metadata_from_challenge(Some(challenge))
+        let metadata = discover(&manager, Some(challenge), &self.connector)
             .await
-            .map_err(failed)?;
-        let metadata = resolved.metadata;
-        let lists_s256 = metadata
-            .code_challenge_methods_supported
-            .as_ref()
-            .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
-        if resolved.source.is_discovered() && !lists_s256 {
-            return Err(AuthorizationStart::Failed(Error::new(
-                ErrorCode::SignInFailed,
-                "This server's sign-in does not support the protection Switchboard requires (PKCE), so Switchboard did not sign in.",
-            )
-            .with_detail("The authorization server metadata does not list S256 in code_challenge_methods_supported.")));
-        }
+            .map_err(AuthorizationStart::Failed)?;
         let supports_cimd = metadata
             .additional_fields
             .get("client_id_metadata_document_supported")
@@ -247,4 +278,73 @@ impl OAuth {
             .map_err(|err| sign_in_failed(&err))?;
         Ok(())
     }
+}
+
+/// Finds where the server signs people in, and refuses what cannot be trusted: endpoints
+/// guessed because the server published no metadata, metadata without its `issuer` or
+/// without PKCE S256, and endpoints that are not https ([`web::check_sign_in_address`]).
+async fn discover(
+    manager: &AuthorizationManager,
+    challenge: Option<&str>,
+    connector: &Url,
+) -> Result<AuthorizationMetadata> {
+    let resolved = manager
+        .resolve_metadata_from_challenge(challenge)
+        .await
+        .map_err(|err| sign_in_failed(&err))?;
+    if resolved.source == AuthorizationMetadataSource::LegacyEndpointFallback {
+        return Err(Error::new(
+            ErrorCode::SignInFailed,
+            "This server asks for sign-in but does not say where, so Switchboard did not sign in. Ask the server's owner.",
+        )
+        .with_detail("The server publishes no authorization server metadata (RFC 9728, RFC 8414 or OpenID Connect discovery); Switchboard does not guess its endpoints."));
+    }
+    let metadata = resolved.metadata;
+    let untrusted = |detail: &str| {
+        Error::new(
+            ErrorCode::SignInFailed,
+            "The server's sign-in is set up in a way Switchboard cannot trust, so it did not sign in. Tell the server's owner.",
+        )
+        .with_detail(detail.to_owned())
+    };
+    if metadata.issuer.as_deref().is_none_or(str::is_empty) {
+        return Err(untrusted(
+            "The authorization server metadata does not name its issuer.",
+        ));
+    }
+    let lists_s256 = metadata
+        .code_challenge_methods_supported
+        .as_ref()
+        .is_some_and(|methods| methods.iter().any(|m| m == "S256"));
+    if !lists_s256 {
+        return Err(Error::new(
+            ErrorCode::SignInFailed,
+            "This server's sign-in does not support the protection Switchboard requires (PKCE), so Switchboard did not sign in.",
+        )
+        .with_detail("The authorization server metadata does not list S256 in code_challenge_methods_supported."));
+    }
+    let revocation = metadata
+        .additional_fields
+        .get("revocation_endpoint")
+        .map(|value| value.as_str().unwrap_or_default());
+    for (address, what) in [
+        (
+            Some(metadata.authorization_endpoint.as_str()),
+            SignInAddress::AuthorizationEndpoint,
+        ),
+        (
+            Some(metadata.token_endpoint.as_str()),
+            SignInAddress::TokenEndpoint,
+        ),
+        (
+            metadata.registration_endpoint.as_deref(),
+            SignInAddress::RegistrationEndpoint,
+        ),
+        (revocation, SignInAddress::RevocationEndpoint),
+    ] {
+        if let Some(address) = address {
+            web::check_sign_in_address(address, what, connector)?;
+        }
+    }
+    Ok(metadata)
 }

@@ -72,12 +72,8 @@ impl Session {
     /// Connects and completes the handshake: the stateless 2026-07-28 protocol when the
     /// server speaks it, the 2025-11-25 initialize handshake otherwise.
     pub async fn connect(url: &str, timeouts: Timeouts) -> Result<Self> {
-        let transport = || {
-            StreamableHttpClientTransport::from_config(
-                StreamableHttpClientTransportConfig::with_uri(url),
-            )
-        };
-        Ok(Self::start(transport, timeouts).await?)
+        let client = crate::web::client(Default::default())?;
+        Ok(Self::connect_with(url, timeouts, client).await?)
     }
 
     /// Connects through `client` (a signed-in one, say); a refusal keeps its challenge.

@@ -27,6 +27,7 @@ pub const SCHEMA_VERSION: u64 = 2;
 
 const KEY_SCHEMA: &str = "schemaVersion";
 const KEY_CONNECTORS: &str = "connectors";
+const KEY_KEYRING_LEFTOVERS: &str = "keyringLeftovers";
 
 /// The top-level entries of the settings file.
 pub type Entries = Map<String, Value>;
@@ -64,6 +65,10 @@ fn enabled_by_default() -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
     pub connectors: Vec<ConnectorRecord>,
+    /// Removed connectors whose keyring entries are still to be deleted (the keyring was
+    /// locked or away when they were removed): deleting them is tried again at every start.
+    /// Optional, so files without it (and older Switchboards reading it) need no migration.
+    pub keyring_leftovers: Vec<ConnectorId>,
 }
 
 impl Settings {
@@ -78,7 +83,15 @@ impl Settings {
                 .with_detail(err.to_string())
             })?,
         };
-        Ok(Self { connectors })
+        // Only a chore list: an unreadable one is dropped rather than costing the settings.
+        let keyring_leftovers = entries
+            .get(KEY_KEYRING_LEFTOVERS)
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+            .unwrap_or_default();
+        Ok(Self {
+            connectors,
+            keyring_leftovers,
+        })
     }
 
     pub fn to_entries(&self) -> Entries {
@@ -87,6 +100,11 @@ impl Settings {
         entries.insert(
             KEY_CONNECTORS.into(),
             serde_json::to_value(&self.connectors).unwrap_or_else(|_| Value::Array(Vec::new())),
+        );
+        entries.insert(
+            KEY_KEYRING_LEFTOVERS.into(),
+            serde_json::to_value(&self.keyring_leftovers)
+                .unwrap_or_else(|_| Value::Array(Vec::new())),
         );
         entries
     }
@@ -326,6 +344,7 @@ mod tests {
                 record("a", "https://a.example/mcp"),
                 record("b", "http://localhost:1/x?y"),
             ],
+            keyring_leftovers: vec![ConnectorId("gone".into())],
         };
         let (store, notices) = FileStore::open(&path);
         assert!(notices.is_empty());
@@ -439,6 +458,7 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let before = Settings {
             connectors: vec![record("a", "https://a.example/mcp")],
+            ..Settings::default()
         };
         write_atomically(&path, &before.to_entries()).expect("save");
         // A crash after the temporary file was partly written and before the rename.

@@ -167,12 +167,10 @@ pub fn headers(method: &SignInMethod, secret: &Secret) -> Result<HeaderMap> {
     Ok(headers)
 }
 
-/// An HTTP client that sends the key or password on every request.
+/// An HTTP client that sends the key or password on every request, to the connector's
+/// own origin only ([`crate::web::client`]).
 pub fn client(method: &SignInMethod, secret: &Secret) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .default_headers(headers(method, secret)?)
-        .build()
-        .map_err(|err| Error::internal(err.to_string()))
+    crate::web::client(headers(method, secret)?)
 }
 
 /// The keyring entry a method's secret lives in, if it has one the connection needs.

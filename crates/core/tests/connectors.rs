@@ -1,116 +1,19 @@
 //! The connector registry end to end, headless: add, connect, persist, restart, turn off,
 //! remove — against real servers and a real settings file.
 
-use std::collections::HashMap;
+#[path = "support/registry.rs"]
+mod support;
+
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_core::connectors::OpenUrl;
-use switchboard_core::secrets::{Secret, SecretKind, SecretStore, account};
+use support::{MemorySecrets, TestBrowser, add, open, open_with, settled, until};
+use switchboard_core::secrets::{Secret, SecretKind, SecretStore};
 use switchboard_core::settings::FileStore;
-use switchboard_core::{Connectors, ErrorCode, Event, Result, Timeouts};
-use switchboard_ipc::{
-    AddConnectorRequest, ConnectorId, ConnectorState, ConnectorSummary, SecretInput, SignInChoice,
-};
+use switchboard_core::{Connectors, ErrorCode, Timeouts};
+use switchboard_ipc::{AddConnectorRequest, ConnectorState, SecretInput, SignInChoice};
 use switchboard_testkit as kit;
-
-/// The keyring for these tests (the real one is tested in `keyring.rs`).
-#[derive(Default)]
-struct MemorySecrets(Mutex<HashMap<String, String>>);
-
-impl SecretStore for MemorySecrets {
-    fn read(&self, id: &ConnectorId, kind: SecretKind) -> Result<Option<Secret>> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&account(id, kind))
-            .map(Secret::new))
-    }
-    fn write(&self, id: &ConnectorId, kind: SecretKind, secret: &Secret) -> Result<()> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(account(id, kind), secret.expose().to_owned());
-        Ok(())
-    }
-    fn delete(&self, id: &ConnectorId, kind: SecretKind) -> Result<()> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&account(id, kind));
-        Ok(())
-    }
-}
-
-/// No browser in these tests: a sign-in page opened is a failure to explain.
-struct NoBrowser;
-
-impl OpenUrl for NoBrowser {
-    fn open(&self, _: &str) -> Result<()> {
-        Err(switchboard_core::Error::internal("no browser here"))
-    }
-}
-
-fn open(path: &Path) -> Connectors {
-    open_with(path, Arc::new(MemorySecrets::default()))
-}
-
-fn open_with(path: &Path, secrets: Arc<MemorySecrets>) -> Connectors {
-    let (store, notices) = FileStore::open(path);
-    assert!(notices.is_empty(), "{notices:?}");
-    Connectors::load(
-        Box::new(store),
-        secrets,
-        Arc::new(NoBrowser),
-        Timeouts {
-            connect: Duration::from_secs(10),
-            request: Duration::from_secs(10),
-        },
-        tokio::runtime::Handle::current(),
-    )
-    .expect("loads")
-}
-
-/// Waits for the connector to leave `Connecting`, and returns where it landed.
-async fn settled(connectors: &Connectors, id: &ConnectorId) -> ConnectorSummary {
-    let mut events = connectors.subscribe();
-    let current = connectors
-        .list()
-        .into_iter()
-        .find(|c| &c.id == id)
-        .expect("listed");
-    if current.state != ConnectorState::Connecting {
-        return current;
-    }
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match events.recv().await {
-                Ok(Event::ConnectorChanged(summary))
-                    if &summary.id == id && summary.state != ConnectorState::Connecting =>
-                {
-                    return summary;
-                }
-                Ok(_) => {}
-                Err(err) => panic!("events ended: {err}"),
-            }
-        }
-    })
-    .await
-    .expect("settles within 30 s")
-}
-
-async fn add(connectors: &Connectors, url: &str, name: Option<&str>) -> ConnectorSummary {
-    connectors
-        .add(AddConnectorRequest {
-            url: url.to_owned(),
-            name: name.map(str::to_owned),
-            sign_in: Default::default(),
-        })
-        .await
-        .expect("added")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn added_connectors_connect_persist_and_come_back_after_a_restart() {
@@ -410,51 +313,8 @@ async fn an_unusable_sign_in_changes_nothing() {
         assert_eq!(err.code, ErrorCode::InvalidSignIn, "{why}");
     }
     assert!(!path.exists(), "nothing saved");
-    assert!(
-        secrets.0.lock().unwrap().is_empty(),
-        "nothing in the keyring"
-    );
+    assert!(secrets.is_empty(), "nothing in the keyring");
     assert!(connectors.list().is_empty());
-}
-
-/// The person's browser for headless tests: the test kit's Chromium script, run directly.
-struct TestBrowser {
-    env: Vec<(String, String)>,
-}
-
-impl OpenUrl for TestBrowser {
-    fn open(&self, url: &str) -> Result<()> {
-        std::process::Command::new(kit::browser_script())
-            .arg(url)
-            .envs(self.env.iter().cloned())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map(drop)
-            .map_err(|err| switchboard_core::Error::internal(err.to_string()))
-    }
-}
-
-/// Waits until `accept` holds for the connector, or panics with where it stands.
-async fn until(
-    connectors: &Connectors,
-    id: &ConnectorId,
-    what: &str,
-    accept: impl Fn(&ConnectorSummary) -> bool,
-) -> ConnectorSummary {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let now = connectors
-            .list()
-            .into_iter()
-            .find(|c| &c.id == id)
-            .expect("listed");
-        if accept(&now) {
-            return now;
-        }
-        assert!(std::time::Instant::now() < deadline, "{what}: {now:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

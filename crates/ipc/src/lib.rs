@@ -292,6 +292,22 @@ pub struct CheckedAddress {
     pub url: String,
     /// The host, used as the name when the server gives none.
     pub host: String,
+    /// The address carries what looks like a secret in its query (`?api_key=…`), which
+    /// would be kept in the settings file: the window offers to move it into the API key
+    /// field, where it goes to the keyring.
+    #[serde(default)]
+    pub secret_in_query: Option<SecretInQuery>,
+}
+
+/// A query parameter that looks like a secret, and the address without it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInQuery {
+    /// The parameter's name, as typed (`api_key`).
+    pub name: String,
+    /// Its value: what the person typed, handed back so it can move to the key field.
+    pub value: String,
+    /// The address as typed, without that parameter.
+    pub address_without: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -332,6 +348,9 @@ pub enum ErrorCode {
     NotMcpServer,
     /// 404 at that address.
     NotFound,
+    /// The address redirects to another server (another origin), which Switchboard does
+    /// not follow: the person added this address, not that one.
+    Moved,
     /// The server answered with 5xx or 429.
     ServerError,
     /// The server wants the person to sign in.

@@ -1,0 +1,563 @@
+//! A hostile server against the registry, headless: what a connector's server can make
+//! Switchboard open, send, follow or keep. Each test plays one attack with the test kit's
+//! [`kit::Hostile`] server (real HTTP on this machine) and checks what reached whom.
+
+#[path = "support/registry.rs"]
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use support::{
+    LinkCatcher, MemorySecrets, RecordingBrowser, TestBrowser, add, open_with, open_with_browser,
+    until_state,
+};
+use switchboard_core::secrets::{Secret, SecretKind, SecretStore};
+use switchboard_core::{Connectors, ErrorCode, Event};
+use switchboard_ipc::{
+    AddConnectorRequest, ConnectorId, ConnectorState, ConnectorSummary, NoticeLevel, SecretInput,
+    SignInChoice,
+};
+use switchboard_testkit::{self as kit, Hostile, Reply};
+
+/// The paths of a sign-in that must never be asked for when discovery is refused.
+const SIGN_IN_PATHS: [&str; 4] = ["/authorize", "/token", "/register", "/revoke"];
+
+fn registry(dir: &Path, browser: Arc<RecordingBrowser>) -> Connectors {
+    open_with_browser(
+        &dir.join("settings.json"),
+        Arc::new(MemorySecrets::default()),
+        browser,
+    )
+}
+
+/// Adds `url` (signing in automatically, as a person adding it would) and waits until
+/// its sign-in stopped.
+async fn refused_sign_in(connectors: &Connectors, url: &str) -> ConnectorSummary {
+    let added = add(connectors, url, None).await;
+    let stopped = until_state(connectors, &added.id, |state| {
+        !matches!(
+            state,
+            ConnectorState::Connecting | ConnectorState::SigningIn
+        )
+    })
+    .await;
+    assert_eq!(stopped.state, ConnectorState::NeedsSignIn, "{stopped:?}");
+    stopped
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_page_that_is_not_a_web_page_is_never_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = Arc::new(RecordingBrowser::default());
+    let connectors = registry(dir.path(), browser.clone());
+    for (page, says) in [
+        ("file:///etc/passwd", "is not a web address"),
+        ("smb://attacker.example/share/x.exe", "is not a web address"),
+        (
+            "ms-msdt:/id PCWDiagnostic /skip force",
+            "is not a web address",
+        ),
+        ("javascript:alert(document.cookie)", "is not a web address"),
+        (
+            "io.switchboard.desktop:/oauth/callback/x?code=1&state=2",
+            "is not a web address",
+        ),
+        (
+            "http://attacker.example/authorize",
+            "not protected by https",
+        ),
+    ] {
+        let server = Hostile::start();
+        let url = server.asks_for_sign_in(json!({ "authorization_endpoint": page }));
+        let stopped = refused_sign_in(&connectors, &url).await;
+        let problem = stopped.problem.expect("a reason");
+        assert_eq!(problem.code, ErrorCode::SignInFailed, "{page}");
+        assert!(problem.message.contains(says), "{page}: {problem:?}");
+        assert!(
+            !server
+                .requests_to("/.well-known/oauth-authorization-server")
+                .is_empty(),
+            "{page}: the refusal came from reading the metadata"
+        );
+        for path in SIGN_IN_PATHS {
+            assert!(
+                server.requests_to(path).is_empty(),
+                "{page}: {path} was asked"
+            );
+        }
+    }
+    assert_eq!(browser.opened(), Vec::<String>::new(), "nothing was opened");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_endpoints_on_plain_http_elsewhere_are_never_reached() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = Arc::new(RecordingBrowser::default());
+    let connectors = registry(dir.path(), browser.clone());
+    // Another host, as far as addresses go: this machine's own network address, where
+    // a server records whatever reaches it. Plain http there carries everything in the
+    // clear.
+    let elsewhere = Hostile::start_on(kit::non_loopback_ip());
+    elsewhere.route_json(
+        "/.well-known/oauth-authorization-server",
+        kit::sign_in_metadata(elsewhere.base()),
+    );
+    for (field, value) in [
+        ("token_endpoint", elsewhere.url("/token")),
+        ("registration_endpoint", elsewhere.url("/register")),
+        ("revocation_endpoint", elsewhere.url("/revoke")),
+    ] {
+        let server = Hostile::start();
+        let url = server.asks_for_sign_in(json!({ field: value }));
+        let problem = refused_sign_in(&connectors, &url)
+            .await
+            .problem
+            .expect("a reason");
+        assert!(
+            problem.message.contains("not protected by https"),
+            "{field}: {problem:?}"
+        );
+        for path in SIGN_IN_PATHS {
+            assert!(
+                server.requests_to(path).is_empty(),
+                "{field}: {path} was asked"
+            );
+        }
+    }
+    // The metadata document itself on plain http elsewhere: not even fetched.
+    let server = Hostile::start();
+    let url = server.asks_for_sign_in(json!({}));
+    server.route_json(
+        "/.well-known/oauth-protected-resource",
+        json!({"resource": url, "authorization_servers": [elsewhere.base()]}),
+    );
+    let problem = refused_sign_in(&connectors, &url)
+        .await
+        .problem
+        .expect("a reason");
+    assert!(
+        problem.message.contains("not protected by https"),
+        "{problem:?}"
+    );
+    assert_eq!(
+        elsewhere
+            .requests()
+            .iter()
+            .map(|r| r.target.clone())
+            .collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "nothing reached the other host"
+    );
+    assert!(browser.opened().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_does_not_say_where_to_sign_in_gets_no_guessed_endpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = Arc::new(RecordingBrowser::default());
+    let connectors = registry(dir.path(), browser.clone());
+    let server = Hostile::start();
+    server.route("/mcp", |_| {
+        Reply::json(401, &json!({"error": "invalid_token"})).header("WWW-Authenticate", "Bearer")
+    });
+    let problem = refused_sign_in(&connectors, &server.url("/mcp"))
+        .await
+        .problem
+        .expect("a reason");
+    assert_eq!(
+        problem.message,
+        "This server asks for sign-in but does not say where, so Switchboard did not sign in. Ask the server's owner."
+    );
+    for path in SIGN_IN_PATHS {
+        assert!(server.requests_to(path).is_empty(), "{path} was guessed");
+    }
+    assert!(browser.opened().is_empty());
+}
+
+/// Saved OAuth tokens for `connector`, from `issuer`, expired (so using them means
+/// refreshing them at the token endpoint).
+fn saved_tokens(issuer: &str) -> Secret {
+    Secret::new(
+        json!({
+            "client_id": "switchboard",
+            "token_response": {
+                "access_token": "saved-access-token",
+                "token_type": "Bearer",
+                "expires_in": 60,
+                "refresh_token": "saved-refresh-token",
+            },
+            "granted_scopes": [],
+            "token_received_at": 1_000,
+            "issuer": issuer,
+        })
+        .to_string(),
+    )
+}
+
+/// A settings file with one connector to `url` that signs in automatically.
+fn saved_connector(dir: &Path, url: &str) -> ConnectorId {
+    let id = ConnectorId("c-saved".into());
+    std::fs::write(
+        dir.join("settings.json"),
+        json!({
+            "schemaVersion": 2,
+            "connectors": [{
+                "id": id.0, "name": "Saved", "url": url, "enabled": true,
+                "signIn": {"kind": "automatic", "client_id": null, "has_client_secret": false},
+            }],
+        })
+        .to_string(),
+    )
+    .expect("settings");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_tokens_are_used_only_with_metadata_that_passes_the_same_checks() {
+    let elsewhere = Hostile::start_on(kit::non_loopback_ip());
+    for (case, changes, says) in [
+        (
+            "plain http token endpoint elsewhere",
+            Some(json!({ "token_endpoint": elsewhere.url("/token") })),
+            "not protected by https",
+        ),
+        ("no metadata at all", None, "does not say where"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Hostile::start();
+        let url = match changes {
+            Some(changes) => server.asks_for_sign_in(changes),
+            None => {
+                server.route("/mcp", |_| {
+                    Reply::status(401).header("WWW-Authenticate", "Bearer")
+                });
+                server.url("/mcp")
+            }
+        };
+        let id = saved_connector(dir.path(), &url);
+        let secrets = Arc::new(MemorySecrets::default());
+        secrets
+            .write(&id, SecretKind::OAuthTokens, &saved_tokens(server.base()))
+            .expect("saved tokens");
+        let connectors = open_with(&dir.path().join("settings.json"), secrets.clone());
+        connectors.start();
+        let stopped = until_state(&connectors, &id, |s| s != ConnectorState::Connecting).await;
+        assert_eq!(stopped.state, ConnectorState::NeedsSignIn, "{case}");
+        let problem = stopped.problem.expect("a reason");
+        assert!(problem.message.contains(says), "{case}: {problem:?}");
+        assert!(server.requests_to("/token").is_empty(), "{case}: refreshed");
+        for request in server.requests_to("/mcp") {
+            assert_eq!(
+                request.header("authorization"),
+                None,
+                "{case}: the saved token was sent"
+            );
+        }
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing reached the other host"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_tokens_from_another_issuer_are_dropped_not_refreshed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Hostile::start();
+    let url = server.asks_for_sign_in(json!({}));
+    let id = saved_connector(dir.path(), &url);
+    let secrets = Arc::new(MemorySecrets::default());
+    secrets
+        .write(
+            &id,
+            SecretKind::OAuthTokens,
+            &saved_tokens("https://another-issuer.example"),
+        )
+        .expect("saved tokens");
+    let connectors = open_with(&dir.path().join("settings.json"), secrets.clone());
+    connectors.start();
+    let stopped = until_state(&connectors, &id, |s| s != ConnectorState::Connecting).await;
+    assert_eq!(stopped.state, ConnectorState::NeedsSignIn, "{stopped:?}");
+    assert!(server.requests_to("/token").is_empty(), "not refreshed");
+    assert_eq!(
+        secrets.read(&id, SecretKind::OAuthTokens).expect("read"),
+        None,
+        "dropped"
+    );
+    for request in server.requests_to("/mcp") {
+        assert_eq!(
+            request.header("authorization"),
+            None,
+            "the old token was sent"
+        );
+    }
+}
+
+/// The mix-up attack (RFC 9700 §4.4): a hostile connector's "sign-in page" forwards the
+/// person's browser to an honest authorization server, with a client the attacker
+/// registered there. The person signs in there for real; the honest server's code must
+/// never reach the hostile connector's token endpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_forwards_the_browser_to_another_authorization_server_gets_no_code() {
+    let honest = kit::AuthServer::start();
+    let honest_metadata: Value = reqwest::get(honest.metadata_url())
+        .await
+        .expect("honest metadata")
+        .json()
+        .await
+        .expect("JSON");
+    let honest_authorize = honest_metadata["authorization_endpoint"]
+        .as_str()
+        .expect("an authorization endpoint")
+        .to_owned();
+    let registration = honest_metadata["registration_endpoint"]
+        .as_str()
+        .expect("a registration endpoint")
+        .to_owned();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catcher = LinkCatcher::new(dir.path());
+    let browser_log = dir.path().join("browser.jsonl");
+    let connectors = open_with_browser(
+        &dir.path().join("settings.json"),
+        Arc::new(MemorySecrets::default()),
+        Arc::new(TestBrowser {
+            env: kit::browser_env(&catcher.script, &browser_log),
+        }),
+    );
+    let mut events = connectors.subscribe();
+
+    // First the hostile server looks like nothing much; the attacker learns the
+    // connector's redirect when Switchboard registers with it below.
+    let hostile = Hostile::start();
+    hostile.route("/mcp", |_| Reply::status(404));
+    let added = add(&connectors, &hostile.url("/mcp"), None).await;
+    until_state(&connectors, &added.id, |s| s != ConnectorState::Connecting).await;
+    let own_redirect = format!("io.switchboard.desktop:/oauth/callback/{}", added.id);
+
+    for (attack, redirect_uri, says) in [
+        // The honest server answers on another connector's redirect: refused there.
+        (
+            "another connector's redirect",
+            "io.switchboard.desktop:/oauth/callback/c-victim".to_owned(),
+            "different sign-in service",
+        ),
+        // The honest server answers on this connector's own redirect, with its own `iss`:
+        // the issuer check refuses the code before it is exchanged.
+        ("its own redirect", own_redirect.clone(), "cannot trust"),
+    ] {
+        let client: Value = reqwest::Client::new()
+            .post(&registration)
+            .json(&json!({
+                "client_name": "Totally Switchboard",
+                "redirect_uris": [redirect_uri],
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+                "application_type": "native",
+            }))
+            .send()
+            .await
+            .expect("attacker registers")
+            .json()
+            .await
+            .expect("JSON");
+        let attacker_client = client["client_id"].as_str().expect("client id").to_owned();
+        hostile.asks_for_sign_in(json!({}));
+        hostile.route("/register", |request| {
+            let asked: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            Reply::json(
+                201,
+                &json!({"client_id": "hostile-client", "redirect_uris": asked["redirect_uris"]}),
+            )
+        });
+        hostile.route("/token", |_| {
+            Reply::json(400, &json!({"error": "invalid_grant"}))
+        });
+        let (forward_to, resource) = (honest_authorize.clone(), honest.mcp_url().to_owned());
+        let (client_id, redirect) = (attacker_client.clone(), redirect_uri.clone());
+        hostile.route("/authorize", move |request| {
+            let mut to = url::Url::parse(&forward_to).expect("honest endpoint");
+            {
+                let mut query = to.query_pairs_mut();
+                query
+                    .append_pair("client_id", &client_id)
+                    .append_pair("redirect_uri", &redirect)
+                    .append_pair("response_type", "code")
+                    .append_pair("scope", kit::OAUTH_SCOPE)
+                    .append_pair("resource", &resource);
+                for (name, value) in request.query() {
+                    if matches!(
+                        name.as_str(),
+                        "state" | "code_challenge" | "code_challenge_method"
+                    ) {
+                        query.append_pair(&name, &value);
+                    }
+                }
+            }
+            Reply::redirect(302, to.as_str())
+        });
+
+        let n = hostile.requests_to("/authorize").len();
+        connectors.sign_in(&added.id).expect("sign in");
+        let link = catcher.link(n).await;
+        assert!(
+            link.contains("code="),
+            "{attack}: the honest server gave a code"
+        );
+        connectors.open_link(&link);
+        let stopped = until_state(&connectors, &added.id, |s| {
+            !matches!(s, ConnectorState::Connecting | ConnectorState::SigningIn)
+        })
+        .await;
+        let problem = stopped.problem.expect("a reason");
+        assert!(problem.message.contains(says), "{attack}: {problem:?}");
+        assert!(
+            hostile.requests_to("/token").is_empty(),
+            "{attack}: the honest server's code reached the hostile token endpoint"
+        );
+        assert_eq!(
+            hostile.requests_to("/authorize")[n]
+                .query()
+                .iter()
+                .find(|(name, _)| name == "redirect_uri")
+                .map(|(_, value)| value.clone()),
+            Some(own_redirect.clone()),
+            "{attack}: each connector signs in on its own redirect"
+        );
+    }
+    // The refusal on the wrong redirect was also said as a notice.
+    let mut warned = false;
+    while let Ok(event) = events.try_recv() {
+        if let Event::Notice(notice) = event {
+            warned |= notice.level == NoticeLevel::Warning
+                && notice.message.contains("different sign-in service");
+        }
+    }
+    assert!(warned, "the person was told");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_to_another_server_is_named_and_gets_no_key_or_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open_with(
+        &dir.path().join("settings.json"),
+        Arc::new(MemorySecrets::default()),
+    );
+    let elsewhere = Hostile::start();
+    elsewhere.route("/mcp", |_| Reply::status(200));
+    for (how, sign_in, secret) in [
+        (
+            "a key in X-API-Key",
+            SignInChoice::ApiKey {
+                header: Some("X-API-Key".into()),
+                key: SecretInput("sk-redirected-1234".into()),
+            },
+            "sk-redirected-1234",
+        ),
+        (
+            "a bearer key",
+            SignInChoice::ApiKey {
+                header: None,
+                key: SecretInput("sk-bearer-5678".into()),
+            },
+            "sk-bearer-5678",
+        ),
+        (
+            "a password",
+            SignInChoice::Basic {
+                username: "ada".into(),
+                password: SecretInput("lovelace".into()),
+            },
+            // "ada:lovelace" in base64.
+            "YWRhOmxvdmVsYWNl",
+        ),
+    ] {
+        let server = Hostile::start();
+        let target = elsewhere.url("/mcp?from=redirect");
+        server.route("/mcp", move |_| Reply::redirect(307, &target));
+        let added = connectors
+            .add(AddConnectorRequest {
+                url: server.url("/mcp"),
+                name: None,
+                sign_in,
+            })
+            .await
+            .expect("added");
+        let stopped =
+            until_state(&connectors, &added.id, |s| s != ConnectorState::Connecting).await;
+        assert_eq!(stopped.state, ConnectorState::CantReach, "{how}");
+        let problem = stopped.problem.expect("a reason");
+        assert_eq!(problem.code, ErrorCode::Moved, "{how}: {problem:?}");
+        assert!(
+            problem
+                .message
+                .starts_with(&format!("This address moves to {}.", elsewhere.url("/mcp"))),
+            "{how}: {problem:?}"
+        );
+        // Its own server got it; the other one got nothing at all.
+        assert!(
+            server.requests_to("/mcp")[0]
+                .headers
+                .iter()
+                .any(|(_, value)| value.contains(secret)),
+            "{how}: sent to its own server"
+        );
+        assert!(elsewhere.requests().is_empty(), "{how}: followed elsewhere");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keyring_that_refuses_to_forget_is_said_and_tried_again_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let secrets = Arc::new(MemorySecrets::default());
+    let connectors = open_with(&path, secrets.clone());
+    let added = connectors
+        .add(AddConnectorRequest {
+            url: "https://mcp.example.invalid/mcp".into(),
+            name: Some("Work tools".into()),
+            sign_in: SignInChoice::ApiKey {
+                header: None,
+                key: SecretInput("sk-to-forget".into()),
+            },
+        })
+        .await
+        .expect("added");
+    let mut events = connectors.subscribe();
+    secrets.refuse_deletes(true);
+    connectors.remove(&added.id).await.expect("removed anyway");
+    assert!(connectors.list().is_empty());
+    let notice = loop {
+        match events.recv().await.expect("events") {
+            Event::Notice(notice) => break notice,
+            _ => continue,
+        }
+    };
+    assert_eq!(notice.level, NoticeLevel::Warning);
+    assert!(
+        notice.message.starts_with("\"Work tools\" was removed, but its saved sign-in could not be deleted from the system keyring"),
+        "{notice:?}"
+    );
+    assert!(!secrets.is_empty(), "still in the keyring");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("saved")).expect("JSON");
+    assert_eq!(saved["keyringLeftovers"], json!([added.id.0]));
+    drop(connectors);
+
+    // Next start, the keyring is unlocked: the entry goes, and so does the chore.
+    secrets.refuse_deletes(false);
+    let connectors = open_with(&path, secrets.clone());
+    connectors.start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !secrets.is_empty()
+        || std::fs::read_to_string(&path)
+            .expect("saved")
+            .contains(&added.id.0)
+    {
+        assert!(std::time::Instant::now() < deadline, "never retried");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
