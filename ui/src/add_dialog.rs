@@ -167,6 +167,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                             (None, Some(checked)) => {
                                 // Worth showing only when the core tidied the address up.
                                 let tidied = url.with_untracked(|typed| *typed != checked.url);
+                                let secret = checked.secret_in_query.clone();
                                 view! {
                                     <p class="field-ok">
                                         <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
@@ -189,6 +190,30 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                                             "This looks like a server address".into_any()
                                         }}
                                     </p>
+                                    {secret
+                                        .map(|secret| {
+                                            let name = secret.name.clone();
+                                            view! {
+                                                <div class="field-warning" data-testid="add-url-secret">
+                                                    <p>
+                                                        "The address carries what looks like a secret ("
+                                                        <code>{name}</code>
+                                                        "). In the address it would be kept in Switchboard's settings file; as an API key it goes to your system keyring."
+                                                    </p>
+                                                    <button
+                                                        type="button"
+                                                        class="button button-small"
+                                                        data-testid="add-url-secret-move"
+                                                        on:click=move |_| {
+                                                            url.set(secret.address_without.clone());
+                                                            sign_in.use_api_key(secret.value.clone());
+                                                        }
+                                                    >
+                                                        "Move it to the API key field"
+                                                    </button>
+                                                </div>
+                                            }
+                                        })}
                                 }
                                     .into_any()
                             }

@@ -87,6 +87,13 @@ impl SignInDraft {
         }
     }
 
+    /// Switches to "API key" with `key` in the key field (sent as `Authorization: Bearer`
+    /// unless the person names another header).
+    pub fn use_api_key(&self, key: String) {
+        self.kind.set(Kind::ApiKey);
+        self.key.set(key);
+    }
+
     /// Whether everything the chosen kind needs is filled in (tracked).
     pub fn is_complete(&self) -> bool {
         match self.kind.get() {
