@@ -2,6 +2,7 @@
 //! `switchboard-core`; this crate only wires it to Tauri.
 
 mod commands;
+mod log;
 mod store;
 
 use std::sync::{Arc, Mutex};
@@ -33,11 +34,7 @@ impl PendingNotices {
 }
 
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    log::init();
 
     let app = tauri::Builder::default()
         // First, so a second launch hands over its arguments (and deep link) before
@@ -50,6 +47,15 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .manage(PendingNotices::default())
         .setup(|app| {
+            match app.path().app_log_dir() {
+                Ok(folder) => {
+                    if let Err(err) = log::to_folder(&folder) {
+                        tracing::warn!(%err, folder = %folder.display(), "could not open the log file");
+                    }
+                }
+                Err(err) => tracing::warn!(%err, "no folder for the log file"),
+            }
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), "Switchboard started");
             let handle = app.handle().clone();
             let connectors = open_connectors(&handle)?;
             app.manage(connectors.clone());

@@ -83,8 +83,14 @@ async fn assert_no_secret_leaked(desktop: &Desktop, app: &Session, secrets: &[&s
         !answers.is_empty(),
         "the recorder saw the window's commands"
     );
+    let log = desktop.app_log();
+    assert!(
+        log.contains(kit::desktop::APP_STARTED_LINE),
+        "the app's log is read: {}",
+        desktop.app_log_file().display()
+    );
     let mut places = vec![
-        ("the app's log".to_owned(), desktop.app_log()),
+        ("the app's log".to_owned(), log),
         ("IPC answers".to_owned(), answers.join("\n")),
     ];
     let data = desktop.settings_file();
@@ -350,8 +356,10 @@ async fn a_link_to_the_app_reaches_the_running_window() {
         "the query is never shown: {text}"
     );
     desktop.screenshot("01-link-notice");
+    let log = desktop.app_log();
+    assert!(log.contains("app link refused"), "the refusal is logged");
     assert!(
-        !desktop.app_log().contains("not-for-the-log"),
+        !log.contains("not-for-the-log"),
         "the query is never logged"
     );
     // Still one window: the second launch did not open another app.
@@ -365,7 +373,7 @@ async fn a_link_to_the_app_reaches_the_running_window() {
 
     // A sign-in callback with a state Switchboard never handed out: refused in words.
     let forged = format!(
-        "{}:/oauth/callback?code=forged-code-1234&state=forged-state",
+        "{}:/oauth/callback/c1234?code=forged-code-1234&state=forged-state",
         kit::desktop::APP_IDENTIFIER
     );
     assert!(desktop.open_link(&forged).success());
@@ -377,7 +385,13 @@ async fn a_link_to_the_app_reaches_the_running_window() {
     let text = app.text(&forged_banner).await.expect("text");
     assert!(!text.contains("forged-code-1234"), "{text}");
     desktop.screenshot("02-forged-sign-in-link");
-    assert!(!desktop.app_log().contains("forged-code-1234"));
+    let log = desktop.app_log();
+    assert_eq!(
+        log.matches("app link refused").count(),
+        2,
+        "both refusals logged"
+    );
+    assert!(!log.contains("forged-code-1234"));
     app.quit().await;
 }
 
@@ -645,6 +659,20 @@ fn tokens_in_keyring(desktop: &Desktop) -> Vec<String> {
     tokens
 }
 
+/// The ids of the connectors in the desktop's settings file, in order.
+fn connector_ids(desktop: &Desktop) -> Vec<String> {
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(desktop.settings_file()).expect("settings file"),
+    )
+    .expect("settings JSON");
+    settings["connectors"]
+        .as_array()
+        .expect("connectors")
+        .iter()
+        .map(|c| c["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
 async fn add_by_address(app: &Session, url: &str) {
     open_add_dialog(app).await;
     let input = app.wait_for(&tid("add-url-input")).await;
@@ -657,6 +685,8 @@ async fn add_by_address(app: &Session, url: &str) {
 async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_and_a_revocation() {
     let auth = kit::AuthServer::start();
     let mut desktop = Desktop::start("oauth_app_link");
+    // The most a person (or a support page) could turn on: no code or token may show.
+    desktop.set_env("RUST_LOG", "debug");
     let browser = with_test_browser(&mut desktop);
     let driver = desktop.driver();
     let app = driver.open_app().await;
@@ -682,8 +712,11 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
     let stats = auth.stats().await;
     assert_eq!(
         stats["redirect_uris"],
-        serde_json::json!(["io.switchboard.desktop:/oauth/callback"]),
-        "registered with the app link"
+        serde_json::json!([format!(
+            "io.switchboard.desktop:/oauth/callback/{}",
+            connector_ids(&desktop)[0]
+        )]),
+        "registered with the connector's own app link"
     );
     assert_eq!(stats["authorizations"], 1);
     assert_eq!(
@@ -773,6 +806,14 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
         &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .await;
+    let log = desktop.app_log();
+    assert!(log.contains(" DEBUG "), "the log ran at debug");
+    for line in ["start exchange code for token", "exchange token result"] {
+        assert!(
+            !log.contains(line),
+            "rmcp's sign-in module logged its code or tokens: {line}"
+        );
+    }
     app.quit().await;
 }
 
@@ -796,10 +837,11 @@ async fn a_provider_that_refuses_the_app_link_gets_the_loopback_page() {
         2,
         "the app link, refused, then loopback: {tried:?}"
     );
-    assert_eq!(tried[0], "io.switchboard.desktop:/oauth/callback");
+    let own_path = format!("/oauth/callback/{}", connector_ids(&desktop)[0]);
+    assert_eq!(tried[0], format!("io.switchboard.desktop:{own_path}"));
     let loopback = tried[1].as_str().expect("a redirect URI");
     assert!(
-        loopback.starts_with("http://127.0.0.1:") && loopback.ends_with("/oauth/callback"),
+        loopback.starts_with("http://127.0.0.1:") && loopback.ends_with(&own_path),
         "{loopback}"
     );
     let visits = kit::browser_log(&browser);
@@ -888,12 +930,19 @@ async fn a_sign_in_left_open_can_be_reopened_and_cancelled() {
     desktop.screenshot("02-cancelled");
 
     // The cancelled sign-in's link no longer works.
-    let state = pages()[0]
-        .split(['?', '&'])
-        .find_map(|pair| pair.strip_prefix("state="))
-        .expect("a state")
-        .to_owned();
-    let late = format!("io.switchboard.desktop:/oauth/callback?code=late-code&state={state}");
+    let page = url::Url::parse(&pages()[0]).expect("the sign-in page's URL");
+    let param = |name: &str| {
+        page.query_pairs()
+            .filter(|(key, _)| key == name)
+            .last()
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {page}"))
+    };
+    let late = format!(
+        "{}?code=late-code&state={}",
+        param("redirect_uri"),
+        param("state")
+    );
     assert!(desktop.open_link(&late).success());
     app.wait_until(&tid("notice-banner"), |t| {
         t.contains("This sign-in link is not from Switchboard")
@@ -989,5 +1038,135 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
     desktop.screenshot("02-no-keyring-for-oauth");
     assert!(kit::browser_log(&browser).is_empty(), "no browser opened");
     assert_no_secret_leaked(&desktop, &app, &[KEY]).await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_whose_sign_in_page_is_not_a_web_page_gets_nothing_opened() {
+    let hostile = kit::Hostile::start();
+    let url = hostile.asks_for_sign_in(serde_json::json!({
+        "authorization_endpoint": "file:///etc/passwd",
+    }));
+    let mut desktop = Desktop::start("hostile_sign_in_page");
+    let browser = with_test_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    // Adding it is what would have opened the browser at once.
+    add_by_address(&app, &url).await;
+    app.wait_text(&tid("connector-state"), "Needs sign-in")
+        .await;
+    app.wait_until(&tid("connector-problem"), |t| {
+        t.contains(
+            "This server's sign-in page is not a web address, so Switchboard did not open it.",
+        )
+    })
+    .await;
+    desktop.screenshot("01-not-a-web-page");
+    assert!(
+        !hostile
+            .requests_to("/.well-known/oauth-authorization-server")
+            .is_empty(),
+        "its metadata was read"
+    );
+    assert!(hostile.requests_to("/register").is_empty());
+    assert!(
+        kit::browser_log(&browser).is_empty(),
+        "no browser was opened"
+    );
+    assert!(
+        desktop.app_log().contains("connector did not connect"),
+        "the log says what happened"
+    );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_that_redirects_elsewhere_is_named_and_gets_no_key() {
+    const KEY: &str = "sk-stays-home-4321";
+    let elsewhere = kit::Hostile::start();
+    let server = kit::Hostile::start();
+    let target = elsewhere.url("/mcp");
+    server.route("/mcp", move |_| kit::Reply::redirect(307, &target));
+    let mut desktop = Desktop::start("redirect_elsewhere");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    add_dialog_choosing_api_key(&app, &server.url("/mcp")).await;
+    let header = app.wait_for(&tid("sign-in-header")).await;
+    app.type_into(&header, "X-API-Key").await.expect("header");
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    app.type_into(&key, KEY).await.expect("key");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("add-dialog")).await;
+    app.wait_text(&tid("connector-state"), "Can't reach").await;
+    app.wait_until(&tid("connector-problem"), |t| {
+        t.contains(&format!("This address moves to {}.", elsewhere.url("/mcp")))
+    })
+    .await;
+    desktop.screenshot("01-moves-elsewhere");
+    assert_eq!(
+        server.requests_to("/mcp")[0].header("x-api-key"),
+        Some(KEY),
+        "its own server got the key"
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other server got nothing"
+    );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_in_the_address_can_move_to_the_keyring() {
+    const KEY: &str = "sk-from-the-query-8765";
+    let server = kit::PythonMcp::requiring_header("Authorization", &format!("Bearer {KEY}"));
+    let mut desktop = Desktop::start("secret_in_address");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    open_add_dialog(&app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    let typed = format!("{}?api_key={KEY}", server.url());
+    app.type_into(&input, &typed).await.expect("type");
+    let warning = app
+        .wait_until(&tid("add-url-secret"), |t| {
+            t.contains("looks like a secret (api_key)")
+        })
+        .await;
+    assert!(
+        app.text(&warning)
+            .await
+            .expect("text")
+            .contains("settings file"),
+        "says where it would end up"
+    );
+    desktop.screenshot("01-secret-in-address");
+    let move_it = app.wait_for(&tid("add-url-secret-move")).await;
+    app.click(&move_it).await.expect("Move it");
+    // The address loses the key, which is now in the API key field.
+    app.wait_gone(&tid("add-url-secret")).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    assert_eq!(
+        app.property(&input, "value").await.expect("value"),
+        serde_json::json!(server.url())
+    );
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    assert_eq!(
+        app.property(&key, "value").await.expect("value"),
+        serde_json::json!(KEY)
+    );
+    desktop.screenshot("02-moved-to-the-key-field");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("add-dialog")).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    assert!(
+        !settings(&desktop).contains(KEY),
+        "not in the settings file"
+    );
+    assert!(desktop.keyring_listing().contains(KEY), "in the keyring");
     app.quit().await;
 }
