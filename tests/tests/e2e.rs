@@ -1170,3 +1170,41 @@ async fn a_key_in_the_address_can_move_to_the_keyring() {
     assert!(desktop.keyring_listing().contains(KEY), "in the keyring");
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_their_own_client_id_a_person_is_shown_the_redirect_to_allow() {
+    let server = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("own_client_redirect");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    open_add_dialog(&app).await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    app.type_into(&input, server.url()).await.expect("type");
+    let advanced = app.wait_for(&tid("advanced-toggle")).await;
+    app.click(&advanced).await.expect("Advanced settings");
+    let client_id = app.wait_for(&tid("sign-in-client-id")).await;
+    app.type_into(&client_id, "my-own-client")
+        .await
+        .expect("client id");
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("add-dialog")).await;
+    let row = row_named(&app, kit::PYTHON_SERVER_NAME).await;
+    app.click(&row).await.expect("open");
+    let redirect = app
+        .wait_until(&tid("sign-in-redirect"), |t| {
+            t.contains("io.switchboard.desktop:")
+        })
+        .await;
+    let id = &connector_ids(&desktop)[0];
+    assert!(
+        app.text(&redirect)
+            .await
+            .expect("text")
+            .ends_with(&format!("io.switchboard.desktop:/oauth/callback/{id}")),
+        "this connector's own redirect"
+    );
+    desktop.screenshot("01-redirect-to-allow");
+    app.quit().await;
+}

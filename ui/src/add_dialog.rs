@@ -207,6 +207,12 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                                                         on:click=move |_| {
                                                             url.set(secret.address_without.clone());
                                                             sign_in.use_api_key(secret.value.clone());
+                                                            // This button goes away with the
+                                                            // secret: keep the keyboard in the
+                                                            // form, where Enter adds.
+                                                            if let Some(input) = url_input.get_untracked() {
+                                                                let _ = input.focus();
+                                                            }
                                                         }
                                                     >
                                                         "Move it to the API key field"

@@ -94,7 +94,7 @@ pub fn ProblemView(
     let ErrorInfo {
         message, detail, ..
     } = problem;
-    // Rows show the message on one line; the tooltip holds the rest.
+    // Rows show the message on up to three lines; the tooltip holds anything longer.
     let full_message = message.clone();
     view! {
         <div class="problem">

@@ -201,7 +201,7 @@ pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
                                 label="Client ID (optional)"
                                 value=draft.client_id
                                 testid="sign-in-client-id"
-                                hint="Only if the server's owner gave you one. Otherwise Switchboard registers itself."
+                                hint="Only if the server's owner gave you one. Otherwise Switchboard registers itself. The connector's page shows the redirect address to allow for it."
                             />
                             <Field
                                 id="sign-in-client-secret"
@@ -426,6 +426,18 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                     <p class="sign-in-summary" data-testid="sign-in-summary">
                         {move || method.get().map(|(m, state)| describe(&m.method, m.saved, state))}
                     </p>
+                    {move || {
+                        method
+                            .with(|m| m.as_ref().and_then(|(m, _)| m.redirect_uri.clone()))
+                            .map(|uri| {
+                                view! {
+                                    <p class="field-hint" data-testid="sign-in-redirect">
+                                        "Your client ID must allow this redirect address: "
+                                        <code class="selectable">{uri}</code>
+                                    </p>
+                                }
+                            })
+                    }}
                 </div>
                 <div class="sign-in-actions">
                     <Show when=move || method.with(|m| m.as_ref().is_some_and(|(m, _)| m.saved))>

@@ -196,6 +196,14 @@ impl Live {
             counts: self.catalog.as_ref().map(Catalog::counts),
             problem: self.problem.clone(),
             sign_in: SignInSummary {
+                redirect_uri: matches!(
+                    self.record.sign_in,
+                    SignInMethod::Automatic {
+                        client_id: Some(_),
+                        ..
+                    }
+                )
+                .then(|| app_redirect_uri(&self.record.id)),
                 method: self.record.sign_in.clone(),
                 saved: self.saved,
             },

@@ -129,6 +129,10 @@ pub struct SignInSummary {
     pub method: SignInMethod,
     /// A sign-in (OAuth tokens, a key, a password) is saved in the keyring.
     pub saved: bool,
+    /// With the person's own client ID: the redirect address their provider must know for
+    /// this connector (each connector has its own).
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
 }
 
 /// A secret typed by the person, on its way from the window to the keyring. Only requests
