@@ -1205,6 +1205,12 @@ async fn with_their_own_client_id_a_person_is_shown_the_redirect_to_allow() {
             .ends_with(&format!("io.switchboard.desktop:/oauth/callback/{id}")),
         "this connector's own redirect"
     );
+    app.execute(
+        "document.querySelector('[data-testid=\"sign-in-section\"]').scrollIntoView();",
+        serde_json::json!([]),
+    )
+    .await
+    .expect("scroll to the sign-in section");
     desktop.screenshot("01-redirect-to-allow");
     app.quit().await;
 }
