@@ -424,6 +424,14 @@ mod tests {
         .unwrap()
     }
 
+    /// The connector whose sign-in the redirect of `connector` with `state` finishes.
+    fn owner<W>(pending: &mut PendingSignIns<W>, connector: &str, state: &str) -> ConnectorId {
+        match pending.claim(&redirect(connector, state), Instant::now()) {
+            Ok((owner, _)) => owner,
+            Err(refused) => panic!("refused: {}", refused.error.message),
+        }
+    }
+
     #[test]
     fn a_state_is_claimed_once_by_its_own_connector() {
         let now = Instant::now();
@@ -433,22 +441,8 @@ mod tests {
         pending.begin("state-b".into(), b.clone(), now, ());
         assert!(pending.is_waiting(&a));
         // Two sign-ins at once never mix up.
-        assert_eq!(
-            pending
-                .claim(&redirect("b", "state-b"), now)
-                .ok()
-                .unwrap()
-                .0,
-            b
-        );
-        assert_eq!(
-            pending
-                .claim(&redirect("a", "state-a"), now)
-                .ok()
-                .unwrap()
-                .0,
-            a
-        );
+        assert_eq!(owner(&mut pending, "b", "state-b"), b);
+        assert_eq!(owner(&mut pending, "a", "state-a"), a);
         // Reused, or never handed out.
         assert!(pending.claim(&redirect("a", "state-a"), now).is_err());
         let forged = pending.claim(&redirect("a", "forged"), now).err().unwrap();
@@ -473,14 +467,7 @@ mod tests {
         // a's sign-in is over; b's goes on.
         assert!(!pending.is_waiting(&a));
         assert!(pending.claim(&redirect("a", "state-a"), now).is_err());
-        assert_eq!(
-            pending
-                .claim(&redirect("b", "state-b"), now)
-                .ok()
-                .unwrap()
-                .0,
-            b
-        );
+        assert_eq!(owner(&mut pending, "b", "state-b"), b);
     }
 
     #[test]

@@ -104,43 +104,48 @@ async fn sign_in_endpoints_on_plain_http_elsewhere_are_never_reached() {
         "/.well-known/oauth-authorization-server",
         kit::sign_in_metadata(elsewhere.base()),
     );
-    for (field, value) in [
-        ("token_endpoint", elsewhere.url("/token")),
-        ("registration_endpoint", elsewhere.url("/register")),
-        ("revocation_endpoint", elsewhere.url("/revoke")),
+    for (what, metadata, authorization_server) in [
+        (
+            "token endpoint",
+            json!({ "token_endpoint": elsewhere.url("/token") }),
+            None,
+        ),
+        (
+            "registration endpoint",
+            json!({ "registration_endpoint": elsewhere.url("/register") }),
+            None,
+        ),
+        (
+            "revocation endpoint",
+            json!({ "revocation_endpoint": elsewhere.url("/revoke") }),
+            None,
+        ),
+        // The authorization server itself elsewhere: its metadata is not even fetched.
+        ("metadata document", json!({}), Some(elsewhere.base())),
     ] {
         let server = Hostile::start();
-        let url = server.asks_for_sign_in(json!({ field: value }));
+        let url = server.asks_for_sign_in(metadata);
+        if let Some(authorization_server) = authorization_server {
+            server.route_json(
+                "/.well-known/oauth-protected-resource",
+                json!({"resource": url, "authorization_servers": [authorization_server]}),
+            );
+        }
         let problem = refused_sign_in(&connectors, &url)
             .await
             .problem
             .expect("a reason");
         assert!(
             problem.message.contains("not protected by https"),
-            "{field}: {problem:?}"
+            "{what}: {problem:?}"
         );
         for path in SIGN_IN_PATHS {
             assert!(
                 server.requests_to(path).is_empty(),
-                "{field}: {path} was asked"
+                "{what}: {path} was asked"
             );
         }
     }
-    // The metadata document itself on plain http elsewhere: not even fetched.
-    let server = Hostile::start();
-    let url = server.asks_for_sign_in(json!({}));
-    server.route_json(
-        "/.well-known/oauth-protected-resource",
-        json!({"resource": url, "authorization_servers": [elsewhere.base()]}),
-    );
-    let problem = refused_sign_in(&connectors, &url)
-        .await
-        .problem
-        .expect("a reason");
-    assert!(
-        problem.message.contains("not protected by https"),
-        "{problem:?}"
-    );
     assert_eq!(
         elsewhere
             .requests()
