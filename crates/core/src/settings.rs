@@ -244,14 +244,30 @@ fn aside_path(path: &Path) -> PathBuf {
 /// Writes the entries so that a crash at any moment leaves either the old file or the new
 /// one: write a sibling temporary file, flush it to disk, then rename it over the old one.
 pub fn write_atomically(path: &Path, entries: &Entries) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(entries)
+        .map_err(|err| Error::internal(format!("serializing settings: {err}")))?;
+    write_bytes_atomically(path, &bytes)
+}
+
+/// [`write_atomically`] for bytes serialized already.
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_then_replace(path, bytes, |_| Ok(()))
+}
+
+/// [`write_bytes_atomically`], with `before_replace` run on the finished temporary file just
+/// before it replaces the old one: the moment a crash would do the most harm, where tests
+/// put one.
+fn write_then_replace(
+    path: &Path,
+    bytes: &[u8],
+    before_replace: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
     let storage = |err: std::io::Error| {
         Error::new(ErrorCode::Storage, "Your settings could not be saved.")
             .with_detail(format!("{}: {err}", path.display()))
     };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir).map_err(storage)?;
-    let bytes = serde_json::to_vec_pretty(entries)
-        .map_err(|err| Error::internal(format!("serializing settings: {err}")))?;
     let mut tmp_name = path
         .file_name()
         .map(|n| n.to_os_string())
@@ -259,9 +275,10 @@ pub fn write_atomically(path: &Path, entries: &Entries) -> Result<()> {
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     let mut file = std::fs::File::create(&tmp).map_err(storage)?;
-    file.write_all(&bytes).map_err(storage)?;
+    file.write_all(bytes).map_err(storage)?;
     file.sync_all().map_err(storage)?;
     drop(file);
+    before_replace(&tmp).map_err(storage)?;
     std::fs::rename(&tmp, path).map_err(storage)?;
     // Make the rename itself durable; not every platform can open a directory.
     if let Ok(dir) = std::fs::File::open(dir) {
@@ -453,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn an_interrupted_write_leaves_the_previous_file_valid() {
+    fn a_write_that_fails_before_the_new_file_is_in_place_leaves_the_old_one() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(FILE_NAME);
         let before = Settings {
@@ -461,11 +478,31 @@ mod tests {
             ..Settings::default()
         };
         write_atomically(&path, &before.to_entries()).expect("save");
-        // A crash after the temporary file was partly written and before the rename.
-        std::fs::write(dir.path().join("settings.json.tmp"), b"{\"schemaVers").expect("tmp");
+        let old_bytes = std::fs::read(&path).expect("saved");
+        let after = Settings {
+            connectors: vec![record("b", "https://b.example/mcp")],
+            ..Settings::default()
+        };
+        // The new bytes are written and flushed, then everything stops.
+        let bytes = serde_json::to_vec(&after.to_entries()).expect("JSON");
+        let failed = write_then_replace(&path, &bytes, |tmp| {
+            let written = std::fs::read(tmp)?;
+            assert!(!written.is_empty(), "the new content was written first");
+            Err(std::io::Error::other("the machine lost power"))
+        });
+        let err = failed.expect_err("reported");
+        assert_eq!(err.code, ErrorCode::Storage);
+        assert_eq!(std::fs::read(&path).expect("still there"), old_bytes);
+        // The next start reads the old settings, and the next save goes through.
         let (store, notices) = FileStore::open(&path);
         assert!(notices.is_empty());
         let loaded = Settings::from_entries(&store.load().expect("load")).expect("decode");
         assert_eq!(loaded, before);
+        store.save(&after.to_entries()).expect("save");
+        assert_eq!(
+            Settings::from_entries(&store.load().expect("load")).expect("decode"),
+            after
+        );
+        assert_eq!(files_in(dir.path()), vec![FILE_NAME.to_owned()]);
     }
 }
