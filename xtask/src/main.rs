@@ -5,7 +5,8 @@
 //! - `cargo xtask test`  — install what is missing, then formatting, lints, unit and
 //!   integration tests against real servers, and end-to-end tests in the real window;
 //! - `cargo xtask setup` — only the installs (`--for app` or `--for test`, default test);
-//! - `cargo xtask bench` — the benchmarks, which print numbers next to a baseline.
+//! - `cargo xtask bench` — the benchmarks, which print numbers next to a baseline;
+//! - `cargo xtask conformance` — only the MCP conformance suite's scenarios.
 //!
 //! Every install is skipped when the right version is already there.
 
@@ -36,9 +37,10 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench(),
         Some("ui") => build_ui(),
+        Some("conformance") => setup::ensure(Purpose::Test).and_then(|()| conformance()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run | test [--no-e2e] | setup [--for app|test] | bench | ui>"
+                "usage: cargo xtask <run | test [--no-e2e] | setup [--for app|test] | bench | ui | conformance>"
             );
             return ExitCode::from(2);
         }
@@ -190,7 +192,13 @@ fn keyring_tests() -> Result {
 
 /// The official MCP conformance suite's sign-in scenarios, against a headless client built
 /// from the core (`crates/core/examples/conformance_client.rs`).
+///
+/// Each scenario runs on its own (`--scenario`), so the suite judges the client's exit code
+/// and a time-out too (its `--suite` mode counts only the checks), and every scenario's
+/// `checks.json` is read back for the pass table.
 fn conformance() -> Result {
+    // 0.1.16, the 2025-11-25 protocol: its `auth` suite, then the sign-in scenarios it
+    // marks as drafts, and two transport scenarios.
     // Left out, each for a flaw of 0.1.16's mocks, not of the client:
     // `auth/2025-03-26-oauth-metadata-backcompat` serves metadata whose issuer does not match
     // (a correct client refuses it; fixed in later suites), and `initialize` judges the
@@ -199,47 +207,44 @@ fn conformance() -> Result {
     // guess `<origin>/authorize` and `<origin>/token` when a server publishes no metadata
     // (the 2025-03-26 protocol's fallback, dropped since); Switchboard refuses to send a
     // person or a code to endpoints a server never named.
-    const SCENARIOS: [&str; 5] = [
-        "tools_call",
-        "sse-retry",
+    const SCENARIOS: [&str; 19] = [
+        "auth/metadata-default",
+        "auth/metadata-var1",
+        "auth/metadata-var2",
+        "auth/metadata-var3",
+        "auth/basic-cimd",
+        "auth/scope-from-www-authenticate",
+        "auth/scope-from-scopes-supported",
+        "auth/scope-omitted-when-undefined",
+        "auth/scope-step-up",
+        "auth/scope-retry-limit",
+        "auth/token-endpoint-auth-basic",
+        "auth/token-endpoint-auth-post",
+        "auth/token-endpoint-auth-none",
+        "auth/pre-registration",
         "auth/resource-mismatch",
         "auth/offline-access-scope",
         "auth/offline-access-not-supported",
+        "tools_call",
+        "sse-retry",
     ];
-    sh(cargo().args([
-        "build",
-        "--features",
-        APP_FEATURES,
-        "--example",
-        "conformance_client",
-    ]))?;
-    let client = root().join("target/debug/examples/conformance_client");
-    let results = root().join("tests/artifacts/conformance");
-    // By its own path: `.bin/conformance` may be the alias's (npm links one of the two).
-    let suite = setup::tools_dir()
-        .join("node/node_modules/@modelcontextprotocol/conformance/dist/index.js");
-    let run = |selection: &[&str]| {
-        sh(Command::new("node")
-            .arg(&suite)
-            .arg("client")
-            .arg("--command")
-            .arg(&client)
-            .args(selection)
-            .arg("-o")
-            .arg(&results)
-            .env("PATH", setup::path_with_tools()))
-    };
-    run(&["--suite", "auth"])?;
-    for scenario in SCENARIOS {
-        run(&["--scenario", scenario])?;
-    }
-    conformance_next(&client)
-}
-
-/// The 0.2.0-alpha suite: its auth suite, and every sign-in scenario of the 2026-07-28
-/// protocol (the stateless era), against the same client.
-fn conformance_next(client: &std::path::Path) -> Result {
-    const SCENARIOS_2026: [&str; 11] = [
+    // 0.2.0-alpha.12, the 2026-07-28 protocol: every sign-in scenario it lists for that
+    // version (`conformance list --client --spec-version 2026-07-28`), extensions aside.
+    const SCENARIOS_2026: [&str; 25] = [
+        "auth/metadata-default",
+        "auth/metadata-var1",
+        "auth/metadata-var2",
+        "auth/metadata-var3",
+        "auth/basic-cimd",
+        "auth/scope-from-www-authenticate",
+        "auth/scope-from-scopes-supported",
+        "auth/scope-omitted-when-undefined",
+        "auth/scope-step-up",
+        "auth/scope-retry-limit",
+        "auth/token-endpoint-auth-basic",
+        "auth/token-endpoint-auth-post",
+        "auth/token-endpoint-auth-none",
+        "auth/pre-registration",
         "auth/resource-mismatch",
         "auth/offline-access-scope",
         "auth/offline-access-not-supported",
@@ -252,24 +257,195 @@ fn conformance_next(client: &std::path::Path) -> Result {
         "auth/iss-normalized",
         "auth/metadata-issuer-mismatch",
     ];
-    let suite = setup::tools_dir().join("node/node_modules/conformance-next/dist/index.js");
-    let results = root().join("tests/artifacts/conformance-next");
-    let run = |selection: &[&str]| {
-        sh(Command::new("node")
-            .arg(&suite)
-            .arg("client")
-            .arg("--command")
-            .arg(client)
-            .args(selection)
-            .arg("-o")
-            .arg(&results)
-            .env("PATH", setup::path_with_tools()))
-    };
-    run(&["--suite", "auth", "--spec-version", "2026-07-28"])?;
-    for scenario in SCENARIOS_2026 {
-        run(&["--scenario", scenario])?;
+    sh(cargo().args([
+        "build",
+        "--features",
+        APP_FEATURES,
+        "--example",
+        "conformance_client",
+    ]))?;
+    let client = root().join("target/debug/examples/conformance_client");
+    // By its own path: `.bin/conformance` may be the alias's (npm links one of the two).
+    let modules = setup::tools_dir().join("node/node_modules");
+    let mut outcomes = run_scenarios(
+        "0.1.16",
+        &modules.join("@modelcontextprotocol/conformance/dist/index.js"),
+        &client,
+        &root().join("tests/artifacts/conformance"),
+        &SCENARIOS,
+    )?;
+    outcomes.extend(run_scenarios(
+        "0.2.0-alpha.12",
+        &modules.join("conformance-next/dist/index.js"),
+        &client,
+        &root().join("tests/artifacts/conformance-next"),
+        &SCENARIOS_2026,
+    )?);
+    println!("\nconformance, one scenario at a time:");
+    println!(
+        "  {:<16} {:<40} {:>6} {:>6} {:>8}  client",
+        "suite", "scenario", "passed", "failed", "warnings"
+    );
+    for outcome in &outcomes {
+        println!(
+            "  {:<16} {:<40} {:>6} {:>6} {:>8}  {}",
+            outcome.suite,
+            outcome.scenario,
+            outcome.passed,
+            outcome.failed,
+            outcome.warnings,
+            outcome.verdict
+        );
     }
-    Ok(())
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.ok)
+        .map(|o| format!("{} {}", o.suite, o.scenario))
+        .collect();
+    let checks: usize = outcomes.iter().map(|o| o.passed).sum();
+    println!(
+        "  {} scenarios, {checks} checks passed, {} scenarios failed",
+        outcomes.len(),
+        failed.len()
+    );
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "conformance scenarios failed: {}",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// How one scenario went.
+struct ScenarioOutcome {
+    suite: &'static str,
+    scenario: &'static str,
+    passed: usize,
+    failed: usize,
+    warnings: usize,
+    /// The suite's verdict on the whole run, client exit code and time-out included.
+    ok: bool,
+    verdict: String,
+}
+
+/// The longest one scenario may take, the client's own 30 s time-out included.
+const SCENARIO_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs each scenario on its own, two at a time, and reads back its `checks.json`.
+fn run_scenarios(
+    suite: &'static str,
+    suite_js: &Path,
+    client: &Path,
+    results: &Path,
+    scenarios: &[&'static str],
+) -> Result<Vec<ScenarioOutcome>> {
+    // Old results would be read as new ones.
+    if results.exists() {
+        std::fs::remove_dir_all(results)
+            .map_err(|err| format!("could not clear {}: {err}", results.display()))?;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(scenario) = scenarios.get(i) else {
+                        return;
+                    };
+                    let outcome = run_scenario(suite, suite_js, client, results, scenario);
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, outcome));
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+fn run_scenario(
+    suite: &'static str,
+    suite_js: &Path,
+    client: &Path,
+    results: &Path,
+    scenario: &'static str,
+) -> Result<ScenarioOutcome> {
+    let log = results.join(format!("{}.log", scenario.replace('/', "_")));
+    std::fs::create_dir_all(results).map_err(|err| err.to_string())?;
+    let output = std::fs::File::create(&log).map_err(|err| err.to_string())?;
+    let mut child = Command::new("node")
+        .arg(suite_js)
+        .args(["client", "--command"])
+        .arg(client)
+        .args(["--scenario", scenario, "-o"])
+        .arg(results)
+        .env("PATH", setup::path_with_tools())
+        .stdout(output.try_clone().map_err(|err| err.to_string())?)
+        .stderr(output)
+        .spawn()
+        .map_err(|err| format!("could not start the conformance suite: {err}"))?;
+    let deadline = std::time::Instant::now() + SCENARIO_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|err| err.to_string())? {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let (passed, failed, warnings) = count_checks(results, scenario).unwrap_or((0, 0, 0));
+    let (ok, verdict) = match status {
+        Some(status) if status.success() => (passed > 0, "ok".to_owned()),
+        Some(status) => (false, format!("FAILED ({status}), see {}", log.display())),
+        None => (
+            false,
+            format!("TIMED OUT after {} s", SCENARIO_LIMIT.as_secs()),
+        ),
+    };
+    Ok(ScenarioOutcome {
+        suite,
+        scenario,
+        passed,
+        failed,
+        warnings,
+        ok,
+        verdict,
+    })
+}
+
+/// SUCCESS, FAILURE and WARNING checks in the scenario's `checks.json`
+/// (`<results>/<scenario>-<time>/checks.json`).
+fn count_checks(results: &Path, scenario: &str) -> Option<(usize, usize, usize)> {
+    let prefix = results.join(format!("{scenario}-"));
+    let (folder, start) = (prefix.parent()?, prefix.file_name()?.to_str()?);
+    let run = std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(start))
+        })
+        .max()?;
+    let checks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("checks.json")).ok()?).ok()?;
+    let count = |status: &str| {
+        checks
+            .as_array()
+            .map(|all| all.iter().filter(|c| c["status"] == status).count())
+            .unwrap_or_default()
+    };
+    Some((count("SUCCESS"), count("FAILURE"), count("WARNING")))
 }
 
 fn bench() -> Result {
