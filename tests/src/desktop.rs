@@ -229,39 +229,61 @@ impl Desktop {
     }
 
     /// A picture of the whole screen, kept under `tests/artifacts/<test>/<name>.png`.
+    /// A screenshot that cannot be taken fails the test: screens are looked at.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let path = self.artifacts.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&path);
         let status = Command::new("import")
             .args(["-window", "root"])
             .arg(&path)
             .envs(self.env())
             .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("screenshot {name} failed: {status:?}");
-        }
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "screenshot {name} failed: {status:?}"
+        );
+        let png = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            png.starts_with(b"\x89PNG"),
+            "screenshot {name} is not a PNG ({} bytes)",
+            png.len()
+        );
         path
     }
 
-    /// Starts tauri-driver on this desktop, ready to open the app.
+    /// Starts tauri-driver on this desktop, ready to open the app. Its ports are picked by
+    /// binding and releasing them, so another process may take one meanwhile: when
+    /// tauri-driver exits instead of listening, it is started again on other ports.
     pub fn driver(&mut self) -> Driver {
-        let port = free_port();
-        let native_port = free_port();
-        let log = std::fs::File::create(self.artifacts.join("driver.log")).expect("log file");
-        let child = Command::new(tool("tauri-driver"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
-            .envs(self.env())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("tauri-driver (`cargo xtask setup` installs it)");
-        self.children.push(child);
-        Driver { port }
+        for _ in 0..5 {
+            let port = free_port();
+            let native_port = free_port();
+            let log = std::fs::File::create(self.artifacts.join("driver.log")).expect("log file");
+            let mut child = Command::new(tool("tauri-driver"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
+                .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+                .envs(self.env())
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .expect("tauri-driver (`cargo xtask setup` installs it)");
+            let mut exited = false;
+            wait_until("tauri-driver to listen", || {
+                exited = matches!(child.try_wait(), Ok(Some(_)));
+                exited || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            if exited {
+                continue;
+            }
+            self.children.push(child);
+            return Driver { port };
+        }
+        panic!("tauri-driver would not start; see driver.log");
     }
 
     /// Launches the app binary a second time, as the OS does for a link to its scheme.
@@ -284,6 +306,34 @@ impl Desktop {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// How many app processes run on this desktop: processes of the app binary with this
+    /// desktop's display in their environment.
+    pub fn app_processes(&self) -> usize {
+        let binary = app_binary().canonicalize().unwrap_or_else(|_| app_binary());
+        let display = format!("DISPLAY={}", self.display);
+        std::fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| {
+                        let proc = entry.path();
+                        std::fs::read_link(proc.join("exe")).is_ok_and(|exe| exe == binary)
+                            && std::fs::read(proc.join("environ")).is_ok_and(|environ| {
+                                environ
+                                    .split(|b| *b == 0)
+                                    .any(|var| var == display.as_bytes())
+                            })
+                    })
+                    .count()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until no app process runs on this desktop (after `quit`, before a relaunch).
+    pub fn wait_until_no_app(&self) {
+        wait_until("the app to exit", || self.app_processes() == 0);
     }
 
     /// The app's own log file on this desktop, in its log folder (Tauri's `app_log_dir`).
@@ -358,7 +408,7 @@ fn tool(name: &str) -> PathBuf {
     }
 }
 
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

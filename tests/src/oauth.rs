@@ -83,7 +83,7 @@ pub mod browser_vars {
     /// `deny` to click "Deny" on the consent page: the app then gets
     /// `error=access_denied`.
     pub const CONSENT: &str = "SWITCHBOARD_TEST_CONSENT";
-    /// Seconds for the whole run (default 30).
+    /// Seconds for the whole run (default 90).
     pub const TIMEOUT: &str = "SWITCHBOARD_BROWSER_TIMEOUT";
     /// `1`: return at once and sign in in the background.
     pub const DETACH: &str = "SWITCHBOARD_BROWSER_DETACH";

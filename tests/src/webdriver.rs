@@ -19,8 +19,9 @@ pub mod keys {
     pub const BACKSPACE: &str = "\u{E003}";
 }
 
-/// How long the UI gets to show what a test waits for.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+/// How long the UI gets to show what a test waits for: a whole OAuth trip through a cold
+/// Chromium takes a minute or more on a 2-core machine. Only a failure waits this long.
+pub const PATIENCE: Duration = Duration::from_secs(90);
 
 pub struct Session {
     http: reqwest::Client,
@@ -252,9 +253,13 @@ impl Session {
         Ok(value.as_str().map(str::to_owned))
     }
 
-    /// Ends the session; tauri-driver closes the app.
+    /// Ends the session; tauri-driver closes the app. A relaunch on the same desktop must
+    /// wait for the old process to be gone ([`crate::desktop::Desktop::wait_until_no_app`]):
+    /// single-instance would hand the new launch to the dying one.
     pub async fn quit(self) {
-        let _ = self.command(reqwest::Method::DELETE, "", None).await;
+        self.command(reqwest::Method::DELETE, "", None)
+            .await
+            .expect("the WebDriver session ends");
     }
 }
 

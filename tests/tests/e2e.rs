@@ -44,13 +44,21 @@ fn settings(desktop: &Desktop) -> String {
     std::fs::read_to_string(desktop.settings_file()).unwrap_or_default()
 }
 
-/// Wraps the window's `invoke` so every command's answer (or error) is kept, as JSON, for
-/// [`assert_no_secret_leaked`] to search.
+/// Wraps the window's `invoke` so every command's answer (or error) is kept, as JSON, and
+/// listens to every event the app sends the window, for [`assert_no_secret_leaked`] to
+/// search.
 const RECORD_IPC: &str = r#"
     // Tauri's `invoke` cannot be replaced (non-writable), but on Linux it travels over
-    // `fetch` to the `ipc:` protocol: every answer is a response body there.
+    // `fetch` to the `ipc:` protocol: every answer is a response body there. Events reach
+    // the window another way (evaluated script), so they are listened to.
     if (!window.__ipcAnswers) {
         window.__ipcAnswers = [];
+        window.__ipcEvents = [];
+        for (const name of ["connector-changed", "connector-removed", "notice"]) {
+            window.__TAURI__.event.listen(name, (event) => {
+                window.__ipcEvents.push(name + " " + JSON.stringify(event.payload));
+            });
+        }
         const fetch = window.fetch.bind(window);
         window.fetch = async (input, init) => {
             const response = await fetch(input, init);
@@ -64,6 +72,36 @@ const RECORD_IPC: &str = r#"
     }
     return true;
 "#;
+
+/// What the app logs each time it hands a page to the system's browser.
+const OPENING_A_PAGE: &str = "opening a sign-in page in the browser";
+
+/// The events the window got since [`record_ipc`], as `"<name> <payload JSON>"`.
+async fn recorded_events(app: &Session) -> Vec<String> {
+    let events = app
+        .execute("return window.__ipcEvents || [];", serde_json::json!([]))
+        .await
+        .expect("recorded events");
+    serde_json::from_value(events).expect("strings")
+}
+
+/// Waits until the browser has finished `n` runs (it logs a run when it ends, which may
+/// be after the app already shows the outcome) and returns them.
+async fn browser_runs(log: &std::path::Path, n: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let runs = kit::browser_log(log);
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser finished {} of {n} runs",
+            runs.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
 
 async fn record_ipc(app: &Session) {
     app.execute(RECORD_IPC, serde_json::json!([]))
@@ -83,6 +121,8 @@ async fn assert_no_secret_leaked(desktop: &Desktop, app: &Session, secrets: &[&s
         !answers.is_empty(),
         "the recorder saw the window's commands"
     );
+    let events = recorded_events(app).await;
+    assert!(!events.is_empty(), "the recorder saw the app's events");
     let log = desktop.app_log();
     assert!(
         log.contains(kit::desktop::APP_STARTED_LINE),
@@ -92,6 +132,7 @@ async fn assert_no_secret_leaked(desktop: &Desktop, app: &Session, secrets: &[&s
     let mut places = vec![
         ("the app's log".to_owned(), log),
         ("IPC answers".to_owned(), answers.join("\n")),
+        ("events".to_owned(), events.join("\n")),
     ];
     let data = desktop.settings_file();
     for entry in std::fs::read_dir(data.parent().expect("data folder")).expect("data folder") {
@@ -217,6 +258,7 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
 
     // Restart: the connector is listed at once and connects again by itself.
     app.quit().await;
+    desktop.wait_until_no_app();
     let app = driver.open_app().await;
     row_named(&app, name).await;
     app.wait_text(&tid("connector-state"), "Connected").await;
@@ -239,6 +281,7 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
 
     // Still gone after another restart.
     app.quit().await;
+    desktop.wait_until_no_app();
     let app = driver.open_app().await;
     app.wait_for(&tid("connectors-empty")).await;
     assert!(
@@ -297,6 +340,8 @@ async fn a_server_that_is_not_mcp_says_why_and_can_be_retried() {
     let mut desktop = Desktop::start("not_mcp");
     let driver = desktop.driver();
     let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    record_ipc(&app).await;
     open_add_dialog(&app).await;
     let input = app.wait_for(&tid("add-url-input")).await;
     app.type_into(&input, garbage.url()).await.expect("type");
@@ -312,20 +357,35 @@ async fn a_server_that_is_not_mcp_says_why_and_can_be_retried() {
         .await;
     let details = app.wait_for(&tid("details-toggle")).await;
     app.click(&details).await.expect("Details");
-    app.wait_until(&tid("problem-detail"), |t| !t.is_empty())
+    app.wait_until(&tid("problem-detail"), |t| t.contains("text/html"))
         .await;
     desktop.screenshot("01-cant-reach");
 
-    let before = garbage.connections();
+    // Retry: a new attempt reaches the server, and its outcome (not the old one still on
+    // screen) is what the row shows.
+    let cant_reach = || async {
+        recorded_events(&app)
+            .await
+            .iter()
+            .filter(|e| {
+                e.starts_with("connector-changed ") && e.contains(r#""state":"cant_reach""#)
+            })
+            .count()
+    };
+    let (connections, outcomes) = (garbage.connections(), cant_reach().await);
     let retry = app.wait_for(&tid("retry-button")).await;
     app.click(&retry).await.expect("Retry");
-    app.wait_text(&tid("connector-state"), "Can't reach").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while garbage.connections() <= before && std::time::Instant::now() < deadline {
+    while cant_reach().await <= outcomes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new outcome after Retry"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    app.wait_text(&tid("connector-state"), "Can't reach").await;
     assert!(
-        garbage.connections() > before,
+        garbage.connections() > connections,
         "Retry really connected again"
     );
     app.quit().await;
@@ -362,13 +422,11 @@ async fn a_link_to_the_app_reaches_the_running_window() {
         !log.contains("not-for-the-log"),
         "the query is never logged"
     );
-    // Still one window: the second launch did not open another app.
+    // Still one app: the second launch handed over and did not stay.
     assert_eq!(
-        app.find_all(&tid("connectors-page"))
-            .await
-            .expect("find")
-            .len(),
-        1
+        desktop.app_processes(),
+        1,
+        "one app process on this desktop"
     );
 
     // A sign-in callback with a state Switchboard never handed out: refused in words.
@@ -706,7 +764,8 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
             .starts_with(&format!("{} tools", kit::OAUTH_TOOLS))
     );
     desktop.screenshot("01-connected-after-sign-in");
-    let visits = kit::browser_log(&browser);
+    assert!(desktop.app_log().contains(OPENING_A_PAGE));
+    let visits = browser_runs(&browser, 1).await;
     assert_eq!(visits.len(), 1, "one trip to the browser: {visits:?}");
     assert_eq!(visits[0]["handed_to_app"], true, "{:?}", visits[0]);
     let stats = auth.stats().await;
@@ -759,12 +818,13 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
 
     // After a restart it connects with the saved sign-in, without the browser.
     app.quit().await;
+    desktop.wait_until_no_app();
     let app = driver.open_app().await;
     record_ipc(&app).await;
     row_named(&app, kit::OAUTH_SERVER_NAME).await;
     app.wait_text(&tid("connector-state"), "Connected").await;
     assert_eq!(
-        kit::browser_log(&browser).len(),
+        auth.stats().await["authorization_requests"],
         1,
         "no browser after a restart"
     );
@@ -786,7 +846,8 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
     let sign_in = app.wait_for(&tid("sign-in-button")).await;
     app.click(&sign_in).await.expect("Sign in again");
     app.wait_text(&tid("detail-state"), "Connected").await;
-    assert_eq!(kit::browser_log(&browser).len(), 2);
+    assert_eq!(auth.stats().await["authorization_requests"], 2);
+    assert_eq!(browser_runs(&browser, 2).await.len(), 2);
     let mut secrets = tokens.clone();
     secrets.extend(tokens_in_keyring(&desktop));
 
@@ -844,7 +905,7 @@ async fn a_provider_that_refuses_the_app_link_gets_the_loopback_page() {
         loopback.starts_with("http://127.0.0.1:") && loopback.ends_with(&own_path),
         "{loopback}"
     );
-    let visits = kit::browser_log(&browser);
+    let visits = browser_runs(&browser, 1).await;
     assert_eq!(visits.len(), 1, "{visits:?}");
     assert_eq!(visits[0]["handed_to_app"], false);
     assert!(
@@ -907,21 +968,34 @@ async fn a_sign_in_left_open_can_be_reopened_and_cancelled() {
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    assert_eq!(pages().len(), 1);
+    // The opener runs the "browser" after the app shows "Signing in": wait for it.
+    let opened_pages = |n: usize| {
+        let pages = &pages;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while pages().len() < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{} of {n} pages opened",
+                    pages().len()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            pages()
+        }
+    };
+    let first = opened_pages(1).await;
+    assert_eq!(first.len(), 1);
     assert!(
-        pages()[0].starts_with(&auth.issuer().to_string()),
-        "{:?}",
-        pages()
+        first[0].starts_with(&auth.issuer().to_string()),
+        "{first:?}"
     );
 
     let again = app.wait_for(&tid("sign-in-open-again")).await;
     app.click(&again).await.expect("Open the page again");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while pages().len() < 2 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(pages().len(), 2, "the same page, opened again");
-    assert_eq!(pages()[0], pages()[1]);
+    let both = opened_pages(2).await;
+    assert_eq!(both.len(), 2, "the same page, opened again");
+    assert_eq!(both[0], both[1]);
 
     let cancel = app.wait_for(&tid("sign-in-cancel")).await;
     app.click(&cancel).await.expect("Cancel");
@@ -969,7 +1043,7 @@ async fn a_sign_in_declined_in_the_browser_says_so_and_can_be_tried_again() {
     })
     .await;
     desktop.screenshot("01-declined");
-    let visits = kit::browser_log(&browser);
+    let visits = browser_runs(&browser, 1).await;
     assert_eq!(visits.len(), 1, "{visits:?}");
     assert_eq!(
         visits[0]["handed_to_app"], true,
@@ -984,11 +1058,7 @@ async fn a_sign_in_declined_in_the_browser_says_so_and_can_be_tried_again() {
     // "Sign in" right on the row goes back to the browser.
     let sign_in = app.wait_text(&tid("sign-in-button"), "Sign in").await;
     app.click(&sign_in).await.expect("Sign in");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while kit::browser_log(&browser).len() < 2 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    assert_eq!(kit::browser_log(&browser).len(), 2, "a second trip");
+    assert_eq!(browser_runs(&browser, 2).await.len(), 2, "a second trip");
     app.wait_until(&tid("connector-problem"), |t| {
         t.contains("Sign-in was declined in the browser.")
     })
@@ -1036,7 +1106,12 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
     })
     .await;
     desktop.screenshot("02-no-keyring-for-oauth");
-    assert!(kit::browser_log(&browser).is_empty(), "no browser opened");
+    assert_eq!(
+        auth.stats().await["authorization_requests"],
+        0,
+        "no browser opened"
+    );
+    assert!(!desktop.app_log().contains(OPENING_A_PAGE));
     assert_no_secret_leaked(&desktop, &app, &[KEY]).await;
     app.quit().await;
 }
@@ -1071,10 +1146,10 @@ async fn a_server_whose_sign_in_page_is_not_a_web_page_gets_nothing_opened() {
         "its metadata was read"
     );
     assert!(hostile.requests_to("/register").is_empty());
-    assert!(
-        kit::browser_log(&browser).is_empty(),
-        "no browser was opened"
-    );
+    assert!(hostile.requests_to("/authorize").is_empty());
+    let log = desktop.app_log();
+    assert!(!log.contains(OPENING_A_PAGE), "no browser was opened");
+    assert!(kit::browser_log(&browser).is_empty());
     assert!(
         desktop.app_log().contains("connector did not connect"),
         "the log says what happened"

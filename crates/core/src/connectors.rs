@@ -55,6 +55,7 @@ struct Pages(Arc<dyn OpenUrl>);
 impl Pages {
     fn open(&self, page: &str) -> Result<()> {
         let page = web::check_page(page)?;
+        tracing::info!(page = %web::shown(&page), "opening a sign-in page in the browser");
         self.0.open(page.as_str()).map_err(|err| {
             Error::new(
                 ErrorCode::SignInFailed,

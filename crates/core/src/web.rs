@@ -66,7 +66,7 @@ fn url_is_loopback(url: &Url) -> bool {
 
 /// What a refused address is shown as in "Details": scheme and host, nothing of its path
 /// or query (an authorization URL's query carries the sign-in's state).
-fn shown(url: &Url) -> String {
+pub(crate) fn shown(url: &Url) -> String {
     match url.host_str() {
         Some(host) => format!("{}://{host}", url.scheme()),
         None => format!("{}:", url.scheme()),

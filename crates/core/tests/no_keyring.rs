@@ -12,7 +12,12 @@ fn no_keyring_means_a_clear_refusal() {
         .write(&id, SecretKind::ApiKey, &Secret::new("sk-test-0000"))
         .expect_err("no keyring here");
     assert_eq!(err.code, ErrorCode::KeyringUnavailable);
-    assert!(err.message.contains("keyring"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("Install and unlock a keyring such as GNOME Keyring or KWallet"),
+        "says what to install: {}",
+        err.message
+    );
     assert!(
         !format!("{err:?}").contains("sk-test-0000"),
         "the secret is not in the error"

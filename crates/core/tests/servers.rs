@@ -76,16 +76,24 @@ async fn everything_server_lists_all_it_offers_and_answers() {
         .read_resource(kit::EVERYTHING_RESOURCE_URIS[0])
         .await
         .expect("reads a resource");
-    assert!(!read.contents.is_empty());
+    assert_eq!(
+        serde_json::to_value(&read.contents).expect("JSON")[0]["uri"],
+        kit::EVERYTHING_RESOURCE_URIS[0],
+        "the resource asked for"
+    );
 
+    // `simple-prompt` takes no arguments and renders; `args-prompt` without its required
+    // `city` is refused, and the server says why.
     let prompt = session
-        .get_prompt(kit::EVERYTHING_PROMPT_NAMES[0], Map::new())
-        .await;
-    // The first prompt may need arguments; either it renders or the server says why.
-    match prompt {
-        Ok(prompt) => assert!(!prompt.messages.is_empty()),
-        Err(err) => assert_eq!(err.code, ErrorCode::Protocol, "{err:?}"),
-    }
+        .get_prompt("simple-prompt", Map::new())
+        .await
+        .expect("renders");
+    assert!(!prompt.messages.is_empty());
+    let refused = session
+        .get_prompt("args-prompt", Map::new())
+        .await
+        .expect_err("a required argument is missing");
+    assert_eq!(refused.code, ErrorCode::Protocol, "{refused:?}");
 
     let echoed = session
         .call_tool("echo", args(json!({"message": "hello from switchboard"})))
