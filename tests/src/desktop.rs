@@ -12,6 +12,13 @@ use crate::webdriver::Session;
 /// The app's identifier in tauri.conf.json: its data folder and link scheme are named after it.
 pub const APP_IDENTIFIER: &str = "io.switchboard.desktop";
 
+/// The desktop's opener, which runs the handler registered for a link's scheme.
+pub const XDG_OPEN: &str = "/usr/bin/xdg-open";
+
+/// The handler the app registers for its scheme at start-up (tauri-plugin-deep-link names
+/// it after the binary), in `$XDG_DATA_HOME/applications`.
+pub const SCHEME_HANDLER: &str = "switchboard-handler.desktop";
+
 /// The app's log file name in its log folder (`src-tauri/log.rs`).
 pub const APP_LOG_FILE: &str = "switchboard.log";
 
@@ -286,9 +293,11 @@ impl Desktop {
         panic!("tauri-driver would not start; see driver.log");
     }
 
-    /// Launches the app binary a second time, as the OS does for a link to its scheme.
+    /// Opens a link to the app's scheme as the desktop does: `xdg-open <link>`, which runs
+    /// the handler the app registered for its scheme at start-up (a second launch of the
+    /// app, which hands the link to the running one and exits).
     pub fn open_link(&self, link: &str) -> std::process::ExitStatus {
-        let mut child = Command::new(app_binary())
+        let mut child = Command::new(XDG_OPEN)
             .arg(link)
             .envs(self.env())
             .stdout(Stdio::null())
@@ -302,10 +311,37 @@ impl Desktop {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("the second instance did not hand over and exit");
+                panic!("xdg-open and the second instance did not hand over and exit");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// What the desktop would run for a link to the app's scheme: `xdg-mime`'s default
+    /// handler for `x-scheme-handler/<scheme>`, and that handler's `Exec` line.
+    pub fn scheme_handler(&self) -> (String, String) {
+        let output = Command::new("xdg-mime")
+            .args([
+                "query",
+                "default",
+                &format!("x-scheme-handler/{APP_IDENTIFIER}"),
+            ])
+            .envs(self.env())
+            .output()
+            .expect("xdg-mime (apt-get install xdg-utils)");
+        let handler = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let file = self
+            .home
+            .path()
+            .join(".local/share/applications")
+            .join(&handler);
+        let exec = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("Exec="))
+            .unwrap_or_default()
+            .to_owned();
+        (handler, exec)
     }
 
     /// How many app processes run on this desktop: processes of the app binary with this

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use crate::http::{answer, read_request};
+use crate::http::{answer_then, read_request};
 
 /// One request the server got.
 #[derive(Clone, Debug)]
@@ -75,6 +75,7 @@ pub struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    delay: Duration,
 }
 
 impl Reply {
@@ -84,7 +85,14 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// Sent only after `delay` (the request is recorded at once): a slow server.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// JSON with this status.
@@ -116,6 +124,8 @@ type Route = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 struct Shared {
     routes: Mutex<HashMap<String, Route>>,
     requests: Mutex<Vec<Request>>,
+    /// Answers written out so far.
+    answered: std::sync::atomic::AtomicUsize,
 }
 
 /// The attacker's server. Paths without a route answer `404`. Stops on drop.
@@ -197,6 +207,13 @@ impl Hostile {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// How many answers it has written out so far (a [`Reply::after`] counts once sent).
+    pub fn answered(&self) -> usize {
+        self.shared
+            .answered
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The requests so far to `path` (without query).
@@ -335,5 +352,12 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
     ));
     let mut bytes = response.into_bytes();
     bytes.extend_from_slice(&reply.body);
-    answer(&mut stream, &bytes).await;
+    tokio::time::sleep(reply.delay).await;
+    // Counted once written, before the close handshake that may linger.
+    answer_then(&mut stream, &bytes, || {
+        shared
+            .answered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    })
+    .await;
 }

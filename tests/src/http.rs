@@ -56,9 +56,15 @@ pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<Raw> {
 /// Writes the whole answer, closes our side, then lets the client close: closing with
 /// unread bytes in the socket would make the kernel send a reset instead of the answer.
 pub(crate) async fn answer(stream: &mut TcpStream, response: &[u8]) {
+    answer_then(stream, response, || {}).await;
+}
+
+/// [`answer`], calling `written` once the whole answer is out.
+pub(crate) async fn answer_then(stream: &mut TcpStream, response: &[u8], written: impl FnOnce()) {
     if stream.write_all(response).await.is_err() {
         return;
     }
+    written();
     let _ = stream.shutdown().await;
     let mut buf = [0_u8; 4096];
     let _ = tokio::time::timeout(Duration::from_secs(2), async {

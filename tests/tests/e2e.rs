@@ -402,6 +402,14 @@ async fn a_link_to_the_app_reaches_the_running_window() {
         "{}://unknown/path?code=not-for-the-log",
         kit::desktop::APP_IDENTIFIER
     );
+    // The app registered itself for its scheme at start-up, as the handler the desktop
+    // runs for such links.
+    let (handler, exec) = desktop.scheme_handler();
+    assert_eq!(handler, kit::desktop::SCHEME_HANDLER);
+    assert!(
+        exec.contains(&kit::desktop::app_binary().display().to_string()) && exec.ends_with("%u"),
+        "{exec}"
+    );
     let status = desktop.open_link(&link);
     assert!(
         status.success(),
@@ -693,7 +701,9 @@ async fn a_username_and_password_sign_in_sign_out_and_a_wrong_password_is_named(
 /// hands the redirect back like the OS would). Returns the browser's log file.
 fn with_test_browser(desktop: &mut Desktop) -> std::path::PathBuf {
     let log = desktop.home().join("browser.jsonl");
-    for (key, value) in kit::browser_env(&kit::desktop::app_binary(), &log) {
+    // The browser hands the app's links to the desktop, as Chromium does: xdg-open runs
+    // the handler the app registered for its scheme.
+    for (key, value) in kit::browser_env(std::path::Path::new(kit::desktop::XDG_OPEN), &log) {
         desktop.set_env(&key, &value);
     }
     log
@@ -1288,4 +1298,119 @@ async fn with_their_own_client_id_a_person_is_shown_the_redirect_to_allow() {
     .expect("scroll to the sign-in section");
     desktop.screenshot("01-redirect-to-allow");
     app.quit().await;
+}
+
+/// Polls the authorization server until `accept` holds for its stats.
+async fn until_stats(
+    auth: &kit::AuthServer,
+    what: &str,
+    accept: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let stats = auth.stats().await;
+        if accept(&stats) {
+            return stats;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {stats}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refreshed_tokens_are_kept_in_the_keyring_and_used_after_a_restart() {
+    // Access tokens live 6 seconds; each refresh rotates the refresh token, and using an
+    // old one would be refused (and end the grant).
+    let auth = kit::AuthServer::builder()
+        .access_ttl(std::time::Duration::from_secs(6))
+        .start();
+    let mut desktop = Desktop::start("oauth_refresh");
+    with_test_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    add_by_address(&app, auth.mcp_url()).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    let signed_in = tokens_in_keyring(&desktop);
+    assert_eq!(signed_in.len(), 2, "an access and a refresh token");
+
+    // Left alone, the app refreshes in the background, and the keyring follows.
+    until_stats(&auth, "two refreshes", |s| {
+        s["refreshes"].as_u64().unwrap_or_default() >= 2
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rotated = loop {
+        let now = tokens_in_keyring(&desktop);
+        if now.len() == 2 && now[1] != signed_in[1] {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keyring kept {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_ne!(rotated[0], signed_in[0], "a new access token");
+    app.wait_text(&tid("connector-state"), "Connected").await;
+
+    // A restart uses what the keyring holds now: it connects without the browser, and
+    // the rotated refresh token keeps working.
+    app.quit().await;
+    desktop.wait_until_no_app();
+    let refreshes = auth.stats().await["refreshes"].as_u64().unwrap_or_default();
+    let app = driver.open_app().await;
+    row_named(&app, kit::OAUTH_SERVER_NAME).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    until_stats(&auth, "a refresh after the restart", |s| {
+        s["refreshes"].as_u64().unwrap_or_default() > refreshes
+    })
+    .await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    let stats = auth.stats().await;
+    assert_eq!(
+        stats["authorization_requests"], 1,
+        "no browser since: {stats}"
+    );
+    assert_eq!(
+        stats["token_errors"],
+        serde_json::json!({}),
+        "no refresh was refused: {stats}"
+    );
+    desktop.screenshot("01-still-connected-after-refreshes-and-a-restart");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_follows_the_systems_light_or_dark_theme() {
+    for (theme, dark) in [("Adwaita", false), ("Adwaita:dark", true)] {
+        let mut desktop = Desktop::start(if dark { "theme_dark" } else { "theme_light" });
+        desktop.set_env("GTK_THEME", theme);
+        let driver = desktop.driver();
+        let app = driver.open_app().await;
+        app.wait_for(&tid("connectors-page")).await;
+        let seen = app
+            .execute(
+                "return [window.matchMedia('(prefers-color-scheme: dark)').matches,
+                         getComputedStyle(document.body).backgroundColor];",
+                serde_json::json!([]),
+            )
+            .await
+            .expect("the page's colours");
+        assert_eq!(seen[0], dark, "{theme}: {seen}");
+        // The background's lightness: rgb(r, g, b).
+        let rgb: Vec<u32> = seen[1]
+            .as_str()
+            .expect("a colour")
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        assert_eq!(rgb.len(), 3, "{seen}");
+        let lightness = rgb.iter().sum::<u32>() / 3;
+        assert_eq!(lightness < 128, dark, "{theme}: background {seen}");
+        desktop.screenshot("01-connectors");
+        app.quit().await;
+    }
 }

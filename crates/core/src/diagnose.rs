@@ -30,6 +30,10 @@ pub(crate) fn handshake(err: &ClientInitializeError) -> Error {
     if err.is_authorization_required() {
         return needs_sign_in(err.auth_challenge());
     }
+    // A challenge without needing sign-in: 403, more access (scope) needed.
+    if let Some(challenge) = err.auth_challenge() {
+        return needs_more_access("connect", challenge);
+    }
     // The transport's own error is a field, not a `source()`, of the handshake error.
     let cause: &(dyn StdError + 'static) = match err {
         ClientInitializeError::TransportError { error, .. } => error.error.as_ref(),
@@ -58,11 +62,7 @@ pub(crate) fn request(what: &str, err: &ServiceError) -> Error {
     }
     if let Some(challenge) = err.auth_challenge() {
         if !err.is_authorization_required() {
-            return Error::new(
-                ErrorCode::NeedsMoreAccess,
-                format!("The server needs more access before it lets Switchboard {what}."),
-            )
-            .with_detail(format!("The server answered 403 with: {challenge}"));
+            return needs_more_access(what, challenge);
         }
         return needs_sign_in(Some(challenge));
     }
@@ -73,6 +73,14 @@ pub(crate) fn request(what: &str, err: &ServiceError) -> Error {
         )
         .with_detail(chain(err))
     })
+}
+
+fn needs_more_access(what: &str, challenge: &str) -> Error {
+    Error::new(
+        ErrorCode::NeedsMoreAccess,
+        format!("The server needs more access before it lets Switchboard {what}."),
+    )
+    .with_detail(format!("The server answered 403 with: {challenge}"))
 }
 
 fn needs_sign_in(challenge: Option<&str>) -> Error {

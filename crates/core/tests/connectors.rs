@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::{MemorySecrets, TestBrowser, add, open, open_with, settled, until};
 use switchboard_core::secrets::{Secret, SecretKind, SecretStore};
-use switchboard_core::settings::FileStore;
+use switchboard_core::settings::{Entries, FileStore, SettingsStore};
 use switchboard_core::{Connectors, ErrorCode, Timeouts};
 use switchboard_ipc::{AddConnectorRequest, ConnectorState, SecretInput, SignInChoice};
 use switchboard_testkit as kit;
@@ -382,4 +382,82 @@ async fn oauth_tokens_refresh_in_the_background_and_a_refused_refresh_asks_to_si
         1,
         "no browser opened by itself"
     );
+}
+
+/// Settings that cannot be saved: a full disk, a read-only folder.
+struct CannotSave;
+
+impl SettingsStore for CannotSave {
+    fn load(&self) -> switchboard_core::Result<Entries> {
+        Ok(Entries::new())
+    }
+
+    fn save(&self, _: &Entries) -> switchboard_core::Result<()> {
+        Err(switchboard_core::Error::new(
+            ErrorCode::Storage,
+            "Your settings could not be saved.",
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_save_changes_nothing_and_takes_back_the_secrets_it_wrote() {
+    let secrets = Arc::new(MemorySecrets::default());
+    let connectors = Connectors::load(
+        Box::new(CannotSave),
+        secrets.clone(),
+        Arc::new(support::NoBrowser),
+        support::timeouts(),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("loads");
+    let err = connectors
+        .add(AddConnectorRequest {
+            url: "https://mcp.example.com/mcp".into(),
+            name: None,
+            sign_in: key(None, "sk-written-then-taken-back"),
+        })
+        .await
+        .expect_err("not saved");
+    assert_eq!(err.code, ErrorCode::Storage);
+    assert!(connectors.list().is_empty(), "not shown");
+    assert!(
+        secrets.is_empty(),
+        "the key was taken back out of the keyring"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_answer_never_overwrites_a_newer_action() {
+    let server = kit::Hostile::start();
+    // The server answers, wrongly, but only after the person has moved on.
+    server.route("/mcp", |_| {
+        kit::Reply::status(500).after(Duration::from_secs(2))
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open(&dir.path().join("settings.json"));
+    let added = add(&connectors, &server.url("/mcp"), None).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.requests_to("/mcp").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let off = connectors.set_enabled(&added.id, false).expect("off");
+    assert_eq!(off.state, ConnectorState::Off);
+    let mut events = connectors.subscribe();
+    // The slow answer goes out…
+    while server.answered() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never answered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // …and whatever the client made of it, the connector stays off, saying nothing new.
+    // A turn on afterwards is the next event it sends: nothing came in between.
+    let on = connectors.set_enabled(&added.id, true).expect("on");
+    assert_eq!(on.state, ConnectorState::Connecting);
+    match events.recv().await.expect("an event") {
+        switchboard_core::Event::ConnectorChanged(summary) => {
+            assert_eq!(summary.state, ConnectorState::Connecting, "{summary:?}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -566,3 +566,209 @@ async fn a_keyring_that_refuses_to_forget_is_said_and_tried_again_at_the_next_st
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_without_pkce_s256_is_refused_before_the_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = Arc::new(RecordingBrowser::default());
+    let connectors = registry(dir.path(), browser.clone());
+    for methods in [json!(["plain"]), Value::Null] {
+        let server = Hostile::start();
+        let url = server.asks_for_sign_in(json!({ "code_challenge_methods_supported": methods }));
+        let problem = refused_sign_in(&connectors, &url)
+            .await
+            .problem
+            .expect("a reason");
+        assert!(
+            problem
+                .message
+                .contains("does not support the protection Switchboard requires (PKCE)"),
+            "{methods}: {problem:?}"
+        );
+        assert!(server.requests_to("/register").is_empty(), "{methods}");
+    }
+    assert!(browser.opened().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_persons_own_client_id_comes_before_registering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = Arc::new(RecordingBrowser::default());
+    let connectors = registry(dir.path(), browser.clone());
+    let server = Hostile::start();
+    let url = server.asks_for_sign_in(json!({}));
+    let added = connectors
+        .add(AddConnectorRequest {
+            url,
+            name: None,
+            sign_in: SignInChoice::Automatic {
+                client_id: Some("my-own-client".into()),
+                client_secret: None,
+            },
+        })
+        .await
+        .expect("added");
+    until_state(&connectors, &added.id, |s| s == ConnectorState::SigningIn).await;
+    // The page is opened right after the state shows: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while browser.opened().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing opened");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = url::Url::parse(&browser.opened()[0]).expect("a URL");
+    let param = |name: &str| {
+        page.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    assert_eq!(param("client_id").as_deref(), Some("my-own-client"));
+    assert_eq!(
+        param("redirect_uri"),
+        Some(format!(
+            "io.switchboard.desktop:/oauth/callback/{}",
+            added.id
+        ))
+    );
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    assert!(
+        server.requests_to("/register").is_empty(),
+        "no registration"
+    );
+    connectors.cancel_sign_in(&added.id).expect("cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_access_and_unknown_names_are_said_in_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open_with(
+        &dir.path().join("settings.json"),
+        Arc::new(MemorySecrets::default()),
+    );
+    let server = Hostile::start();
+    server.route("/mcp", |_| {
+        Reply::json(403, &json!({"error": "insufficient_scope"})).header(
+            "WWW-Authenticate",
+            r#"Bearer error="insufficient_scope", scope="admin""#,
+        )
+    });
+    let added = add(&connectors, &server.url("/mcp"), None).await;
+    let stopped = until_state(&connectors, &added.id, |s| {
+        !matches!(s, ConnectorState::Connecting | ConnectorState::SigningIn)
+    })
+    .await;
+    assert_eq!(stopped.state, ConnectorState::NeedsSignIn);
+    let problem = stopped.problem.expect("a reason");
+    assert_eq!(problem.code, ErrorCode::NeedsMoreAccess, "{problem:?}");
+    assert_eq!(
+        problem.message,
+        "The server needs more access before it lets Switchboard connect."
+    );
+    assert!(
+        problem
+            .detail
+            .is_some_and(|d| d.contains(r#"scope="admin""#))
+    );
+
+    let added = add(&connectors, "https://no-such-server.invalid/mcp", None).await;
+    let stopped = until_state(&connectors, &added.id, |s| s != ConnectorState::Connecting).await;
+    assert_eq!(stopped.state, ConnectorState::CantReach);
+    let problem = stopped.problem.expect("a reason");
+    assert_eq!(problem.code, ErrorCode::Unreachable);
+    assert_eq!(
+        problem.message,
+        "No server was found with that name. Check the address for typos."
+    );
+}
+
+/// Plays a 2025-11-25 MCP server that offers only tools, with `tools/list` answered by
+/// `list_tools` (a slow one, say). `server/discover` (the 2026-07-28 probe) is an unknown
+/// method to it.
+fn tools_only_server(list_tools: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Hostile {
+    let server = Hostile::start();
+    server.route("/mcp", move |request| {
+        let message: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let id = message["id"].clone();
+        let result = |result: Value| {
+            Reply::json(200, &json!({"jsonrpc": "2.0", "id": id, "result": result}))
+        };
+        match message["method"].as_str() {
+            Some("initialize") => result(json!({
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "Tools Only", "version": "1.0.0"},
+            })),
+            Some("tools/list") => list_tools(&id),
+            Some(method) if method.starts_with("notifications/") => Reply::status(202),
+            _ => Reply::json(
+                200,
+                &json!({"jsonrpc": "2.0", "id": id,
+                        "error": {"code": -32601, "message": "Method not found"}}),
+            ),
+        }
+    });
+    server
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_what_a_server_offers_is_asked_for_and_every_request_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = Connectors::load(
+        Box::new(switchboard_core::settings::FileStore::open(dir.path().join("settings.json")).0),
+        Arc::new(MemorySecrets::default()),
+        Arc::new(RecordingBrowser::default()),
+        switchboard_core::Timeouts {
+            connect: std::time::Duration::from_secs(10),
+            request: std::time::Duration::from_secs(2),
+        },
+        tokio::runtime::Handle::current(),
+    )
+    .expect("loads");
+    let list = |id: &Value| {
+        Reply::json(
+            200,
+            &json!({"jsonrpc": "2.0", "id": id, "result": {"tools": [
+                {"name": "ping", "inputSchema": {"type": "object"}}
+            ]}}),
+        )
+    };
+    let server = tools_only_server(list);
+    let added = add(&connectors, &server.url("/mcp"), None).await;
+    let connected = until_state(&connectors, &added.id, |s| s != ConnectorState::Connecting).await;
+    assert_eq!(connected.state, ConnectorState::Connected, "{connected:?}");
+    let counts = connected.counts.expect("counts");
+    assert_eq!((counts.tools, counts.resources, counts.prompts), (1, 0, 0));
+    let methods: Vec<String> = server
+        .requests_to("/mcp")
+        .iter()
+        .filter_map(|r| {
+            serde_json::from_slice::<Value>(&r.body).ok()?["method"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    for never in ["resources/list", "resources/templates/list", "prompts/list"] {
+        assert!(
+            !methods.iter().any(|m| m == never),
+            "{never} in {methods:?}"
+        );
+    }
+    assert!(methods.iter().any(|m| m == "tools/list"), "{methods:?}");
+
+    // A server that takes the handshake and then never lists its tools: the list is
+    // bounded by the request time-out, not only the connection.
+    let slow = tools_only_server(|id| {
+        Reply::json(
+            200,
+            &json!({"jsonrpc": "2.0", "id": id, "result": {"tools": []}}),
+        )
+        .after(std::time::Duration::from_secs(600))
+    });
+    let added = add(&connectors, &slow.url("/mcp"), None).await;
+    let stopped = until_state(&connectors, &added.id, |s| s != ConnectorState::Connecting).await;
+    let problem = stopped.problem.expect("a reason");
+    assert_eq!(problem.code, ErrorCode::Timeout, "{problem:?}");
+    assert_eq!(
+        problem.message,
+        "The server did not answer within 2 seconds. It may be busy or down; try again later."
+    );
+}
