@@ -318,6 +318,11 @@ fn conformance() -> Result {
     }
 }
 
+/// Warnings a scenario may raise because of a choice Switchboard made, by check id.
+/// `auth/basic-cimd`: a client SHOULD use a Client ID Metadata Document where the server
+/// supports them; Switchboard hosts none, so it registers instead (the README says so).
+const ALLOWED_WARNINGS: &[(&str, &str)] = &[("auth/basic-cimd", "cimd-client-id-used")];
+
 /// How one scenario went.
 struct ScenarioOutcome {
     suite: &'static str,
@@ -403,9 +408,31 @@ fn run_scenario(
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    let (passed, failed, warnings) = count_checks(results, scenario).unwrap_or((0, 0, 0));
+    let checks = read_checks(results, scenario).unwrap_or_default();
+    let count = |status: &str| checks.iter().filter(|(s, _)| s == status).count();
+    let (passed, failed, warnings) = (count("SUCCESS"), count("FAILURE"), count("WARNING"));
+    let allowed: Vec<&str> = checks
+        .iter()
+        .filter(|(status, _)| status == "WARNING")
+        .map(|(_, id)| id.as_str())
+        .filter(|id| ALLOWED_WARNINGS.contains(&(scenario, id)))
+        .collect();
+    // The suite also fails a run for the client's exit code or a time-out, which it only
+    // says in its output.
+    let client_trouble = std::fs::read_to_string(&log).is_ok_and(|output| {
+        output.contains("Client exited with code") || output.contains("Client timed out")
+    });
     let (ok, verdict) = match status {
         Some(status) if status.success() => (passed > 0, "ok".to_owned()),
+        Some(_)
+            if passed > 0
+                && failed == 0
+                && warnings > 0
+                && allowed.len() == warnings
+                && !client_trouble =>
+        {
+            (true, format!("ok, allowed warning {}", allowed.join(", ")))
+        }
         Some(status) => (false, format!("FAILED ({status}), see {}", log.display())),
         None => (
             false,
@@ -423,9 +450,9 @@ fn run_scenario(
     })
 }
 
-/// SUCCESS, FAILURE and WARNING checks in the scenario's `checks.json`
-/// (`<results>/<scenario>-<time>/checks.json`).
-fn count_checks(results: &Path, scenario: &str) -> Option<(usize, usize, usize)> {
+/// Every check of the scenario's `checks.json` (`<results>/<scenario>-<time>/checks.json`)
+/// as its status and id.
+fn read_checks(results: &Path, scenario: &str) -> Option<Vec<(String, String)>> {
     let prefix = results.join(format!("{scenario}-"));
     let (folder, start) = (prefix.parent()?, prefix.file_name()?.to_str()?);
     let run = std::fs::read_dir(folder)
@@ -439,13 +466,16 @@ fn count_checks(results: &Path, scenario: &str) -> Option<(usize, usize, usize)>
         .max()?;
     let checks: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("checks.json")).ok()?).ok()?;
-    let count = |status: &str| {
+    Some(
         checks
-            .as_array()
-            .map(|all| all.iter().filter(|c| c["status"] == status).count())
-            .unwrap_or_default()
-    };
-    Some((count("SUCCESS"), count("FAILURE"), count("WARNING")))
+            .as_array()?
+            .iter()
+            .map(|check| {
+                let text = |key: &str| check[key].as_str().unwrap_or_default().to_owned();
+                (text("status"), text("id"))
+            })
+            .collect(),
+    )
 }
 
 fn bench() -> Result {

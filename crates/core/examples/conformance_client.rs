@@ -1,10 +1,13 @@
 //! A headless MCP client built from Switchboard's core, for the official conformance suite
 //! (`@modelcontextprotocol/conformance`): `conformance client --command <this> --suite auth`.
 //!
-//! It does what the app does — connect, sign in on 401, ask for more access on 403, list the
-//! tools and call each — with the same `Session` and `OAuth` code. Only two parts differ:
-//! the "browser" follows the authorization server's redirect itself instead of showing a
-//! page, and tokens are kept in memory instead of the keyring. Usage: `<this> <server-url>`,
+//! It does what the app does — connect, sign in on 401 as the app would (the person's own
+//! client when the scenario pre-registers one, else dynamic registration; no Client ID
+//! Metadata Document, as the app hosts none), list the tools and call each — with the same
+//! `Session` and `OAuth` code. What differs: the "browser" follows the authorization
+//! server's redirect itself instead of showing a page, tokens are kept in memory instead of
+//! the keyring, and a 403 `insufficient_scope` on a tool call asks for more access
+//! (`OAuth::step_up`), which the app's window has no use for until the chat calls tools. Usage: `<this> <server-url>`,
 //! with `MCP_CONFORMANCE_CONTEXT` (JSON) carrying a pre-registered client when a scenario
 //! has one.
 
@@ -17,8 +20,6 @@ use switchboard_core::secrets::Secret;
 use switchboard_core::session::ConnectError;
 use switchboard_core::{Error, ErrorCode, Session, Timeouts};
 
-/// The suite's mock authorization server knows this Client ID Metadata Document URL.
-const METADATA_DOCUMENT: &str = "https://conformance-test.local/client-metadata.json";
 /// One connector's redirect, as the app gives each its own (`/oauth/callback/<connector>`).
 const REDIRECT_URI: &str = "http://127.0.0.1:53682/oauth/callback/conformance";
 
@@ -121,7 +122,6 @@ async fn run(url: &str) -> switchboard_core::Result<()> {
     let identity = ClientIdentity {
         client_id: context["client_id"].as_str().map(str::to_owned),
         client_secret: context["client_secret"].as_str().map(Secret::new),
-        metadata_document: Some(METADATA_DOCUMENT.to_owned()),
     };
     let browser = FollowRedirect(
         reqwest::Client::builder()

@@ -962,7 +962,6 @@ impl Inner {
         let identity = ClientIdentity {
             client_id: client_id.clone(),
             client_secret,
-            metadata_document: None,
         };
         let oauth = OAuth::new(url, self.credentials(&id)).await?;
         let app_link = AppLink {

@@ -3,9 +3,9 @@
 //! rmcp does discovery, PKCE S256, client registration, `resource` indicators, the code
 //! exchange with its `state` and `iss` checks, refresh and scope upgrades. This module
 //! decides what rmcp leaves open, and says where:
-//! - the client identity, in the order the design asks: the person's own client id (and
-//!   secret) → a Client ID Metadata Document when the server supports them → dynamic
-//!   registration ([`OAuth::sign_in`]);
+//! - the client identity: the person's own client id (and secret) → dynamic registration
+//!   ([`OAuth::sign_in`]). Switchboard hosts no Client ID Metadata Document, so it offers
+//!   none, even to servers that support them;
 //! - what a server's sign-in names is checked before it is used ([`discover`]): endpoints
 //!   rmcp would guess when the server published no metadata (`/authorize`, `/token`) are
 //!   refused; metadata must carry its `issuer` and list PKCE S256 (rmcp only warns); the
@@ -40,14 +40,12 @@ pub type AuthorizedClient = AuthClient<reqwest::Client>;
 /// How many times one operation may send the person to the browser before giving up.
 pub const MAX_AUTHORIZATIONS: u32 = 3;
 
-/// Who Switchboard is to a server's authorization server.
+/// Who Switchboard is to a server's authorization server: the person's own pre-registered
+/// client (Advanced settings), or, without one, whatever dynamic registration gives it.
 #[derive(Clone, Debug, Default)]
 pub struct ClientIdentity {
-    /// The person's own pre-registered client, from Advanced settings.
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
-    /// The URL of Switchboard's Client ID Metadata Document, used where supported.
-    pub metadata_document: Option<String>,
 }
 
 /// Opens the authorization page and returns the full URL the browser was sent back to.
@@ -193,11 +191,6 @@ impl OAuth {
         let metadata = discover(&manager, Some(challenge), &self.connector)
             .await
             .map_err(AuthorizationStart::Failed)?;
-        let supports_cimd = metadata
-            .additional_fields
-            .get("client_id_metadata_document_supported")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
         manager.set_metadata(metadata);
         let scopes = manager.select_initial_scopes(&[]).await;
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
@@ -207,14 +200,6 @@ impl OAuth {
                 config = config.with_client_secret(secret.expose());
             }
             manager.configure_client(config).map_err(failed)?;
-        } else if let Some(document) = identity
-            .metadata_document
-            .as_ref()
-            .filter(|_| supports_cimd)
-        {
-            manager
-                .configure_client(OAuthClientConfig::new(document, redirect_uri))
-                .map_err(failed)?;
         } else {
             // rmcp reports a refused redirect URI only as registration failure text, so any
             // refused registration counts: the next redirect may still be accepted.
