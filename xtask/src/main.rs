@@ -197,8 +197,9 @@ fn keyring_tests() -> Result {
 /// and a time-out too (its `--suite` mode counts only the checks), and every scenario's
 /// `checks.json` is read back for the pass table.
 fn conformance() -> Result {
-    // 0.1.16, the 2025-11-25 protocol: its `auth` suite, then the sign-in scenarios it
-    // marks as drafts, and two transport scenarios.
+    // 0.1.16 (the 2025-11-25 protocol) runs its `auth` suite, the sign-in scenarios it marks
+    // as drafts, and two transport scenarios; 0.2.0-alpha.12 (2026-07-28) every sign-in
+    // scenario it has for that version.
     // Left out, each for a flaw of 0.1.16's mocks, not of the client:
     // `auth/2025-03-26-oauth-metadata-backcompat` serves metadata whose issuer does not match
     // (a correct client refuses it; fixed in later suites), and `initialize` judges the
@@ -207,7 +208,9 @@ fn conformance() -> Result {
     // guess `<origin>/authorize` and `<origin>/token` when a server publishes no metadata
     // (the 2025-03-26 protocol's fallback, dropped since); Switchboard refuses to send a
     // person or a code to endpoints a server never named.
-    const SCENARIOS: [&str; 19] = [
+    //
+    // The `auth` suite, the same 14 scenarios in both releases.
+    const AUTH_SUITE: [&str; 14] = [
         "auth/metadata-default",
         "auth/metadata-var1",
         "auth/metadata-var2",
@@ -222,32 +225,16 @@ fn conformance() -> Result {
         "auth/token-endpoint-auth-post",
         "auth/token-endpoint-auth-none",
         "auth/pre-registration",
-        "auth/resource-mismatch",
-        "auth/offline-access-scope",
-        "auth/offline-access-not-supported",
-        "tools_call",
-        "sse-retry",
     ];
-    // 0.2.0-alpha.12, the 2026-07-28 protocol: every sign-in scenario it lists for that
-    // version (`conformance list --client --spec-version 2026-07-28`), extensions aside.
-    const SCENARIOS_2026: [&str; 25] = [
-        "auth/metadata-default",
-        "auth/metadata-var1",
-        "auth/metadata-var2",
-        "auth/metadata-var3",
-        "auth/basic-cimd",
-        "auth/scope-from-www-authenticate",
-        "auth/scope-from-scopes-supported",
-        "auth/scope-omitted-when-undefined",
-        "auth/scope-step-up",
-        "auth/scope-retry-limit",
-        "auth/token-endpoint-auth-basic",
-        "auth/token-endpoint-auth-post",
-        "auth/token-endpoint-auth-none",
-        "auth/pre-registration",
+    // Drafts in 0.1.16, part of the 2026-07-28 protocol in 0.2.0-alpha.12.
+    const LATER_SIGN_IN: [&str; 3] = [
         "auth/resource-mismatch",
         "auth/offline-access-scope",
         "auth/offline-access-not-supported",
+    ];
+    // 0.2.0-alpha.12 only: the rest of what it lists for 2026-07-28
+    // (`conformance list --client --spec-version 2026-07-28`), extensions aside.
+    const ONLY_2026: [&str; 8] = [
         "auth/authorization-server-migration",
         "auth/iss-supported",
         "auth/iss-not-advertised",
@@ -257,6 +244,13 @@ fn conformance() -> Result {
         "auth/iss-normalized",
         "auth/metadata-issuer-mismatch",
     ];
+    let scenarios_2025: Vec<&str> = [
+        &AUTH_SUITE[..],
+        &LATER_SIGN_IN,
+        &["tools_call", "sse-retry"],
+    ]
+    .concat();
+    let scenarios_2026: Vec<&str> = [&AUTH_SUITE[..], &LATER_SIGN_IN, &ONLY_2026].concat();
     sh(cargo().args([
         "build",
         "--features",
@@ -272,14 +266,14 @@ fn conformance() -> Result {
         &modules.join("@modelcontextprotocol/conformance/dist/index.js"),
         &client,
         &root().join("tests/artifacts/conformance"),
-        &SCENARIOS,
+        &scenarios_2025,
     )?;
     outcomes.extend(run_scenarios(
         "0.2.0-alpha.12",
         &modules.join("conformance-next/dist/index.js"),
         &client,
         &root().join("tests/artifacts/conformance-next"),
-        &SCENARIOS_2026,
+        &scenarios_2026,
     )?);
     println!("\nconformance, one scenario at a time:");
     println!(
