@@ -261,6 +261,14 @@ fn unquoted_exec(desktop_file: &str) -> Option<String> {
     changed.then(|| lines.join("\n") + "\n")
 }
 
+fn show_main_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::unquoted_exec;
@@ -280,13 +288,5 @@ mod tests {
             unquoted_exec("Exec=\"/home/ada/My Apps/switchboard\" %u\n"),
             None
         );
-    }
-}
-
-fn show_main_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
     }
 }
