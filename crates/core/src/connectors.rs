@@ -856,11 +856,9 @@ impl Inner {
                     Ok(Some(_))
                 );
                 if !signed_in {
-                    let plain = match web::client(Default::default()) {
-                        Ok(client) => Session::connect_with(url, self.timeouts, client).await,
-                        Err(error) => return Err(error.into()),
-                    };
-                    return self.listed(plain).await;
+                    let plain = web::client(Default::default())?;
+                    let connected = Session::connect_with(url, self.timeouts, plain).await;
+                    return self.listed(connected).await;
                 }
                 let oauth = match OAuth::new(url, self.credentials(id)).await {
                     Ok(oauth) => oauth,
