@@ -741,11 +741,14 @@ fn connector_ids(desktop: &Desktop) -> Vec<String> {
         .collect()
 }
 
+/// Adds `url` as a person pasting it and pressing Enter at once would: the Enter arrives
+/// with the text, before the window has heard back about the address.
 async fn add_by_address(app: &Session, url: &str) {
     open_add_dialog(app).await;
     let input = app.wait_for(&tid("add-url-input")).await;
-    app.type_into(&input, url).await.expect("type");
-    app.press(keys::ENTER).await.expect("Enter");
+    app.type_into(&input, &format!("{url}{}", keys::ENTER))
+        .await
+        .expect("type and Enter");
     app.wait_gone(&tid("add-dialog")).await;
 }
 

@@ -68,9 +68,16 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
             .or_else(|| check.get().flatten().and_then(|(_, verdict)| verdict.err()))
     });
     let can_add = move || accepted.with(Option::is_some) && sign_in.is_complete() && !adding.get();
+    // Enter right after pasting may come before the check of the address has answered: add
+    // anyway (the core checks the address again when adding, and says what is wrong), but
+    // not an address already refused.
+    let can_submit = move || {
+        let checking = !is_empty.get() && verdict.with(Option::is_none);
+        (accepted.with(Option::is_some) || checking) && sign_in.is_complete() && !adding.get()
+    };
 
     let submit = move || {
-        if !can_add() {
+        if !can_submit() {
             return;
         }
         adding.set(true);
