@@ -114,6 +114,21 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                     ev.prevent_default();
                     submit();
                 }
+                // Enter in a field adds. The browser's own Enter-submits does nothing while
+                // the Add button is disabled, as it is until the address has been checked,
+                // so a paste followed at once by Enter would be lost.
+                on:keydown=move |ev| {
+                    let in_a_field = ev
+                        .target()
+                        .and_then(|target| {
+                            wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(target).ok()
+                        })
+                        .is_some_and(|input| input.type_() != "radio");
+                    if ev.key() == "Enter" && in_a_field {
+                        ev.prevent_default();
+                        submit();
+                    }
+                }
                 // Any edit answers the last complaint; the address is checked again anyway.
                 on:input=move |_| add_error.set(None)
             >
