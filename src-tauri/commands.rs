@@ -2,6 +2,14 @@
 //! answer. Names match `switchboard_ipc::command`; errors are `ErrorInfo` as they come.
 
 use switchboard_core::Connectors;
+use switchboard_core::chat::Chat;
+use switchboard_ipc::chat::{
+    AddProviderRequest, Attachment, CompleteRequest, Conversation, ConversationIdRequest,
+    ConversationModelRequest, ConversationView, EditMessageRequest, GetPromptRequest,
+    ModelChoiceRequest, ModelsOverview, NewConversationRequest, OpenLinkRequest, ProviderIdRequest,
+    ProviderSummary, ReadResourceRequest, RenameConversationRequest, ReplaceProviderKeyRequest,
+    SendRequest, StoredMessage,
+};
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
     ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
@@ -108,4 +116,179 @@ pub async fn set_sign_in(
     request: SetSignInRequest,
 ) -> Reply<ConnectorSummary> {
     connectors.set_sign_in(&request.id, request.sign_in).await
+}
+
+// ----- Settings → Models -----
+
+#[tauri::command]
+pub async fn models_overview(chat: State<'_, Chat>) -> Reply<ModelsOverview> {
+    Ok(chat.providers().overview())
+}
+
+#[tauri::command]
+pub async fn add_provider(
+    chat: State<'_, Chat>,
+    request: AddProviderRequest,
+) -> Reply<ProviderSummary> {
+    chat.providers().add(request).await
+}
+
+#[tauri::command]
+pub async fn remove_provider(
+    chat: State<'_, Chat>,
+    request: ProviderIdRequest,
+) -> Reply<ModelsOverview> {
+    chat.providers().remove(&request.id).await
+}
+
+#[tauri::command]
+pub async fn replace_provider_key(
+    chat: State<'_, Chat>,
+    request: ReplaceProviderKeyRequest,
+) -> Reply<ProviderSummary> {
+    chat.providers()
+        .replace_key(&request.id, &request.key.0)
+        .await
+}
+
+#[tauri::command]
+pub async fn refresh_models(
+    chat: State<'_, Chat>,
+    request: ProviderIdRequest,
+) -> Reply<ProviderSummary> {
+    chat.providers().refresh_models(&request.id).await
+}
+
+#[tauri::command]
+pub async fn check_model(chat: State<'_, Chat>, request: ModelChoiceRequest) -> Reply<()> {
+    chat.providers().check(&request.choice).await
+}
+
+#[tauri::command]
+pub async fn set_default_model(
+    chat: State<'_, Chat>,
+    request: ModelChoiceRequest,
+) -> Reply<ModelsOverview> {
+    chat.providers().set_default(request.choice)
+}
+
+// ----- Chats -----
+
+#[tauri::command]
+pub async fn list_conversations(chat: State<'_, Chat>) -> Reply<Vec<Conversation>> {
+    chat.conversations()
+}
+
+#[tauri::command]
+pub async fn new_conversation(
+    chat: State<'_, Chat>,
+    request: NewConversationRequest,
+) -> Reply<Conversation> {
+    chat.create(&request.first_message, request.model)
+}
+
+#[tauri::command]
+pub async fn open_conversation(
+    chat: State<'_, Chat>,
+    request: ConversationIdRequest,
+) -> Reply<ConversationView> {
+    chat.open(request.id)
+}
+
+#[tauri::command]
+pub async fn send_message(chat: State<'_, Chat>, request: SendRequest) -> Reply<StoredMessage> {
+    chat.send(request)
+}
+
+#[tauri::command]
+pub async fn stop_reply(chat: State<'_, Chat>, request: ConversationIdRequest) -> Reply<()> {
+    chat.stop(request.id);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn retry_reply(chat: State<'_, Chat>, request: ConversationIdRequest) -> Reply<()> {
+    chat.retry(request.id)
+}
+
+#[tauri::command]
+pub async fn regenerate_reply(chat: State<'_, Chat>, request: ConversationIdRequest) -> Reply<()> {
+    chat.regenerate(request.id)
+}
+
+#[tauri::command]
+pub async fn edit_message(
+    chat: State<'_, Chat>,
+    request: EditMessageRequest,
+) -> Reply<StoredMessage> {
+    chat.edit(request.conversation_id, request.message_id, &request.text)
+}
+
+#[tauri::command]
+pub async fn rename_conversation(
+    chat: State<'_, Chat>,
+    request: RenameConversationRequest,
+) -> Reply<Conversation> {
+    chat.rename(request.id, &request.title)
+}
+
+#[tauri::command]
+pub async fn set_conversation_model(
+    chat: State<'_, Chat>,
+    request: ConversationModelRequest,
+) -> Reply<Conversation> {
+    chat.set_model(request.id, &request.choice)
+}
+
+#[tauri::command]
+pub async fn delete_conversation(
+    chat: State<'_, Chat>,
+    request: ConversationIdRequest,
+) -> Reply<()> {
+    chat.delete(request.id)
+}
+
+// ----- The paperclip menu -----
+
+#[tauri::command]
+pub async fn attachables(connectors: State<'_, Connectors>) -> Reply<Vec<ConnectorDetail>> {
+    Ok(connectors.details())
+}
+
+#[tauri::command]
+pub async fn read_resource(
+    chat: State<'_, Chat>,
+    request: ReadResourceRequest,
+) -> Reply<Attachment> {
+    chat.read_resource(request).await
+}
+
+#[tauri::command]
+pub async fn get_prompt(chat: State<'_, Chat>, request: GetPromptRequest) -> Reply<Attachment> {
+    chat.get_prompt(request).await
+}
+
+#[tauri::command]
+pub async fn complete_argument(
+    chat: State<'_, Chat>,
+    request: CompleteRequest,
+) -> Reply<Vec<String>> {
+    chat.complete(request).await
+}
+
+/// A link in a reply, clicked: opened in the person's browser when it is a web page or an
+/// e-mail address.
+#[tauri::command]
+pub async fn open_link(app: tauri::AppHandle, request: OpenLinkRequest) -> Reply<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let url = switchboard_core::web::check_link(&request.url)?;
+    app.opener()
+        .open_url(url.as_str(), None::<&str>)
+        .map_err(|err| {
+            ErrorInfo::new(
+                switchboard_ipc::ErrorCode::Internal,
+                "Switchboard could not open your browser.",
+            )
+            .with_detail(err.to_string())
+        })
 }

@@ -7,7 +7,11 @@ mod store;
 
 use std::sync::{Arc, Mutex};
 
+use switchboard_core::chat::Chat;
+use switchboard_core::chat::store::ChatStore;
+use switchboard_core::chat::turn::NoTools;
 use switchboard_core::connectors::OpenUrl;
+use switchboard_core::models::providers::Providers;
 use switchboard_core::secrets::{Keyring, SecretStore};
 use switchboard_core::settings::{self, Settings};
 use switchboard_core::{Connectors, Event, Timeouts};
@@ -57,9 +61,12 @@ pub fn run() {
             }
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Switchboard started");
             let handle = app.handle().clone();
-            let connectors = open_connectors(&handle)?;
+            let (connectors, settings) = open_connectors(&handle)?;
             app.manage(connectors.clone());
             forward_events(&handle, &connectors);
+            let chat = open_chat(&handle, settings, &connectors)?;
+            forward_chat_events(&handle, &chat);
+            app.manage(chat);
             watch_deep_links(&handle);
             connectors.start();
             Ok(())
@@ -78,6 +85,29 @@ pub fn run() {
             commands::open_sign_in_page,
             commands::sign_out,
             commands::set_sign_in,
+            commands::models_overview,
+            commands::add_provider,
+            commands::remove_provider,
+            commands::replace_provider_key,
+            commands::refresh_models,
+            commands::check_model,
+            commands::set_default_model,
+            commands::list_conversations,
+            commands::new_conversation,
+            commands::open_conversation,
+            commands::send_message,
+            commands::stop_reply,
+            commands::retry_reply,
+            commands::regenerate_reply,
+            commands::edit_message,
+            commands::rename_conversation,
+            commands::set_conversation_model,
+            commands::delete_conversation,
+            commands::attachables,
+            commands::read_resource,
+            commands::get_prompt,
+            commands::complete_argument,
+            commands::open_link,
         ])
         .build(tauri::generate_context!());
     match app {
@@ -89,7 +119,12 @@ pub fn run() {
     }
 }
 
-fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Error>> {
+/// The settings file, shared by the connectors and the models (each writes its own entries).
+type SharedSettings = Arc<dyn settings::SettingsStore>;
+
+fn open_connectors(
+    app: &AppHandle,
+) -> Result<(Connectors, SharedSettings), Box<dyn std::error::Error>> {
     let path = app.path().app_data_dir()?.join(settings::FILE_NAME);
     let pending = app.state::<PendingNotices>();
     for notice in settings::prepare(&path) {
@@ -99,17 +134,17 @@ fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Er
         .disable_auto_save()
         .build()?;
     let runtime = tauri::async_runtime::handle().inner().clone();
-    let store = store::TauriStore { store, path };
+    let store = Arc::new(store::TauriStore { store, path });
     let secrets: Arc<dyn SecretStore> = Arc::new(Keyring::default());
     let browser: Arc<dyn OpenUrl> = Arc::new(SystemBrowser(app.clone()));
     match Connectors::load(
-        Box::new(store),
+        Box::new(store.clone()),
         secrets.clone(),
         browser.clone(),
         Timeouts::default(),
         runtime.clone(),
     ) {
-        Ok(connectors) => Ok(connectors),
+        Ok(connectors) => Ok((connectors, store)),
         // `prepare` leaves only readable files behind; should it fail anyway, start empty
         // in memory rather than not at all, and say so.
         Err(err) => {
@@ -119,15 +154,71 @@ fn open_connectors(app: &AppHandle) -> Result<Connectors, Box<dyn std::error::Er
                     .into(),
                 detail: err.detail.clone().or(Some(err.message.clone())),
             });
-            Ok(Connectors::load(
-                Box::new(MemoryStore),
-                secrets,
-                browser,
-                Timeouts::default(),
-                runtime,
-            )?)
+            Ok((
+                Connectors::load(
+                    Box::new(MemoryStore),
+                    secrets,
+                    browser,
+                    Timeouts::default(),
+                    runtime,
+                )?,
+                Arc::new(MemoryStore),
+            ))
         }
     }
+}
+
+/// The chat: its history in SQLite in the app's data folder, the models from the settings.
+/// A history that cannot be opened leaves the chat in memory for this run, and says so.
+fn open_chat(
+    app: &AppHandle,
+    settings: SharedSettings,
+    connectors: &Connectors,
+) -> Result<Chat, Box<dyn std::error::Error>> {
+    let path = app
+        .path()
+        .app_data_dir()?
+        .join(switchboard_core::chat::store::FILE_NAME);
+    let store = ChatStore::open(&path).or_else(|err| {
+        tracing::error!(%err.message, detail = ?err.detail, "the chat history could not be opened");
+        app.state::<PendingNotices>().push(Notice {
+            level: NoticeLevel::Warning,
+            message: "Your conversations could not be opened; new ones will not be kept after Switchboard closes.".into(),
+            detail: err.detail.clone().or(Some(err.message.clone())),
+        });
+        ChatStore::open_in_memory()
+    })?;
+    let secrets: Arc<dyn SecretStore> = Arc::new(Keyring::default());
+    let providers = Providers::load(Box::new(settings), secrets)?;
+    let runtime = tauri::async_runtime::handle().inner().clone();
+    Ok(Chat::new(
+        store,
+        providers,
+        connectors.clone(),
+        Arc::new(NoTools),
+        runtime,
+    ))
+}
+
+fn forward_chat_events(app: &AppHandle, chat: &Chat) {
+    let mut events = chat.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(chat_event) => {
+                    if let Err(err) = app.emit(event::CHAT, chat_event) {
+                        tracing::warn!(%err, "could not send a chat event to the window");
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "window fell behind on chat events");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
 }
 
 /// The person's default browser, through tauri-plugin-opener (`xdg-open`, `open`,

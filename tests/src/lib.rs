@@ -14,6 +14,7 @@
 //! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
 //! | [`Hostile`] | an in-process HTTP server whose every answer the test sets, recording every request: the attacker's server (lying sign-in metadata, redirects elsewhere) | nothing |
 //! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
+//! | [`ModelServer`] | in-process fake of the Anthropic Messages and OpenAI Chat Completions APIs: scripted replies streamed as the real ones, errors, cuts, holds; [`model_sdk`] checks it with the official SDKs | nothing (the SDK check: `<tools>/node`) |
 //! | [`AuthServer`] | `tests/fixtures/oauth/server.mjs`: an OAuth 2.1 authorization server (npm `oidc-provider`) and the MCP server it protects | Node 22, `<tools>/node` |
 //! | [`browser_env`] | not a server: the person's browser for sign-in (`browser.mjs`, headless Chromium via npm `playwright-core`) | `/usr/bin/chromium`, `<tools>/node` |
 //!
@@ -39,6 +40,7 @@ mod everything;
 mod garbage;
 mod hostile;
 mod http;
+mod models;
 pub mod oauth;
 mod paths;
 mod process;
@@ -56,6 +58,10 @@ pub use everything::{
 };
 pub use garbage::{Garbage, GarbageKind, HTML_BODY, NOT_FOUND_BODY, SERVER_ERROR_BODY};
 pub use hostile::{Hostile, Reply, Request, non_loopback_ip, sign_in_metadata};
+pub use models::{
+    ANTHROPIC_SDK_VERSION, ApiError, Gate, ModelReply, ModelRequest, ModelServer,
+    OPENAI_SDK_VERSION, Wire, model_sdk,
+};
 pub use oauth::{
     AuthServer, AuthServerBuilder, OAUTH_PASSWORD, OAUTH_PROTOCOL_VERSION, OAUTH_SCOPE,
     OAUTH_SERVER_NAME, OAUTH_SERVER_VERSION, OAUTH_TOOL_NAMES, OAUTH_TOOLS, OAUTH_USERNAME,
@@ -64,10 +70,10 @@ pub use oauth::{
 pub use paths::{fixtures_dir, repo_root, tools_dir};
 pub use process::STARTUP_TIMEOUT;
 pub use python::{
-    PYTHON_INSTRUCTIONS, PYTHON_MCP_VERSION, PYTHON_MODERN_PROTOCOL_VERSION,
-    PYTHON_PROMPT_ARGUMENTS, PYTHON_PROMPT_NAMES, PYTHON_PROMPTS, PYTHON_PROTOCOL_VERSION,
-    PYTHON_RESOURCE_TEMPLATE_URIS, PYTHON_RESOURCE_TEMPLATES, PYTHON_RESOURCE_URIS,
-    PYTHON_RESOURCES, PYTHON_SERVER_NAME, PYTHON_SERVER_VERSION, PYTHON_SIGN_IN_ISSUER,
-    PYTHON_TOOL_NAMES, PYTHON_TOOLS, PythonMcp,
+    PYTHON_INSTRUCTIONS, PYTHON_LANGUAGES, PYTHON_MCP_VERSION, PYTHON_MODERN_PROTOCOL_VERSION,
+    PYTHON_NAMES, PYTHON_PROMPT_ARGUMENTS, PYTHON_PROMPT_NAMES, PYTHON_PROMPTS,
+    PYTHON_PROTOCOL_VERSION, PYTHON_RESOURCE_TEMPLATE_URIS, PYTHON_RESOURCE_TEMPLATES,
+    PYTHON_RESOURCE_URIS, PYTHON_RESOURCES, PYTHON_SERVER_NAME, PYTHON_SERVER_VERSION,
+    PYTHON_SIGN_IN_ISSUER, PYTHON_TOOL_NAMES, PYTHON_TOOLS, PythonMcp,
 };
 pub use tls::{SelfSignedTls, TLS_BODY};

@@ -51,6 +51,12 @@ pub const PYTHON_RESOURCE_TEMPLATES: usize = 1;
 pub const PYTHON_RESOURCE_TEMPLATE_URIS: [&str; PYTHON_RESOURCE_TEMPLATES] =
     ["fixture://greeting/{name}"];
 
+/// What `completion/complete` suggests for `review_code`'s `language`, in order, filtered
+/// by the prefix typed (case-insensitive).
+pub const PYTHON_LANGUAGES: [&str; 4] = ["rust", "python", "typescript", "go"];
+/// What it suggests for the greeting template's `name`.
+pub const PYTHON_NAMES: [&str; 3] = ["Ann", "Ada", "Bob"];
+
 /// Number of prompts.
 pub const PYTHON_PROMPTS: usize = 1;
 /// The prompt: `review_code`.
@@ -168,7 +174,23 @@ impl PythonMcp {
         )
     }
 
+    /// Start it with `resources` more resources and `prompts` more prompts, generated
+    /// (`big://doc/<i>` named `doc-<i:05>` and titled `<Topic> <i>`; `prompt-<i:05>`
+    /// without arguments), listed in pages of 500: a catalog as big as a company's document
+    /// server. Takes a few seconds longer to start.
+    pub fn with_big_catalog(resources: usize, prompts: usize) -> Self {
+        Self::launch_with(
+            Some(500),
+            SignIn::Off,
+            &["--big-catalog".to_owned(), format!("{resources},{prompts}")],
+        )
+    }
+
     fn launch(page_size: Option<usize>, sign_in: SignIn) -> Self {
+        Self::launch_with(page_size, sign_in, &[])
+    }
+
+    fn launch_with(page_size: Option<usize>, sign_in: SignIn, extra: &[String]) -> Self {
         let python = venv_python();
         if !python.exists() || !mcp_installed(&venv_dir()) {
             panic!(
@@ -182,7 +204,8 @@ impl PythonMcp {
             .arg(fixtures_dir().join("python_server.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
             .arg("--page-size")
-            .arg(page_size.unwrap_or(0).to_string());
+            .arg(page_size.unwrap_or(0).to_string())
+            .args(extra);
         match &sign_in {
             SignIn::Required { accepted_token } => {
                 command.arg("--require-auth");

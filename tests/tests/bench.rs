@@ -1,7 +1,16 @@
 //! Benchmarks (`cargo xtask bench`; not part of the test run): start-up to first paint of
 //! the Connectors page with 20 saved connectors, and idle memory of the app with its WebKit
 //! processes, each next to a blank Tauri 2 window measured in the same run on the same
-//! desktop. Prints numbers; asserts no time.
+//! desktop; and the chat's numbers in the real window ([`chat`]): the paperclip menu over a
+//! huge catalog, a long reply streaming in, and the memory of a long conversation. Prints
+//! numbers; asserts no time.
+//!
+//! Parts can be run alone by naming them after `--` (or in `$SWITCHBOARD_BENCH`, comma
+//! separated): `startup` (the first two, which need the blank window), `menu`, `stream`,
+//! `memory`, or `chat` for the last three. Without names, everything runs.
+
+#[path = "bench/chat.rs"]
+mod chat;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -97,17 +106,77 @@ fn memory_mib(binary: &Path) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// The median; NaN for no values.
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The 95th percentile (nearest rank); NaN for no values.
+fn p95(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = (values.len() * 95).div_ceil(100).max(1);
+    values.get(rank - 1).copied().unwrap_or(f64::NAN)
+}
+
+fn worst(values: &[f64]) -> f64 {
+    values.iter().copied().fold(0.0, f64::max)
+}
+
+/// The parts asked for on the command line or in `$SWITCHBOARD_BENCH`; empty for all.
+fn parts_asked() -> Vec<String> {
+    let mut parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    if let Ok(env) = std::env::var("SWITCHBOARD_BENCH") {
+        parts.extend(
+            env.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    parts
 }
 
 fn main() {
-    let server = kit::PythonMcp::start();
+    let asked = parts_asked();
+    let known = ["startup", "chat", "menu", "stream", "memory"];
+    if let Some(unknown) = asked.iter().find(|p| !known.contains(&p.as_str())) {
+        panic!("no bench part {unknown:?}; the parts are {known:?}");
+    }
+    let wants = |part: &str| {
+        asked.is_empty()
+            || asked
+                .iter()
+                .any(|p| p == part || (p == "chat" && part != "startup"))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    // Every part prints its table at the end, together.
+    let mut report = Vec::new();
+    if wants("startup") {
+        report.extend(startup(&runtime));
+    }
+    let chat = chat::Parts {
+        menu: wants("menu"),
+        stream: wants("stream"),
+        memory: wants("memory"),
+    };
+    if chat.menu || chat.stream || chat.memory {
+        report.extend(runtime.block_on(chat::run(chat)));
+    }
+    for line in report {
+        println!("{line}");
+    }
+}
+
+/// Start-up to first paint and idle memory, next to the blank window.
+fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
+    let server = kit::PythonMcp::start();
     let mut desktop = Desktop::start("bench");
     let driver = desktop.driver();
     let (app, blank) = (app_binary(), blank_binary());
@@ -156,18 +225,33 @@ fn main() {
         median(&mut app_mem),
         median(&mut blank_mem),
     );
-    println!("start-up to first paint ({ROUNDS} rounds each, alternating, one desktop):");
-    println!("  Switchboard, Connectors page with {CONNECTORS} connectors  median {ap:8.1} ms");
-    println!("  blank Tauri 2 window                             median {bp:8.1} ms");
-    println!(
+    let mut out = Vec::new();
+    out.push(format!(
+        "start-up to first paint ({ROUNDS} rounds each, alternating, one desktop):"
+    ));
+    out.push(format!(
+        "  Switchboard, Connectors page with {CONNECTORS} connectors  median {ap:8.1} ms"
+    ));
+    out.push(format!(
+        "  blank Tauri 2 window                             median {bp:8.1} ms"
+    ));
+    out.push(format!(
         "  ratio                                            {:.2}",
         ap / bp
-    );
-    println!(
+    ));
+    out.push(format!(
         "idle memory after {}s, PSS of the app and its WebKit processes:",
         IDLE.as_secs()
-    );
-    println!("  Switchboard ({CONNECTORS} connectors connected)  median {am:8.1} MiB");
-    println!("  blank Tauri 2 window                   median {bm:8.1} MiB");
-    println!("  ratio                                  {:.2}", am / bm);
+    ));
+    out.push(format!(
+        "  Switchboard ({CONNECTORS} connectors connected)  median {am:8.1} MiB"
+    ));
+    out.push(format!(
+        "  blank Tauri 2 window                   median {bm:8.1} MiB"
+    ));
+    out.push(format!(
+        "  ratio                                  {:.2}",
+        am / bm
+    ));
+    out
 }

@@ -9,6 +9,9 @@ use switchboard_testkit as kit;
 use switchboard_testkit::desktop::Desktop;
 use switchboard_testkit::webdriver::{Session, keys, tid};
 
+#[path = "e2e/chat.rs"]
+mod chat;
+
 async fn open_add_dialog(app: &Session) {
     let add = app.wait_for(&tid("add-connector-button")).await;
     app.click(&add).await.expect("click Add custom connector");
@@ -54,7 +57,7 @@ const RECORD_IPC: &str = r#"
     if (!window.__ipcAnswers) {
         window.__ipcAnswers = [];
         window.__ipcEvents = [];
-        for (const name of ["connector-changed", "connector-removed", "notice"]) {
+        for (const name of ["connector-changed", "connector-removed", "notice", "chat"]) {
             window.__TAURI__.event.listen(name, (event) => {
                 window.__ipcEvents.push(name + " " + JSON.stringify(event.payload));
             });

@@ -1548,3 +1548,392 @@ fn auth_server_stops_on_drop_and_without_stdin() {
         .arg(node_modules);
     assert!(exit_time_after_stdin_closes(node) < Duration::from_secs(5));
 }
+
+// ---- ModelServer and the providers' official SDKs ---------------------------------------
+
+const MODEL_KEY: &str = "sk-testkit-0123456789abcdef";
+const WIRES: [Wire; 2] = [Wire::Anthropic, Wire::OpenAi];
+
+/// `model_sdks.mjs` with the SDK of `wire` against `server`, with [`MODEL_KEY`].
+fn sdk(server: &ModelServer, wire: Wire, scenario: &str) -> Value {
+    let url = match wire {
+        Wire::Anthropic => server.anthropic_url(),
+        Wire::OpenAi => server.openai_url(),
+    };
+    model_sdk(wire, &url, MODEL_KEY, "test-model", scenario)
+}
+
+fn stop_reason(wire: Wire, anthropic: &str, openai: &str) -> Value {
+    json!(if wire == Wire::Anthropic {
+        anthropic
+    } else {
+        openai
+    })
+}
+
+#[test]
+fn model_sdks_join_unicode_text_streamed_in_pieces() {
+    // Multi-byte characters of 2, 3 and 4 bytes, split across writes by `in_pieces`.
+    let text = "Grüße 👋 — ok, 你好!";
+    for wire in WIRES {
+        let server = ModelServer::with_key(MODEL_KEY);
+        server.push(ModelReply::text(text).in_pieces(9).usage(31, 9));
+        let out = sdk(&server, wire, "stream");
+        assert_eq!(out["ok"], true, "{wire:?}: {out}");
+        assert_eq!(out["text"], text, "{wire:?}: {out}");
+        assert_eq!(
+            out["deltas"],
+            json!(["Grüße ", "👋 ", "— ", "ok, ", "你好!"]),
+            "{wire:?}"
+        );
+        assert_eq!(out["tool_calls"], json!([]));
+        assert_eq!(out["stop_reason"], stop_reason(wire, "end_turn", "stop"));
+        assert_eq!(out["usage"], json!({"input": 31, "output": 9}), "{wire:?}");
+
+        // What the SDK sent: its key in its header, and the request it was asked for.
+        let requests = server.requests();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        let (request, body) = (&requests[0], requests[0].json());
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.wire(), wire);
+        assert_eq!(body["model"], "test-model");
+        assert_eq!(body["stream"], true);
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": "Say hello"}])
+        );
+        if wire == Wire::Anthropic {
+            assert_eq!(request.path, "/v1/messages");
+            // @anthropic-ai/sdk 1.x sends the key as a bearer token, no longer `x-api-key`.
+            let bearer = format!("Bearer {MODEL_KEY}");
+            assert_eq!(request.header("authorization"), Some(bearer.as_str()));
+            assert!(request.header("anthropic-version").is_some(), "{request:?}");
+            assert_eq!(body["max_tokens"], 1024);
+            assert_eq!(body["tools"][0]["name"], "get_weather");
+        } else {
+            assert_eq!(request.path, "/v1/chat/completions");
+            let bearer = format!("Bearer {MODEL_KEY}");
+            assert_eq!(request.header("authorization"), Some(bearer.as_str()));
+            assert_eq!(body["stream_options"], json!({"include_usage": true}));
+            assert_eq!(body["tools"][0]["function"]["name"], "get_weather");
+        }
+    }
+}
+
+#[test]
+fn model_sdks_parse_tool_call_arguments_streamed_in_deltas() {
+    let arguments =
+        json!({"city": "Zürich", "days": 3, "units": ["°C", "km/h"], "extra": {"a": null}});
+    for wire in WIRES {
+        let server = ModelServer::start();
+        let reply = ModelReply::text("Let me look. ")
+            .tool_call("call_01", "get_weather", arguments.clone())
+            .deltas_of(4);
+        server.push(reply);
+        let out = sdk(&server, wire, "stream");
+        assert_eq!(out["ok"], true, "{wire:?}: {out}");
+        assert_eq!(out["text"], "Let me look. ", "{wire:?}");
+        let expected = json!([{"id": "call_01", "name": "get_weather", "arguments": arguments}]);
+        assert_eq!(out["tool_calls"], expected, "{wire:?}: {out}");
+        assert_eq!(
+            out["stop_reason"],
+            stop_reason(wire, "tool_use", "tool_calls")
+        );
+    }
+}
+
+#[test]
+fn model_sdks_raise_their_error_classes_for_http_errors() {
+    for wire in WIRES {
+        let server = ModelServer::start();
+        server.push(ModelReply::error(ApiError::RateLimited {
+            retry_after_secs: 7,
+        }));
+        server.push(ModelReply::error(ApiError::Overloaded));
+        server.push(ModelReply::error(ApiError::ContextTooLong));
+        let limited = sdk(&server, wire, "stream");
+        assert_eq!(limited["ok"], false, "{wire:?}: {limited}");
+        assert_eq!(
+            limited["error"]["class"], "RateLimitError",
+            "{wire:?}: {limited}"
+        );
+        assert_eq!(limited["error"]["status"], 429);
+        let overloaded = sdk(&server, wire, "stream");
+        let status = if wire == Wire::Anthropic { 529 } else { 503 };
+        assert_eq!(
+            overloaded["error"]["status"], status,
+            "{wire:?}: {overloaded}"
+        );
+        let too_long = sdk(&server, wire, "stream");
+        assert_eq!(
+            too_long["error"]["class"], "BadRequestError",
+            "{wire:?}: {too_long}"
+        );
+        let message = too_long["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("215000 tokens"), "{wire:?}: {too_long}");
+
+        let guarded = ModelServer::with_key("sk-the-right-key-0000");
+        let refused = sdk(&guarded, wire, "stream");
+        assert_eq!(
+            refused["error"]["class"], "AuthenticationError",
+            "{wire:?}: {refused}"
+        );
+        assert_eq!(refused["error"]["status"], 401);
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        let expected = match wire {
+            Wire::Anthropic => "invalid x-api-key".to_owned(),
+            Wire::OpenAi => format!("Incorrect API key provided: sk-{}cdef.", "*".repeat(20)),
+        };
+        assert!(message.contains(&expected), "{wire:?}: {refused}");
+    }
+}
+
+#[test]
+fn model_sdks_raise_mid_stream_error_events() {
+    for wire in WIRES {
+        let server = ModelServer::start();
+        server.push(ModelReply::text("Half an ans").error_event(ApiError::Overloaded));
+        let out = sdk(&server, wire, "stream");
+        assert_eq!(out["ok"], false, "{wire:?}: {out}");
+        assert_eq!(out["error"]["class"], "APIError", "{wire:?}: {out}");
+        let message = out["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.to_lowercase().contains("overloaded"),
+            "{wire:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn model_sdks_list_the_scripted_models() {
+    for wire in WIRES {
+        let server = ModelServer::with_key(MODEL_KEY);
+        server.models(&["model-one", "model-two", "model-three"]);
+        let out = sdk(&server, wire, "models");
+        assert_eq!(out["ok"], true, "{wire:?}: {out}");
+        assert_eq!(
+            out["ids"],
+            json!(["model-one", "model-two", "model-three"]),
+            "{wire:?}"
+        );
+        assert_eq!(server.requests()[0].path, "/v1/models");
+        assert_eq!(server.requests()[0].wire(), wire);
+    }
+}
+
+/// Posts a streaming request of `wire` to `server` with reqwest.
+async fn post_model(server: &ModelServer, wire: Wire, key: Option<&str>) -> reqwest::Response {
+    let path = match wire {
+        Wire::Anthropic => "/v1/messages",
+        Wire::OpenAi => "/v1/chat/completions",
+    };
+    let mut request = reqwest::Client::new().post(format!("{}{path}", server.base()));
+    if let Some(key) = key {
+        request = match wire {
+            Wire::Anthropic => request
+                .header("x-api-key", key)
+                .header("anthropic-version", "2023-06-01"),
+            Wire::OpenAi => request.bearer_auth(key),
+        };
+    }
+    let body =
+        json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": path}]});
+    request
+        .json(&body)
+        .send()
+        .await
+        .expect("POST to the model server")
+}
+
+#[tokio::test]
+async fn model_server_cuts_holds_and_counts_disconnects() {
+    for wire in WIRES {
+        let server = ModelServer::start();
+        // Nothing queued: the wire's own 500.
+        let response = post_model(&server, wire, None).await;
+        assert_eq!(response.status().as_u16(), 500);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains("no scripted reply")
+        );
+
+        // A cut body ends with an error, not with the end of the stream.
+        server.push(ModelReply::text("Hello there").cut());
+        let mut response = post_model(&server, wire, None).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let mut got = Vec::new();
+        let ended = loop {
+            match response.chunk().await {
+                Ok(Some(bytes)) => got.extend_from_slice(&bytes),
+                Ok(None) => break Ok(()),
+                Err(err) => break Err(err),
+            }
+        };
+        let got = String::from_utf8_lossy(&got);
+        assert!(ended.is_err(), "{wire:?}: a cut body ended cleanly: {got}");
+        assert!(
+            got.contains("there") && !got.contains("[DONE]") && !got.contains("message_stop"),
+            "{got}"
+        );
+
+        // Held, then the client leaves: one disconnect.
+        let gate = Gate::new();
+        server.push(ModelReply::text("one two").hold(&gate).then_text(" three"));
+        let mut response = post_model(&server, wire, None).await;
+        let first = response.chunk().await.expect("the first event");
+        assert!(first.is_some());
+        assert!(
+            gate.reached(Duration::from_secs(5)).await,
+            "{wire:?}: never held"
+        );
+        assert_eq!(server.disconnects(), 0);
+        drop(response);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.disconnects() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(server.disconnects(), 1, "{wire:?}");
+
+        // Held, then released: the whole stream.
+        let gate = Gate::new();
+        server.push(ModelReply::text("one two").hold(&gate).then_text(" three"));
+        let response = post_model(&server, wire, None);
+        let releaser = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                assert!(gate.reached(Duration::from_secs(5)).await);
+                gate.release();
+            })
+        };
+        let body = response.await.text().await.expect("the released stream");
+        releaser.await.expect("the gate was reached and released");
+        assert!(body.contains("three"), "{body}");
+        assert_eq!(server.disconnects(), 1);
+
+        // An HTTP error with its headers, and a key check.
+        server.push(ModelReply::error(ApiError::RateLimited {
+            retry_after_secs: 7,
+        }));
+        let response = post_model(&server, wire, None).await;
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()["retry-after"], "7");
+        let id = if wire == Wire::Anthropic {
+            "request-id"
+        } else {
+            "x-request-id"
+        };
+        assert!(
+            response.headers()[id]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("req_")
+        );
+        let guarded = ModelServer::with_key(MODEL_KEY);
+        assert_eq!(
+            post_model(&guarded, wire, Some("wrong"))
+                .await
+                .status()
+                .as_u16(),
+            401
+        );
+        assert_eq!(
+            post_model(&guarded, wire, None).await.status().as_u16(),
+            401
+        );
+        guarded.push(ModelReply::text("fine"));
+        assert_eq!(
+            post_model(&guarded, wire, Some(MODEL_KEY))
+                .await
+                .status()
+                .as_u16(),
+            200
+        );
+    }
+}
+
+/// `text` with the value of every `"<key>":` (a string, quotes and all, or a number) replaced
+/// by `KEY`.
+fn mask_values(text: &str, key: &str) -> String {
+    let marker = format!("\"{key}\":");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&marker) {
+        out.push_str(&rest[..at + marker.len()]);
+        rest = &rest[at + marker.len()..];
+        let end = if let Some(string) = rest.strip_prefix('"') {
+            string.find('"').map_or(rest.len(), |end| end + 2)
+        } else {
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len())
+        };
+        out.push_str(&key.to_uppercase());
+        rest = &rest[end..];
+    }
+    out + rest
+}
+
+#[tokio::test]
+async fn model_server_writes_the_documented_bytes() {
+    let server = ModelServer::start();
+    server.push(ModelReply::text("Hi there!").usage(12, 3));
+    let response = post_model(&server, Wire::Anthropic, None).await;
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream; charset=utf-8"
+    );
+    assert_eq!(response.headers()["transfer-encoding"], "chunked");
+    let body = response.text().await.expect("the stream");
+    let anthropic = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":ID,"type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}"#,
+        "\n\nevent: content_block_start\n",
+        r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        "\n\nevent: ping\n",
+        r#"data: {"type": "ping"}"#,
+        "\n\nevent: content_block_delta\n",
+        r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi "}}"#,
+        "\n\nevent: content_block_delta\n",
+        r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"there!"}}"#,
+        "\n\nevent: content_block_stop\n",
+        r#"data: {"type":"content_block_stop","index":0}"#,
+        "\n\nevent: message_delta\n",
+        r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}"#,
+        "\n\nevent: message_stop\n",
+        r#"data: {"type":"message_stop"}"#,
+        "\n\n",
+    );
+    assert_eq!(mask_values(&body, "id"), anthropic);
+
+    server.push(ModelReply::text("Hi there!").usage(12, 3));
+    let url = format!("{}/chat/completions", server.openai_url());
+    let request = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}});
+    let response = reqwest::Client::new().post(url).json(&request).send().await;
+    let body = response.expect("POST").text().await.expect("the stream");
+    let chunk = |rest: &str| {
+        let head = r#"data: {"id":ID,"object":"chat.completion.chunk","created":CREATED,"model":"m","service_tier":"default","system_fingerprint":"fp_7a3e8b4c21","choices":"#;
+        format!("{head}{rest}\n\n")
+    };
+    let openai = [
+        chunk(
+            r#"[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+        ),
+        chunk(
+            r#"[{"index":0,"delta":{"content":"Hi "},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+        ),
+        chunk(
+            r#"[{"index":0,"delta":{"content":"there!"},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+        ),
+        chunk(r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#),
+        chunk(
+            r#"[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#,
+        ),
+        "data: [DONE]\n\n".to_owned(),
+    ];
+    assert_eq!(
+        mask_values(&mask_values(&body, "id"), "created"),
+        openai.concat()
+    );
+}

@@ -4,11 +4,15 @@
 use leptos::logging;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use switchboard_ipc::chat::ChatEvent;
 use switchboard_ipc::{ConnectorId, ConnectorSummary, Notice, NoticeLevel, event};
 
+use crate::chat::{ChatPage, ChatState};
+use crate::chats_nav::ChatsNav;
 use crate::components::Details;
 use crate::connectors::ConnectorsPage;
 use crate::detail::DetailPage;
+use crate::models::ModelsPage;
 use crate::state::{AppState, Page, ShownNotice, use_app_state};
 use crate::tauri;
 
@@ -16,6 +20,10 @@ use crate::tauri;
 pub fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
+    let chat = ChatState::new();
+    provide_context(chat);
+    tauri::listen(event::CHAT, move |event: ChatEvent| chat.on_event(event));
+    chat.load();
 
     // Subscribe before the first fetch so nothing that happens in between is missed.
     tauri::listen(
@@ -46,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <BrandMark />
                     <span class="brand-name">"Switchboard"</span>
                 </div>
+                <ChatsNav />
                 <nav class="nav" aria-labelledby="nav-settings">
                     <h2 class="nav-heading" id="nav-settings">
                         "Settings"
@@ -56,12 +65,26 @@ pub fn App() -> impl IntoView {
                                 type="button"
                                 class="nav-item"
                                 data-testid="nav-connectors"
-                                // Every page so far lives under Connectors.
-                                aria-current="page"
+                                aria-current=move || {
+                                    matches!(page.get(), Page::Connectors | Page::Connector(_))
+                                        .then_some("page")
+                                }
                                 on:click=move |_| state.page.set(Page::Connectors)
                             >
                                 <PlugIcon />
                                 "Connectors"
+                            </button>
+                        </li>
+                        <li>
+                            <button
+                                type="button"
+                                class="nav-item"
+                                data-testid="nav-models"
+                                aria-current=move || (page.get() == Page::Models).then_some("page")
+                                on:click=move |_| state.page.set(Page::Models)
+                            >
+                                <ModelIcon />
+                                "Models"
                             </button>
                         </li>
                     </ul>
@@ -71,6 +94,8 @@ pub fn App() -> impl IntoView {
                 <NoticeArea />
                 <div class="page">
                     {move || match page.get() {
+                        Page::Chat => view! { <ChatPage /> }.into_any(),
+                        Page::Models => view! { <ModelsPage /> }.into_any(),
                         Page::Connectors => view! { <ConnectorsPage /> }.into_any(),
                         Page::Connector(id) => view! { <DetailPage id /> }.into_any(),
                     }}
@@ -149,6 +174,21 @@ fn BrandMark() -> impl IntoView {
                 stroke-width="1.8"
                 fill="none"
                 stroke-linecap="round"
+            />
+        </svg>
+    }
+}
+
+#[component]
+fn ModelIcon() -> impl IntoView {
+    view! {
+        <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+            <path
+                d="M10 2.5l1.6 4.2 4.4.3-3.4 2.8 1.1 4.3L10 11.7l-3.7 2.4 1.1-4.3L4 7l4.4-.3z"
+                stroke="currentColor"
+                stroke-width="1.5"
+                fill="none"
+                stroke-linejoin="round"
             />
         </svg>
     }

@@ -3,9 +3,14 @@
 
 mod add_dialog;
 mod app;
+mod attach_menu;
+mod chat;
+mod chats_nav;
 mod components;
 mod connectors;
 mod detail;
+mod markdown;
+mod models;
 mod sign_in;
 mod state;
 mod tauri;

@@ -14,6 +14,9 @@ use crate::tauri;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Page {
+    /// The conversation on screen is the chat state's `current`.
+    Chat,
+    Models,
     Connectors,
     Connector(ConnectorId),
 }

@@ -5,10 +5,17 @@ use leptos::logging;
 use leptos::task::spawn_local;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use switchboard_ipc::chat::{
+    AddProviderRequest, Attachment, CompleteRequest, Conversation, ConversationIdRequest,
+    ConversationModelRequest, ConversationView, EditMessageRequest, GetPromptRequest, ModelChoice,
+    ModelChoiceRequest, ModelsOverview, NewConversationRequest, OpenLinkRequest, ProviderIdRequest,
+    ProviderSummary, ReadResourceRequest, RenameConversationRequest, ReplaceProviderKeyRequest,
+    SendRequest, StoredMessage,
+};
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
-    ConnectorIdRequest, ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
-    SignInChoice, command,
+    ConnectorIdRequest, ConnectorSummary, ErrorInfo, Notice, SecretInput, SetEnabledRequest,
+    SetSignInRequest, SignInChoice, command,
 };
 use wasm_bindgen::prelude::*;
 
@@ -109,10 +116,7 @@ pub async fn set_enabled(id: ConnectorId, enabled: bool) -> Result<ConnectorSumm
 
 /// A command whose answer is `null`: there is nothing in it worth decoding.
 async fn call_for_nothing(cmd: &str, id: ConnectorId) -> Result<(), ErrorInfo> {
-    let args = to_js(&Request {
-        request: &ConnectorIdRequest { id },
-    })?;
-    invoke_raw(cmd, args).await.map(drop).map_err(error_from_js)
+    call_unit(cmd, &ConnectorIdRequest { id }).await
 }
 
 pub async fn remove_connector(id: ConnectorId) -> Result<(), ErrorInfo> {
@@ -140,6 +144,134 @@ pub async fn set_sign_in(
     sign_in: SignInChoice,
 ) -> Result<ConnectorSummary, ErrorInfo> {
     call_with(command::SET_SIGN_IN, &SetSignInRequest { id, sign_in }).await
+}
+
+// ----- Settings → Models -----
+
+pub async fn models_overview() -> Result<ModelsOverview, ErrorInfo> {
+    call(command::MODELS_OVERVIEW, to_js(&NoArgs {})?).await
+}
+
+pub async fn add_provider(request: AddProviderRequest) -> Result<ProviderSummary, ErrorInfo> {
+    call_with(command::ADD_PROVIDER, &request).await
+}
+
+pub async fn remove_provider(id: String) -> Result<ModelsOverview, ErrorInfo> {
+    call_with(command::REMOVE_PROVIDER, &ProviderIdRequest { id }).await
+}
+
+pub async fn replace_provider_key(id: String, key: String) -> Result<ProviderSummary, ErrorInfo> {
+    let key = SecretInput(key);
+    call_with(
+        command::REPLACE_PROVIDER_KEY,
+        &ReplaceProviderKeyRequest { id, key },
+    )
+    .await
+}
+
+pub async fn refresh_models(id: String) -> Result<ProviderSummary, ErrorInfo> {
+    call_with(command::REFRESH_MODELS, &ProviderIdRequest { id }).await
+}
+
+pub async fn check_model(choice: ModelChoice) -> Result<(), ErrorInfo> {
+    call_unit(command::CHECK_MODEL, &ModelChoiceRequest { choice }).await
+}
+
+pub async fn set_default_model(choice: ModelChoice) -> Result<ModelsOverview, ErrorInfo> {
+    call_with(command::SET_DEFAULT_MODEL, &ModelChoiceRequest { choice }).await
+}
+
+// ----- Chats -----
+
+pub async fn list_conversations() -> Result<Vec<Conversation>, ErrorInfo> {
+    call(command::LIST_CONVERSATIONS, to_js(&NoArgs {})?).await
+}
+
+pub async fn new_conversation(
+    first_message: String,
+    model: Option<ModelChoice>,
+) -> Result<Conversation, ErrorInfo> {
+    let request = NewConversationRequest {
+        first_message,
+        model,
+    };
+    call_with(command::NEW_CONVERSATION, &request).await
+}
+
+pub async fn open_conversation(id: i64) -> Result<ConversationView, ErrorInfo> {
+    call_with(command::OPEN_CONVERSATION, &ConversationIdRequest { id }).await
+}
+
+pub async fn send_message(request: SendRequest) -> Result<StoredMessage, ErrorInfo> {
+    call_with(command::SEND_MESSAGE, &request).await
+}
+
+pub async fn stop_reply(id: i64) -> Result<(), ErrorInfo> {
+    call_unit(command::STOP_REPLY, &ConversationIdRequest { id }).await
+}
+
+pub async fn retry_reply(id: i64) -> Result<(), ErrorInfo> {
+    call_unit(command::RETRY_REPLY, &ConversationIdRequest { id }).await
+}
+
+pub async fn regenerate_reply(id: i64) -> Result<(), ErrorInfo> {
+    call_unit(command::REGENERATE_REPLY, &ConversationIdRequest { id }).await
+}
+
+pub async fn edit_message(request: EditMessageRequest) -> Result<StoredMessage, ErrorInfo> {
+    call_with(command::EDIT_MESSAGE, &request).await
+}
+
+pub async fn rename_conversation(id: i64, title: String) -> Result<Conversation, ErrorInfo> {
+    call_with(
+        command::RENAME_CONVERSATION,
+        &RenameConversationRequest { id, title },
+    )
+    .await
+}
+
+pub async fn set_conversation_model(
+    id: i64,
+    choice: ModelChoice,
+) -> Result<Conversation, ErrorInfo> {
+    call_with(
+        command::SET_CONVERSATION_MODEL,
+        &ConversationModelRequest { id, choice },
+    )
+    .await
+}
+
+pub async fn delete_conversation(id: i64) -> Result<(), ErrorInfo> {
+    call_unit(command::DELETE_CONVERSATION, &ConversationIdRequest { id }).await
+}
+
+// ----- The paperclip menu -----
+
+pub async fn attachables() -> Result<Vec<ConnectorDetail>, ErrorInfo> {
+    call(command::ATTACHABLES, to_js(&NoArgs {})?).await
+}
+
+pub async fn read_resource(request: ReadResourceRequest) -> Result<Attachment, ErrorInfo> {
+    call_with(command::READ_RESOURCE, &request).await
+}
+
+pub async fn get_prompt(request: GetPromptRequest) -> Result<Attachment, ErrorInfo> {
+    call_with(command::GET_PROMPT, &request).await
+}
+
+pub async fn complete_argument(request: CompleteRequest) -> Result<Vec<String>, ErrorInfo> {
+    call_with(command::COMPLETE_ARGUMENT, &request).await
+}
+
+/// Opens a reply's link in the person's browser (the core checks it first).
+pub async fn open_link(url: String) -> Result<(), ErrorInfo> {
+    call_unit(command::OPEN_LINK, &OpenLinkRequest { url }).await
+}
+
+/// A command whose answer is `null`.
+async fn call_unit<R: Serialize>(cmd: &str, request: &R) -> Result<(), ErrorInfo> {
+    let args = to_js(&Request { request })?;
+    invoke_raw(cmd, args).await.map(drop).map_err(error_from_js)
 }
 
 /// Calls `handler` with the payload of every `event` for the rest of the window's life.

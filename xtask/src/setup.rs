@@ -62,6 +62,10 @@ const NODE_TEST_PACKAGES: &[(&str, &str)] = &[
     ("oidc-provider", "9.13.3"),
     // Drives Debian's Chromium as the person's browser in sign-in tests; no browser download.
     ("playwright-core", "1.65.1"),
+    // The providers' official SDKs, proving the test kit's fake model APIs (ModelServer)
+    // speak their wires: tests/fixtures/model_sdks.mjs.
+    ("@anthropic-ai/sdk", "1.14.0"),
+    ("openai", "7.59.0"),
     // The next conformance suite, for the 2026-07-28 sign-in scenarios, installed under
     // another name (an npm alias) beside 0.1.16; run as `node <it>/dist/index.js`.
     (

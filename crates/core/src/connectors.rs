@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +26,7 @@ use crate::redirect::{
 };
 use crate::secrets::{KeyringCredentials, Secret, SecretKind, SecretStore};
 use crate::session::{ConnectError, Session, Timeouts};
-use crate::settings::{ConnectorRecord, Entries, Settings, SettingsStore};
+use crate::settings::{ConnectorRecord, Settings, SettingsStore};
 use crate::signin;
 use crate::web;
 
@@ -88,8 +87,6 @@ struct Inner {
     browser: Pages,
     /// Sign-ins waiting for the app link that finishes them.
     pending: Mutex<PendingSignIns<Waiter>>,
-    /// Top-level settings this code does not own (kept as found, written back unchanged).
-    other_entries: Entries,
     timeouts: Timeouts,
     runtime: tokio::runtime::Handle,
     events: broadcast::Sender<Event>,
@@ -302,11 +299,7 @@ impl Connectors {
         timeouts: Timeouts,
         runtime: tokio::runtime::Handle,
     ) -> Result<Self> {
-        let mut other_entries = store.load()?;
-        let settings = Settings::from_entries(&other_entries)?;
-        for key in Settings::default().to_entries().keys() {
-            other_entries.remove(key);
-        }
+        let settings = Settings::from_entries(&store.load()?)?;
         let mut state = State {
             leftovers: settings.keyring_leftovers,
             ..State::default()
@@ -326,7 +319,6 @@ impl Connectors {
                 secrets,
                 browser: Pages(browser),
                 pending: Mutex::new(PendingSignIns::default()),
-                other_entries,
                 timeouts,
                 runtime,
                 events,
@@ -580,6 +572,22 @@ impl Connectors {
         })
     }
 
+    /// Every connector with what it offers, in the list's order: the paperclip menu's
+    /// source (connected ones have a catalog; the others are listed with their state).
+    pub fn details(&self) -> Vec<ConnectorDetail> {
+        let state = self.inner.lock();
+        state
+            .order
+            .iter()
+            .filter_map(|id| state.live.get(id))
+            .map(|live| ConnectorDetail {
+                summary: live.summary(),
+                server: live.server.clone(),
+                catalog: live.catalog.clone(),
+            })
+            .collect()
+    }
+
     /// Drops the session and connects again from scratch.
     pub fn reconnect(&self, id: &ConnectorId) -> Result<ConnectorSummary> {
         {
@@ -715,10 +723,10 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Writes the connectors' entries; the rest of the file (the models, keys this version
+    /// does not know) stays as saved.
     fn save(&self, settings: Settings) -> Result<()> {
-        let mut entries = self.other_entries.clone();
-        entries.extend(settings.to_entries());
-        self.store.save(&entries)
+        crate::settings::update(&*self.store, settings.to_entries())
     }
 
     fn emit_changed(&self, summary: &ConnectorSummary) {
@@ -1362,14 +1370,8 @@ impl Browser for LoopbackPage {
 }
 
 fn new_id(state: &State) -> ConnectorId {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let id = ConnectorId(format!("c{:x}{:x}", nanos & 0xffff_ffff_ffff, n));
+        let id = ConnectorId(crate::settings::new_id("c"));
         if !state.live.contains_key(&id) {
             return id;
         }

@@ -3,9 +3,11 @@
 //! wires this to the window; tests drive it headless against real servers.
 
 pub mod address;
+pub mod chat;
 pub mod connectors;
 mod diagnose;
 pub mod error;
+pub mod models;
 pub mod oauth;
 pub mod redirect;
 pub mod secrets;

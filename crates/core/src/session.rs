@@ -309,6 +309,37 @@ impl Session {
         .await
     }
 
+    /// Suggestions for one argument of a prompt or a resource template, as typed so far
+    /// (`completion/complete`). A server without completions answers with none.
+    pub async fn complete(
+        &self,
+        reference: rmcp::model::Reference,
+        argument: &str,
+        value: &str,
+        context: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<String>> {
+        let completes = self
+            .service
+            .peer_info()
+            .is_some_and(|info| info.capabilities.completions.is_some());
+        if !completes {
+            return Ok(Vec::new());
+        }
+        let arguments = context
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+            .collect();
+        let mut params = rmcp::model::CompleteRequestParams::new(
+            reference,
+            rmcp::model::ArgumentInfo::new(argument, value),
+        );
+        params.context = Some(rmcp::model::CompletionContext::with_arguments(arguments));
+        let result = self
+            .bounded("complete the argument", self.service.complete(params))
+            .await?;
+        Ok(result.completion.values)
+    }
+
     /// Ends the session politely (DELETE for servers with sessions); failures are moot.
     pub async fn close(self) {
         let _ = self.service.cancel().await;

@@ -241,6 +241,43 @@ fn aside_path(path: &Path) -> PathBuf {
     aside
 }
 
+/// A new id for something saved (a connector, a model provider): `prefix`, the time and a
+/// counter, so ids made in the same instant still differ.
+pub fn new_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{:x}{n:x}", nanos & 0xffff_ffff_ffff)
+}
+
+/// Several owners keep their part of the settings in the one file, each under its own
+/// top-level keys (the connectors, the models): an update is read, merged and written under
+/// this lock, so one owner's save never writes back another's stale entries.
+static UPDATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Replaces the `own` top-level entries in the saved settings, keeping every other entry as
+/// it is saved, and writes the whole file (atomically, through the store).
+pub fn update(store: &dyn SettingsStore, own: Entries) -> Result<()> {
+    let _one_at_a_time = UPDATING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut entries = store.load()?;
+    entries.extend(own);
+    store.save(&entries)
+}
+
+impl<T: SettingsStore + ?Sized> SettingsStore for std::sync::Arc<T> {
+    fn load(&self) -> Result<Entries> {
+        (**self).load()
+    }
+
+    fn save(&self, entries: &Entries) -> Result<()> {
+        (**self).save(entries)
+    }
+}
+
 /// Writes the entries so that a crash at any moment leaves either the old file or the new
 /// one: write a sibling temporary file, flush it to disk, then rename it over the old one.
 pub fn write_atomically(path: &Path, entries: &Entries) -> Result<()> {

@@ -101,6 +101,24 @@ pub fn check_page(page: &str) -> Result<Url> {
     }
 }
 
+/// Checks a link in a reply before the person's browser opens it (on their click): web
+/// pages and e-mail addresses only. The model's text, or a server's, chose it.
+pub fn check_link(link: &str) -> Result<Url> {
+    let refused = |detail: String| {
+        Err(Error::new(
+            ErrorCode::InvalidAddress,
+            "This link is not a web page or an e-mail address, so Switchboard did not open it.",
+        )
+        .with_detail(detail))
+    };
+    match Url::parse(link.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
+        Ok(url) if url.scheme() == "mailto" => Ok(url),
+        Ok(url) => refused(format!("The link uses the \"{}\" scheme.", url.scheme())),
+        Err(err) => refused(err.to_string()),
+    }
+}
+
 /// The parts of a server's sign-in that Switchboard talks to or opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignInAddress {

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod chat;
+
 /// Names of the Tauri commands. The shell registers functions with these names and the UI
 /// invokes them; both sides use the constants so neither can drift.
 pub mod command {
@@ -25,6 +27,29 @@ pub mod command {
     pub const OPEN_SIGN_IN_PAGE: &str = "open_sign_in_page";
     pub const SIGN_OUT: &str = "sign_out";
     pub const SET_SIGN_IN: &str = "set_sign_in";
+    pub const MODELS_OVERVIEW: &str = "models_overview";
+    pub const ADD_PROVIDER: &str = "add_provider";
+    pub const REMOVE_PROVIDER: &str = "remove_provider";
+    pub const REPLACE_PROVIDER_KEY: &str = "replace_provider_key";
+    pub const REFRESH_MODELS: &str = "refresh_models";
+    pub const CHECK_MODEL: &str = "check_model";
+    pub const SET_DEFAULT_MODEL: &str = "set_default_model";
+    pub const LIST_CONVERSATIONS: &str = "list_conversations";
+    pub const NEW_CONVERSATION: &str = "new_conversation";
+    pub const OPEN_CONVERSATION: &str = "open_conversation";
+    pub const SEND_MESSAGE: &str = "send_message";
+    pub const STOP_REPLY: &str = "stop_reply";
+    pub const RETRY_REPLY: &str = "retry_reply";
+    pub const REGENERATE_REPLY: &str = "regenerate_reply";
+    pub const EDIT_MESSAGE: &str = "edit_message";
+    pub const RENAME_CONVERSATION: &str = "rename_conversation";
+    pub const SET_CONVERSATION_MODEL: &str = "set_conversation_model";
+    pub const DELETE_CONVERSATION: &str = "delete_conversation";
+    pub const ATTACHABLES: &str = "attachables";
+    pub const READ_RESOURCE: &str = "read_resource";
+    pub const GET_PROMPT: &str = "get_prompt";
+    pub const COMPLETE_ARGUMENT: &str = "complete_argument";
+    pub const OPEN_LINK: &str = "open_link";
 }
 
 /// Names of the events the shell emits to the window.
@@ -36,6 +61,8 @@ pub mod event {
     /// Payload: [`super::Notice`]. Something the person should know that is not tied to
     /// one action (a settings file that had to be moved aside, a deep link that arrived).
     pub const NOTICE: &str = "notice";
+    /// Payload: [`super::chat::ChatEvent`]. Conversations and replies as they happen.
+    pub const CHAT: &str = "chat";
 }
 
 /// Stable identifier of a connector, assigned when it is added.
@@ -376,6 +403,22 @@ pub enum ErrorCode {
     /// The system keyring (Secret Service, Keychain, Credential Manager) is missing or
     /// locked, so no secret can be kept safely.
     KeyringUnavailable,
+    /// A model provider refused or failed a request (the sentence says why and what next).
+    ModelRefused,
+    /// A model provider asked to wait before the next request.
+    RateLimited,
+    /// The conversation does not fit the model.
+    ContextTooLong,
+    /// The chosen model is not offered by its provider (any more).
+    ModelNotFound,
+    /// A model's reply stopped in the middle; what arrived is kept.
+    ReplyCut,
+    /// No model is set up yet.
+    NoModel,
+    /// A message with nothing in it.
+    EmptyMessage,
+    /// A reply is still being written in that conversation.
+    ReplyInProgress,
     /// A bug: something that should not happen.
     Internal,
 }

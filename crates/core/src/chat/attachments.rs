@@ -1,0 +1,312 @@
+//! What a connector's resources and prompts become when attached to a message: the parts a
+//! model reads, bounded, with a note on the chip for anything cut or left out.
+//!
+//! Server text is data here: it goes to the model inside the message, and to the window as
+//! plain text (never as markup).
+
+use base64::Engine;
+use rmcp::model::{ContentBlock, GetPromptResult, ReadResourceResult, ResourceContents};
+use switchboard_ipc::chat::{Attachment, AttachmentContent, AttachmentKind, Message, Part, Role};
+
+/// How much text one attachment may carry to the model (200 KB): enough for a long
+/// document, small enough that one attachment cannot fill a model's context by itself.
+pub const TEXT_BOUND: usize = 200 * 1024;
+
+/// Images larger than this (5 MB, Anthropic's limit) are named but not sent.
+pub const IMAGE_BOUND: usize = 5 * 1024 * 1024;
+
+/// Image types every provider accepts.
+const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Who the attachment came from and what it is called.
+pub struct Source<'a> {
+    pub kind: AttachmentKind,
+    pub connector_id: &'a str,
+    pub connector_name: &'a str,
+    pub name: &'a str,
+}
+
+/// A resource read with `resources/read`, as an attachment.
+pub fn resource(
+    source: Source<'_>,
+    uri: &str,
+    read: ReadResourceResult,
+    bound: usize,
+) -> Attachment {
+    let mut converted = Converted::default();
+    for contents in read.contents {
+        converted.add_contents(source.name, contents, bound);
+    }
+    Attachment {
+        kind: source.kind,
+        connector_id: source.connector_id.to_owned(),
+        connector_name: source.connector_name.to_owned(),
+        name: source.name.to_owned(),
+        uri: Some(uri.to_owned()),
+        size: converted.size,
+        truncated: converted.truncated,
+        note: converted.note(),
+        content: AttachmentContent::Parts {
+            parts: converted.parts,
+        },
+    }
+}
+
+/// A prompt got with `prompts/get`: its messages, roles kept, embedded resources resolved.
+pub fn prompt(source: Source<'_>, got: GetPromptResult, bound: usize) -> Attachment {
+    let mut converted = Converted::default();
+    let mut messages: Vec<Message> = Vec::new();
+    for message in got.messages {
+        let role = match message.role {
+            rmcp::model::Role::User => Role::User,
+            rmcp::model::Role::Assistant => Role::Assistant,
+        };
+        let before = converted.parts.len();
+        converted.add_block(source.name, message.content, bound);
+        let parts = converted.parts.split_off(before);
+        // Consecutive messages of one role are one message to a model.
+        match messages.last_mut() {
+            Some(last) if last.role == role => last.parts.extend(parts),
+            _ => messages.push(Message { role, parts }),
+        }
+    }
+    Attachment {
+        kind: AttachmentKind::Prompt,
+        connector_id: source.connector_id.to_owned(),
+        connector_name: source.connector_name.to_owned(),
+        name: source.name.to_owned(),
+        uri: None,
+        size: converted.size,
+        truncated: converted.truncated,
+        note: converted.note(),
+        content: AttachmentContent::Messages { messages },
+    }
+}
+
+#[derive(Default)]
+struct Converted {
+    parts: Vec<Part>,
+    size: u64,
+    truncated: bool,
+    /// Files named but not sent, by type.
+    left_out: Vec<String>,
+    /// Text left to send before the bound.
+    used: usize,
+}
+
+impl Converted {
+    fn note(&self) -> Option<String> {
+        let mut notes = Vec::new();
+        if self.truncated {
+            notes.push(format!(
+                "Cut to the first {} KB: the model sees only that part.",
+                TEXT_BOUND / 1024
+            ));
+        }
+        if !self.left_out.is_empty() {
+            notes.push(format!(
+                "Not sent: {} (the model cannot read this kind of file).",
+                self.left_out.join(", ")
+            ));
+        }
+        (!notes.is_empty()).then(|| notes.join(" "))
+    }
+
+    fn text(&mut self, text: &str, bound: usize) -> String {
+        self.size += text.len() as u64;
+        let room = bound.saturating_sub(self.used);
+        if text.len() <= room {
+            self.used += text.len();
+            return text.to_owned();
+        }
+        self.truncated = true;
+        let mut end = room;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.used = bound;
+        text[..end].to_owned()
+    }
+
+    fn add_contents(&mut self, name: &str, contents: ResourceContents, bound: usize) {
+        match contents {
+            ResourceContents::TextResourceContents {
+                uri,
+                mime_type,
+                text,
+                ..
+            } => {
+                let text = self.text(&text, bound);
+                self.parts.push(Part::Resource {
+                    uri,
+                    name: name.to_owned(),
+                    mime_type,
+                    text,
+                });
+            }
+            ResourceContents::BlobResourceContents {
+                mime_type, blob, ..
+            } => {
+                let mime = mime_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+                self.binary(mime, blob);
+            }
+            _ => self
+                .left_out
+                .push("content of a kind Switchboard does not know".to_owned()),
+        }
+    }
+
+    fn binary(&mut self, mime: String, base64: String) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(base64.trim())
+            .map(|b| b.len())
+            .unwrap_or(base64.len() * 3 / 4);
+        self.size += bytes as u64;
+        if IMAGE_TYPES.contains(&mime.as_str()) && bytes <= IMAGE_BOUND {
+            self.parts.push(Part::Image {
+                media_type: mime,
+                data: base64,
+            });
+        } else {
+            self.left_out
+                .push(format!("a {mime} file of {}", plain_size(bytes)));
+        }
+    }
+
+    fn add_block(&mut self, name: &str, block: ContentBlock, bound: usize) {
+        match block {
+            ContentBlock::Text(text) => {
+                let text = self.text(&text.text, bound);
+                self.parts.push(Part::Text { text });
+            }
+            ContentBlock::Image(image) => self.binary(image.mime_type, image.data),
+            ContentBlock::Audio(audio) => self.binary(audio.mime_type, audio.data),
+            ContentBlock::Resource(embedded) => self.add_contents(name, embedded.resource, bound),
+            ContentBlock::ResourceLink(link) => {
+                // A link is named to the model; reading it is the person's choice.
+                let text = format!(
+                    "(The prompt refers to a resource: {} at {})",
+                    link.name, link.uri
+                );
+                self.parts.push(Part::Text { text });
+            }
+            _ => self
+                .left_out
+                .push("content of a kind Switchboard does not know".to_owned()),
+        }
+    }
+}
+
+/// "12 KB", "3.4 MB".
+pub fn plain_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{PromptMessage, ResourceContents};
+
+    use super::*;
+
+    fn source(name: &str) -> Source<'_> {
+        Source {
+            kind: AttachmentKind::Resource,
+            connector_id: "c1",
+            connector_name: "Files",
+            name,
+        }
+    }
+
+    fn text_contents(uri: &str, text: &str) -> ResourceContents {
+        ResourceContents::TextResourceContents {
+            uri: uri.into(),
+            mime_type: Some("text/plain".into()),
+            text: text.into(),
+            meta: None,
+        }
+    }
+
+    #[test]
+    fn text_over_the_bound_is_cut_on_a_character_and_said() {
+        let read = ReadResourceResult::new(vec![text_contents("file:///a", "ééééé")]);
+        let attachment = resource(source("a"), "file:///a", read, 5);
+        assert!(attachment.truncated);
+        assert_eq!(attachment.size, 10);
+        let AttachmentContent::Parts { parts } = &attachment.content else {
+            panic!("a resource has parts");
+        };
+        assert_eq!(
+            parts,
+            &[Part::Resource {
+                uri: "file:///a".into(),
+                name: "a".into(),
+                mime_type: Some("text/plain".into()),
+                text: "éé".into(),
+            }]
+        );
+        assert!(
+            attachment
+                .note
+                .is_some_and(|n| n.starts_with("Cut to the first"))
+        );
+    }
+
+    #[test]
+    fn images_are_sent_and_other_files_named() {
+        let blob = |mime: &str| ResourceContents::BlobResourceContents {
+            uri: "file:///b".into(),
+            mime_type: Some(mime.into()),
+            blob: "AAAA".into(),
+            meta: None,
+        };
+        let read = ReadResourceResult::new(vec![blob("image/png"), blob("application/zip")]);
+        let attachment = resource(source("b"), "file:///b", read, TEXT_BOUND);
+        let AttachmentContent::Parts { parts } = &attachment.content else {
+            panic!("a resource has parts");
+        };
+        assert_eq!(
+            parts,
+            &[Part::Image {
+                media_type: "image/png".into(),
+                data: "AAAA".into()
+            }]
+        );
+        assert_eq!(attachment.size, 6);
+        assert_eq!(
+            attachment.note.as_deref(),
+            Some(
+                "Not sent: a application/zip file of 3 bytes (the model cannot read this kind of file)."
+            )
+        );
+    }
+
+    #[test]
+    fn a_prompt_keeps_roles_and_resolves_embedded_resources() {
+        let got = GetPromptResult::new(vec![
+            PromptMessage::new_text(rmcp::model::Role::User, "Summarise this:"),
+            PromptMessage::new(
+                rmcp::model::Role::User,
+                ContentBlock::Resource(rmcp::model::EmbeddedResource::new(text_contents(
+                    "file:///doc",
+                    "the document",
+                ))),
+            ),
+            PromptMessage::new_text(rmcp::model::Role::Assistant, "Sure."),
+        ]);
+        let attachment = prompt(source("summarise"), got, TEXT_BOUND);
+        let AttachmentContent::Messages { messages } = attachment.content else {
+            panic!("a prompt has messages");
+        };
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].role, Role::User);
+        assert_eq!(messages[0].parts.len(), 2);
+        assert!(
+            matches!(&messages[0].parts[1], Part::Resource { text, .. } if text == "the document")
+        );
+        assert_eq!(messages[1], Message::assistant("Sure."));
+    }
+}

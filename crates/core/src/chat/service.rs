@@ -1,0 +1,554 @@
+//! The chat as the window uses it: conversations, sending, stopping, retrying, and reading
+//! what the paperclip menu attaches. Each reply runs as a task owned by its conversation;
+//! what it says reaches the window as [`ChatEvent`]s, at most one text event per frame.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use switchboard_ipc::chat::{
+    Attachment, AttachmentKind, ChatEvent, CompleteRequest, CompletionTarget, Conversation,
+    ConversationView, GetPromptRequest, MessageStatus, ModelChoice, Part, ReadResourceRequest,
+    Role, SendRequest, StoredMessage, TurnOutcome,
+};
+use switchboard_ipc::{ConnectorId, ErrorCode};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::attachments::{self, Source};
+use super::store::ChatStore;
+use super::turn::{ToolGate, Turn, TurnEnd, TurnEvent};
+use crate::connectors::Connectors;
+use crate::error::{Error, Result};
+use crate::models::providers::{Providers, model_error};
+
+/// The window repaints at most this often; text arriving faster is sent in one event.
+const FRAME: Duration = Duration::from_millis(16);
+
+/// A conversation's title, made from its first message: its first line, cut on a word.
+const TITLE_LENGTH: usize = 60;
+
+#[derive(Clone)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: ChatStore,
+    providers: Providers,
+    connectors: Connectors,
+    gate: Arc<dyn ToolGate>,
+    /// The reply being written in each conversation, to stop it.
+    replying: Mutex<HashMap<i64, CancellationToken>>,
+    events: broadcast::Sender<ChatEvent>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Chat {
+    pub fn new(
+        store: ChatStore,
+        providers: Providers,
+        connectors: Connectors,
+        gate: Arc<dyn ToolGate>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                providers,
+                connectors,
+                gate,
+                replying: Mutex::new(HashMap::new()),
+                events,
+                runtime,
+            }),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ChatEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+
+    /// Every conversation, the one touched last first.
+    pub fn conversations(&self) -> Result<Vec<Conversation>> {
+        self.inner.store.conversations()
+    }
+
+    pub fn open(&self, id: i64) -> Result<ConversationView> {
+        Ok(ConversationView {
+            conversation: self.inner.store.conversation(id)?,
+            messages: self.inner.store.messages(id)?,
+            replying: self.inner.replying().contains_key(&id),
+        })
+    }
+
+    /// Starts a conversation for a first message (titled from it), on `model` or the
+    /// default. Nothing is sent yet.
+    pub fn create(&self, first_message: &str, model: Option<ModelChoice>) -> Result<Conversation> {
+        let choice = model
+            .or_else(|| self.inner.providers.default_model())
+            .ok_or_else(no_model)?;
+        let conversation = self
+            .inner
+            .store
+            .create_conversation(&title_from(first_message, &[]), Some(&choice))?;
+        self.inner.emit(ChatEvent::ConversationChanged {
+            conversation: conversation.clone(),
+        });
+        Ok(conversation)
+    }
+
+    /// Saves the person's message (in a new conversation when none is given) and starts
+    /// the reply. The message is saved before anything can fail, so it is never lost.
+    pub fn send(&self, request: SendRequest) -> Result<StoredMessage> {
+        let text = request.text.trim();
+        if text.is_empty() && request.attachments.is_empty() {
+            return Err(Error::new(
+                ErrorCode::EmptyMessage,
+                "Write a message or attach something first.",
+            ));
+        }
+        let choice = request
+            .model
+            .clone()
+            .or_else(|| {
+                request
+                    .conversation_id
+                    .and_then(|id| self.inner.store.conversation(id).ok()?.model)
+            })
+            .or_else(|| self.inner.providers.default_model())
+            .ok_or_else(no_model)?;
+        let store = &self.inner.store;
+        let conversation = match request.conversation_id {
+            Some(id) => {
+                self.inner.ensure_idle(id)?;
+                let conversation = store.conversation(id)?;
+                if conversation.model.as_ref() != Some(&choice) {
+                    store.set_model(id, Some(&choice))?;
+                }
+                conversation
+            }
+            None => {
+                store.create_conversation(&title_from(text, &request.attachments), Some(&choice))?
+            }
+        };
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::text(text)]
+        };
+        let message = store.append(
+            conversation.id,
+            Role::User,
+            &parts,
+            &request.attachments,
+            MessageStatus::Complete,
+            None,
+        )?;
+        self.inner.changed(conversation.id);
+        self.inner.emit(ChatEvent::MessageSaved {
+            message: message.clone(),
+        });
+        self.inner.start_reply(conversation.id, choice)?;
+        Ok(message)
+    }
+
+    /// Stops the reply being written; what arrived is kept. Nothing to stop is fine.
+    pub fn stop(&self, id: i64) {
+        if let Some(token) = self.inner.replying().get(&id) {
+            token.cancel();
+        }
+    }
+
+    /// Asks again after a failed reply: the person's last message, as it was.
+    pub fn retry(&self, id: i64) -> Result<()> {
+        self.inner.ensure_idle(id)?;
+        let messages = self.inner.store.messages(id)?;
+        let last = messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User && m.status == MessageStatus::Failed);
+        if let Some(last) = last {
+            self.inner
+                .store
+                .set_status(last.id, MessageStatus::Complete)?;
+            self.inner.emit(ChatEvent::MessageStatus {
+                conversation_id: id,
+                message_id: last.id,
+                status: MessageStatus::Complete,
+            });
+        }
+        self.inner.start_reply(id, self.inner.model_of(id)?)
+    }
+
+    /// Replaces the last reply with a new one.
+    pub fn regenerate(&self, id: i64) -> Result<()> {
+        self.inner.ensure_idle(id)?;
+        let messages = self.inner.store.messages(id)?;
+        let last_user = messages
+            .iter()
+            .rposition(|m| m.role == Role::User && !is_tool_results(m))
+            .ok_or_else(|| Error::new(ErrorCode::Storage, "There is no reply to write again."))?;
+        if let Some(first_reply) = messages.get(last_user + 1) {
+            self.inner.store.truncate_from(id, first_reply.id)?;
+        }
+        self.inner.changed(id);
+        self.inner.start_reply(id, self.inner.model_of(id)?)
+    }
+
+    /// Edits one of the person's messages and sends it again: it and everything after it
+    /// are replaced (its attachments stay).
+    pub fn edit(&self, conversation_id: i64, message_id: i64, text: &str) -> Result<StoredMessage> {
+        self.inner.ensure_idle(conversation_id)?;
+        let messages = self.inner.store.messages(conversation_id)?;
+        let original = messages
+            .iter()
+            .find(|m| m.id == message_id && m.role == Role::User)
+            .ok_or_else(|| Error::new(ErrorCode::Storage, "This message no longer exists."))?;
+        let text = text.trim();
+        if text.is_empty() && original.attachments.is_empty() {
+            return Err(Error::new(
+                ErrorCode::EmptyMessage,
+                "Write a message or attach something first.",
+            ));
+        }
+        let attachments = original.attachments.clone();
+        let choice = self.inner.model_of(conversation_id)?;
+        self.inner
+            .store
+            .truncate_from(conversation_id, message_id)?;
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::text(text)]
+        };
+        let message = self.inner.store.append(
+            conversation_id,
+            Role::User,
+            &parts,
+            &attachments,
+            MessageStatus::Complete,
+            None,
+        )?;
+        self.inner.changed(conversation_id);
+        self.inner.start_reply(conversation_id, choice)?;
+        Ok(message)
+    }
+
+    pub fn rename(&self, id: i64, title: &str) -> Result<Conversation> {
+        self.inner.store.rename(id, title)?;
+        self.inner.changed(id);
+        self.inner.store.conversation(id)
+    }
+
+    pub fn set_model(&self, id: i64, choice: &ModelChoice) -> Result<Conversation> {
+        self.inner.store.set_model(id, Some(choice))?;
+        self.inner.changed(id);
+        self.inner.store.conversation(id)
+    }
+
+    /// Deletes the conversation (stopping its reply first) with its messages and
+    /// attachments.
+    pub fn delete(&self, id: i64) -> Result<()> {
+        self.stop(id);
+        self.inner.store.delete(id)?;
+        self.inner.emit(ChatEvent::ConversationRemoved { id });
+        Ok(())
+    }
+
+    /// Reads a resource for a chip: its content as it will be sent.
+    pub async fn read_resource(&self, request: ReadResourceRequest) -> Result<Attachment> {
+        let (session, connector_name) = self.inner.session(&request.connector_id)?;
+        let read = session.read_resource(&request.uri).await?;
+        let kind = if request.from_template {
+            AttachmentKind::Template
+        } else {
+            AttachmentKind::Resource
+        };
+        Ok(attachments::resource(
+            Source {
+                kind,
+                connector_id: &request.connector_id.0,
+                connector_name: &connector_name,
+                name: &request.name,
+            },
+            &request.uri,
+            read,
+            attachments::TEXT_BOUND,
+        ))
+    }
+
+    /// Gets a prompt with its arguments for a chip: its messages as they will be sent.
+    pub async fn get_prompt(&self, request: GetPromptRequest) -> Result<Attachment> {
+        let (session, connector_name) = self.inner.session(&request.connector_id)?;
+        let arguments = request
+            .arguments
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        let got = session.get_prompt(&request.name, arguments).await?;
+        Ok(attachments::prompt(
+            Source {
+                kind: AttachmentKind::Prompt,
+                connector_id: &request.connector_id.0,
+                connector_name: &connector_name,
+                name: &request.title,
+            },
+            got,
+            attachments::TEXT_BOUND,
+        ))
+    }
+
+    /// Suggestions for a field of a prompt or template form.
+    pub async fn complete(&self, request: CompleteRequest) -> Result<Vec<String>> {
+        let (session, _) = self.inner.session(&request.connector_id)?;
+        let reference = match request.target {
+            CompletionTarget::Prompt { name } => rmcp::model::Reference::for_prompt(name),
+            CompletionTarget::Template { uri_template } => {
+                rmcp::model::Reference::for_resource(uri_template)
+            }
+        };
+        let context = request
+            .context
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        session
+            .complete(reference, &request.argument, &request.value, context)
+            .await
+    }
+}
+
+impl Inner {
+    fn replying(&self) -> MutexGuard<'_, HashMap<i64, CancellationToken>> {
+        self.replying.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit(&self, event: ChatEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn changed(&self, id: i64) {
+        if let Ok(conversation) = self.store.conversation(id) {
+            self.emit(ChatEvent::ConversationChanged { conversation });
+        }
+    }
+
+    fn ensure_idle(&self, id: i64) -> Result<()> {
+        if self.replying().contains_key(&id) {
+            return Err(Error::new(
+                ErrorCode::ReplyInProgress,
+                "A reply is still being written. Wait for it, or press Stop.",
+            ));
+        }
+        Ok(())
+    }
+
+    fn model_of(&self, id: i64) -> Result<ModelChoice> {
+        self.store
+            .conversation(id)?
+            .model
+            .or_else(|| self.providers.default_model())
+            .ok_or_else(no_model)
+    }
+
+    fn session(&self, id: &ConnectorId) -> Result<(Arc<crate::Session>, String)> {
+        let session = self.connectors.session(id)?;
+        let name = self.connectors.detail(id)?.summary.name;
+        Ok((session, name))
+    }
+
+    /// Starts the reply in `id` as a task of its own.
+    fn start_reply(self: &Arc<Self>, id: i64, choice: ModelChoice) -> Result<()> {
+        let token = CancellationToken::new();
+        {
+            let mut replying = self.replying();
+            if replying.contains_key(&id) {
+                return Err(Error::new(
+                    ErrorCode::ReplyInProgress,
+                    "A reply is still being written. Wait for it, or press Stop.",
+                ));
+            }
+            replying.insert(id, token.clone());
+        }
+        self.emit(ChatEvent::ReplyStarted {
+            conversation_id: id,
+        });
+        let inner = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let outcome = inner.reply(id, choice, token).await;
+            inner.replying().remove(&id);
+            inner.changed(id);
+            inner.emit(ChatEvent::ReplyEnded {
+                conversation_id: id,
+                outcome,
+            });
+        });
+        Ok(())
+    }
+
+    async fn reply(&self, id: i64, choice: ModelChoice, cancel: CancellationToken) -> TurnOutcome {
+        let model = match self.providers.model(&choice.provider_id).await {
+            Ok(model) => model,
+            Err(error) => {
+                self.mark_failed(id);
+                return TurnOutcome::Failed { error };
+            }
+        };
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let forwarding = self
+            .runtime
+            .spawn(forward(receiver, self.events.clone(), id));
+        let turn = Turn {
+            store: &self.store,
+            model: model.as_ref(),
+            model_id: &choice.model,
+            system: None,
+            gate: self.gate.as_ref(),
+            conversation_id: id,
+            cancel,
+        };
+        let end = turn
+            .run(move |event| {
+                let _ = sender.send(event);
+            })
+            .await;
+        let _ = forwarding.await;
+        match end {
+            Ok(TurnEnd::Finished) => TurnOutcome::Finished,
+            Ok(TurnEnd::Stopped) => TurnOutcome::Stopped,
+            Ok(TurnEnd::Failed(err)) => {
+                if let Ok(messages) = self.store.messages(id)
+                    && let Some(last) = messages.last()
+                    && last.status == MessageStatus::Failed
+                {
+                    self.emit(ChatEvent::MessageStatus {
+                        conversation_id: id,
+                        message_id: last.id,
+                        status: MessageStatus::Failed,
+                    });
+                }
+                TurnOutcome::Failed {
+                    error: model_error(err),
+                }
+            }
+            Err(error) => TurnOutcome::Failed { error },
+        }
+    }
+
+    /// The person's last message gets Retry.
+    fn mark_failed(&self, id: i64) {
+        let Ok(messages) = self.store.messages(id) else {
+            return;
+        };
+        if let Some(last) = messages.last().filter(|m| m.role == Role::User)
+            && self
+                .store
+                .set_status(last.id, MessageStatus::Failed)
+                .is_ok()
+        {
+            self.emit(ChatEvent::MessageStatus {
+                conversation_id: id,
+                message_id: last.id,
+                status: MessageStatus::Failed,
+            });
+        }
+    }
+}
+
+/// Passes a turn's events on as chat events, merging text that arrives within a frame.
+async fn forward(
+    mut receiver: mpsc::UnboundedReceiver<TurnEvent>,
+    events: broadcast::Sender<ChatEvent>,
+    conversation_id: i64,
+) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = receiver.try_recv() {
+            batch.push(more);
+        }
+        let mut text = String::new();
+        for event in batch {
+            match event {
+                TurnEvent::TextDelta(delta) => text.push_str(&delta),
+                other => {
+                    flush(&events, conversation_id, &mut text);
+                    if let TurnEvent::Saved(message) = other {
+                        let _ = events.send(ChatEvent::MessageSaved { message });
+                    }
+                }
+            }
+        }
+        flush(&events, conversation_id, &mut text);
+        tokio::time::sleep(FRAME).await;
+    }
+}
+
+fn flush(events: &broadcast::Sender<ChatEvent>, conversation_id: i64, text: &mut String) {
+    if !text.is_empty() {
+        let _ = events.send(ChatEvent::ReplyText {
+            conversation_id,
+            text: std::mem::take(text),
+        });
+    }
+}
+
+fn no_model() -> Error {
+    Error::new(
+        ErrorCode::NoModel,
+        "Add a model in Settings → Models to start chatting.",
+    )
+}
+
+fn is_tool_results(message: &StoredMessage) -> bool {
+    !message.parts.is_empty()
+        && message
+            .parts
+            .iter()
+            .all(|p| matches!(p, Part::ToolResult { .. }))
+}
+
+/// The first line of the first message, cut on a word; an attachment's name when there
+/// is no text.
+pub fn title_from(text: &str, attachments: &[Attachment]) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    let Some(line) = line else {
+        return attachments
+            .first()
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "New chat".to_owned());
+    };
+    if line.chars().count() <= TITLE_LENGTH {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(TITLE_LENGTH).collect();
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > TITLE_LENGTH / 2 => &cut[..space],
+        _ => &cut,
+    };
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_come_from_the_first_line_cut_on_a_word() {
+        assert_eq!(title_from("  Hello there\nmore", &[]), "Hello there");
+        let long =
+            "Please summarise the quarterly report and list every risk it names for the board";
+        let title = title_from(long, &[]);
+        assert_eq!(
+            title,
+            "Please summarise the quarterly report and list every risk…"
+        );
+        assert!(title.chars().count() <= TITLE_LENGTH + 1);
+        assert_eq!(title_from("", &[]), "New chat");
+    }
+}

@@ -1,0 +1,250 @@
+// The chat benchmarks' measurements, run inside the window (`bench/chat.rs` installs this
+// through WebDriver). Times are `performance.now()`; "shown" is the start of the first
+// animation frame after the DOM reflects the change, the frame that paints it.
+//
+// WebDriver only runs synchronous scripts here, so a measurement is started with
+// `__sbBench.start(name, args)` and its outcome read with `__sbBench.poll()`:
+// `{running: true}`, `{value}` or `{error}`.
+(() => {
+  if (window.__sbBench) {
+    return;
+  }
+  const tid = (name) => `[data-testid="${name}"]`;
+  const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(performance.now())));
+  const task = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const ROW_HEIGHT = 44; // `.attach-row` in attach.css
+
+  // The start of the first frame after `ready()` holds; checked now and at every change of
+  // the DOM under `root`.
+  const frameWhen = (root, ready, limitMs, what) =>
+    new Promise((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        if (done) {
+          return;
+        }
+        done = true;
+        observer.disconnect();
+        clearTimeout(timer);
+        requestAnimationFrame(() => resolve(performance.now()));
+      };
+      const observer = new MutationObserver(() => {
+        if (ready()) {
+          finish();
+        }
+      });
+      observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
+      const timer = setTimeout(() => {
+        if (!done) {
+          done = true;
+          observer.disconnect();
+          reject(new Error(`waited ${limitMs} ms for ${what}`));
+        }
+      }, limitMs);
+      if (ready()) {
+        finish();
+      }
+    });
+
+  const B = { state: null };
+  window.__sbBench = B;
+  B.start = (name, args) => {
+    B.state = { running: true };
+    B[name](...args).then(
+      (value) => {
+        B.state = { value };
+      },
+      (error) => {
+        B.state = { error: String((error && error.stack) || error) };
+      },
+    );
+    return true;
+  };
+  B.poll = () => B.state;
+
+  const closeMenu = async () => {
+    if (document.querySelector(tid("attach-menu"))) {
+      document.querySelector(tid("paperclip")).click();
+      await frameWhen(document.body, () => !document.querySelector(tid("attach-menu")), 30000, "the menu to close");
+    }
+  };
+
+  // One round of the paperclip menu: click → first option shown, then `query` typed one key
+  // at a time, each key → the frame that shows its filtered list. The menu stays open (for
+  // a screenshot); the next round closes it first.
+  B.menuRound = async (query, limitMs) => {
+    await closeMenu();
+    await sleep(200);
+    const clip = document.querySelector(tid("paperclip"));
+    const t0 = performance.now();
+    clip.click();
+    const shown = await frameWhen(
+      document.body,
+      () => document.querySelector(tid("attach-option")) !== null,
+      limitMs,
+      "the first option",
+    );
+    const open = shown - t0;
+    const spacer = document.querySelector(".attach-spacer");
+    const rows = Math.round(parseFloat(spacer.style.height) / ROW_HEIGHT);
+    const optionsInPage = document.querySelectorAll(tid("attach-option")).length;
+    const menu = document.querySelector(tid("attach-menu"));
+    const input = document.querySelector(tid("attach-search"));
+    input.focus();
+    // Let the opening settle (the list measures itself, focus moves).
+    for (let i = 0; i < 10; i++) {
+      await frame();
+    }
+    const keys = [];
+    for (const key of query) {
+      let changes = 0;
+      let lastChange = -1;
+      const observer = new MutationObserver((records) => {
+        changes += records.length;
+        lastChange = performance.now();
+      });
+      observer.observe(menu, { subtree: true, childList: true, attributes: true, characterData: true });
+      const k0 = performance.now();
+      input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+      input.value += key;
+      input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
+      input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+      // The menu filters in a task of its own, queued by the input event before this one.
+      await task();
+      let shownAt = await frame();
+      // Anything the filter left for later frames: the key is shown once three frames in a
+      // row change nothing (at most a second of frames).
+      for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
+        const t = await frame();
+        if (lastChange > shownAt) {
+          shownAt = t;
+          quiet = 0;
+        } else {
+          quiet++;
+        }
+      }
+      observer.disconnect();
+      keys.push({ ms: shownAt - k0, changed: changes > 0 });
+    }
+    const results = (document.querySelector(".attach-sr-only") || {}).textContent || "";
+    const first = document.querySelector(tid("attach-option"));
+    return {
+      open,
+      rows,
+      optionsInPage,
+      keys,
+      typed: input.value,
+      results,
+      firstOption: first ? first.getAttribute("data-name") : null,
+    };
+  };
+
+  B.closeMenu = async () => {
+    await closeMenu();
+    return true;
+  };
+
+  // A streamed reply, from before it is sent: the first text rendered in the streaming reply,
+  // the text ending with `sentinel` present (in the streaming reply, or in the saved reply
+  // that replaces it), and every frame's duration meanwhile.
+  B.stream = async (sentinel, limitMs) => {
+    const frames = [];
+    let running = true;
+    let previous = performance.now();
+    const loop = () => {
+      const now = performance.now();
+      frames.push([now, now - previous]);
+      previous = now;
+      if (running) {
+        requestAnimationFrame(loop);
+      }
+    };
+    requestAnimationFrame(loop);
+    const markdownIn = (element) => element && element.querySelector(tid("markdown"));
+    const ends = (markdown) => {
+      const last = markdown && markdown.lastElementChild;
+      return !!last && last.textContent.includes(sentinel);
+    };
+    let first = null;
+    let streamedEnd = null;
+    let savedEnd = null;
+    let chars = 0;
+    let updates = 0;
+    await new Promise((resolve, reject) => {
+      const check = () => {
+        const now = performance.now();
+        const live = markdownIn(document.querySelector(tid("streaming-reply")));
+        if (live && live.firstElementChild) {
+          updates++;
+          if (first === null) {
+            first = now;
+          }
+          if (streamedEnd === null && ends(live)) {
+            streamedEnd = now;
+            chars = live.textContent.length;
+          }
+        }
+        const replies = document.querySelectorAll(tid("assistant-message"));
+        const saved = markdownIn(replies[replies.length - 1]);
+        if (ends(saved)) {
+          savedEnd = now;
+          if (!chars) {
+            chars = saved.textContent.length;
+          }
+          if (first === null) {
+            first = now;
+          }
+          observer.disconnect();
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      const observer = new MutationObserver(check);
+      // The whole page: the message list may be rendered anew once the chat is saved.
+      observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+      const timer = setTimeout(() => {
+        observer.disconnect();
+        reject(new Error(`waited ${limitMs} ms for the reply's end; first text at ${first}, ${updates} updates`));
+      }, limitMs);
+    });
+    // The frames after, while the saved reply replaces the streamed one.
+    for (let i = 0; i < 10; i++) {
+      await frame();
+    }
+    running = false;
+    const end = streamedEnd === null ? savedEnd : streamedEnd;
+    return {
+      first,
+      streamedEnd,
+      savedEnd,
+      chars,
+      updates,
+      during: frames.filter(([t]) => t > first && t <= end).map(([, d]) => d),
+      after: frames.filter(([t]) => t > end).map(([, d]) => d),
+    };
+  };
+
+  // Opens the conversation titled `title` from the sidebar: click → the frame that shows its
+  // last message (`count` messages, the last containing `sentinel`).
+  B.openChat = async (title, count, sentinel, limitMs) => {
+    const selector = `${tid("chat-item")}[data-title="${CSS.escape(title)}"] ${tid("open-chat")}`;
+    const button = document.querySelector(selector);
+    if (!button) {
+      throw new Error(`no ${selector}`);
+    }
+    const all = () => document.querySelectorAll(`${tid("user-message")}, ${tid("assistant-message")}`);
+    const t0 = performance.now();
+    button.click();
+    const shown = await frameWhen(
+      document.body,
+      () => {
+        const list = all();
+        return list.length >= count && list[list.length - 1].textContent.includes(sentinel);
+      },
+      limitMs,
+      "the conversation's last message",
+    );
+    return { ms: shown - t0, messages: all().length };
+  };
+})();

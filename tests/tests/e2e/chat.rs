@@ -1,0 +1,531 @@
+//! The chat in the real window: models set up in Settings → Models (keys in gnome-keyring),
+//! replies streamed from the test kit's model server (the providers' wire formats byte for
+//! byte) and rendered as Markdown, the paperclip menu attaching real servers' resources,
+//! templates and prompts, Stop, failures in words, and everything still there after a
+//! restart.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard_testkit as kit;
+use switchboard_testkit::desktop::Desktop;
+use switchboard_testkit::webdriver::{Session, keys, tid};
+use switchboard_testkit::{ApiError, Gate, ModelReply, ModelServer};
+
+use super::{add_by_address, assert_no_secret_leaked, record_ipc, texts};
+
+const ANTHROPIC_KEY: &str = "sk-ant-test-7c0ffee0123";
+const OPENAI_KEY: &str = "sk-openai-test-5ca1ab1e";
+
+/// Adds a provider through Settings → Models.
+async fn add_provider(app: &Session, kind: &str, url: &str, key: &str) {
+    let nav = app.wait_for(&tid("nav-models")).await;
+    app.click(&nav).await.expect("open Models");
+    let add = app.wait_for(&tid("add-provider")).await;
+    app.click(&add).await.expect("Add a model provider");
+    let kind = app.wait_for(&tid(kind)).await;
+    app.click(&kind).await.expect("choose the kind");
+    let address = app.wait_for(&tid("provider-url")).await;
+    app.type_into(&address, url)
+        .await
+        .expect("type the address");
+    if !key.is_empty() {
+        let key_field = app.wait_for(&tid("provider-key")).await;
+        app.type_into(&key_field, key).await.expect("type the key");
+    }
+    let save = app.wait_for(&tid("provider-save")).await;
+    app.click(&save).await.expect("Check and add");
+    app.wait_gone(&tid("provider-form")).await;
+}
+
+/// Types into the composer and sends with Enter.
+async fn send(app: &Session, text: &str) {
+    let input = app.wait_for(&tid("composer-input")).await;
+    app.type_into(&input, &format!("{text}{}", keys::ENTER))
+        .await
+        .expect("type and Enter");
+}
+
+/// Opens the paperclip menu, searches, and waits for an option named `name`.
+async fn find_in_menu(app: &Session, search: &str, name: &str) -> kit::webdriver::Element {
+    let clip = app.wait_for(&tid("paperclip")).await;
+    app.click(&clip).await.expect("paperclip");
+    let field = app.wait_for(&tid("attach-search")).await;
+    app.type_into(&field, search).await.expect("search");
+    app.wait_for(&format!("{}[data-name=\"{name}\"]", tid("attach-option")))
+        .await
+}
+
+/// Waits until every chip above the composer is read.
+async fn chips_ready(app: &Session, n: usize) {
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    loop {
+        let chips = app
+            .find_all(&format!(
+                "{} {}",
+                tid("composer-chips"),
+                tid("attachment-chip")
+            ))
+            .await
+            .expect("chips");
+        let mut ready = 0;
+        for chip in &chips {
+            if app
+                .attribute(chip, "data-state")
+                .await
+                .expect("state")
+                .as_deref()
+                == Some("ready")
+            {
+                ready += 1;
+            }
+        }
+        if ready == n && chips.len() == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{ready} of {n} chips ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The last request the model server got, once it has got `n`.
+async fn request_number(server: &ModelServer, n: usize) -> Value {
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    loop {
+        let requests: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect();
+        if requests.len() >= n {
+            return requests[n - 1].json();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {n} requests",
+            requests.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const MARKDOWN_REPLY: &str = "## Plan\n\nHere is **bold** text and a table:\n\n| Step | Owner |\n| --- | --- |\n| Draft | Ada |\n| Review | Bob |\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\nSee [the docs](https://example.com/docs).";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_with_two_providers_attachments_stop_failures_and_a_restart() {
+    let anthropic = ModelServer::with_key(ANTHROPIC_KEY);
+    anthropic.models(&["claude-test-1", "claude-test-2"]);
+    let openai = ModelServer::with_key(OPENAI_KEY);
+    openai.models(&["gpt-test"]);
+    let everything = kit::Everything::start();
+    let python = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("chat");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    record_ipc(&app).await;
+
+    // No model yet: the chat says so and leads to Settings → Models.
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    app.wait_until(&tid("no-model"), |t| t.contains("Add a model"))
+        .await;
+    desktop.screenshot("00-no-model");
+    let go = app.wait_for(&tid("go-to-models")).await;
+    app.click(&go).await.expect("to Models");
+    app.wait_for(&tid("models-page")).await;
+
+    // A wrong key is refused in words and nothing is kept.
+    let add = app.wait_for(&tid("add-provider")).await;
+    app.click(&add).await.expect("Add a model provider");
+    let address = app.wait_for(&tid("provider-url")).await;
+    app.type_into(&address, &anthropic.anthropic_url())
+        .await
+        .expect("type");
+    let key = app.wait_for(&tid("provider-key")).await;
+    app.type_into(&key, "sk-wrong").await.expect("type");
+    let save = app.wait_for(&tid("provider-save")).await;
+    app.click(&save).await.expect("Check and add");
+    app.wait_until(&tid("action-error"), |t| {
+        t.contains("did not accept the API key")
+    })
+    .await;
+    desktop.screenshot("01-wrong-key");
+    assert!(
+        !desktop.keyring_listing().contains("sk-wrong"),
+        "a refused key is not kept"
+    );
+    let cancel = app
+        .wait_for(&format!(
+            "{} .button:not(.button-primary)",
+            tid("provider-form")
+        ))
+        .await;
+    app.click(&cancel).await.expect("Cancel");
+    app.wait_gone(&tid("provider-form")).await;
+
+    add_provider(
+        &app,
+        "provider-kind-anthropic",
+        &anthropic.anthropic_url(),
+        ANTHROPIC_KEY,
+    )
+    .await;
+    add_provider(
+        &app,
+        "provider-kind-openai",
+        &openai.openai_url(),
+        OPENAI_KEY,
+    )
+    .await;
+    app.wait_until(&tid("provider-list"), |t| {
+        t.contains("2 models") && t.contains("1 model")
+    })
+    .await;
+    let listing = desktop.keyring_listing();
+    assert!(
+        listing.contains(&format!("secret = {ANTHROPIC_KEY}"))
+            && listing.contains(&format!("secret = {OPENAI_KEY}")),
+        "both keys are in the keyring"
+    );
+    assert!(
+        texts(&app, &tid("provider-key-state"))
+            .await
+            .iter()
+            .all(|t| t.starts_with("API key •••••")),
+        "keys are never shown again"
+    );
+    // Check sends the smallest real request to the default model.
+    anthropic.push(ModelReply::text("OK"));
+    let check = app.wait_for(&tid("check-model")).await;
+    app.click(&check).await.expect("Check");
+    app.wait_until(&tid("check-result"), |t| {
+        t.contains("claude-test-1 answered")
+    })
+    .await;
+    desktop.screenshot("02-models");
+
+    // Connectors whose resources and prompts the chat can attach.
+    let nav = app.wait_for(&tid("nav-connectors")).await;
+    app.click(&nav).await.expect("Connectors");
+    add_by_address(&app, everything.url()).await;
+    add_by_address(&app, python.url()).await;
+    app.wait_until(&tid("connectors-page"), |t| {
+        t.matches("Connected").count() >= 2
+    })
+    .await;
+
+    // A chat: the reply streams and renders as Markdown.
+    anthropic.push(ModelReply::text(MARKDOWN_REPLY).deltas_of(7));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Make a plan").await;
+    let reply = app
+        .wait_until(&tid("assistant-message"), |t| t.contains("See the docs"))
+        .await;
+    let table = app
+        .find_all_in(&reply, &tid("md-table"))
+        .await
+        .expect("find");
+    assert_eq!(table.len(), 1, "the table is a table");
+    let table_text = app.text(&table[0]).await.expect("text");
+    assert!(table_text.contains("Draft") && table_text.contains("Bob"));
+    let code = app
+        .find_all_in(&reply, &tid("code-block"))
+        .await
+        .expect("find");
+    assert_eq!(code.len(), 1, "the code is a code block");
+    assert!(app.text(&code[0]).await.expect("text").contains("println!"));
+    assert_eq!(
+        app.find_all_in(&reply, &tid("code-copy"))
+            .await
+            .expect("find")
+            .len(),
+        1
+    );
+    app.wait_text(&tid("chat-item"), "Make a plan").await;
+    desktop.screenshot("03-markdown-reply");
+
+    // Attach a resource (server-everything), a prompt with arguments and a filled-in
+    // template (the PyPI server, with completions as you type).
+    let option = find_in_menu(&app, "architecture", "architecture.md").await;
+    app.click(&option).await.expect("choose architecture.md");
+    desktop.screenshot("04-menu");
+    let option = find_in_menu(&app, "review", "review_code").await;
+    app.click(&option).await.expect("choose the prompt");
+    let code_field = app
+        .wait_for(&format!("{}[data-name=\"code\"]", tid("prompt-field")))
+        .await;
+    app.type_into(&code_field, "fn answer() -> u8 { 42 }")
+        .await
+        .expect("type");
+    let language = app
+        .wait_for(&format!("{}[data-name=\"language\"]", tid("prompt-field")))
+        .await;
+    app.type_into(&language, "py").await.expect("type");
+    let suggestion = app.wait_text(&tid("completion-option"), "python").await;
+    desktop.screenshot("05-prompt-form-completion");
+    app.click(&suggestion).await.expect("choose python");
+    let attach = app.wait_for(&tid("form-attach")).await;
+    app.click(&attach).await.expect("Attach");
+    let option = find_in_menu(&app, "greeting", "greeting").await;
+    app.click(&option).await.expect("choose the template");
+    let name = app
+        .wait_for(&format!("{}[data-name=\"name\"]", tid("template-field")))
+        .await;
+    app.type_into(&name, "A").await.expect("type");
+    let ada = app.wait_text(&tid("completion-option"), "Ada").await;
+    app.click(&ada).await.expect("choose Ada");
+    app.wait_text(&tid("template-preview"), "fixture://greeting/Ada")
+        .await;
+    let attach = app.wait_for(&tid("form-attach")).await;
+    app.click(&attach).await.expect("Attach");
+    chips_ready(&app, 3).await;
+    desktop.screenshot("06-chips");
+
+    anthropic.push(ModelReply::text("Reviewed."));
+    send(&app, "Use these").await;
+    app.wait_until(&tid("messages"), |t| t.contains("Reviewed."))
+        .await;
+    let body = request_number(&anthropic, 3).await;
+    let messages = body["messages"].as_array().expect("messages");
+    let text = |m: &Value| m["content"].to_string();
+    let prompt_at = messages
+        .iter()
+        .position(|m| text(m).contains("Please review this python code"))
+        .expect("the prompt's message was sent");
+    let question_at = messages
+        .iter()
+        .position(|m| text(m).contains("Use these"))
+        .expect("the person's message was sent");
+    assert!(
+        prompt_at < question_at,
+        "the prompt comes before the message it was attached to"
+    );
+    let question = text(&messages[question_at]);
+    assert!(
+        question.contains("demo://resource/static/document/architecture.md"),
+        "the resource's address: {question}"
+    );
+    assert!(question.contains("fixture://greeting/Ada") && question.contains("Hello, Ada!"));
+    assert!(text(&messages[prompt_at]).contains("fn answer() -> u8 { 42 }"));
+    let sent_chips = app
+        .find_all(&format!(
+            "{} {}",
+            tid("user-message"),
+            tid("attachment-chip")
+        ))
+        .await
+        .expect("chips");
+    assert_eq!(
+        sent_chips.len(),
+        3,
+        "the sent message keeps its attachments"
+    );
+
+    // Stop in the middle keeps what arrived.
+    let gate = Gate::new();
+    anthropic.push(
+        ModelReply::text("The first part")
+            .hold(&gate)
+            .then_text(" and the rest"),
+    );
+    send(&app, "Tell me more").await;
+    app.wait_until(&tid("streaming-reply"), |t| t.contains("The first part"))
+        .await;
+    let stop = app.wait_for(&tid("stop-reply")).await;
+    app.click(&stop).await.expect("Stop");
+    app.wait_for(&tid("unfinished")).await;
+    let replies = texts(&app, &tid("assistant-message")).await;
+    assert!(
+        replies
+            .last()
+            .is_some_and(|t| t.contains("The first part") && !t.contains("the rest"))
+    );
+    gate.release();
+    desktop.screenshot("07-stopped");
+
+    // Failures say what to do, and the message stays.
+    anthropic.push(ModelReply::error(ApiError::RateLimited {
+        retry_after_secs: 20,
+    }));
+    send(&app, "Are you there?").await;
+    app.wait_until(&tid("reply-error-message"), |t| {
+        t.contains("Try again in 20 seconds")
+    })
+    .await;
+    app.wait_for(&tid("not-answered")).await;
+    assert!(
+        texts(&app, &tid("user-text"))
+            .await
+            .contains(&"Are you there?".to_owned())
+    );
+    desktop.screenshot("08-rate-limited");
+    anthropic.push(ModelReply::text("Yes, here."));
+    let retry = app.wait_for(&tid("retry-reply")).await;
+    app.click(&retry).await.expect("Retry");
+    app.wait_until(&tid("messages"), |t| t.contains("Yes, here."))
+        .await;
+    app.wait_gone(&tid("not-answered")).await;
+
+    anthropic.push(ModelReply::error(ApiError::KeyRejected));
+    send(&app, "Once more").await;
+    app.wait_until(&tid("reply-error-message"), |t| {
+        t.contains("did not accept the API key")
+    })
+    .await;
+    app.wait_for(&tid("reply-error-models")).await;
+    anthropic.push(ModelReply::text("This answer was cut in the mid").cut());
+    let retry = app.wait_for(&tid("retry-reply")).await;
+    app.click(&retry).await.expect("Retry");
+    app.wait_until(&tid("reply-error-message"), |t| t.contains("cut off"))
+        .await;
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("This answer was cut in the mid")
+    })
+    .await;
+    desktop.screenshot("09-cut");
+
+    // Another conversation on the other provider, picked in the composer.
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    let picker = app.wait_for(&tid("model-picker")).await;
+    let options = app.find_all_in(&picker, "option").await.expect("options");
+    assert_eq!(options.len(), 3, "every provider's models");
+    let gpt = &options[2];
+    assert!(app.text(gpt).await.expect("text").contains("gpt-test"));
+    app.click(gpt).await.expect("choose gpt-test");
+    openai.push(ModelReply::text("Hello from the other side."));
+    send(&app, "Second chat").await;
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("Hello from the other side.")
+    })
+    .await;
+    assert_eq!(request_number(&openai, 1).await["model"], "gpt-test");
+
+    let answers = assert_no_secret_leaked(&desktop, &app, &[ANTHROPIC_KEY, OPENAI_KEY]).await;
+    assert!(answers >= 10, "{answers} answers searched");
+    let events = super::recorded_events(&app).await;
+    assert!(
+        events.iter().any(|e| e.starts_with("chat ")),
+        "chat events were recorded"
+    );
+    app.quit().await;
+
+    // After a restart: both conversations, the first with its attachments and its model.
+    desktop.wait_until_no_app();
+    let app = driver.open_app().await;
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    let _ = new_chat;
+    let items = texts(&app, &tid("chat-item")).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0], "Second chat", "newest first");
+    let first = app
+        .wait_for(&format!(
+            "{}[data-title=\"Make a plan\"] {}",
+            tid("chat-item"),
+            tid("open-chat")
+        ))
+        .await;
+    app.click(&first).await.expect("open the first chat");
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("Reviewed.") && t.contains("Use these")
+    })
+    .await;
+    let sent_chips = app
+        .find_all(&format!(
+            "{} {}",
+            tid("user-message"),
+            tid("attachment-chip")
+        ))
+        .await
+        .expect("chips");
+    assert_eq!(sent_chips.len(), 3, "attachments survive a restart");
+    let picker = app.wait_for(&tid("model-picker")).await;
+    let chosen = app.property(&picker, "value").await.expect("value");
+    assert!(
+        chosen
+            .as_str()
+            .is_some_and(|v| v.ends_with("claude-test-1")),
+        "{chosen}"
+    );
+    desktop.screenshot("10-after-restart");
+
+    // Delete the second chat: gone, and still gone after another restart.
+    let delete = app
+        .wait_for(&format!(
+            "{}[data-title=\"Second chat\"] {}",
+            tid("chat-item"),
+            tid("delete-chat")
+        ))
+        .await;
+    app.click(&delete).await.expect("Delete");
+    let confirm = app.wait_for(&tid("confirm-remove-button")).await;
+    app.click(&confirm).await.expect("confirm");
+    app.wait_gone(&format!("{}[data-title=\"Second chat\"]", tid("chat-item")))
+        .await;
+    app.quit().await;
+    desktop.wait_until_no_app();
+    let app = driver.open_app().await;
+    app.wait_text(&tid("chat-item"), "Make a plan").await;
+    assert_eq!(texts(&app, &tid("chat-item")).await, ["Make a plan"]);
+    app.quit().await;
+}
+
+/// The paperclip menu over 10,000 resources and 2,000 prompts: opens, filters, and is
+/// driven by the keyboard.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_attachment_menu_stays_usable_with_a_huge_catalog() {
+    let models = ModelServer::start();
+    models.models(&["big-model"]);
+    let server = kit::PythonMcp::with_big_catalog(10_000, 2_000);
+    let mut desktop = Desktop::start("chat_big_catalog");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, server.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+
+    let clip = app.wait_for(&tid("paperclip")).await;
+    app.click(&clip).await.expect("paperclip");
+    app.wait_for(&tid("attach-option")).await;
+    let rendered = app
+        .find_all(&tid("attach-option"))
+        .await
+        .expect("rows")
+        .len();
+    assert!(
+        rendered < 200,
+        "only the visible rows are in the page: {rendered}"
+    );
+    desktop.screenshot("00-menu-open");
+    let field = app.wait_for(&tid("attach-search")).await;
+    app.type_into(&field, "contract 9998")
+        .await
+        .expect("search");
+    let first = app
+        .wait_for(&format!(
+            "{}[data-name=\"doc-09998\"]",
+            tid("attach-option")
+        ))
+        .await;
+    let _ = first;
+    desktop.screenshot("01-filtered");
+    // Keyboard: the first match is active; Enter attaches it.
+    app.press(keys::ENTER).await.expect("Enter");
+    app.wait_gone(&tid("attach-menu")).await;
+    chips_ready(&app, 1).await;
+    let chip = app.wait_for(&tid("attachment-chip")).await;
+    assert!(
+        app.text(&chip)
+            .await
+            .expect("text")
+            .contains("Contract 9998")
+    );
+    app.quit().await;
+}

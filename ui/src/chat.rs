@@ -1,0 +1,1055 @@
+//! The chat: the conversation on screen, its messages as they stream in, and the composer
+//! with the paperclip menu. Every decision (which model, what is sent, what is saved) is
+//! the core's; this shows what it reports.
+
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_ipc::chat::{
+    Attachment, ChatEvent, Conversation, MessageStatus, ModelChoice, ModelsOverview, Part, Role,
+    SendRequest, StoredMessage, TurnOutcome,
+};
+use switchboard_ipc::{ConnectorId, ErrorCode, ErrorInfo};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::attach_menu::{
+    AttachMenu, AttachmentChip, ChipState, PendingAttachment, SentAttachmentChip,
+};
+use crate::components::{ActionError, Spinner, run_action};
+use crate::markdown::Markdown;
+use crate::state::{Page, use_app_state};
+use crate::tauri;
+
+/// The chat's view state: the conversation list, the models, and the conversation on
+/// screen with the reply being written.
+#[derive(Clone, Copy)]
+pub struct ChatState {
+    pub conversations: RwSignal<Vec<Conversation>>,
+    pub models: RwSignal<ModelsOverview>,
+    pub models_loaded: RwSignal<bool>,
+    /// The conversation on screen; `None` is a new chat not yet sent.
+    pub current: RwSignal<Option<i64>>,
+    pub messages: RwSignal<Vec<StoredMessage>>,
+    /// The reply as it streams, until it is saved.
+    pub streaming: RwSignal<String>,
+    pub replying: RwSignal<bool>,
+    /// Why the last reply failed, shown with the next step.
+    pub reply_error: RwSignal<Option<ErrorInfo>>,
+    pub open_error: RwSignal<Option<ErrorInfo>>,
+    /// Text received since the last frame: the window repaints once per frame, not once
+    /// per event.
+    pending_text: StoredValue<String>,
+    frame_requested: StoredValue<bool>,
+}
+
+impl ChatState {
+    pub fn new() -> Self {
+        Self {
+            conversations: RwSignal::new(Vec::new()),
+            models: RwSignal::new(ModelsOverview::default()),
+            models_loaded: RwSignal::new(false),
+            current: RwSignal::new(None),
+            messages: RwSignal::new(Vec::new()),
+            streaming: RwSignal::new(String::new()),
+            replying: RwSignal::new(false),
+            reply_error: RwSignal::new(None),
+            open_error: RwSignal::new(None),
+            pending_text: StoredValue::new(String::new()),
+            frame_requested: StoredValue::new(false),
+        }
+    }
+
+    pub fn load(&self) {
+        let state = *self;
+        spawn_local(async move {
+            match tauri::list_conversations().await {
+                Ok(list) => state.conversations.set(list),
+                Err(err) => state.open_error.set(Some(err)),
+            }
+        });
+        self.reload_models();
+    }
+
+    pub fn reload_models(&self) {
+        let state = *self;
+        spawn_local(async move {
+            if let Ok(models) = tauri::models_overview().await {
+                state.models.set(models);
+            }
+            state.models_loaded.set(true);
+        });
+    }
+
+    /// A new, empty chat on screen.
+    pub fn new_chat(&self) {
+        self.current.set(None);
+        self.messages.set(Vec::new());
+        self.clear_reply();
+    }
+
+    fn clear_reply(&self) {
+        self.streaming.set(String::new());
+        self.pending_text.set_value(String::new());
+        self.replying.set(false);
+        self.reply_error.set(None);
+    }
+
+    /// Shows conversation `id` with its saved messages.
+    pub fn open(&self, id: i64) {
+        self.current.set(Some(id));
+        self.messages.set(Vec::new());
+        self.clear_reply();
+        self.open_error.set(None);
+        self.refresh(id, true);
+    }
+
+    /// Reads the conversation's messages again (after an edit or a regenerate removed some).
+    fn refresh(&self, id: i64, with_state: bool) {
+        let state = *self;
+        spawn_local(async move {
+            match tauri::open_conversation(id).await {
+                Ok(view) if state.current.get_untracked() == Some(id) => {
+                    state.messages.set(view.messages);
+                    if with_state {
+                        state.replying.set(view.replying);
+                    }
+                    state.upsert(view.conversation);
+                }
+                Ok(_) => {}
+                Err(err) => state.open_error.set(Some(err)),
+            }
+        });
+    }
+
+    fn upsert(&self, conversation: Conversation) {
+        self.conversations.update(|list| {
+            list.retain(|c| c.id != conversation.id);
+            list.push(conversation);
+            list.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+        });
+    }
+
+    fn is_current(&self, id: i64) -> bool {
+        self.current.get_untracked() == Some(id)
+    }
+
+    pub fn on_event(&self, event: ChatEvent) {
+        match event {
+            ChatEvent::ConversationChanged { conversation } => self.upsert(conversation),
+            ChatEvent::ConversationRemoved { id } => {
+                self.conversations
+                    .update(|list| list.retain(|c| c.id != id));
+                if self.is_current(id) {
+                    self.new_chat();
+                }
+            }
+            ChatEvent::ReplyStarted { conversation_id } if self.is_current(conversation_id) => {
+                self.clear_reply();
+                self.replying.set(true);
+            }
+            ChatEvent::ReplyText {
+                conversation_id,
+                text,
+            } if self.is_current(conversation_id) => self.push_text(&text),
+            ChatEvent::MessageSaved { message } if self.is_current(message.conversation_id) => {
+                if message.role == Role::Assistant {
+                    // The saved reply replaces the streamed text.
+                    self.pending_text.set_value(String::new());
+                    self.streaming.set(String::new());
+                }
+                self.add_message(message);
+            }
+            ChatEvent::MessageStatus {
+                conversation_id,
+                message_id,
+                status,
+            } if self.is_current(conversation_id) => {
+                self.messages.update(|list| {
+                    if let Some(m) = list.iter_mut().find(|m| m.id == message_id) {
+                        m.status = status;
+                    }
+                });
+            }
+            ChatEvent::ReplyEnded {
+                conversation_id,
+                outcome,
+            } if self.is_current(conversation_id) => {
+                self.flush_text();
+                self.replying.set(false);
+                self.streaming.set(String::new());
+                if let TurnOutcome::Failed { error } = outcome {
+                    self.reply_error.set(Some(error));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn add_message(&self, message: StoredMessage) {
+        self.messages.update(|list| {
+            if !list.iter().any(|m| m.id == message.id) {
+                list.push(message);
+            }
+        });
+    }
+
+    /// Adds streamed text, shown at the next animation frame.
+    fn push_text(&self, text: &str) {
+        self.pending_text
+            .update_value(|pending| pending.push_str(text));
+        if self.frame_requested.get_value() {
+            return;
+        }
+        self.frame_requested.set_value(true);
+        let state = *self;
+        let callback = Closure::once_into_js(move || {
+            state.frame_requested.set_value(false);
+            state.flush_text();
+        });
+        let requested = web_sys::window()
+            .map(|w| w.request_animation_frame(callback.unchecked_ref()))
+            .is_some_and(|r| r.is_ok());
+        if !requested {
+            self.frame_requested.set_value(false);
+            self.flush_text();
+        }
+    }
+
+    fn flush_text(&self) {
+        let text = std::mem::take(&mut *self.pending_text.write_value());
+        if !text.is_empty() {
+            self.streaming.update(|s| s.push_str(&text));
+        }
+    }
+
+    /// The model a message goes to: the conversation's, else the default.
+    pub fn model_of_current(&self) -> Option<ModelChoice> {
+        let current = self.current.get();
+        current
+            .and_then(|id| {
+                self.conversations.with(|list| {
+                    list.iter()
+                        .find(|c| c.id == id)
+                        .and_then(|c| c.model.clone())
+                })
+            })
+            .or_else(|| self.models.with(|m| m.default.clone()))
+            .or_else(|| {
+                self.models.with(|m| {
+                    m.providers.iter().find_map(|p| {
+                        p.models.first().map(|model| ModelChoice {
+                            provider_id: p.id.clone(),
+                            model: model.id.clone(),
+                        })
+                    })
+                })
+            })
+    }
+
+    pub fn has_models(&self) -> bool {
+        self.models
+            .with(|m| m.providers.iter().any(|p| !p.models.is_empty()))
+    }
+}
+
+pub fn use_chat_state() -> ChatState {
+    expect_context::<ChatState>()
+}
+
+/// Copies text to the clipboard; the browser may refuse (no focus), which changes nothing.
+pub fn copy_text(text: String) {
+    if let Some(window) = web_sys::window() {
+        let promise = window.navigator().clipboard().write_text(&text);
+        spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
+    }
+}
+
+#[component]
+pub fn ChatPage() -> impl IntoView {
+    let chat = use_chat_state();
+    let app = use_app_state();
+    let title = move || {
+        chat.current.get().map_or_else(
+            || "New chat".to_owned(),
+            |id| {
+                chat.conversations.with(|list| {
+                    list.iter()
+                        .find(|c| c.id == id)
+                        .map(|c| c.title.clone())
+                        .unwrap_or_default()
+                })
+            },
+        )
+    };
+    view! {
+        <section class="chat" data-testid="chat-page" aria-labelledby="chat-title">
+            <header class="chat-header">
+                <h1 class="chat-title" id="chat-title" data-testid="chat-title">
+                    {title}
+                </h1>
+            </header>
+            <ActionError error=chat.open_error />
+            {move || {
+                (chat.models_loaded.get() && !chat.has_models())
+                    .then(|| {
+                        view! {
+                            <div class="chat-empty-models" data-testid="no-model">
+                                <p>"Add a model to start chatting: Switchboard needs a model provider such as Anthropic, OpenAI or a local Ollama."</p>
+                                <button
+                                    type="button"
+                                    class="button button-primary"
+                                    data-testid="go-to-models"
+                                    on:click=move |_| app.page.set(Page::Models)
+                                >
+                                    "Open Settings → Models"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
+            <MessageList />
+            <Composer />
+        </section>
+    }
+}
+
+#[component]
+fn MessageList() -> impl IntoView {
+    let chat = use_chat_state();
+    let list = NodeRef::<leptos::html::Div>::new();
+    // Keep the newest text in view while it streams, unless the person scrolled up.
+    Effect::new(move |_| {
+        chat.streaming.track();
+        chat.messages.track();
+        if let Some(el) = list.get_untracked() {
+            let near_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < 120;
+            if near_bottom {
+                el.set_scroll_top(el.scroll_height());
+            }
+        }
+    });
+    let last_reply_id = Memo::new(move |_| {
+        chat.messages.with(|list| {
+            list.iter()
+                .rev()
+                .find(|m| m.role == Role::Assistant)
+                .map(|m| m.id)
+        })
+    });
+    view! {
+        <div class="messages" node_ref=list data-testid="messages" aria-live="polite">
+            <For
+                each=move || chat.messages.get()
+                key=|m| (m.id, m.status)
+                let:message
+            >
+                <MessageView message last_reply_id />
+            </For>
+            {move || {
+                chat.replying
+                    .get()
+                    .then(|| {
+                        let text = Signal::derive(move || chat.streaming.get());
+                        view! {
+                            <article class="message message-assistant" data-testid="streaming-reply">
+                                {move || {
+                                    text.with(String::is_empty)
+                                        .then(|| {
+                                            view! {
+                                                <p class="message-waiting">
+                                                    <Spinner />
+                                                    "Writing…"
+                                                </p>
+                                            }
+                                        })
+                                }}
+                                <Markdown
+                                    text
+                                    streaming=true
+                                    on_link=Callback::new(open_link)
+                                />
+                            </article>
+                        }
+                    })
+            }}
+            <ReplyError />
+        </div>
+    }
+}
+
+fn open_link(url: String) {
+    let chat = use_chat_state();
+    spawn_local(async move {
+        if let Err(err) = tauri::open_link(url).await {
+            chat.reply_error.set(Some(err));
+        }
+    });
+}
+
+/// Why the last reply failed, with the button that moves on.
+#[component]
+fn ReplyError() -> impl IntoView {
+    let chat = use_chat_state();
+    let app = use_app_state();
+    let busy = RwSignal::new(false);
+    move || {
+        chat.reply_error.get().map(|error| {
+            let to_models = matches!(
+                error.code,
+                ErrorCode::CredentialsRejected | ErrorCode::NoModel | ErrorCode::ModelNotFound
+            );
+            // Not tied to this view: the reply that starts clears the error, and with it this
+            // view, possibly before the command has answered.
+            let retry = move |_| {
+                let Some(id) = chat.current.get_untracked() else {
+                    return;
+                };
+                busy.set(true);
+                spawn_local(async move {
+                    let result = tauri::retry_reply(id).await;
+                    busy.try_set(false);
+                    if let Err(err) = result {
+                        chat.reply_error.set(Some(err));
+                    }
+                });
+            };
+            view! {
+                <div class="reply-error" role="alert" data-testid="reply-error">
+                    <p data-testid="reply-error-message">{error.message.clone()}</p>
+                    <div class="reply-error-actions">
+                        {to_models
+                            .then(|| {
+                                view! {
+                                    <button
+                                        type="button"
+                                        class="button"
+                                        data-testid="reply-error-models"
+                                        on:click=move |_| app.page.set(Page::Models)
+                                    >
+                                        "Open Settings → Models"
+                                    </button>
+                                }
+                            })}
+                        <button
+                            type="button"
+                            class="button button-primary"
+                            data-testid="retry-reply"
+                            disabled=move || busy.get()
+                            on:click=retry
+                        >
+                            "Retry"
+                        </button>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl IntoView {
+    let text = message.parts.iter().fold(String::new(), |mut all, part| {
+        if let Part::Text { text } = part {
+            if !all.is_empty() {
+                all.push_str("\n\n");
+            }
+            all.push_str(text);
+        }
+        all
+    });
+    let tool_calls: Vec<String> = message
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::ToolCall { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let is_tool_results = !message.parts.is_empty()
+        && message
+            .parts
+            .iter()
+            .all(|p| matches!(p, Part::ToolResult { .. }));
+    if is_tool_results {
+        return view! {
+            <p class="message-note" data-testid="tool-results">
+                "Switchboard told the model that tools are not available in chats yet."
+            </p>
+        }
+        .into_any();
+    }
+    match message.role {
+        Role::User => view! { <UserMessage message text /> }.into_any(),
+        Role::Assistant => {
+            let id = message.id;
+            let unfinished = message.status == MessageStatus::Unfinished;
+            let copy = text.clone();
+            view! {
+                <article class="message message-assistant" data-testid="assistant-message">
+                    {(!text.is_empty())
+                        .then(|| {
+                            view! {
+                                <Markdown
+                                    text=Signal::stored(text.clone())
+                                    on_link=Callback::new(open_link)
+                                />
+                            }
+                        })}
+                    {(!tool_calls.is_empty())
+                        .then(|| {
+                            view! {
+                                <p class="message-note" data-testid="tool-call">
+                                    {format!(
+                                        "The model asked to use {}; tools are not available in chats yet.",
+                                        tool_calls.join(", "),
+                                    )}
+                                </p>
+                            }
+                        })}
+                    <footer class="message-actions">
+                        {unfinished
+                            .then(|| {
+                                view! {
+                                    <span class="message-tag" data-testid="unfinished">
+                                        "Unfinished"
+                                    </span>
+                                }
+                            })}
+                        <CopyButton text=copy />
+                        {move || {
+                            (last_reply_id.get() == Some(id)).then(|| view! { <RegenerateButton /> })
+                        }}
+                    </footer>
+                </article>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn UserMessage(message: StoredMessage, text: String) -> impl IntoView {
+    let chat = use_chat_state();
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(text.clone());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let failed = message.status == MessageStatus::Failed;
+    let id = message.id;
+    let conversation_id = message.conversation_id;
+    let attachments = message.attachments.clone();
+    let copy = text.clone();
+    let send_edit = move || {
+        let text = draft.get_untracked();
+        let request = switchboard_ipc::chat::EditMessageRequest {
+            conversation_id,
+            message_id: id,
+            text,
+        };
+        run_action(busy, true, false, error, async move {
+            tauri::edit_message(request).await?;
+            editing.set(false);
+            chat.reply_error.set(None);
+            chat.refresh(conversation_id, false);
+            Ok(())
+        });
+    };
+    view! {
+        <article class="message message-user" class:message-failed=failed data-testid="user-message">
+            {(!attachments.is_empty())
+                .then(|| {
+                    view! {
+                        <div class="chips chips-sent">
+                            {attachments
+                                .iter()
+                                .cloned()
+                                .map(|attachment: Attachment| {
+                                    view! { <SentAttachmentChip attachment /> }
+                                })
+                                .collect_view()}
+                        </div>
+                    }
+                })}
+            {move || {
+                if editing.get() {
+                    view! {
+                        <div class="message-edit">
+                            <textarea
+                                class="input composer-input"
+                                data-testid="edit-input"
+                                aria-label="Edit your message"
+                                prop:value=move || draft.get()
+                                on:input=move |ev| draft.set(event_target_value(&ev))
+                                on:keydown=move |ev: KeyboardEvent| {
+                                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                                        ev.prevent_default();
+                                        send_edit();
+                                    } else if ev.key() == "Escape" {
+                                        editing.set(false);
+                                    }
+                                }
+                            ></textarea>
+                            <div class="message-edit-actions">
+                                <button type="button" class="button" on:click=move |_| editing.set(false)>
+                                    "Cancel"
+                                </button>
+                                <button
+                                    type="button"
+                                    class="button button-primary"
+                                    data-testid="edit-send"
+                                    disabled=move || busy.get() || chat.replying.get()
+                                    on:click=move |_| send_edit()
+                                >
+                                    "Send"
+                                </button>
+                            </div>
+                            <ActionError error />
+                        </div>
+                    }
+                        .into_any()
+                } else {
+                    view! { <p class="message-text" data-testid="user-text">{text.clone()}</p> }
+                        .into_any()
+                }
+            }}
+            <footer class="message-actions">
+                {failed
+                    .then(|| {
+                        view! {
+                            <span class="message-tag message-tag-danger" data-testid="not-answered">
+                                "Not answered"
+                            </span>
+                        }
+                    })}
+                <CopyButton text=copy />
+                <button
+                    type="button"
+                    class="link-button"
+                    data-testid="edit-message"
+                    disabled=move || chat.replying.get()
+                    on:click=move |_| {
+                        draft.set(message.parts.iter().filter_map(|p| match p {
+                            Part::Text { text } => Some(text.clone()),
+                            _ => None,
+                        }).collect::<Vec<_>>().join("\n\n"));
+                        editing.set(true);
+                    }
+                >
+                    "Edit"
+                </button>
+            </footer>
+        </article>
+    }
+}
+
+#[component]
+fn CopyButton(text: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class="link-button"
+            data-testid="copy-message"
+            on:click=move |_| {
+                copy_text(text.clone());
+                copied.set(true);
+                set_timeout(move || copied.set(false), std::time::Duration::from_millis(1500));
+            }
+        >
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+#[component]
+fn RegenerateButton() -> impl IntoView {
+    let chat = use_chat_state();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    view! {
+        <button
+            type="button"
+            class="link-button"
+            data-testid="regenerate"
+            disabled=move || busy.get() || chat.replying.get()
+            on:click=move |_| {
+                if let Some(id) = chat.current.get_untracked() {
+                    run_action(busy, true, false, error, async move {
+                        tauri::regenerate_reply(id).await?;
+                        chat.refresh(id, false);
+                        Ok(())
+                    });
+                }
+            }
+        >
+            "Write again"
+        </button>
+        <ActionError error />
+    }
+}
+
+/// The `@word` being typed at the caret, if any: the menu opens filtered by it.
+pub fn mention_at(text: &str, caret: usize) -> Option<(usize, String)> {
+    let before = text.get(..caret)?;
+    let start = before.rfind('@')?;
+    let word = &before[start + 1..];
+    let at_word_start = start == 0
+        || before[..start]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_whitespace);
+    (at_word_start && !word.chars().any(char::is_whitespace)).then(|| (start, word.to_owned()))
+}
+
+#[component]
+fn Composer() -> impl IntoView {
+    let chat = use_chat_state();
+    let app = use_app_state();
+    let draft = RwSignal::new(String::new());
+    let chips = RwSignal::new(Vec::<PendingAttachment>::new());
+    let menu_open = RwSignal::new(false);
+    let menu_query = RwSignal::new(String::new());
+    let mention_start = StoredValue::new(None::<usize>);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let sending = RwSignal::new(false);
+    let input = NodeRef::<leptos::html::Textarea>::new();
+
+    let chips_ready = move || {
+        chips.with(|list| {
+            list.iter()
+                .all(|c| matches!(c.state.get(), ChipState::Ready(_)))
+        })
+    };
+    let can_send = move || {
+        !sending.get()
+            && !chat.replying.get()
+            && chips_ready()
+            && (!draft.with(|d| d.trim().is_empty()) || !chips.with(Vec::is_empty))
+    };
+
+    let send = move || {
+        if !can_send() {
+            return;
+        }
+        let text = draft.get_untracked();
+        let attachments: Vec<Attachment> = chips.with_untracked(|list| {
+            list.iter()
+                .filter_map(|c| match c.state.get_untracked() {
+                    ChipState::Ready(a) => Some(a),
+                    _ => None,
+                })
+                .collect()
+        });
+        let model = chat.model_of_current();
+        run_action(sending, true, false, error, async move {
+            let id = match chat.current.get_untracked() {
+                Some(id) => id,
+                None => {
+                    let conversation = tauri::new_conversation(text.clone(), model.clone()).await?;
+                    chat.upsert(conversation.clone());
+                    chat.current.set(Some(conversation.id));
+                    conversation.id
+                }
+            };
+            chat.reply_error.set(None);
+            let message = tauri::send_message(SendRequest {
+                conversation_id: Some(id),
+                text,
+                attachments,
+                model,
+            })
+            .await?;
+            // Only now is the message safe in the history: the draft can go.
+            draft.set(String::new());
+            chips.set(Vec::new());
+            chat.add_message(message);
+            Ok(())
+        });
+    };
+
+    let on_input = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        draft.set(value.clone());
+        let caret = input
+            .get_untracked()
+            .and_then(|el| el.selection_start().ok().flatten())
+            .map(|c| utf16_to_byte(&value, c as usize))
+            .unwrap_or(value.len());
+        match mention_at(&value, caret) {
+            Some((start, word)) => {
+                mention_start.set_value(Some(start));
+                menu_query.set(word);
+                menu_open.set(true);
+            }
+            None if mention_start.get_value().is_some() => {
+                mention_start.set_value(None);
+                menu_open.set(false);
+            }
+            None => {}
+        }
+    };
+
+    let on_attach = Callback::new(move |chip: PendingAttachment| {
+        // The `@word` that opened the menu is replaced by the chip.
+        if let Some(start) = mention_start.get_value() {
+            draft.update(|d| {
+                let end = d[start..]
+                    .find(char::is_whitespace)
+                    .map_or(d.len(), |n| start + n);
+                d.replace_range(start..end, "");
+            });
+            mention_start.set_value(None);
+        }
+        chips.update(|list| list.push(chip));
+    });
+    let on_close = Callback::new(move |()| {
+        menu_open.set(false);
+        mention_start.set_value(None);
+        if let Some(el) = input.get_untracked() {
+            let _ = el.focus();
+        }
+    });
+    let on_fix = Callback::new(move |id: ConnectorId| {
+        menu_open.set(false);
+        app.open_connector(id);
+    });
+    let remove_chip =
+        Callback::new(move |key: u64| chips.update(|list| list.retain(|c| c.key != key)));
+
+    let stop = move |_| {
+        if let Some(id) = chat.current.get_untracked() {
+            spawn_local(async move {
+                let _ = tauri::stop_reply(id).await;
+            });
+        }
+    };
+
+    view! {
+        <div class="composer" data-testid="composer">
+            <AttachMenu
+                open=menu_open
+                initial_query=Signal::derive(move || menu_query.get())
+                on_attach
+                on_close
+                on_fix_connector=on_fix
+            />
+            {move || {
+                (!chips.with(Vec::is_empty))
+                    .then(|| {
+                        view! {
+                            <div class="chips" data-testid="composer-chips">
+                                <For each=move || chips.get() key=|c| c.key let:chip>
+                                    <AttachmentChip chip on_remove=remove_chip />
+                                </For>
+                            </div>
+                        }
+                    })
+            }}
+            <textarea
+                class="composer-input"
+                data-testid="composer-input"
+                aria-label="Message"
+                placeholder="Write a message. Type @ or use the paperclip to attach a connector's resources and prompts."
+                rows="3"
+                node_ref=input
+                prop:value=move || draft.get()
+                on:input=on_input
+                on:keydown=move |ev: KeyboardEvent| {
+                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && !menu_open.get_untracked() {
+                        ev.prevent_default();
+                        send();
+                    }
+                }
+            ></textarea>
+            <div class="composer-bar">
+                <button
+                    type="button"
+                    class="icon-button composer-attach"
+                    data-testid="paperclip"
+                    aria-label="Attach resources and prompts"
+                    title="Attach resources and prompts"
+                    aria-controls="attach-menu"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| {
+                        menu_query.set(String::new());
+                        mention_start.set_value(None);
+                        menu_open.update(|open| *open = !*open);
+                    }
+                >
+                    <PaperclipIcon />
+                </button>
+                <ModelPicker />
+                <span class="composer-hint">"Enter sends · Shift+Enter starts a new line"</span>
+                {move || {
+                    if chat.replying.get() {
+                        view! {
+                            <button
+                                type="button"
+                                class="button"
+                                data-testid="stop-reply"
+                                on:click=stop
+                            >
+                                "Stop"
+                            </button>
+                        }
+                            .into_any()
+                    } else {
+                        view! {
+                            <button
+                                type="button"
+                                class="button button-primary"
+                                data-testid="send"
+                                disabled=move || !can_send()
+                                on:click=move |_| send()
+                            >
+                                {move || sending.get().then(|| view! { <Spinner /> })}
+                                "Send"
+                            </button>
+                        }
+                            .into_any()
+                    }
+                }}
+            </div>
+            {move || {
+                (!chips_ready())
+                    .then(|| {
+                        view! {
+                            <p class="composer-note">
+                                "Sending waits until every attachment is read; remove any that could not be."
+                            </p>
+                        }
+                    })
+            }}
+            <ActionError error />
+        </div>
+    }
+}
+
+/// A caret position from the browser (UTF-16 units) as a byte index into `text`.
+fn utf16_to_byte(text: &str, utf16: usize) -> usize {
+    let mut units = 0;
+    for (index, ch) in text.char_indices() {
+        if units >= utf16 {
+            return index;
+        }
+        units += ch.len_utf16();
+    }
+    text.len()
+}
+
+/// The model this conversation talks to, from every provider's list.
+#[component]
+fn ModelPicker() -> impl IntoView {
+    let chat = use_chat_state();
+    let options = move || {
+        chat.models.with(|m| {
+            m.providers
+                .iter()
+                .flat_map(|p| {
+                    p.models.iter().map(move |model| {
+                        let value = format!("{}\u{1f}{}", p.id, model.id);
+                        let label = format!(
+                            "{} · {}",
+                            p.name,
+                            model
+                                .display_name
+                                .clone()
+                                .unwrap_or_else(|| model.id.clone())
+                        );
+                        (value, label)
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let selected = move || {
+        chat.model_of_current()
+            .map(|c| format!("{}\u{1f}{}", c.provider_id, c.model))
+            .unwrap_or_default()
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let Some((provider_id, model)) = value.split_once('\u{1f}') else {
+            return;
+        };
+        let choice = ModelChoice {
+            provider_id: provider_id.to_owned(),
+            model: model.to_owned(),
+        };
+        match chat.current.get_untracked() {
+            Some(id) => spawn_local(async move {
+                match tauri::set_conversation_model(id, choice).await {
+                    Ok(conversation) => chat.upsert(conversation),
+                    Err(err) => chat.reply_error.set(Some(err)),
+                }
+            }),
+            // A new chat: remember it as the model of the next conversation.
+            None => chat.models.update(|m| m.default = Some(choice)),
+        }
+    };
+    view! {
+        <select
+            class="select composer-model"
+            data-testid="model-picker"
+            aria-label="Model"
+            prop:value=selected
+            on:change=on_change
+        >
+            {move || {
+                let selected = selected();
+                options()
+                    .into_iter()
+                    .map(|(value, label)| {
+                        let is = value == selected;
+                        view! {
+                            <option value=value selected=is>
+                                {label}
+                            </option>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </select>
+    }
+}
+
+#[component]
+fn PaperclipIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+            <path
+                d="M14.5 9.5l-5.3 5.3a3.2 3.2 0 0 1-4.5-4.5l5.6-5.6a2.1 2.1 0 0 1 3 3l-5.5 5.5a1 1 0 0 1-1.5-1.5l5-5"
+                stroke="currentColor"
+                stroke-width="1.6"
+                fill="none"
+                stroke-linecap="round"
+                stroke-linejoin="round"
+            />
+        </svg>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mention_is_an_at_at_the_start_of_a_word() {
+        assert_eq!(mention_at("@rea", 4), Some((0, "rea".to_owned())));
+        assert_eq!(mention_at("look at @doc", 12), Some((8, "doc".to_owned())));
+        assert_eq!(mention_at("mail ada@example.com", 20), None);
+        assert_eq!(mention_at("@doc and more", 13), None);
+        assert_eq!(mention_at("@", 1), Some((0, String::new())));
+    }
+
+    #[test]
+    fn carets_count_utf16_units() {
+        assert_eq!(utf16_to_byte("aé👋b", 1), 1);
+        assert_eq!(utf16_to_byte("aé👋b", 2), 3);
+        assert_eq!(utf16_to_byte("aé👋b", 4), 7);
+        assert_eq!(utf16_to_byte("aé👋b", 9), 8);
+    }
+}

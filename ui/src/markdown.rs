@@ -1,0 +1,1225 @@
+//! Model replies as Markdown. pulldown-cmark reads the text into events, the events become a
+//! small tree of our own ([`Block`], [`Inline`]: plain Rust, tested on the host), and the tree
+//! becomes Leptos nodes. Nothing goes through `inner_html`: raw HTML is shown as text, and a
+//! link only gets an `href` for `http`, `https` and `mailto`; clicking it asks the app, which
+//! opens it in the system browser after its own check.
+//!
+//! While a reply streams in, the whole text is parsed again on every change (pulldown-cmark
+//! is fast), but each top-level block carries a key made of its position and a hash of its
+//! tree, so the blocks that did not change keep their DOM nodes and only the growing one is
+//! rendered again.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::iter::Peekable;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local_scoped_with_cancellation;
+use pulldown_cmark::{Alignment, CodeBlockKind, CowStr, Event, LinkType, Options, Parser, Tag};
+
+/// How deep quotes, lists and inline markup may nest before their contents are shown as plain
+/// text. Real replies stay far below; a hostile one (`>>>>>>…`) must not exhaust the stack.
+const MAX_DEPTH: usize = 24;
+
+/// How long the copy button says "Copied".
+const COPIED_FOR: Duration = Duration::from_millis(1500);
+
+/// A block-level piece of a reply.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Block {
+    Paragraph(Vec<Inline>),
+    /// Inline content straight inside a list item (a tight list): no paragraph around it.
+    Plain(Vec<Inline>),
+    /// `level` is the Markdown level, 1 to 6.
+    Heading {
+        level: u8,
+        content: Vec<Inline>,
+    },
+    /// A fenced or indented code block, without its final line break. `lang` is the first
+    /// word of the fence's info string.
+    Code {
+        lang: Option<String>,
+        code: String,
+    },
+    Quote(Vec<Block>),
+    /// `start` is the first number of an ordered list, `None` for a bulleted one.
+    List {
+        start: Option<u64>,
+        items: Vec<ListItem>,
+    },
+    Table(Table),
+    Rule,
+    /// Raw HTML, kept as the literal text the model wrote.
+    Html(String),
+    Footnote {
+        label: String,
+        content: Vec<Block>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ListItem {
+    /// `Some(done)` for a task-list item (`- [x] …`).
+    pub task: Option<bool>,
+    pub content: Vec<Block>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Table {
+    /// One per column.
+    pub align: Vec<Align>,
+    pub head: Vec<Cell>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+pub type Cell = Vec<Inline>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Align {
+    None,
+    Left,
+    Center,
+    Right,
+}
+
+impl From<Alignment> for Align {
+    fn from(align: Alignment) -> Self {
+        match align {
+            Alignment::None => Self::None,
+            Alignment::Left => Self::Left,
+            Alignment::Center => Self::Center,
+            Alignment::Right => Self::Right,
+        }
+    }
+}
+
+impl Align {
+    fn class(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Left => Some("md-align-left"),
+            Self::Center => Some("md-align-center"),
+            Self::Right => Some("md-align-right"),
+        }
+    }
+}
+
+/// An inline piece of a reply.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Inline {
+    Text(String),
+    Code(String),
+    Emphasis(Vec<Inline>),
+    Strong(Vec<Inline>),
+    Strikethrough(Vec<Inline>),
+    Link {
+        target: Target,
+        content: Vec<Inline>,
+    },
+    /// Never loaded: shown as its alt text and its address.
+    Image {
+        target: Target,
+        alt: String,
+    },
+    /// Raw inline HTML (`<b>`, `</b>`, `<!-- … -->`), kept as literal text.
+    Html(String),
+    FootnoteRef(String),
+    SoftBreak,
+    HardBreak,
+}
+
+/// Where a link or image points, and whether the window may offer to open it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// `http`, `https` or `mailto`: rendered as a link that asks the app to open it.
+    Open(String),
+    /// Anything else (`javascript:`, `file:`, `data:`, relative): shown, never linked.
+    Blocked(String),
+}
+
+impl Target {
+    fn new(url: String) -> Self {
+        if opens(&url) {
+            Self::Open(url)
+        } else {
+            Self::Blocked(url)
+        }
+    }
+}
+
+/// Whether `url` has a scheme the window offers to open. Only the literal scheme counts:
+/// browsers strip some characters from addresses, but never in a way that turns a literal
+/// `https:` into anything else.
+fn opens(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    !rest.is_empty()
+        && ["http", "https", "mailto"]
+            .iter()
+            .any(|allowed| scheme.eq_ignore_ascii_case(allowed))
+}
+
+/// Identifies a top-level block across re-parses: the same block at the same place keeps its
+/// key, so `<For>` keeps its DOM nodes.
+///
+/// The hash is of the parsed block rather than of its source text: the two only differ when
+/// something outside the block changes how it reads (a link reference definition arriving
+/// later in the stream), and then the block must be rendered again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockKey {
+    pub index: usize,
+    pub hash: u64,
+}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES
+}
+
+/// The top-level blocks of `text`, each with its key.
+pub fn parse(text: &str) -> Vec<(BlockKey, Block)> {
+    let mut builder = Builder {
+        events: Parser::new_ext(text, options()).peekable(),
+        task: None,
+    };
+    let mut blocks = Vec::new();
+    // Events are balanced, so the first call reads everything; the loop only guards against
+    // a stray end ending the reply early.
+    while builder.events.peek().is_some() {
+        blocks.extend(builder.blocks(0));
+    }
+    blocks
+        .into_iter()
+        .enumerate()
+        .map(|(index, block)| {
+            let mut hasher = DefaultHasher::new();
+            block.hash(&mut hasher);
+            let key = BlockKey {
+                index,
+                hash: hasher.finish(),
+            };
+            (key, block)
+        })
+        .collect()
+}
+
+/// Turns pulldown-cmark's events into the tree. Each reader consumes events up to and
+/// including the end of the element it was called for; since events are balanced, the first
+/// end a reader meets is its own.
+struct Builder<'a> {
+    events: Peekable<Parser<'a>>,
+    /// The marker of the task-list item being read, until the item takes it.
+    task: Option<bool>,
+}
+
+fn is_inline(event: &Event<'_>) -> bool {
+    match event {
+        Event::Start(tag) => matches!(
+            tag,
+            Tag::Emphasis
+                | Tag::Strong
+                | Tag::Strikethrough
+                | Tag::Superscript
+                | Tag::Subscript
+                | Tag::Link { .. }
+                | Tag::Image { .. }
+        ),
+        Event::Text(_)
+        | Event::Code(_)
+        | Event::InlineMath(_)
+        | Event::InlineHtml(_)
+        | Event::FootnoteReference(_)
+        | Event::SoftBreak
+        | Event::HardBreak => true,
+        Event::End(_)
+        | Event::Html(_)
+        | Event::DisplayMath(_)
+        | Event::Rule
+        | Event::TaskListMarker(_) => false,
+    }
+}
+
+fn push_text(out: &mut Vec<Inline>, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if let Some(Inline::Text(last)) = out.last_mut() {
+        last.push_str(text);
+    } else {
+        out.push(Inline::Text(text.to_owned()));
+    }
+}
+
+fn without_final_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
+}
+
+/// The words of `inlines`, without their markup (an image's alt text, a link's label).
+fn plain_text(inlines: &[Inline]) -> String {
+    fn walk(inlines: &[Inline], out: &mut String) {
+        for inline in inlines {
+            match inline {
+                Inline::Text(text) | Inline::Code(text) | Inline::Html(text) => {
+                    out.push_str(text);
+                }
+                Inline::Emphasis(inner) | Inline::Strong(inner) | Inline::Strikethrough(inner) => {
+                    walk(inner, out);
+                }
+                Inline::Link { content, .. } => walk(content, out),
+                Inline::Image { alt, .. } => out.push_str(alt),
+                Inline::FootnoteRef(label) => {
+                    out.push('[');
+                    out.push_str(label);
+                    out.push(']');
+                }
+                Inline::SoftBreak => out.push(' '),
+                Inline::HardBreak => out.push('\n'),
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(inlines, &mut out);
+    out
+}
+
+impl<'a> Builder<'a> {
+    /// Blocks up to the end of the enclosing element.
+    fn blocks(&mut self, depth: usize) -> Vec<Block> {
+        let mut out = Vec::new();
+        while let Some(event) = self.events.peek() {
+            if matches!(event, Event::End(_)) {
+                self.events.next();
+                break;
+            }
+            if is_inline(event) {
+                out.push(Block::Plain(self.plain(depth)));
+                continue;
+            }
+            if let Some(event) = self.events.next()
+                && let Some(block) = self.block(event, depth)
+            {
+                out.push(block);
+            }
+        }
+        out
+    }
+
+    /// Inline content that is not in a paragraph (a tight list item): up to the next block.
+    fn plain(&mut self, depth: usize) -> Vec<Inline> {
+        let mut out = Vec::new();
+        while let Some(event) = self.events.next_if(is_inline) {
+            self.inline(event, &mut out, depth);
+        }
+        out
+    }
+
+    fn block(&mut self, event: Event<'a>, depth: usize) -> Option<Block> {
+        let tag = match event {
+            Event::Start(tag) => tag,
+            Event::Rule => return Some(Block::Rule),
+            Event::Html(html) | Event::DisplayMath(html) => {
+                return Some(Block::Html(without_final_newline(html.into_string())));
+            }
+            Event::TaskListMarker(done) => {
+                self.task = Some(done);
+                return None;
+            }
+            Event::End(_) => return None,
+            inline => {
+                let mut out = Vec::new();
+                self.inline(inline, &mut out, depth);
+                return Some(Block::Plain(out));
+            }
+        };
+        if depth >= MAX_DEPTH {
+            return Some(Block::Paragraph(vec![Inline::Text(self.flatten())]));
+        }
+        let depth = depth + 1;
+        Some(match tag {
+            Tag::Paragraph => Block::Paragraph(self.inlines(depth)),
+            Tag::Heading { level, .. } => Block::Heading {
+                level: level as u8,
+                content: self.inlines(depth),
+            },
+            Tag::BlockQuote(_) => Block::Quote(self.blocks(depth)),
+            Tag::CodeBlock(kind) => {
+                let lang = match kind {
+                    CodeBlockKind::Fenced(info) => info
+                        .split(|c: char| c.is_whitespace() || c == ',' || c == '{')
+                        .next()
+                        .filter(|lang| !lang.is_empty())
+                        .map(str::to_owned),
+                    CodeBlockKind::Indented => None,
+                };
+                Block::Code {
+                    lang,
+                    code: without_final_newline(self.flatten()),
+                }
+            }
+            Tag::HtmlBlock => Block::Html(without_final_newline(self.flatten())),
+            Tag::List(start) => Block::List {
+                start,
+                items: self.items(depth),
+            },
+            Tag::Item => Block::List {
+                start: None,
+                items: vec![self.item(depth)],
+            },
+            Tag::FootnoteDefinition(label) => Block::Footnote {
+                label: label.into_string(),
+                content: self.blocks(depth),
+            },
+            Tag::Table(align) => Block::Table(self.table(align, depth)),
+            // Not enabled (metadata, definition lists) or not a block: shown as its words.
+            _ => Block::Paragraph(vec![Inline::Text(self.flatten())]),
+        })
+    }
+
+    fn items(&mut self, depth: usize) -> Vec<ListItem> {
+        let mut items = Vec::new();
+        while let Some(event) = self.events.next() {
+            match event {
+                Event::Start(Tag::Item) => items.push(self.item(depth)),
+                Event::Start(_) => drop(self.flatten()),
+                Event::End(_) => break,
+                _ => {}
+            }
+        }
+        items
+    }
+
+    fn item(&mut self, depth: usize) -> ListItem {
+        // A nested item must not take the marker of the item around it, nor leave its own.
+        let outer = self.task.take();
+        let content = self.blocks(depth + 1);
+        let task = std::mem::replace(&mut self.task, outer);
+        ListItem { task, content }
+    }
+
+    fn table(&mut self, align: Vec<Alignment>, depth: usize) -> Table {
+        let mut table = Table {
+            align: align.into_iter().map(Align::from).collect(),
+            head: Vec::new(),
+            rows: Vec::new(),
+        };
+        while let Some(event) = self.events.next() {
+            match event {
+                Event::Start(Tag::TableHead) => table.head = self.row(depth),
+                Event::Start(Tag::TableRow) => table.rows.push(self.row(depth)),
+                Event::Start(_) => drop(self.flatten()),
+                Event::End(_) => break,
+                _ => {}
+            }
+        }
+        table
+    }
+
+    fn row(&mut self, depth: usize) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        while let Some(event) = self.events.next() {
+            match event {
+                Event::Start(Tag::TableCell) => cells.push(self.inlines(depth)),
+                Event::Start(_) => drop(self.flatten()),
+                Event::End(_) => break,
+                _ => {}
+            }
+        }
+        cells
+    }
+
+    /// Inline content up to the end of the enclosing element.
+    fn inlines(&mut self, depth: usize) -> Vec<Inline> {
+        let mut out = Vec::new();
+        while let Some(event) = self.events.next() {
+            if matches!(event, Event::End(_)) {
+                break;
+            }
+            self.inline(event, &mut out, depth);
+        }
+        out
+    }
+
+    fn inline(&mut self, event: Event<'a>, out: &mut Vec<Inline>, depth: usize) {
+        let tag = match event {
+            Event::Start(tag) => tag,
+            Event::Text(text) => return push_text(out, &text),
+            Event::Code(code) | Event::InlineMath(code) | Event::DisplayMath(code) => {
+                return out.push(Inline::Code(code.into_string()));
+            }
+            Event::Html(html) | Event::InlineHtml(html) => {
+                return out.push(Inline::Html(html.into_string()));
+            }
+            Event::FootnoteReference(label) => {
+                return out.push(Inline::FootnoteRef(label.into_string()));
+            }
+            Event::SoftBreak => return out.push(Inline::SoftBreak),
+            Event::HardBreak => return out.push(Inline::HardBreak),
+            Event::TaskListMarker(done) => {
+                self.task = Some(done);
+                return;
+            }
+            Event::End(_) | Event::Rule => return,
+        };
+        if depth >= MAX_DEPTH {
+            return push_text(out, &self.flatten());
+        }
+        let depth = depth + 1;
+        match tag {
+            Tag::Emphasis => out.push(Inline::Emphasis(self.inlines(depth))),
+            Tag::Strong => out.push(Inline::Strong(self.inlines(depth))),
+            Tag::Strikethrough => out.push(Inline::Strikethrough(self.inlines(depth))),
+            Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            } => {
+                let content = self.inlines(depth);
+                out.push(Inline::Link {
+                    target: Target::new(link_url(link_type, dest_url)),
+                    content,
+                });
+            }
+            Tag::Image {
+                link_type,
+                dest_url,
+                ..
+            } => {
+                let alt = plain_text(&self.inlines(depth));
+                out.push(Inline::Image {
+                    target: Target::new(link_url(link_type, dest_url)),
+                    alt,
+                });
+            }
+            _ => push_text(out, &self.flatten()),
+        }
+    }
+
+    /// The words of the element just started, through its end, without any structure. Reads
+    /// iteratively, so any depth is fine.
+    fn flatten(&mut self) -> String {
+        let mut open = 1_usize;
+        let mut out = String::new();
+        for event in self.events.by_ref() {
+            match event {
+                Event::Start(_) => open += 1,
+                Event::End(_) => {
+                    open -= 1;
+                    if open == 0 {
+                        break;
+                    }
+                }
+                Event::Text(text)
+                | Event::Code(text)
+                | Event::Html(text)
+                | Event::InlineHtml(text)
+                | Event::InlineMath(text)
+                | Event::DisplayMath(text)
+                | Event::FootnoteReference(text) => out.push_str(&text),
+                Event::SoftBreak => out.push(' '),
+                Event::HardBreak => out.push('\n'),
+                Event::Rule | Event::TaskListMarker(_) => {}
+            }
+        }
+        out
+    }
+}
+
+/// `<someone@example.org>` arrives without its scheme.
+fn link_url(link_type: LinkType, dest: CowStr<'_>) -> String {
+    if link_type == LinkType::Email {
+        format!("mailto:{dest}")
+    } else {
+        dest.into_string()
+    }
+}
+
+// Views ------------------------------------------------------------------------------------
+
+/// Renders `text` (Markdown) as Leptos nodes. Never uses inner_html: raw HTML in the text is
+/// shown as text.
+///
+/// `streaming` marks a reply still arriving (`aria-busy`, and a class for the caret).
+/// `on_link` gets the address of an `http`, `https` or `mailto` link the person clicked; the
+/// window does not navigate by itself.
+#[component]
+pub fn Markdown(
+    #[prop(into)] text: Signal<String>,
+    #[prop(optional)] streaming: bool,
+    on_link: Callback<String>,
+) -> impl IntoView {
+    let class = if streaming {
+        "markdown markdown-streaming"
+    } else {
+        "markdown"
+    };
+    view! {
+        <div class=class data-testid="markdown" aria-busy=streaming.then_some("true")>
+            <For
+                each=move || text.with(|text| parse(text))
+                key=|(key, _)| *key
+                children=move |(_, block)| block_view(block, on_link)
+            />
+        </div>
+    }
+}
+
+fn blocks_view(blocks: Vec<Block>, on_link: Callback<String>) -> Vec<AnyView> {
+    blocks
+        .into_iter()
+        .map(|block| block_view(block, on_link))
+        .collect()
+}
+
+fn inlines_view(inlines: Vec<Inline>, on_link: Callback<String>) -> Vec<AnyView> {
+    inlines
+        .into_iter()
+        .map(|inline| inline_view(inline, on_link))
+        .collect()
+}
+
+fn block_view(block: Block, on_link: Callback<String>) -> AnyView {
+    match block {
+        Block::Paragraph(content) => view! { <p>{inlines_view(content, on_link)}</p> }.into_any(),
+        Block::Plain(content) => inlines_view(content, on_link).into_any(),
+        Block::Heading { level, content } => heading_view(level, inlines_view(content, on_link)),
+        Block::Code { lang, code } => view! { <CodeBlock lang code /> }.into_any(),
+        Block::Quote(blocks) => {
+            view! { <blockquote>{blocks_view(blocks, on_link)}</blockquote> }.into_any()
+        }
+        Block::List { start, items } => {
+            let items = items
+                .into_iter()
+                .map(|item| item_view(item, on_link))
+                .collect::<Vec<_>>();
+            match start {
+                Some(start) => {
+                    let start = (start != 1).then(|| start.to_string());
+                    view! { <ol start=start>{items}</ol> }.into_any()
+                }
+                None => view! { <ul>{items}</ul> }.into_any(),
+            }
+        }
+        Block::Table(table) => table_view(table, on_link),
+        Block::Rule => view! { <hr /> }.into_any(),
+        Block::Html(html) => view! {
+            <pre class="md-html">
+                <code>{html}</code>
+            </pre>
+        }
+        .into_any(),
+        Block::Footnote { label, content } => view! {
+            <div class="md-footnote">
+                <span class="md-footnote-label">{format!("[{label}]")}</span>
+                {blocks_view(content, on_link)}
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// Replies are not documents: a `#` heading is a section title inside a message, so levels
+/// start at `h3` in the page and sizes stay modest.
+fn heading_view(level: u8, content: Vec<AnyView>) -> AnyView {
+    match level {
+        1 => view! { <h3 class="md-heading md-h1">{content}</h3> }.into_any(),
+        2 => view! { <h4 class="md-heading md-h2">{content}</h4> }.into_any(),
+        3 => view! { <h5 class="md-heading md-h3">{content}</h5> }.into_any(),
+        4 => view! { <h6 class="md-heading md-h4">{content}</h6> }.into_any(),
+        5 => view! { <h6 class="md-heading md-h5">{content}</h6> }.into_any(),
+        _ => view! { <h6 class="md-heading md-h6">{content}</h6> }.into_any(),
+    }
+}
+
+fn item_view(item: ListItem, on_link: Callback<String>) -> AnyView {
+    let content = blocks_view(item.content, on_link);
+    match item.task {
+        Some(done) => view! {
+            <li class="md-task">
+                <input type="checkbox" class="md-task-box" disabled=true checked=done />
+                {content}
+            </li>
+        }
+        .into_any(),
+        None => view! { <li>{content}</li> }.into_any(),
+    }
+}
+
+fn table_view(table: Table, on_link: Callback<String>) -> AnyView {
+    let Table { align, head, rows } = table;
+    let class_of = move |column: usize| align.get(column).copied().and_then(Align::class);
+    let head = head
+        .into_iter()
+        .enumerate()
+        .map(|(column, cell)| {
+            view! { <th class=class_of(column)>{inlines_view(cell, on_link)}</th> }
+        })
+        .collect::<Vec<_>>();
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let cells = row
+                .into_iter()
+                .enumerate()
+                .map(|(column, cell)| {
+                    view! { <td class=class_of(column)>{inlines_view(cell, on_link)}</td> }
+                })
+                .collect::<Vec<_>>();
+            view! { <tr>{cells}</tr> }
+        })
+        .collect::<Vec<_>>();
+    view! {
+        <div class="md-table-scroll">
+            <table class="md-table" data-testid="md-table">
+                <thead>
+                    <tr>{head}</tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+fn inline_view(inline: Inline, on_link: Callback<String>) -> AnyView {
+    match inline {
+        Inline::Text(text) => text.into_any(),
+        Inline::Code(code) => view! { <code class="md-code">{code}</code> }.into_any(),
+        Inline::Emphasis(content) => view! { <em>{inlines_view(content, on_link)}</em> }.into_any(),
+        Inline::Strong(content) => {
+            view! { <strong>{inlines_view(content, on_link)}</strong> }.into_any()
+        }
+        Inline::Strikethrough(content) => {
+            view! { <del>{inlines_view(content, on_link)}</del> }.into_any()
+        }
+        Inline::Link {
+            target: Target::Open(url),
+            content,
+        } => link_view(url, inlines_view(content, on_link), on_link),
+        Inline::Link {
+            target: Target::Blocked(url),
+            content,
+        } => {
+            // An autolink's label is its address: show it once.
+            let label = (plain_text(&content) != url).then(|| {
+                view! {
+                    {inlines_view(content, on_link)}
+                    " "
+                }
+            });
+            view! {
+                <span class="md-link-blocked">
+                    {label}
+                    <span class="md-url">{url}</span>
+                </span>
+            }
+            .into_any()
+        }
+        Inline::Image { target, alt } => {
+            let alt = if alt.is_empty() {
+                "Image ".to_owned()
+            } else {
+                format!("Image: {alt} ")
+            };
+            let address = match target {
+                Target::Open(url) => link_view(url.clone(), url, on_link),
+                Target::Blocked(url) => view! { <span class="md-url">{url}</span> }.into_any(),
+            };
+            view! {
+                <span class="md-image">
+                    <span class="md-image-alt">{alt}</span>
+                    {address}
+                </span>
+            }
+            .into_any()
+        }
+        Inline::Html(html) => view! { <code class="md-html">{html}</code> }.into_any(),
+        Inline::FootnoteRef(label) => {
+            view! { <sup class="md-footnote-ref">{format!("[{label}]")}</sup> }.into_any()
+        }
+        Inline::SoftBreak => "\n".into_any(),
+        Inline::HardBreak => view! { <br /> }.into_any(),
+    }
+}
+
+/// A link the app may open. The click never navigates the window: it hands the address to
+/// `on_link`, and the app decides.
+fn link_view(url: String, content: impl IntoView + 'static, on_link: Callback<String>) -> AnyView {
+    let href = url.clone();
+    view! {
+        <a
+            class="md-link"
+            href=href.clone()
+            title=href
+            data-testid="md-link"
+            on:click=move |ev| {
+                ev.prevent_default();
+                on_link.run(url.clone());
+            }
+        >
+            {content}
+        </a>
+    }
+    .into_any()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CopyState {
+    Idle,
+    Copied,
+    Failed,
+}
+
+/// A code block with its language and a Copy button in a small header.
+#[component]
+fn CodeBlock(lang: Option<String>, code: String) -> impl IntoView {
+    let state = RwSignal::new(CopyState::Idle);
+    let reset = StoredValue::new(None::<TimeoutHandle>);
+    on_cleanup(move || {
+        if let Some(handle) = reset.try_get_value().flatten() {
+            handle.clear();
+        }
+    });
+    let to_copy = code.clone();
+    let copy = move |_| {
+        let text = to_copy.clone();
+        spawn_local_scoped_with_cancellation(async move {
+            let copied = write_clipboard(&text).await;
+            state.set(if copied {
+                CopyState::Copied
+            } else {
+                CopyState::Failed
+            });
+            let handle =
+                set_timeout_with_handle(move || state.set(CopyState::Idle), COPIED_FOR).ok();
+            if let Some(previous) = reset
+                .try_update_value(|reset| std::mem::replace(reset, handle))
+                .flatten()
+            {
+                previous.clear();
+            }
+        });
+    };
+    view! {
+        <div class="md-code-block" data-testid="code-block">
+            <div class="md-code-header">
+                <span class="md-code-lang">{lang}</span>
+                <button
+                    type="button"
+                    class="md-code-copy"
+                    aria-label="Copy code"
+                    data-testid="code-copy"
+                    on:click=copy
+                >
+                    {move || match state.get() {
+                        CopyState::Idle => "Copy",
+                        CopyState::Copied => "Copied",
+                        CopyState::Failed => "Couldn't copy",
+                    }}
+                </button>
+                // The button's label stays "Copy code"; this tells screen readers it worked.
+                <span class="md-sr-only" role="status">
+                    {move || match state.get() {
+                        CopyState::Idle => "",
+                        CopyState::Copied => "Code copied",
+                        CopyState::Failed => "Couldn't copy the code",
+                    }}
+                </span>
+            </div>
+            <pre class="md-pre">
+                <code>{code}</code>
+            </pre>
+        </div>
+    }
+}
+
+/// Puts `text` on the clipboard; false when the webview has no clipboard or refuses.
+async fn write_clipboard(text: &str) -> bool {
+    let navigator = window().navigator();
+    // `navigator.clipboard` is undefined outside secure contexts; calling through it throws.
+    let available = js_sys::Reflect::get(&navigator, &"clipboard".into())
+        .is_ok_and(|clipboard| !clipboard.is_undefined() && !clipboard.is_null());
+    if !available {
+        return false;
+    }
+    let promise = navigator.clipboard().write_text(text);
+    wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(text: &str) -> Vec<Block> {
+        parse(text).into_iter().map(|(_, block)| block).collect()
+    }
+
+    fn text(text: &str) -> Inline {
+        Inline::Text(text.to_owned())
+    }
+
+    fn para(inlines: Vec<Inline>) -> Block {
+        Block::Paragraph(inlines)
+    }
+
+    fn plain(text_: &str) -> Vec<Block> {
+        vec![Block::Plain(vec![text(text_)])]
+    }
+
+    fn item(task: Option<bool>, content: Vec<Block>) -> ListItem {
+        ListItem { task, content }
+    }
+
+    #[test]
+    fn every_construct_becomes_its_block() {
+        let sample = "\
+# Title
+###### Small
+
+Some *em*, **strong**, ~~gone~~, `code`, [site](https://example.com), <https://auto.example>,
+<me@example.org> and ![a cat](https://example.com/cat.png).\\
+Next line[^1].
+
+> quoted
+>
+> - nested
+
+1. one
+2. two
+   - [x] done
+   - [ ] open
+
+3) three
+
+- tight
+
+```rust title
+fn main() {}
+```
+
+    indented
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+---
+
+<div>hi</div>
+
+Inline <b>bold</b>.
+
+[^1]: The note.
+";
+        let expected = vec![
+            Block::Heading {
+                level: 1,
+                content: vec![text("Title")],
+            },
+            Block::Heading {
+                level: 6,
+                content: vec![text("Small")],
+            },
+            para(vec![
+                text("Some "),
+                Inline::Emphasis(vec![text("em")]),
+                text(", "),
+                Inline::Strong(vec![text("strong")]),
+                text(", "),
+                Inline::Strikethrough(vec![text("gone")]),
+                text(", "),
+                Inline::Code("code".into()),
+                text(", "),
+                Inline::Link {
+                    target: Target::Open("https://example.com".into()),
+                    content: vec![text("site")],
+                },
+                text(", "),
+                Inline::Link {
+                    target: Target::Open("https://auto.example".into()),
+                    content: vec![text("https://auto.example")],
+                },
+                text(","),
+                Inline::SoftBreak,
+                Inline::Link {
+                    target: Target::Open("mailto:me@example.org".into()),
+                    content: vec![text("me@example.org")],
+                },
+                text(" and "),
+                Inline::Image {
+                    target: Target::Open("https://example.com/cat.png".into()),
+                    alt: "a cat".into(),
+                },
+                text("."),
+                Inline::HardBreak,
+                text("Next line"),
+                Inline::FootnoteRef("1".into()),
+                text("."),
+            ]),
+            Block::Quote(vec![
+                para(vec![text("quoted")]),
+                Block::List {
+                    start: None,
+                    items: vec![item(None, plain("nested"))],
+                },
+            ]),
+            Block::List {
+                start: Some(1),
+                items: vec![
+                    item(None, plain("one")),
+                    item(
+                        None,
+                        vec![
+                            Block::Plain(vec![text("two")]),
+                            Block::List {
+                                start: None,
+                                items: vec![
+                                    item(Some(true), plain("done")),
+                                    item(Some(false), plain("open")),
+                                ],
+                            },
+                        ],
+                    ),
+                ],
+            },
+            Block::List {
+                start: Some(3),
+                items: vec![item(None, plain("three"))],
+            },
+            Block::List {
+                start: None,
+                items: vec![item(None, plain("tight"))],
+            },
+            Block::Code {
+                lang: Some("rust".into()),
+                code: "fn main() {}".into(),
+            },
+            Block::Code {
+                lang: None,
+                code: "indented".into(),
+            },
+            Block::Table(Table {
+                align: vec![Align::None, Align::None],
+                head: vec![vec![text("a")], vec![text("b")]],
+                rows: vec![vec![vec![text("1")], vec![text("2")]]],
+            }),
+            Block::Rule,
+            Block::Html("<div>hi</div>".into()),
+            para(vec![
+                text("Inline "),
+                Inline::Html("<b>".into()),
+                text("bold"),
+                Inline::Html("</b>".into()),
+                text("."),
+            ]),
+            Block::Footnote {
+                label: "1".into(),
+                content: vec![para(vec![text("The note.")])],
+            },
+        ];
+        assert_eq!(blocks(sample), expected);
+    }
+
+    #[test]
+    fn raw_html_stays_text() {
+        assert_eq!(
+            blocks("<script>alert(1)</script>"),
+            vec![Block::Html("<script>alert(1)</script>".into())]
+        );
+        assert_eq!(
+            blocks("Hi <script>alert(1)</script>"),
+            vec![para(vec![
+                text("Hi "),
+                Inline::Html("<script>".into()),
+                text("alert(1)"),
+                Inline::Html("</script>".into()),
+            ])]
+        );
+        assert_eq!(
+            blocks("<img src=x onerror=alert(1)>\n\nafter"),
+            vec![
+                Block::Html("<img src=x onerror=alert(1)>".into()),
+                para(vec![text("after")]),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_web_and_mail_links_open() {
+        assert_eq!(
+            blocks("[x](javascript:alert(1))"),
+            vec![para(vec![Inline::Link {
+                target: Target::Blocked("javascript:alert(1)".into()),
+                content: vec![text("x")],
+            }])]
+        );
+        for blocked in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,hi",
+            "relative/page",
+            "/absolute",
+            "#anchor",
+            "//example.com",
+            "vbscript:x",
+            "http:",
+            "",
+        ] {
+            assert!(!opens(blocked), "{blocked:?} must not open");
+        }
+        for open in [
+            "http://example.com",
+            "HTTPS://example.com/a?b#c",
+            "mailto:someone@example.org",
+        ] {
+            assert!(opens(open), "{open:?} should open");
+        }
+        assert_eq!(
+            blocks("![pic](file:///x.png) <data:text/html,hi>"),
+            vec![para(vec![
+                Inline::Image {
+                    target: Target::Blocked("file:///x.png".into()),
+                    alt: "pic".into(),
+                },
+                text(" "),
+                Inline::Link {
+                    target: Target::Blocked("data:text/html,hi".into()),
+                    content: vec![text("data:text/html,hi")],
+                },
+            ])]
+        );
+    }
+
+    #[test]
+    fn tables_keep_alignment_and_cells() {
+        let table = "\
+| Left | Center | Right | None |
+|:-----|:------:|------:|------|
+| a | **b** | `c` | |
+| d | e |
+";
+        assert_eq!(
+            blocks(table),
+            vec![Block::Table(Table {
+                align: vec![Align::Left, Align::Center, Align::Right, Align::None],
+                head: vec![
+                    vec![text("Left")],
+                    vec![text("Center")],
+                    vec![text("Right")],
+                    vec![text("None")],
+                ],
+                rows: vec![
+                    vec![
+                        vec![text("a")],
+                        vec![Inline::Strong(vec![text("b")])],
+                        vec![Inline::Code("c".into())],
+                        vec![],
+                    ],
+                    vec![vec![text("d")], vec![text("e")], vec![], vec![]],
+                ],
+            })]
+        );
+    }
+
+    #[test]
+    fn unicode_survives() {
+        assert_eq!(
+            blocks("## Grüße 👋🏽\n\n日本語の*強調*と «citation» — ok\n\n```\nλ → ∀\n```"),
+            vec![
+                Block::Heading {
+                    level: 2,
+                    content: vec![text("Grüße 👋🏽")],
+                },
+                para(vec![
+                    text("日本語の"),
+                    Inline::Emphasis(vec![text("強調")]),
+                    text("と «citation» — ok"),
+                ]),
+                Block::Code {
+                    lang: None,
+                    code: "λ → ∀".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unfinished_fence_is_already_a_code_block() {
+        assert_eq!(
+            blocks("Here:\n\n```python\ndef f():\n    ret"),
+            vec![
+                para(vec![text("Here:")]),
+                Block::Code {
+                    lang: Some("python".into()),
+                    code: "def f():\n    ret".into(),
+                },
+            ]
+        );
+        assert_eq!(
+            blocks("```"),
+            vec![Block::Code {
+                lang: None,
+                code: String::new(),
+            }]
+        );
+    }
+
+    #[test]
+    fn finished_blocks_keep_their_keys_while_text_grows() {
+        let before = parse("a\n\nb");
+        let after = parse("a\n\nbc");
+        assert_eq!(before.len(), 2);
+        assert_eq!(after.len(), 2);
+        assert_eq!(before[0].0, after[0].0);
+        assert_ne!(before[1].0, after[1].0);
+        // Same text at another place is another block.
+        let repeated = parse("a\n\na");
+        assert_ne!(repeated[0].0, repeated[1].0);
+        // A reference definition arriving later changes how an earlier block reads.
+        let unresolved = parse("see [docs]\n\n");
+        let resolved = parse("see [docs]\n\n[docs]: https://example.com");
+        assert_ne!(unresolved[0].0, resolved[0].0);
+    }
+
+    #[test]
+    fn deep_nesting_is_cut_short_instead_of_overflowing() {
+        let quotes = format!("{}deep", ">".repeat(10_000));
+        let parsed = blocks(&quotes);
+        assert_eq!(parsed.len(), 1);
+        let mut depth = 0;
+        let mut block = &parsed[0];
+        while let Block::Quote(inner) = block {
+            depth += 1;
+            block = &inner[0];
+        }
+        assert!(depth <= MAX_DEPTH);
+        assert_eq!(block, &para(vec![text("deep")]));
+
+        let emphasis = format!("{}x{}", "*a _a ".repeat(5_000), " a_ a*".repeat(5_000));
+        let parsed = blocks(&emphasis);
+        let [Block::Paragraph(inlines)] = parsed.as_slice() else {
+            panic!("expected one paragraph");
+        };
+        assert!(inline_depth(inlines) < MAX_DEPTH);
+        assert!(plain_text(inlines).contains("a x a"));
+    }
+
+    fn inline_depth(inlines: &[Inline]) -> usize {
+        inlines
+            .iter()
+            .map(|inline| match inline {
+                Inline::Emphasis(inner) | Inline::Strong(inner) | Inline::Strikethrough(inner) => {
+                    1 + inline_depth(inner)
+                }
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}

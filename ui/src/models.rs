@@ -1,0 +1,442 @@
+//! Settings → Models: the model providers, their keys (never shown again), the default
+//! model, and "Check" that says in words whether it all works.
+
+use leptos::prelude::*;
+use switchboard_ipc::chat::{AddProviderRequest, ModelChoice, ProviderKind, ProviderSummary};
+use switchboard_ipc::{ErrorInfo, SecretInput};
+
+use crate::chat::use_chat_state;
+use crate::components::{ActionError, ConfirmDialog, Spinner, run_action};
+use crate::tauri;
+
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    let chat = use_chat_state();
+    chat.reload_models();
+    let adding = RwSignal::new(false);
+    view! {
+        <section class="models-page" data-testid="models-page" aria-labelledby="models-title">
+            <header class="page-header">
+                <div>
+                    <h1 class="page-title" id="models-title">
+                        "Models"
+                    </h1>
+                    <p class="page-lead">
+                        "The AI models your chats talk to. Keys are kept in your system keyring and never shown again."
+                    </p>
+                </div>
+                <button
+                    type="button"
+                    class="button button-primary"
+                    data-testid="add-provider"
+                    on:click=move |_| adding.set(true)
+                >
+                    "Add a model provider"
+                </button>
+            </header>
+            {move || adding.get().then(|| view! { <AddProvider adding /> })}
+            <DefaultModel />
+            <ul class="provider-list" data-testid="provider-list">
+                <For
+                    each=move || chat.models.get().providers
+                    key=|p| (p.id.clone(), p.has_key, p.models.len())
+                    let:provider
+                >
+                    <ProviderCard provider />
+                </For>
+            </ul>
+            {move || {
+                (chat.models_loaded.get() && chat.models.with(|m| m.providers.is_empty()) && !adding.get())
+                    .then(|| {
+                        view! {
+                            <p class="empty" data-testid="no-providers">
+                                "No model provider yet. Add Anthropic with your API key, or any OpenAI-compatible server: OpenAI, or a local Ollama or LM Studio."
+                            </p>
+                        }
+                    })
+            }}
+        </section>
+    }
+}
+
+fn kind_label(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Anthropic => "Anthropic",
+        ProviderKind::OpenAiCompatible => "OpenAI-compatible",
+    }
+}
+
+#[component]
+fn AddProvider(adding: RwSignal<bool>) -> impl IntoView {
+    let chat = use_chat_state();
+    let kind = RwSignal::new(ProviderKind::Anthropic);
+    let name = RwSignal::new(String::new());
+    let base_url = RwSignal::new(String::new());
+    let key = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let submit = move || {
+        let request = AddProviderRequest {
+            kind: kind.get_untracked(),
+            name: name.get_untracked(),
+            base_url: base_url.get_untracked(),
+            key: SecretInput(key.get_untracked()),
+        };
+        run_action(busy, true, false, error, async move {
+            tauri::add_provider(request).await?;
+            // The key leaves the page as soon as it is saved.
+            key.set(String::new());
+            adding.set(false);
+            chat.reload_models();
+            Ok(())
+        });
+    };
+    let key_hint = move || match kind.get() {
+        ProviderKind::Anthropic => "Create a key in the Anthropic Console (console.anthropic.com).",
+        ProviderKind::OpenAiCompatible => {
+            "Leave it empty for a local server such as Ollama or LM Studio."
+        }
+    };
+    view! {
+        <form
+            class="card provider-form"
+            data-testid="provider-form"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                submit();
+            }
+        >
+            <h2 class="card-title">"Add a model provider"</h2>
+            <fieldset class="choice-row">
+                <legend class="field-label">"Provider"</legend>
+                {[ProviderKind::Anthropic, ProviderKind::OpenAiCompatible]
+                    .into_iter()
+                    .map(|k| {
+                        let testid = match k {
+                            ProviderKind::Anthropic => "provider-kind-anthropic",
+                            ProviderKind::OpenAiCompatible => "provider-kind-openai",
+                        };
+                        view! {
+                            <label class="choice">
+                                <input
+                                    type="radio"
+                                    name="provider-kind"
+                                    data-testid=testid
+                                    prop:checked=move || kind.get() == k
+                                    on:change=move |_| kind.set(k)
+                                />
+                                {kind_label(k)}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </fieldset>
+            <label class="field">
+                <span class="field-label">"Address"</span>
+                <input
+                    class="input"
+                    type="url"
+                    data-testid="provider-url"
+                    placeholder=move || kind.get().default_base_url()
+                    prop:value=move || base_url.get()
+                    on:input=move |ev| base_url.set(event_target_value(&ev))
+                />
+                <span class="field-hint">
+                    "Leave it empty for the provider's own address. For Ollama: http://localhost:11434/v1"
+                </span>
+            </label>
+            <label class="field">
+                <span class="field-label">"API key"</span>
+                <input
+                    class="input"
+                    type="password"
+                    autocomplete="off"
+                    data-testid="provider-key"
+                    prop:value=move || key.get()
+                    on:input=move |ev| key.set(event_target_value(&ev))
+                />
+                <span class="field-hint">{key_hint}</span>
+            </label>
+            <label class="field">
+                <span class="field-label">"Name (optional)"</span>
+                <input
+                    class="input"
+                    type="text"
+                    data-testid="provider-name"
+                    prop:value=move || name.get()
+                    on:input=move |ev| name.set(event_target_value(&ev))
+                />
+            </label>
+            <ActionError error />
+            <div class="form-actions">
+                <button type="button" class="button" on:click=move |_| adding.set(false)>
+                    "Cancel"
+                </button>
+                <button
+                    type="submit"
+                    class="button button-primary"
+                    data-testid="provider-save"
+                    disabled=move || busy.get()
+                >
+                    {move || busy.get().then(|| view! { <Spinner /> })}
+                    {move || if busy.get() { "Checking…" } else { "Check and add" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// The default model for new chats, and "Check" with the smallest real request.
+#[component]
+fn DefaultModel() -> impl IntoView {
+    let chat = use_chat_state();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let checked = RwSignal::new(None::<String>);
+    let value_of = |c: &ModelChoice| format!("{}\u{1f}{}", c.provider_id, c.model);
+    let selected = move || {
+        chat.models
+            .with(|m| m.default.as_ref().map(value_of))
+            .unwrap_or_default()
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let Some((provider_id, model)) = value.split_once('\u{1f}') else {
+            return;
+        };
+        let choice = ModelChoice {
+            provider_id: provider_id.to_owned(),
+            model: model.to_owned(),
+        };
+        checked.set(None);
+        run_action(busy, true, false, error, async move {
+            let overview = tauri::set_default_model(choice).await?;
+            chat.models.set(overview);
+            Ok(())
+        });
+    };
+    let check = move |_| {
+        let Some(choice) = chat.models.with_untracked(|m| m.default.clone()) else {
+            return;
+        };
+        checked.set(None);
+        run_action(busy, true, false, error, async move {
+            tauri::check_model(choice.clone()).await?;
+            checked.set(Some(format!(
+                "{} answered: the key and the address work.",
+                choice.model
+            )));
+            Ok(())
+        });
+    };
+    move || {
+        (!chat.models.with(|m| m.providers.is_empty())).then(|| {
+            view! {
+                <div class="card default-model" data-testid="default-model">
+                    <label class="field">
+                        <span class="field-label">"Default model for new chats"</span>
+                        <select
+                            class="select"
+                            data-testid="default-model-select"
+                            prop:value=selected
+                            on:change=on_change
+                        >
+                            {move || {
+                                let selected = selected();
+                                chat.models
+                                    .with(|m| {
+                                        m.providers
+                                            .iter()
+                                            .flat_map(|p| {
+                                                p.models
+                                                    .iter()
+                                                    .map(|model| {
+                                                        let value = format!("{}\u{1f}{}", p.id, model.id);
+                                                        let is = value == selected;
+                                                        let label = format!(
+                                                            "{} · {}",
+                                                            p.name,
+                                                            model.display_name.clone().unwrap_or_else(|| model.id.clone()),
+                                                        );
+                                                        view! {
+                                                            <option value=value selected=is>
+                                                                {label}
+                                                            </option>
+                                                        }
+                                                    })
+                                                    .collect::<Vec<_>>()
+                                            })
+                                            .collect_view()
+                                    })
+                            }}
+                        </select>
+                    </label>
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="check-model"
+                        disabled=move || busy.get()
+                        on:click=check
+                    >
+                        {move || busy.get().then(|| view! { <Spinner /> })}
+                        "Check"
+                    </button>
+                    {move || {
+                        checked
+                            .get()
+                            .map(|text| {
+                                view! {
+                                    <p class="success-text" role="status" data-testid="check-result">
+                                        {text}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <ActionError error />
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn ProviderCard(provider: ProviderSummary) -> impl IntoView {
+    let chat = use_chat_state();
+    let replacing = RwSignal::new(false);
+    let new_key = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let confirming = RwSignal::new(false);
+    let remove_busy = RwSignal::new(false);
+    let remove_error = RwSignal::new(None::<ErrorInfo>);
+    let id = StoredValue::new(provider.id.clone());
+    let name = provider.name.clone();
+    let count = provider.models.len();
+    let save_key = move || {
+        let key = new_key.get_untracked();
+        run_action(busy, true, false, error, async move {
+            tauri::replace_provider_key(id.get_value(), key).await?;
+            new_key.set(String::new());
+            replacing.set(false);
+            chat.reload_models();
+            Ok(())
+        });
+    };
+    view! {
+        <li class="card provider" data-testid="provider" data-name=provider.name.clone()>
+            <div class="provider-head">
+                <div>
+                    <h2 class="provider-name">{provider.name.clone()}</h2>
+                    <p class="provider-meta">
+                        {format!(
+                            "{} · {} · {}",
+                            kind_label(provider.kind),
+                            provider.base_url,
+                            if count == 1 { "1 model".to_owned() } else { format!("{count} models") },
+                        )}
+                    </p>
+                </div>
+                <div class="provider-actions">
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="refresh-models"
+                    disabled=move || busy.get()
+                    on:click=move |_| {
+                        run_action(busy, true, false, error, async move {
+                            tauri::refresh_models(id.get_value()).await?;
+                            chat.reload_models();
+                            Ok(())
+                        });
+                    }
+                >
+                    "Refresh models"
+                </button>
+                <button
+                    type="button"
+                    class="button button-danger-quiet"
+                    data-testid="remove-provider"
+                    on:click=move |_| confirming.set(true)
+                >
+                    "Remove"
+                </button>
+                </div>
+            </div>
+            <p class="provider-key" data-testid="provider-key-state">
+                {if provider.has_key { "API key •••••" } else { "No API key" }}
+                " · "
+                <button
+                    type="button"
+                    class="link-button"
+                    data-testid="replace-key"
+                    on:click=move |_| replacing.set(true)
+                >
+                    {if provider.has_key { "Replace" } else { "Add a key" }}
+                </button>
+            </p>
+            {move || {
+                replacing
+                    .get()
+                    .then(|| {
+                        view! {
+                            <form
+                                class="inline-form"
+                                on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    save_key();
+                                }
+                            >
+                                <input
+                                    class="input"
+                                    type="password"
+                                    autocomplete="off"
+                                    aria-label="New API key"
+                                    data-testid="new-key"
+                                    prop:value=move || new_key.get()
+                                    on:input=move |ev| new_key.set(event_target_value(&ev))
+                                />
+                                <button type="button" class="button" on:click=move |_| replacing.set(false)>
+                                    "Cancel"
+                                </button>
+                                <button
+                                    type="submit"
+                                    class="button button-primary"
+                                    data-testid="save-key"
+                                    disabled=move || busy.get()
+                                >
+                                    {move || busy.get().then(|| view! { <Spinner /> })}
+                                    "Check and save"
+                                </button>
+                            </form>
+                        }
+                    })
+            }}
+            <ActionError error />
+            {move || {
+                confirming
+                    .get()
+                    .then(|| {
+                        let name = name.clone();
+                        view! {
+                            <ConfirmDialog
+                                title=format!("Remove {name}?")
+                                body="Its key is deleted from your keyring. Chats that used its models ask for another model."
+                                confirm_label="Remove"
+                                busy=remove_busy
+                                error=remove_error
+                                on_confirm=move |()| {
+                                    run_action(remove_busy, true, false, remove_error, async move {
+                                        let overview = tauri::remove_provider(id.get_value()).await?;
+                                        chat.models.set(overview);
+                                        confirming.set(false);
+                                        Ok(())
+                                    });
+                                }
+                                on_cancel=move |()| confirming.set(false)
+                            />
+                        }
+                    })
+            }}
+        </li>
+    }
+}
