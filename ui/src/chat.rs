@@ -324,6 +324,7 @@ fn MessageList() -> impl IntoView {
     Effect::new(move |_| {
         chat.streaming.track();
         chat.messages.track();
+        chat.reply_error.track();
         if let Some(el) = list.get_untracked() {
             let near_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < 120;
             if near_bottom {
@@ -881,7 +882,7 @@ fn Composer() -> impl IntoView {
                 >
                     <PaperclipIcon />
                 </button>
-                <ModelPicker />
+                {move || chat.has_models().then(|| view! { <ModelPicker /> })}
                 <span class="composer-hint">"Enter sends · Shift+Enter starts a new line"</span>
                 {move || {
                     if chat.replying.get() {
