@@ -17,6 +17,9 @@ pub mod keys {
     pub const TAB: &str = "\u{E004}";
     pub const ARROW_RIGHT: &str = "\u{E014}";
     pub const BACKSPACE: &str = "\u{E003}";
+    /// Held down for the rest of one `type_into` (WebKitWebDriver ignores the release key,
+    /// so end the send there).
+    pub const SHIFT: &str = "\u{E008}";
 }
 
 /// How long the UI gets to show what a test waits for: a whole OAuth trip through a cold

@@ -529,3 +529,145 @@ async fn the_attachment_menu_stays_usable_with_a_huge_catalog() {
     );
     app.quit().await;
 }
+
+/// The smaller moves: `@` opens the menu filtered, a chip previews what is sent, Shift+Enter
+/// starts a new line, a message is edited and sent again, the last reply written again, a
+/// chat renamed, searched for, and a provider that stopped answering named.
+#[tokio::test(flavor = "multi_thread")]
+async fn mentions_previews_edits_regenerations_renames_and_an_unreachable_provider() {
+    let models = ModelServer::start();
+    models.models(&["local-model"]);
+    let python = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("chat_edits");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, python.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+
+    // `@` at the start of a word opens the menu filtered by what follows.
+    let input = app.wait_for(&tid("composer-input")).await;
+    app.type_into(&input, "Look at @read").await.expect("type");
+    let option = app
+        .wait_for(&format!("{}[data-name=\"readme\"]", tid("attach-option")))
+        .await;
+    app.click(&option).await.expect("choose readme");
+    chips_ready(&app, 1).await;
+    let draft = app.property(&input, "value").await.expect("value");
+    assert_eq!(draft, "Look at ", "the @word became the chip");
+    // The chip shows what will be sent.
+    let chip = app
+        .wait_for(&format!("{} .attach-chip-main", tid("attachment-chip")))
+        .await;
+    app.click(&chip).await.expect("preview");
+    app.wait_until(&tid("preview-body"), |t| t.contains("# Python Fixture"))
+        .await;
+    desktop.screenshot("00-preview");
+    let close = app.wait_for(&tid("preview-close")).await;
+    app.click(&close).await.expect("close the preview");
+    app.wait_gone(&tid("preview-body")).await;
+
+    // Shift+Enter is a new line, Enter sends.
+    models.push(ModelReply::text("First answer."));
+    let input = app.wait_for(&tid("composer-input")).await;
+    // Each send of keys lets go of Shift at its end (WebKitWebDriver ignores the release key).
+    app.type_into(&input, "this").await.expect("type");
+    let shift_enter = format!("{}{}", keys::SHIFT, keys::ENTER);
+    app.type_into(&input, &shift_enter)
+        .await
+        .expect("Shift+Enter");
+    app.type_into(&input, "and that").await.expect("type");
+    let draft = app.property(&input, "value").await.expect("value");
+    assert_eq!(
+        draft, "Look at this\nand that",
+        "Shift+Enter is a new line, nothing sent"
+    );
+    assert!(
+        app.find_all(&tid("user-message"))
+            .await
+            .expect("find")
+            .is_empty()
+    );
+    app.type_into(&input, keys::ENTER).await.expect("Enter");
+    app.wait_until(&tid("messages"), |t| t.contains("First answer."))
+        .await;
+    let sent = request_number(&models, 1).await;
+    let question = sent["messages"][0]["content"].to_string();
+    assert!(question.contains("Look at this\\nand that"), "{question}");
+    assert!(question.contains("fixture://readme"));
+
+    // Write the reply again.
+    models.push(ModelReply::text("Second answer."));
+    let again = app.wait_for(&tid("regenerate")).await;
+    app.click(&again).await.expect("Write again");
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("Second answer.") && !t.contains("First answer.")
+    })
+    .await;
+
+    // Edit the question and send it again: what followed it goes.
+    models.push(ModelReply::text("Third answer."));
+    let edit = app.wait_for(&tid("edit-message")).await;
+    app.click(&edit).await.expect("Edit");
+    let field = app.wait_for(&tid("edit-input")).await;
+    app.clear(&field).await.expect("clear");
+    app.type_into(&field, &format!("Only this{}", keys::ENTER))
+        .await
+        .expect("type");
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("Only this") && t.contains("Third answer.") && !t.contains("Second answer.")
+    })
+    .await;
+    let edited = request_number(&models, 3).await;
+    assert_eq!(
+        edited["messages"].as_array().map(Vec::len),
+        Some(1),
+        "{edited}"
+    );
+    assert_eq!(
+        texts(
+            &app,
+            &format!("{} {}", tid("user-message"), tid("attachment-chip"))
+        )
+        .await
+        .len(),
+        1,
+        "the edited message keeps its attachment"
+    );
+
+    // Rename, and find it by searching once there are several.
+    let rename = app.wait_for(&tid("rename-chat")).await;
+    app.click(&rename).await.expect("Rename");
+    let name = app.wait_for(&tid("rename-input")).await;
+    // Not `clear`: it leaves the field, and leaving it cancels the rename.
+    let retype = format!("{}Fixture notes{}", keys::BACKSPACE.repeat(40), keys::ENTER);
+    app.type_into(&name, &retype).await.expect("type");
+    app.wait_text(&tid("chat-item"), "Fixture notes").await;
+    for title in ["Second", "Third", "Fourth"] {
+        models.push(ModelReply::text("ok"));
+        let new_chat = app.wait_for(&tid("new-chat")).await;
+        app.click(&new_chat).await.expect("New chat");
+        send(&app, title).await;
+        app.wait_text(&tid("chat-item"), title).await;
+        app.wait_until(&tid("messages"), |t| t.contains("ok")).await;
+    }
+    let search = app.wait_for(&tid("chats-search")).await;
+    app.type_into(&search, "fixture").await.expect("search");
+    app.wait_until(&tid("chats-list"), |t| t.trim() == "Fixture notes")
+        .await;
+    desktop.screenshot("01-searched");
+
+    // The provider stops answering: said in words, the message kept with Retry.
+    drop(models);
+    send(&app, "Still there?").await;
+    app.wait_until(&tid("reply-error-message"), |t| {
+        t.contains("could not reach the model provider")
+    })
+    .await;
+    app.wait_for(&tid("not-answered")).await;
+    desktop.screenshot("02-unreachable");
+    app.quit().await;
+}
