@@ -54,10 +54,24 @@ fn seed_settings(desktop: &Desktop, url: &str) {
     .expect("settings");
 }
 
-/// Proportional set size, in MiB, of every process running `binary` and all their
-/// descendants (WebKit's web and network processes).
-fn memory_mib(binary: &Path) -> f64 {
+/// Proportional set size, in MiB, of every process running `binary` on `desktop` (with its
+/// display: others may run the same binary meanwhile, end-to-end tests for one) and all
+/// their descendants (WebKit's web and network processes).
+fn memory_mib(binary: &Path, desktop: &Desktop) -> f64 {
     let binary = std::fs::canonicalize(binary).expect("binary path");
+    let display = desktop
+        .env()
+        .into_iter()
+        .find(|(key, _)| key == "DISPLAY")
+        .map(|(_, value)| format!("DISPLAY={value}"))
+        .expect("the desktop's display");
+    let on_desktop = |pid: u32| {
+        std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+            environ
+                .split(|b| *b == 0)
+                .any(|var| var == display.as_bytes())
+        })
+    };
     let mut parents = Vec::new();
     let mut roots = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
@@ -76,6 +90,7 @@ fn memory_mib(binary: &Path) -> f64 {
             .ok()
             .as_deref()
             == Some(binary.as_path())
+            && on_desktop(pid)
         {
             roots.push(pid);
         }
@@ -205,7 +220,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
             }
             app_paint.push(started.elapsed().as_secs_f64() * 1000.0);
             tokio::time::sleep(IDLE).await;
-            app_mem.push(memory_mib(&app));
+            app_mem.push(memory_mib(&app, &desktop));
             session.quit().await;
 
             let started = Instant::now();
@@ -213,7 +228,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
             session.wait_for("#ready").await;
             blank_paint.push(started.elapsed().as_secs_f64() * 1000.0);
             tokio::time::sleep(IDLE).await;
-            blank_mem.push(memory_mib(&blank));
+            blank_mem.push(memory_mib(&blank, &desktop));
             session.quit().await;
         }
     });

@@ -320,18 +320,30 @@ pub fn ChatPage() -> impl IntoView {
 fn MessageList() -> impl IntoView {
     let chat = use_chat_state();
     let list = NodeRef::<leptos::html::Div>::new();
-    // Keep the newest text in view while it streams, unless the person scrolled up.
+    // Follow the newest text while the person is at the end of the list; stop following
+    // when they scroll up, and follow again when they scroll back down. Whether they were
+    // at the end is read on their scrolls, before new text makes the list longer. Opening
+    // a conversation starts at its end.
+    let following = StoredValue::new(true);
+    Effect::new(move |_| {
+        chat.current.track();
+        following.set_value(true);
+    });
     Effect::new(move |_| {
         chat.streaming.track();
         chat.messages.track();
         chat.reply_error.track();
-        if let Some(el) = list.get_untracked() {
-            let near_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < 120;
-            if near_bottom {
-                el.set_scroll_top(el.scroll_height());
-            }
+        if following.get_value()
+            && let Some(el) = list.get_untracked()
+        {
+            el.set_scroll_top(el.scroll_height());
         }
     });
+    let on_scroll = move |_| {
+        if let Some(el) = list.get_untracked() {
+            following.set_value(el.scroll_height() - el.scroll_top() - el.client_height() < 48);
+        }
+    };
     let last_reply_id = Memo::new(move |_| {
         chat.messages.with(|list| {
             list.iter()
@@ -341,7 +353,13 @@ fn MessageList() -> impl IntoView {
         })
     });
     view! {
-        <div class="messages" node_ref=list data-testid="messages" aria-live="polite">
+        <div
+            class="messages"
+            node_ref=list
+            data-testid="messages"
+            aria-live="polite"
+            on:scroll=on_scroll
+        >
             <For
                 each=move || chat.messages.get()
                 key=|m| (m.id, m.status)

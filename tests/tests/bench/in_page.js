@@ -47,6 +47,12 @@
       }
     });
 
+  // Whether the message list is scrolled to its end (the newest text in view).
+  const atEnd = () => {
+    const list = document.querySelector(tid("messages"));
+    return !!list && list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+  };
+
   const B = { state: null };
   window.__sbBench = B;
   B.start = (name, args) => {
@@ -92,9 +98,14 @@
     const menu = document.querySelector(tid("attach-menu"));
     const input = document.querySelector(tid("attach-search"));
     input.focus();
-    // Let the opening settle (the list measures itself, focus moves).
+    // Let the opening settle (the list measures itself, focus moves); meanwhile, how often
+    // the window paints when nothing happens.
+    const idleFrames = [];
+    let previous = await frame();
     for (let i = 0; i < 10; i++) {
-      await frame();
+      const t = await frame();
+      idleFrames.push(t - previous);
+      previous = t;
     }
     const keys = [];
     for (const key of query) {
@@ -105,6 +116,9 @@
         lastChange = performance.now();
       });
       observer.observe(menu, { subtree: true, childList: true, attributes: true, characterData: true });
+      // A key arrives in a task of its own, not inside the frame just started (whose layout
+      // and paint would count against it).
+      await task();
       const k0 = performance.now();
       input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
       input.value += key;
@@ -112,6 +126,7 @@
       input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
       // The menu filters in a task of its own, queued by the input event before this one.
       await task();
+      const filtered = performance.now();
       let shownAt = await frame();
       // Anything the filter left for later frames: the key is shown once three frames in a
       // row change nothing (at most a second of frames).
@@ -125,12 +140,16 @@
         }
       }
       observer.disconnect();
-      keys.push({ ms: shownAt - k0, changed: changes > 0 });
+      // The work: key → the last change of the list (or, when nothing changed, the end of
+      // the filter's task); the frame: key → the frame that shows it.
+      const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
+      keys.push({ ms: shownAt - k0, work: worked - k0, changed: changes > 0 });
     }
     const results = (document.querySelector(".attach-sr-only") || {}).textContent || "";
     const first = document.querySelector(tid("attach-option"));
     return {
       open,
+      idleFrames,
       rows,
       optionsInPage,
       keys,
@@ -161,6 +180,13 @@
       }
     };
     requestAnimationFrame(loop);
+    let sent = null;
+    const onKey = (event) => {
+      if (sent === null && event.key === "Enter" && event.target.matches(tid("composer-input"))) {
+        sent = performance.now();
+      }
+    };
+    document.addEventListener("keydown", onKey, true);
     const markdownIn = (element) => element && element.querySelector(tid("markdown"));
     const ends = (markdown) => {
       const last = markdown && markdown.lastElementChild;
@@ -170,6 +196,7 @@
     let streamedEnd = null;
     let savedEnd = null;
     let chars = 0;
+    let firstChars = 0;
     let updates = 0;
     await new Promise((resolve, reject) => {
       const check = () => {
@@ -179,6 +206,7 @@
           updates++;
           if (first === null) {
             first = now;
+            firstChars = live.textContent.length;
           }
           if (streamedEnd === null && ends(live)) {
             streamedEnd = now;
@@ -213,15 +241,23 @@
       await frame();
     }
     running = false;
+    document.removeEventListener("keydown", onKey, true);
     const end = streamedEnd === null ? savedEnd : streamedEnd;
+    // The frames from the first text through the one that paints the last.
+    const painted = frames.findIndex(([t]) => t > end);
+    const through = painted < 0 ? frames.length : painted + 1;
+    const during = frames.slice(0, through).filter(([t]) => t > first);
     return {
+      sent,
       first,
+      firstChars,
       streamedEnd,
       savedEnd,
       chars,
       updates,
-      during: frames.filter(([t]) => t > first && t <= end).map(([, d]) => d),
-      after: frames.filter(([t]) => t > end).map(([, d]) => d),
+      during: during.map(([, d]) => d),
+      lastFrame: painted < 0 ? null : frames[painted][1],
+      atEnd: atEnd(),
     };
   };
 
@@ -245,6 +281,9 @@
       limitMs,
       "the conversation's last message",
     );
-    return { ms: shown - t0, messages: all().length };
+    for (let i = 0; i < 5; i++) {
+      await frame();
+    }
+    return { ms: shown - t0, messages: all().length, atEnd: atEnd() };
   };
 })();
