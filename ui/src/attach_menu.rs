@@ -175,6 +175,33 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// A sort key in which digits count as numbers: "Budget 42" comes before "Budget 424", and
+/// that before "Budget 4232", as a person reads them.
+fn natural_key(text: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut words = String::new();
+    let mut number: Option<u64> = None;
+    for ch in text.chars() {
+        match (ch.to_digit(10), number) {
+            (Some(digit), n) => {
+                number = Some(
+                    n.unwrap_or(0)
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(digit)),
+                );
+            }
+            (None, Some(n)) => {
+                key.push((std::mem::take(&mut words), n));
+                number = None;
+                words.push(ch);
+            }
+            (None, None) => words.push(ch),
+        }
+    }
+    key.push((words, number.unwrap_or(0)));
+    key
+}
+
 fn kind_order(kind: AttachmentKind) -> u8 {
     match kind {
         AttachmentKind::Resource => 0,
@@ -267,7 +294,7 @@ impl Index {
             entries.sort_by_cached_key(|(item, _, _)| {
                 (
                     kind_order(item.kind),
-                    item.label.to_lowercase(),
+                    natural_key(&item.label.to_lowercase()),
                     item.name.clone(),
                 )
             });
@@ -2169,6 +2196,28 @@ mod tests {
                 Row::Unavailable(u) => format!("! {}", index.unavailable[u].name),
             })
             .collect()
+    }
+
+    #[test]
+    fn attach_labels_sort_with_numbers_as_numbers() {
+        let mut labels = vec![
+            "Budget 4232",
+            "Budget 424",
+            "Budget 42",
+            "Audit",
+            "Budget 5",
+        ];
+        labels.sort_by_cached_key(|l| natural_key(&l.to_lowercase()));
+        assert_eq!(
+            labels,
+            [
+                "Audit",
+                "Budget 5",
+                "Budget 42",
+                "Budget 424",
+                "Budget 4232"
+            ]
+        );
     }
 
     #[test]
