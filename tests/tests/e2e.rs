@@ -1090,7 +1090,8 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
     let public = kit::PythonMcp::start();
     let auth = kit::AuthServer::start();
     let mut desktop = Desktop::start_without_keyring("no_keyring");
-    let browser = with_test_browser(&mut desktop);
+    // The browser is there should anything open it; the authorization server says it did not.
+    with_test_browser(&mut desktop);
     let driver = desktop.driver();
     let app = driver.open_app().await;
     app.wait_for(&tid("connectors-page")).await;

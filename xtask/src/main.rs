@@ -137,6 +137,19 @@ fn test(args: &[String]) -> Result {
         "-D",
         "warnings",
     ]))?;
+    // `--all-targets` leaves out test targets that `cargo test` does not run by itself.
+    sh(cargo().args([
+        "clippy",
+        "--package",
+        "switchboard-testkit",
+        "--test",
+        "e2e",
+        "--test",
+        "bench",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     sh(cargo().args([
         "clippy",
         "--package",
