@@ -341,10 +341,7 @@ impl Inner {
 
     fn ensure_idle(&self, id: i64) -> Result<()> {
         if self.replying().contains_key(&id) {
-            return Err(Error::new(
-                ErrorCode::ReplyInProgress,
-                "A reply is still being written. Wait for it, or press Stop.",
-            ));
+            return Err(reply_in_progress());
         }
         Ok(())
     }
@@ -369,10 +366,7 @@ impl Inner {
         {
             let mut replying = self.replying();
             if replying.contains_key(&id) {
-                return Err(Error::new(
-                    ErrorCode::ReplyInProgress,
-                    "A reply is still being written. Wait for it, or press Stop.",
-                ));
+                return Err(reply_in_progress());
             }
             replying.insert(id, token.clone());
         }
@@ -496,6 +490,13 @@ fn flush(events: &broadcast::Sender<ChatEvent>, conversation_id: i64, text: &mut
             text: std::mem::take(text),
         });
     }
+}
+
+fn reply_in_progress() -> Error {
+    Error::new(
+        ErrorCode::ReplyInProgress,
+        "A reply is still being written. Wait for it, or press Stop.",
+    )
 }
 
 fn no_model() -> Error {

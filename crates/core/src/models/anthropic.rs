@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use sse_stream::Sse;
-use url::Url;
 
 use super::wire::{self, Decoder};
 use super::{
@@ -23,64 +22,31 @@ use crate::chat::{Message, Part, Role};
 const API_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
-    http: reqwest::Client,
-    base: Url,
+    http: wire::Http,
 }
 
 impl Anthropic {
     pub fn new(endpoint: Endpoint) -> crate::Result<Self> {
         let mut headers = HeaderMap::new();
         headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
-        if let Some(key) = &endpoint.key {
-            let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-                crate::Error::new(
-                    crate::ErrorCode::InvalidSignIn,
-                    "An API key can only contain letters, digits and punctuation.",
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert("x-api-key", value);
-        }
+        let key = endpoint.key.as_ref().map(|key| ("x-api-key", key));
         Ok(Self {
-            http: crate::web::client(headers)?,
-            base: endpoint.base_url,
+            http: wire::Http::new(endpoint.base_url, key, headers)?,
         })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 }
 
 #[async_trait::async_trait]
 impl Model for Anthropic {
     async fn stream(&self, request: &ModelRequest) -> Result<EventStream, ModelError> {
-        let response = wire::send(
-            self.http
-                .post(self.url("/v1/messages"))
-                .json(&body(request)),
-            classify,
-        )
-        .await?;
+        let sent = self.http.post("/v1/messages").json(&body(request));
+        let response = wire::send(sent, classify).await?;
         Ok(wire::events(response, Events::default()))
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ModelError> {
-        let response =
-            wire::send(self.http.get(self.url("/v1/models?limit=1000")), classify).await?;
-        let list = wire::json(response).await?;
-        let models = list["data"]
-            .as_array()
-            .ok_or_else(|| ModelError::new(ModelErrorKind::BadAnswer, "no `data` list"))?;
-        Ok(models
-            .iter()
-            .filter_map(|m| {
-                Some(ModelInfo {
-                    id: m["id"].as_str()?.to_owned(),
-                    display_name: m["display_name"].as_str().map(str::to_owned),
-                })
-            })
-            .collect())
+        let response = wire::send(self.http.get("/v1/models?limit=1000"), classify).await?;
+        wire::model_list(response, Some("display_name")).await
     }
 }
 

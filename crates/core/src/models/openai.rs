@@ -9,10 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
 use sse_stream::Sse;
-use url::Url;
 
 use super::wire::{self, Decoder};
 use super::{
@@ -22,63 +21,34 @@ use super::{
 use crate::chat::{Message, Part, Role};
 
 pub struct OpenAi {
-    http: reqwest::Client,
-    base: Url,
+    http: wire::Http,
 }
 
 impl OpenAi {
     pub fn new(endpoint: Endpoint) -> crate::Result<Self> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = endpoint.key.as_ref().filter(|k| !k.expose().is_empty()) {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    crate::Error::new(
-                        crate::ErrorCode::InvalidSignIn,
-                        "An API key can only contain letters, digits and punctuation.",
-                    )
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        // A local server may take no key at all.
+        let key = endpoint
+            .key
+            .as_ref()
+            .filter(|k| !k.expose().is_empty())
+            .map(|key| (AUTHORIZATION.as_str(), key));
         Ok(Self {
-            http: crate::web::client(headers)?,
-            base: endpoint.base_url,
+            http: wire::Http::new(endpoint.base_url, key, HeaderMap::new())?,
         })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 }
 
 #[async_trait::async_trait]
 impl Model for OpenAi {
     async fn stream(&self, request: &ModelRequest) -> Result<EventStream, ModelError> {
-        let response = wire::send(
-            self.http
-                .post(self.url("/chat/completions"))
-                .json(&body(request)),
-            classify,
-        )
-        .await?;
+        let sent = self.http.post("/chat/completions").json(&body(request));
+        let response = wire::send(sent, classify).await?;
         Ok(wire::events(response, Events::default()))
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ModelError> {
-        let response = wire::send(self.http.get(self.url("/models")), classify).await?;
-        let list = wire::json(response).await?;
-        let models = list["data"]
-            .as_array()
-            .ok_or_else(|| ModelError::new(ModelErrorKind::BadAnswer, "no `data` list"))?;
-        Ok(models
-            .iter()
-            .filter_map(|m| {
-                Some(ModelInfo {
-                    id: m["id"].as_str()?.to_owned(),
-                    display_name: None,
-                })
-            })
-            .collect())
+        let response = wire::send(self.http.get("/models"), classify).await?;
+        wire::model_list(response, None).await
     }
 }
 

@@ -8,11 +8,83 @@ use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sse_stream::{Sse, SseStream};
+use switchboard_ipc::SignInMethod;
+use url::Url;
 
-use super::{EventStream, ModelError, ModelErrorKind, ModelEvent};
+use super::{EventStream, ModelError, ModelErrorKind, ModelEvent, ModelInfo};
+use crate::secrets::Secret;
 
 /// The most a refusal's body is read for its words.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// What an adapter talks through: one client that sends the key on every request (in the
+/// header the provider wants, as a connector's API key is sent) and follows redirects
+/// within the provider's origin only, and the base URL the paths hang off.
+pub(super) struct Http {
+    client: reqwest::Client,
+    base: Url,
+}
+
+impl Http {
+    /// `key` is the header it goes in and the key; `headers` go with every request too.
+    pub(super) fn new(
+        base: Url,
+        key: Option<(&str, &Secret)>,
+        mut headers: HeaderMap,
+    ) -> crate::Result<Self> {
+        if let Some((header, key)) = key {
+            let method = SignInMethod::ApiKey {
+                header: header.to_owned(),
+            };
+            let key_header = crate::signin::headers(&method, key).map_err(|_| {
+                crate::Error::new(
+                    crate::ErrorCode::InvalidSignIn,
+                    "An API key can only contain letters, digits and punctuation.",
+                )
+            })?;
+            headers.extend(key_header);
+        }
+        Ok(Self {
+            client: crate::web::client(headers)?,
+            base,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    pub(super) fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub(super) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+}
+
+/// The models a provider lists under `data`, each with its `id` and, where the provider
+/// has one, the field that names it for people.
+pub(super) async fn model_list(
+    response: reqwest::Response,
+    display_name: Option<&str>,
+) -> Result<Vec<ModelInfo>, ModelError> {
+    let list = json(response).await?;
+    let models = list["data"]
+        .as_array()
+        .ok_or_else(|| ModelError::new(ModelErrorKind::BadAnswer, "no `data` list"))?;
+    Ok(models
+        .iter()
+        .filter_map(|m| {
+            Some(ModelInfo {
+                id: m["id"].as_str()?.to_owned(),
+                display_name: display_name
+                    .and_then(|field| m[field].as_str())
+                    .map(str::to_owned),
+            })
+        })
+        .collect())
+}
 
 /// One provider's reading of its events.
 pub(super) trait Decoder: Send + 'static {
@@ -84,7 +156,7 @@ async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
 }
 
 /// Reads a JSON answer (a model list) with the same refusal handling.
-pub(super) async fn json(response: reqwest::Response) -> Result<Value, ModelError> {
+async fn json(response: reqwest::Response) -> Result<Value, ModelError> {
     let body = response
         .bytes()
         .await
