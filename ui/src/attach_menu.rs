@@ -35,7 +35,7 @@ use switchboard_ipc::{
 };
 use wasm_bindgen::JsCast;
 
-use crate::components::{Modal, Spinner, focus_when_mounted};
+use crate::components::{Modal, Spinner, focus_when_mounted, format_size};
 use crate::tauri;
 
 /// Height of one row of the list, in CSS pixels: `.attach-row` in `attach.css` must match.
@@ -788,30 +788,6 @@ impl FormSpec {
 }
 
 // ----- Sizes and images -------------------------------------------------------------------------
-
-/// "512 bytes", "1.5 KB", "12 KB", "3.2 MB".
-fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    // Precision does not matter for a size shown to a person.
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = UNITS[0];
-    for next in &UNITS[1..] {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {unit}")
-    } else {
-        format!("{value:.0} {unit}")
-    }
-}
 
 /// A `data:` URL for an image the preview may show: only PNG, JPEG, GIF and WebP, and only
 /// base64 text (nothing that could end the URL or the attribute).
@@ -2492,14 +2468,6 @@ mod tests {
             template.expanded_uri(&["src/main.rs".into()]),
             Some(Ok("file:///repo/src%2Fmain.rs".into()))
         );
-    }
-
-    #[test]
-    fn attach_sizes_read_plainly() {
-        assert_eq!(format_size(512), "512 bytes");
-        assert_eq!(format_size(1536), "1.5 KB");
-        assert_eq!(format_size(12 * 1024), "12 KB");
-        assert_eq!(format_size(3 * 1024 * 1024 + 300_000), "3.3 MB");
     }
 
     #[test]

@@ -963,42 +963,8 @@ fn utf16_to_byte(text: &str, utf16: usize) -> usize {
 #[component]
 fn ModelPicker() -> impl IntoView {
     let chat = use_chat_state();
-    let options = move || {
-        chat.models.with(|m| {
-            m.providers
-                .iter()
-                .flat_map(|p| {
-                    p.models.iter().map(move |model| {
-                        let value = format!("{}\u{1f}{}", p.id, model.id);
-                        let label = format!(
-                            "{} · {}",
-                            p.name,
-                            model
-                                .display_name
-                                .clone()
-                                .unwrap_or_else(|| model.id.clone())
-                        );
-                        (value, label)
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    let selected = move || {
-        chat.model_of_current()
-            .map(|c| format!("{}\u{1f}{}", c.provider_id, c.model))
-            .unwrap_or_default()
-    };
-    let on_change = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        let Some((provider_id, model)) = value.split_once('\u{1f}') else {
-            return;
-        };
-        let choice = ModelChoice {
-            provider_id: provider_id.to_owned(),
-            model: model.to_owned(),
-        };
-        match chat.current.get_untracked() {
+    let on_choose = Callback::new(
+        move |choice: ModelChoice| match chat.current.get_untracked() {
             Some(id) => spawn_local(async move {
                 match tauri::set_conversation_model(id, choice).await {
                     Ok(conversation) => chat.upsert(conversation),
@@ -1007,29 +973,76 @@ fn ModelPicker() -> impl IntoView {
             }),
             // A new chat: remember it as the model of the next conversation.
             None => chat.models.update(|m| m.default = Some(choice)),
+        },
+    );
+    view! {
+        <ModelSelect
+            selected=Signal::derive(move || chat.model_of_current())
+            on_choose
+            class="select composer-model"
+            testid="model-picker"
+            label="Model"
+        />
+    }
+}
+
+/// A choice among every provider's models ("Anthropic · claude-…"): the composer's picker
+/// and the default in Settings → Models.
+#[component]
+pub fn ModelSelect(
+    #[prop(into)] selected: Signal<Option<ModelChoice>>,
+    on_choose: Callback<ModelChoice>,
+    class: &'static str,
+    testid: &'static str,
+    #[prop(optional)] label: Option<&'static str>,
+) -> impl IntoView {
+    let chat = use_chat_state();
+    // An option's value: provider id and model id, split by a character neither contains.
+    let value_of = |provider_id: &str, model: &str| format!("{provider_id}\u{1f}{model}");
+    let selected_value = move || {
+        selected
+            .get()
+            .map(|c| value_of(&c.provider_id, &c.model))
+            .unwrap_or_default()
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        if let Some((provider_id, model)) = value.split_once('\u{1f}') {
+            on_choose.run(ModelChoice {
+                provider_id: provider_id.to_owned(),
+                model: model.to_owned(),
+            });
         }
     };
     view! {
         <select
-            class="select composer-model"
-            data-testid="model-picker"
-            aria-label="Model"
-            prop:value=selected
+            class=class
+            data-testid=testid
+            aria-label=label
+            prop:value=selected_value
             on:change=on_change
         >
             {move || {
-                let selected = selected();
-                options()
-                    .into_iter()
-                    .map(|(value, label)| {
-                        let is = value == selected;
-                        view! {
-                            <option value=value selected=is>
-                                {label}
-                            </option>
-                        }
+                let selected = &selected_value();
+                chat.models
+                    .with(|m| {
+                        m.providers
+                            .iter()
+                            .flat_map(|p| {
+                                p.models.iter().map(move |model| {
+                                    let value = value_of(&p.id, &model.id);
+                                    let is = value == *selected;
+                                    let name = model.display_name.as_deref().unwrap_or(&model.id);
+                                    let label = format!("{} · {name}", p.name);
+                                    view! {
+                                        <option value=value selected=is>
+                                            {label}
+                                        </option>
+                                    }
+                                })
+                            })
+                            .collect_view()
                     })
-                    .collect_view()
             }}
         </select>
     }

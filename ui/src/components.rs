@@ -312,9 +312,43 @@ pub fn ConfirmDialog(
     }
 }
 
+/// A size as a file manager shows it: "512 bytes", "1.5 KB", "12 KB", "3.2 MB". Used for
+/// resources in a connector's catalog and for attachments.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    // Precision does not matter for a size shown to a person.
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for next in &UNITS[1..] {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_like_a_file_manager() {
+        assert_eq!(format_size(512), "512 bytes");
+        assert_eq!(format_size(1536), "1.5 KB");
+        assert_eq!(format_size(12 * 1024), "12 KB");
+        assert_eq!(format_size(3 * 1024 * 1024 + 300_000), "3.3 MB");
+        assert_eq!(format_size(20 * 1024 * 1024), "20 MB");
+    }
 
     #[test]
     fn counts_read_as_plain_words_and_templates_count_as_resources() {

@@ -10,7 +10,8 @@ use switchboard_ipc::{
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted, run_action,
+    ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted, format_size,
+    run_action,
 };
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
@@ -755,29 +756,6 @@ fn ToolItem(tool: ToolInfo) -> impl IntoView {
     }
 }
 
-fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    // Precision does not matter for a size shown to a person.
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = UNITS[0];
-    for next in &UNITS[1..] {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {unit}")
-    } else {
-        format!("{value:.0} {unit}")
-    }
-}
-
 #[component]
 fn ResourceItem(resource: ResourceInfo) -> impl IntoView {
     let ResourceInfo {
@@ -860,13 +838,6 @@ fn PromptItem(prompt: PromptInfo) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_a_file_manager() {
-        assert_eq!(format_size(512), "512 bytes");
-        assert_eq!(format_size(1536), "1.5 KB");
-        assert_eq!(format_size(20 * 1024 * 1024), "20 MB");
-    }
 
     #[test]
     fn filter_matches_name_title_and_description_ignoring_case() {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use switchboard_ipc::chat::{AddProviderRequest, ModelChoice, ProviderKind, ProviderSummary};
 use switchboard_ipc::{ErrorInfo, SecretInput};
 
-use crate::chat::use_chat_state;
+use crate::chat::{ModelSelect, use_chat_state};
 use crate::components::{ActionError, ConfirmDialog, Spinner, run_action};
 use crate::tauri;
 
@@ -193,28 +193,14 @@ fn DefaultModel() -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ErrorInfo>);
     let checked = RwSignal::new(None::<String>);
-    let value_of = |c: &ModelChoice| format!("{}\u{1f}{}", c.provider_id, c.model);
-    let selected = move || {
-        chat.models
-            .with(|m| m.default.as_ref().map(value_of))
-            .unwrap_or_default()
-    };
-    let on_change = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        let Some((provider_id, model)) = value.split_once('\u{1f}') else {
-            return;
-        };
-        let choice = ModelChoice {
-            provider_id: provider_id.to_owned(),
-            model: model.to_owned(),
-        };
+    let on_choose = Callback::new(move |choice: ModelChoice| {
         checked.set(None);
         run_action(busy, true, false, error, async move {
             let overview = tauri::set_default_model(choice).await?;
             chat.models.set(overview);
             Ok(())
         });
-    };
+    });
     let check = move |_| {
         let Some(choice) = chat.models.with_untracked(|m| m.default.clone()) else {
             return;
@@ -235,41 +221,12 @@ fn DefaultModel() -> impl IntoView {
                 <div class="card default-model" data-testid="default-model">
                     <label class="field">
                         <span class="field-label">"Default model for new chats"</span>
-                        <select
+                        <ModelSelect
+                            selected=Signal::derive(move || chat.models.with(|m| m.default.clone()))
+                            on_choose
                             class="select"
-                            data-testid="default-model-select"
-                            prop:value=selected
-                            on:change=on_change
-                        >
-                            {move || {
-                                let selected = selected();
-                                chat.models
-                                    .with(|m| {
-                                        m.providers
-                                            .iter()
-                                            .flat_map(|p| {
-                                                p.models
-                                                    .iter()
-                                                    .map(|model| {
-                                                        let value = format!("{}\u{1f}{}", p.id, model.id);
-                                                        let is = value == selected;
-                                                        let label = format!(
-                                                            "{} · {}",
-                                                            p.name,
-                                                            model.display_name.clone().unwrap_or_else(|| model.id.clone()),
-                                                        );
-                                                        view! {
-                                                            <option value=value selected=is>
-                                                                {label}
-                                                            </option>
-                                                        }
-                                                    })
-                                                    .collect::<Vec<_>>()
-                                            })
-                                            .collect_view()
-                                    })
-                            }}
-                        </select>
+                            testid="default-model-select"
+                        />
                     </label>
                     <button
                         type="button"
