@@ -41,6 +41,11 @@ pub struct ChatState {
     /// per event.
     pending_text: StoredValue<String>,
     frame_requested: StoredValue<bool>,
+    /// Events about the conversation on screen so far: an answer read before one of them
+    /// must not undo what it said.
+    events_seen: StoredValue<u64>,
+    /// The messages events said were saved, each with the count of events at that moment.
+    saved: StoredValue<Vec<(u64, i64)>>,
 }
 
 impl ChatState {
@@ -57,6 +62,8 @@ impl ChatState {
             open_error: RwSignal::new(None),
             pending_text: StoredValue::new(String::new()),
             frame_requested: StoredValue::new(false),
+            events_seen: StoredValue::new(0),
+            saved: StoredValue::new(Vec::new()),
         }
     }
 
@@ -85,6 +92,7 @@ impl ChatState {
     pub fn new_chat(&self) {
         self.current.set(None);
         self.messages.set(Vec::new());
+        self.saved.set_value(Vec::new());
         self.clear_reply();
     }
 
@@ -99,6 +107,7 @@ impl ChatState {
     pub fn open(&self, id: i64) {
         self.current.set(Some(id));
         self.messages.set(Vec::new());
+        self.saved.set_value(Vec::new());
         self.clear_reply();
         self.open_error.set(None);
         self.refresh(id, true);
@@ -107,11 +116,32 @@ impl ChatState {
     /// Reads the conversation's messages again (after an edit or a regenerate removed some).
     fn refresh(&self, id: i64, with_state: bool) {
         let state = *self;
+        let events_before = state.events_seen.get_value();
         spawn_local(async move {
             match tauri::open_conversation(id).await {
                 Ok(view) if state.current.get_untracked() == Some(id) => {
-                    state.messages.set(view.messages);
-                    if with_state {
+                    // Events and this answer travel separately: a message saved after the
+                    // history was read (a reply that finished meanwhile) is newer than every
+                    // message read, and stays; so does the reply's state an event set.
+                    let last_read = view.messages.iter().map(|m| m.id).max().unwrap_or(0);
+                    let saved_since: Vec<i64> = state.saved.with_value(|saved| {
+                        saved
+                            .iter()
+                            .filter(|(seen, _)| *seen > events_before)
+                            .map(|(_, id)| *id)
+                            .collect()
+                    });
+                    let mut messages = view.messages;
+                    state.messages.with_untracked(|shown| {
+                        messages.extend(
+                            shown
+                                .iter()
+                                .filter(|m| m.id > last_read && saved_since.contains(&m.id))
+                                .cloned(),
+                        );
+                    });
+                    state.messages.set(messages);
+                    if with_state && state.events_seen.get_value() == events_before {
                         state.replying.set(view.replying);
                     }
                     state.upsert(view.conversation);
@@ -135,6 +165,28 @@ impl ChatState {
     }
 
     pub fn on_event(&self, event: ChatEvent) {
+        let about_current = match &event {
+            ChatEvent::ReplyStarted { conversation_id }
+            | ChatEvent::ReplyText {
+                conversation_id, ..
+            }
+            | ChatEvent::MessageStatus {
+                conversation_id, ..
+            }
+            | ChatEvent::ReplyEnded {
+                conversation_id, ..
+            } => self.is_current(*conversation_id),
+            ChatEvent::MessageSaved { message } => self.is_current(message.conversation_id),
+            ChatEvent::ConversationChanged { .. } | ChatEvent::ConversationRemoved { .. } => false,
+        };
+        if about_current {
+            self.events_seen.update_value(|n| *n += 1);
+            if let ChatEvent::MessageSaved { message } = &event {
+                let seen = self.events_seen.get_value();
+                self.saved
+                    .update_value(|saved| saved.push((seen, message.id)));
+            }
+        }
         match event {
             ChatEvent::ConversationChanged { conversation } => self.upsert(conversation),
             ChatEvent::ConversationRemoved { id } => {
