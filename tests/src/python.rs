@@ -186,6 +186,36 @@ impl PythonMcp {
         )
     }
 
+    /// Start it speaking only the initialize handshake (2025-11-25 and before), as servers
+    /// older than 2026-07-28 do: `server/discover` is answered with JSON-RPC error -32601,
+    /// so a client falls back to `initialize`, and list changes reach it as notifications
+    /// on its standalone GET stream instead of a `subscriptions/listen` stream.
+    pub fn legacy() -> Self {
+        Self::launch_with(None, SignIn::Off, &["--legacy".to_owned()])
+    }
+
+    /// Adds one resource (`fixture://added/<n>`, named `added-<n>`, text `Added resource
+    /// <n>.`) and one prompt without arguments (`added_<n>`) to the running server, and
+    /// tells every connected client that the resource and prompt lists changed
+    /// (`subscriptions/listen` streams, or the standalone stream of an initialize-era
+    /// client). Returns `n`, counting from 1, once the news has been sent.
+    pub async fn change(&self) -> u32 {
+        let url = format!("http://{}/test/change", self.addr());
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|err| panic!("POST {url}: {err}"))
+            .json()
+            .await
+            .unwrap_or_else(|err| panic!("POST {url}: not JSON: {err}"));
+        answer["added"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_else(|| panic!("POST {url}: unexpected answer {answer}"))
+    }
+
     fn launch(page_size: Option<usize>, sign_in: SignIn) -> Self {
         Self::launch_with(page_size, sign_in, &[])
     }

@@ -16,6 +16,7 @@ pub mod keys {
     pub const ESCAPE: &str = "\u{E00C}";
     pub const TAB: &str = "\u{E004}";
     pub const ARROW_RIGHT: &str = "\u{E014}";
+    pub const ARROW_DOWN: &str = "\u{E015}";
     pub const BACKSPACE: &str = "\u{E003}";
     /// Held down for the rest of one `type_into` (WebKitWebDriver ignores the release key,
     /// so end the send there).

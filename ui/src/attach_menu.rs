@@ -36,6 +36,7 @@ use switchboard_ipc::{
 use wasm_bindgen::JsCast;
 
 use crate::components::{Modal, Spinner, focus_when_mounted, format_size};
+use crate::state::use_app_state;
 use crate::tauri;
 
 /// Height of one row of the list, in CSS pixels: `.attach-row` in `attach.css` must match.
@@ -157,6 +158,23 @@ struct Index {
     /// Per item, lowercased and cut: the description. Searched for whole words.
     descriptions: Vec<String>,
     unavailable: Vec<Unavailable>,
+}
+
+/// What an entry is, whatever its place: its connector, its kind and its URI, template or
+/// name. Keeps the highlighted entry where it is when the lists are read again.
+#[derive(Clone, Debug, PartialEq)]
+struct EntryKey(ConnectorId, AttachmentKind, String);
+
+impl Index {
+    fn key(&self, item: usize) -> EntryKey {
+        let item = &self.items[item];
+        let id = match &item.target {
+            Target::Resource { uri } => uri.clone(),
+            Target::Template { uri_template } => uri_template.clone(),
+            Target::Prompt { .. } => item.name.clone(),
+        };
+        EntryKey(self.groups[item.group].id.clone(), item.kind, id)
+    }
 }
 
 fn non_empty(text: Option<String>) -> Option<String> {
@@ -931,15 +949,40 @@ pub fn AttachMenu(
     let search = NodeRef::<html::Input>::new();
     let listbox = NodeRef::<html::Div>::new();
 
-    let start_load = move || {
+    let filtered = Memo::new(move |_| {
+        load.with(|load| match load {
+            Load::Ready(index, _) => query.with(|q| index.filter(q)),
+            _ => Filtered::default(),
+        })
+    });
+    // The highlighted entry across a quiet re-read, found again in the new lists.
+    let keep = StoredValue::new(None::<EntryKey>);
+    // `quiet`: the lists changed while the menu is open; the old ones stay on screen until
+    // the new ones are here, and the highlighted entry stays highlighted.
+    let start_load = move |quiet: bool| {
         load_seq.update_value(|seq| *seq += 1);
         let seq = load_seq.get_value();
-        load.set(Load::Loading);
+        if !quiet {
+            load.set(Load::Loading);
+        }
         spawn_local(async move {
             let result = tauri::attachables().await;
             // An answer for an earlier opening, or for a menu that is gone.
             if load_seq.try_get_value() != Some(seq) {
                 return;
+            }
+            if quiet {
+                let held = load.with_untracked(|load| match load {
+                    Load::Ready(index, _) => active
+                        .get_untracked()
+                        .and_then(|at| filtered.with_untracked(|f| f.rows.get(at).copied()))
+                        .and_then(|row| match row {
+                            Row::Item(item) => Some(index.key(item)),
+                            _ => None,
+                        }),
+                    _ => None,
+                });
+                keep.set_value(held);
             }
             let _ = load.try_set(match result {
                 Ok(details) => Load::Ready(Arc::new(Index::build(details)), seq),
@@ -957,7 +1000,7 @@ pub fn AttachMenu(
             query.set(initial_query.get_untracked());
             active.set(None);
             scroll_top.set(0.0);
-            start_load();
+            start_load(false);
         } else if !is_open && was_open == Some(true) {
             // Closed: drop the index (it can be large) and any answer still on its way.
             load_seq.update_value(|seq| *seq += 1);
@@ -975,20 +1018,48 @@ pub fn AttachMenu(
         text
     });
 
-    let filtered = Memo::new(move |_| {
-        load.with(|load| match load {
-            Load::Ready(index, _) => query.with(|q| index.filter(q)),
-            _ => Filtered::default(),
-        })
-    });
     let generation = Memo::new(move |_| {
         load.with(|load| match load {
             Load::Ready(_, generation) => *generation,
             _ => 0,
         })
     });
-    // A new filter starts at its first entry, at the top.
+    // A server that says its lists changed while the menu is open: read them again.
+    let state = use_app_state();
+    Effect::new(
+        move |previous: Option<Vec<(ConnectorId, ConnectorState, u64)>>| {
+            let lists = state.connectors.with(|list| {
+                list.iter()
+                    .map(|c| (c.id.clone(), c.state, c.catalog_revision))
+                    .collect::<Vec<_>>()
+            });
+            if previous.is_some_and(|previous| previous != lists) && open.get_untracked() {
+                start_load(true);
+            }
+            lists
+        },
+    );
+
+    // A new filter starts at its first entry, at the top; lists read again keep their place.
     Effect::new(move |_| {
+        let kept = keep
+            .try_update_value(Option::take)
+            .flatten()
+            .and_then(|key| {
+                let index = load.with_untracked(|load| match load {
+                    Load::Ready(index, _) => Some(Arc::clone(index)),
+                    _ => None,
+                })?;
+                filtered.with(|f| {
+                    f.rows
+                        .iter()
+                        .position(|row| matches!(row, Row::Item(item) if index.key(*item) == key))
+                })
+            });
+        if kept.is_some() {
+            active.set(kept);
+            return;
+        }
         let first = filtered.with(|f| first_entry(&f.rows));
         active.set(first);
         if let Some(list) = listbox.get_untracked() {
@@ -1367,7 +1438,7 @@ pub fn AttachMenu(
                 Load::Failed(error) => view! {
                     <div class="attach-status attach-status-error" role="alert" data-testid="attach-error">
                         <span>{error.message}</span>
-                        <button type="button" class="button button-small" on:click=move |_| start_load()>
+                        <button type="button" class="button button-small" on:click=move |_| start_load(false)>
                             "Retry"
                         </button>
                     </div>
@@ -2067,6 +2138,7 @@ mod tests {
             url: format!("https://{id}.example/mcp"),
             state,
             counts: None,
+            catalog_revision: 0,
             problem: None,
             sign_in: SignInSummary::default(),
         }

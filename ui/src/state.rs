@@ -265,6 +265,7 @@ mod tests {
             url: format!("https://{id}.example/mcp"),
             state,
             counts: None,
+            catalog_revision: 0,
             problem: None,
             sign_in: Default::default(),
         }

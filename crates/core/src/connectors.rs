@@ -118,6 +118,10 @@ struct Live {
     sign_in_page: Option<String>,
     /// Refreshes the OAuth tokens before they expire, while connected.
     refresher: Option<AbortHandle>,
+    /// Lists the server again when it says its lists changed, while connected.
+    follower: Option<AbortHandle>,
+    /// Goes up each time the lists are read, so the window knows to read them again.
+    catalog_revision: u64,
 }
 
 /// A connection that worked.
@@ -182,6 +186,8 @@ impl Live {
             saved: false,
             sign_in_page: None,
             refresher: None,
+            follower: None,
+            catalog_revision: 0,
         }
     }
 
@@ -192,6 +198,7 @@ impl Live {
             url: self.record.url.clone(),
             state: self.state,
             counts: self.catalog.as_ref().map(Catalog::counts),
+            catalog_revision: self.catalog_revision,
             problem: self.problem.clone(),
             sign_in: SignInSummary {
                 redirect_uri: matches!(
@@ -212,9 +219,13 @@ impl Live {
     fn stop(&mut self, runtime: &tokio::runtime::Handle) {
         self.generation += 1;
         self.sign_in_page = None;
-        for task in [self.task.take(), self.refresher.take()]
-            .into_iter()
-            .flatten()
+        for task in [
+            self.task.take(),
+            self.refresher.take(),
+            self.follower.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             task.abort();
         }
@@ -1042,6 +1053,57 @@ impl Inner {
         }
     }
 
+    /// Lists a connected server again each time it says its tools, resources or prompts
+    /// changed, so the attachment menu and the connector's page show what is there now. A
+    /// burst of changes (a server adding ten things one by one) is read once; a listing
+    /// that fails keeps the lists from before.
+    async fn follow_lists(
+        self: Arc<Self>,
+        id: ConnectorId,
+        generation: u64,
+        session: std::sync::Weak<Session>,
+        mut changes: tokio::sync::watch::Receiver<u64>,
+    ) {
+        const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
+        while changes.changed().await.is_ok() {
+            loop {
+                tokio::select! {
+                    more = changes.changed() => if more.is_err() { return },
+                    () = tokio::time::sleep(QUIET) => break,
+                }
+            }
+            changes.mark_unchanged();
+            let Some(live_session) = session.upgrade() else {
+                return;
+            };
+            let listed = live_session.catalog().await;
+            drop(live_session);
+            match listed {
+                Ok(catalog) => {
+                    let counts = catalog.counts();
+                    let current = self.update(&id, generation, |live| {
+                        live.catalog = Some(catalog);
+                        live.catalog_revision += 1;
+                    });
+                    if !current {
+                        return;
+                    }
+                    tracing::info!(
+                        %id,
+                        tools = counts.tools,
+                        resources = counts.resources,
+                        templates = counts.resource_templates,
+                        prompts = counts.prompts,
+                        "the server's lists changed; listed again"
+                    );
+                }
+                Err(err) => {
+                    tracing::warn!(%id, code = ?err.code, "the server's lists changed but could not be listed again");
+                }
+            }
+        }
+    }
+
     fn credentials(&self, id: &ConnectorId) -> KeyringCredentials {
         KeyringCredentials::new(id.clone(), Arc::clone(&self.secrets))
     }
@@ -1187,7 +1249,16 @@ impl Inner {
                 live.saved = saved;
                 live.server = Some(server);
                 live.catalog = Some(catalog);
-                live.session = Some(Arc::new(session));
+                live.catalog_revision += 1;
+                let session = Arc::new(session);
+                let follower = Arc::clone(self).follow_lists(
+                    id.clone(),
+                    generation,
+                    Arc::downgrade(&session),
+                    session.list_changes(),
+                );
+                live.follower = Some(self.runtime.spawn(follower).abort_handle());
+                live.session = Some(session);
             }
             Err(Missed {
                 error,

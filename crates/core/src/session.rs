@@ -7,16 +7,20 @@ use rmcp::model::{
     GetPromptRequestParams, GetPromptResult, Implementation, ProtocolVersion,
     ReadResourceRequestParams, ReadResourceResult,
 };
-use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, RunningService};
+use rmcp::service::{
+    ClientInitializeError, ClientLifecycleMode, ClientServiceExt, NotificationContext,
+    RunningService,
+};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig,
 };
-use rmcp::{RoleClient, ServiceError};
+use rmcp::{ClientHandler, RoleClient, ServiceError};
 use switchboard_ipc::{
     Catalog, PromptArgumentInfo, PromptInfo, ResourceInfo, ResourceTemplateInfo, ServerInfo,
     ToolInfo,
 };
+use tokio::sync::watch;
 
 use crate::diagnose;
 use crate::error::Result;
@@ -40,11 +44,104 @@ impl Default for Timeouts {
 }
 
 pub struct Session {
-    service: RunningService<RoleClient, ClientConfig>,
+    service: RunningService<RoleClient, Handler>,
     server: ServerInfo,
     timeouts: Timeouts,
     /// The `WWW-Authenticate` challenge of the last request the server refused with 401/403.
     challenge: std::sync::Mutex<Option<String>>,
+    changes: watch::Receiver<u64>,
+    _listening: Listening,
+}
+
+/// What the client does with what the server sends unasked: it counts list changes.
+struct Handler {
+    config: ClientConfig,
+    changes: watch::Sender<u64>,
+}
+
+impl Handler {
+    fn changed(&self, what: &'static str) {
+        tracing::debug!(what, "the server's list changed");
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        self.config.clone()
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.changed("resources");
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.changed("prompts");
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.changed("tools");
+    }
+}
+
+/// The `subscriptions/listen` stream of a 2026-07-28 session, closed with the session.
+struct Listening(Option<tokio::task::AbortHandle>);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Counts each list change a 2026-07-28 server sends on its `subscriptions/listen` stream
+/// into `changes`. A stream that ends is opened again (the server keeps nothing for a
+/// dropped stream, so the lists are read again too); a server that then refuses is left
+/// alone.
+async fn listen(
+    peer: rmcp::service::Peer<RoleClient>,
+    filter: rmcp::model::SubscriptionFilter,
+    mut subscription: rmcp::service::Subscription,
+    changes: watch::Sender<u64>,
+) {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        loop {
+            match subscription.next().await {
+                Ok(Some(
+                    rmcp::model::ServerNotification::ResourceListChangedNotification(_)
+                    | rmcp::model::ServerNotification::PromptListChangedNotification(_)
+                    | rmcp::model::ServerNotification::ToolListChangedNotification(_),
+                )) => {
+                    tracing::debug!("the server's list changed");
+                    pause = Duration::from_secs(1);
+                    changes.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        subscription = loop {
+            if peer.is_transport_closed() {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(60));
+            match peer.listen(filter.clone()).await {
+                Ok(subscription) => break subscription,
+                Err(ServiceError::McpError(err)) => {
+                    tracing::info!(code = err.code.0, "the server stopped sending list changes");
+                    return;
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "could not listen for list changes; trying again")
+                }
+            }
+        };
+        // Whatever changed while no stream was open is only found by listing again.
+        changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 /// Why connecting failed, with the server's `WWW-Authenticate` challenge when it asked for
@@ -66,6 +163,52 @@ fn client_config() -> ClientConfig {
         ClientCapabilities::default(),
         Implementation::new("Switchboard", env!("CARGO_PKG_VERSION")),
     )
+}
+
+fn handler(changes: &watch::Sender<u64>) -> Handler {
+    Handler {
+        config: client_config(),
+        changes: changes.clone(),
+    }
+}
+
+/// What to ask a 2026-07-28 server to send on a `subscriptions/listen` stream: the lists it
+/// says change. Earlier servers send list changes unasked, to the [`Handler`].
+fn listen_filter(
+    service: &RunningService<RoleClient, Handler>,
+) -> Option<rmcp::model::SubscriptionFilter> {
+    let info = service.peer_info()?;
+    if info.protocol_version < ProtocolVersion::V_2026_07_28 {
+        return None;
+    }
+    let capabilities = &info.capabilities;
+    let mut filter = rmcp::model::SubscriptionFilter::builder();
+    let mut any = false;
+    if capabilities
+        .tools
+        .as_ref()
+        .is_some_and(|t| t.list_changed == Some(true))
+    {
+        filter = filter.tools_list_changed();
+        any = true;
+    }
+    if capabilities
+        .resources
+        .as_ref()
+        .is_some_and(|r| r.list_changed == Some(true))
+    {
+        filter = filter.resources_list_changed();
+        any = true;
+    }
+    if capabilities
+        .prompts
+        .as_ref()
+        .is_some_and(|p| p.list_changed == Some(true))
+    {
+        filter = filter.prompts_list_changed();
+        any = true;
+    }
+    any.then(|| filter.build())
 }
 
 impl Session {
@@ -104,17 +247,18 @@ impl Session {
     where
         C: StreamableHttpClient + Send + Sync + 'static,
     {
+        let (changed, changes) = watch::channel(0u64);
         let handshake = async {
             let auto = ClientLifecycleMode::Auto {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
                 legacy_version: Some(ProtocolVersion::V_2025_11_25),
             };
-            match client_config()
+            match handler(&changed)
                 .serve_with_lifecycle(transport(), auto)
                 .await
             {
                 Err(ClientInitializeError::ExpectedInitResult(_)) => {
-                    client_config()
+                    handler(&changed)
                         .serve_with_lifecycle(transport(), ClientLifecycleMode::Initialize)
                         .await
                 }
@@ -157,12 +301,34 @@ impl Session {
                 protocol_version: String::new(),
             },
         };
+        // Subscribed before anything is listed, so no change falls between the two. A server
+        // that does not answer within the request bound, or refuses, sends no changes.
+        let mut listening = Listening(None);
+        if let Some(filter) = listen_filter(&started) {
+            let peer = started.peer().clone();
+            match tokio::time::timeout(timeouts.request, peer.listen(filter.clone())).await {
+                Ok(Ok(subscription)) => {
+                    let task = tokio::spawn(listen(peer, filter, subscription, changed));
+                    listening.0 = Some(task.abort_handle());
+                }
+                Ok(Err(err)) => tracing::info!(%err, "the server does not send list changes"),
+                Err(_) => tracing::info!("the server did not start sending list changes in time"),
+            }
+        }
         Ok(Self {
             service: started,
             server,
             timeouts,
             challenge: std::sync::Mutex::new(None),
+            changes,
+            _listening: listening,
         })
+    }
+
+    /// A counter that goes up each time the server says its tools, resources or prompts
+    /// changed: wait on it (`changed()`) and list again.
+    pub fn list_changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
     }
 
     pub fn server(&self) -> &ServerInfo {

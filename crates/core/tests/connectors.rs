@@ -461,3 +461,67 @@ async fn a_late_answer_never_overwrites_a_newer_action() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A server that adds a resource and a prompt while connected is listed again: the 2026-07-28
+/// server on its `subscriptions/listen` stream, the handshake-era one on its standalone stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_that_change_on_the_server_are_listed_again() {
+    let modern = kit::PythonMcp::start();
+    let legacy = kit::PythonMcp::legacy();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open(&dir.path().join("settings.json"));
+
+    for (server, era) in [(&modern, "2026-07-28"), (&legacy, "2025-11-25")] {
+        let added = add(&connectors, server.url(), None).await;
+        let before = settled(&connectors, &added.id).await;
+        assert_eq!(before.state, ConnectorState::Connected, "{before:?}");
+        let detail = connectors.detail(&added.id).expect("detail");
+        assert_eq!(
+            detail.server.as_ref().map(|s| s.protocol_version.as_str()),
+            Some(era),
+            "the fixture speaks the era this case is for"
+        );
+        let counts = before.counts.expect("listed");
+
+        let n = server.change().await;
+        let after = until(&connectors, &added.id, "listed again after a change", |s| {
+            s.counts.is_some_and(|c| {
+                c.resources == counts.resources + 1 && c.prompts == counts.prompts + 1
+            })
+        })
+        .await;
+        assert!(after.catalog_revision > before.catalog_revision, "{era}");
+        assert_eq!(after.state, ConnectorState::Connected);
+        let catalog = connectors
+            .detail(&added.id)
+            .expect("detail")
+            .catalog
+            .expect("catalog");
+        assert!(
+            catalog
+                .resources
+                .iter()
+                .any(|r| r.uri == format!("fixture://added/{n}") && r.name == format!("added-{n}")),
+            "{era}: {:?}",
+            catalog.resources
+        );
+        assert!(
+            catalog
+                .prompts
+                .iter()
+                .any(|p| p.name == format!("added_{n}")),
+            "{era}: {:?}",
+            catalog.prompts
+        );
+
+        // A burst of changes ends with everything listed.
+        for _ in 0..3 {
+            server.change().await;
+        }
+        until(&connectors, &added.id, "listed again after a burst", |s| {
+            s.counts
+                .is_some_and(|c| c.resources == counts.resources + 4)
+        })
+        .await;
+    }
+}

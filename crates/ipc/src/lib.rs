@@ -120,6 +120,10 @@ pub struct ConnectorSummary {
     pub state: ConnectorState,
     /// Present once the server has been listed at least once in this run.
     pub counts: Option<Counts>,
+    /// Goes up each time the server's lists are read (connecting, or the server saying they
+    /// changed): a window showing them reads them again when it moves.
+    #[serde(default)]
+    pub catalog_revision: u64,
     /// Why the connector is not connected (for `NeedsSignIn` and `CantReach`).
     pub problem: Option<ErrorInfo>,
     /// How the connector signs in, and whether a sign-in is saved. Never the secret itself.

@@ -671,3 +671,77 @@ async fn mentions_previews_edits_regenerations_renames_and_an_unreachable_provid
     desktop.screenshot("02-unreachable");
     app.quit().await;
 }
+
+/// A server that adds a resource and a prompt while the paperclip menu is open: the new
+/// entries appear in the open menu, the highlighted entry stays highlighted, and the
+/// connector's page lists them too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_attachment_menu_and_the_connector_page_follow_a_server_whose_lists_change() {
+    let models = ModelServer::start();
+    models.models(&["small-model"]);
+    let server = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("chat_lists_change");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, server.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+
+    let clip = app.wait_for(&tid("paperclip")).await;
+    app.click(&clip).await.expect("paperclip");
+    let option = |name: &str| format!("{}[data-name=\"{name}\"]", tid("attach-option"));
+    let highlighted = format!("{}[aria-selected=\"true\"]", tid("attach-option"));
+    app.wait_for(&option("readme")).await;
+    app.wait_for(&option("config")).await;
+    assert!(
+        app.find_all(&option("added-1"))
+            .await
+            .expect("find")
+            .is_empty()
+    );
+    // "config" is the first entry; one step down is "readme".
+    app.press(keys::ARROW_DOWN).await.expect("ArrowDown");
+    let active = app.wait_for(&highlighted).await;
+    assert_eq!(
+        app.attribute(&active, "data-name").await.expect("name"),
+        Some("readme".to_owned())
+    );
+
+    assert_eq!(server.change().await, 1);
+    app.wait_for(&option("added-1")).await;
+    app.wait_for(&option("added_1")).await;
+    desktop.screenshot("00-menu-listed-again");
+    let active = app.wait_for(&highlighted).await;
+    assert_eq!(
+        app.attribute(&active, "data-name").await.expect("name"),
+        Some("readme".to_owned()),
+        "the highlighted entry stays where the person left it"
+    );
+    app.wait_for(&tid("attach-menu")).await;
+    app.press(keys::ESCAPE).await.expect("Esc");
+    app.wait_gone(&tid("attach-menu")).await;
+
+    // The connector's page follows too, while it is open.
+    let nav = app.wait_for(&tid("nav-connectors")).await;
+    app.click(&nav).await.expect("Connectors");
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open connector");
+    let resources_tab = app.wait_for(&tid("tab-resources")).await;
+    app.click(&resources_tab).await.expect("resources tab");
+    let names = format!("{} {}", tid("resource-item"), tid("item-name"));
+    let listed = async |name: &str| {
+        let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+        while !texts(&app, &names).await.iter().any(|n| n == name) {
+            assert!(std::time::Instant::now() < deadline, "{name} never listed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    listed("added-1").await;
+    assert_eq!(server.change().await, 2);
+    listed("added-2").await;
+    desktop.screenshot("01-page-listed-again");
+    app.quit().await;
+}
