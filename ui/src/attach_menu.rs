@@ -364,8 +364,15 @@ impl Index {
     /// The rows to show for `query`: everything in order when it is empty; else the entries
     /// matching every word, best first within their connector, connectors by their best.
     /// Connectors that are not available always come last.
+    #[cfg(test)]
     fn filter(&self, query: &str) -> Filtered {
-        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        self.filter_within(query, None)
+    }
+
+    /// [`Index::filter`], looking only at `within` when given: the entries an earlier query
+    /// matched, when the new one only adds to it (see [`narrows`]).
+    fn filter_within(&self, query: &str, within: Option<&[usize]>) -> Filtered {
+        let words = query_words(query);
         let mut rows = Vec::new();
         let matches = if words.is_empty() {
             for (g, group) in self.groups.iter().enumerate() {
@@ -377,7 +384,7 @@ impl Index {
             }
             self.items.len()
         } else {
-            let scored = self.score(&words);
+            let scored = self.score(&words, within);
             let matches = scored.len();
             // Per group: its matches, best first (ties keep the index's order).
             let mut per_group: Vec<Vec<(u32, usize)>> = vec![Vec::new(); self.groups.len()];
@@ -413,9 +420,10 @@ impl Index {
     /// The items matching every word, with their summed score. A word matches an item as
     /// typed in its label, name or URI, else fuzzily in its label or name, else as typed in
     /// its description.
-    fn score(&self, words: &[String]) -> Vec<(usize, u32)> {
+    fn score(&self, words: &[String], within: Option<&[usize]>) -> Vec<(usize, u32)> {
         let mut matcher = Matcher::new(MatchConfig::DEFAULT);
-        let mut candidates: Vec<usize> = (0..self.items.len()).collect();
+        let mut candidates: Vec<usize> =
+            within.map_or_else(|| (0..self.items.len()).collect(), <[usize]>::to_vec);
         let mut total = vec![0u32; self.items.len()];
         for word in words {
             // Both sides are lowercased already; accents still match their plain letters.
@@ -448,6 +456,78 @@ impl Index {
             });
         }
         candidates.into_iter().map(|i| (i, total[i])).collect()
+    }
+}
+
+fn query_words(query: &str) -> Vec<String> {
+    query.split_whitespace().map(str::to_lowercase).collect()
+}
+
+/// Whether everything `words` matches was matched by `previous` too, so the next filter can
+/// look only at what the last one found: each earlier word is still there, as it was or
+/// longer (typing on). A word found as typed, or fuzzily, is found when shortened too; one
+/// found in a description only from [`DESCRIPTION_MIN_WORD`] letters, so a shorter earlier
+/// word counts only while the new one is short too.
+fn narrows(previous: &[String], words: &[String]) -> bool {
+    !previous.is_empty()
+        && previous.len() <= words.len()
+        && previous.iter().zip(words).all(|(before, now)| {
+            now == before
+                || (now.starts_with(before.as_str())
+                    && (before.chars().count() >= DESCRIPTION_MIN_WORD
+                        || now.chars().count() < DESCRIPTION_MIN_WORD))
+        })
+}
+
+/// The entries a filter matched, to narrow a later one from.
+struct LastMatch {
+    words: Vec<String>,
+    items: Vec<usize>,
+}
+
+/// The last few filters of one index: typing "report 12" after "report 1" narrows from what
+/// "report" matched, since "1" is too short to count.
+#[derive(Default)]
+struct RecentMatches {
+    generation: u64,
+    recent: Vec<LastMatch>,
+}
+
+impl RecentMatches {
+    const KEPT: usize = 8;
+
+    /// The fewest entries a filter for `words` has to look at, if any earlier one narrows it.
+    fn within(&self, generation: u64, words: &[String]) -> Option<&[usize]> {
+        if self.generation != generation {
+            return None;
+        }
+        self.recent
+            .iter()
+            .filter(|last| narrows(&last.words, words))
+            .min_by_key(|last| last.items.len())
+            .map(|last| last.items.as_slice())
+    }
+
+    fn remember(&mut self, generation: u64, words: Vec<String>, filtered: &Filtered) {
+        if self.generation != generation {
+            self.generation = generation;
+            self.recent.clear();
+        }
+        if words.is_empty() {
+            return;
+        }
+        if self.recent.len() == Self::KEPT {
+            self.recent.remove(0);
+        }
+        let items = filtered
+            .rows
+            .iter()
+            .filter_map(|row| match row {
+                Row::Item(item) => Some(*item),
+                _ => None,
+            })
+            .collect();
+        self.recent.push(LastMatch { words, items });
     }
 }
 
@@ -949,9 +1029,18 @@ pub fn AttachMenu(
     let search = NodeRef::<html::Input>::new();
     let listbox = NodeRef::<html::Div>::new();
 
+    // Typing on narrows what the last keystroke matched instead of searching everything.
+    let recent = StoredValue::new(RecentMatches::default());
     let filtered = Memo::new(move |_| {
         load.with(|load| match load {
-            Load::Ready(index, _) => query.with(|q| index.filter(q)),
+            Load::Ready(index, generation) => query.with(|q| {
+                let words = query_words(q);
+                let filtered = recent.with_value(|recent| {
+                    index.filter_within(q, recent.within(*generation, &words))
+                });
+                recent.update_value(|recent| recent.remember(*generation, words, &filtered));
+                filtered
+            }),
             _ => Filtered::default(),
         })
     });
@@ -2552,5 +2641,56 @@ mod tests {
         assert!(image_data_url("image/svg+xml", "PHN2Zz4=").is_none());
         assert!(image_data_url("image/png", "abc\" onerror=\"x").is_none());
         assert!(image_data_url("image/png", "").is_none());
+    }
+
+    #[test]
+    fn attach_typing_on_narrows_to_what_the_last_query_matched_with_the_same_result() {
+        let index = big_index(2_000, 400);
+        let typed = [
+            "r",
+            "re",
+            "rep",
+            "repo",
+            "report",
+            "report ",
+            "report 1",
+            "report 12",
+            "report 12 t",
+            "report 12 team",
+            "report 12 team 3",
+            "report 12 tea",
+            "rev",
+            "reve",
+            "revenue",
+            "revenue q",
+            "hir",
+            "hiring",
+            "weathe",
+            "weather",
+        ];
+        let mut recent = RecentMatches::default();
+        let mut narrowed = 0;
+        for query in typed {
+            let words = query_words(query);
+            let within = recent.within(1, &words).map(<[usize]>::to_vec);
+            narrowed += usize::from(within.is_some());
+            let filtered = index.filter_within(query, within.as_deref());
+            assert_eq!(filtered, index.filter(query), "{query:?}");
+            recent.remember(1, words, &filtered);
+        }
+        assert!(narrowed >= 15, "most keys narrowed: {narrowed}");
+        assert!(
+            recent.within(2, &query_words("report")).is_none(),
+            "another index"
+        );
+        assert!(
+            !narrows(&query_words("re"), &query_words("rev")),
+            "short words do not narrow"
+        );
+        assert!(
+            !narrows(&query_words("report"), &query_words("repo")),
+            "deleting widens"
+        );
+        assert!(!narrows(&query_words("a b"), &query_words("b a")));
     }
 }

@@ -4,13 +4,15 @@
 //! link only gets an `href` for `http`, `https` and `mailto`; clicking it asks the app, which
 //! opens it in the system browser after its own check.
 //!
-//! While a reply streams in, the whole text is parsed again on every change (pulldown-cmark
-//! is fast), but each top-level block carries a key made of its position and a hash of its
-//! tree, so the blocks that did not change keep their DOM nodes and only the growing one is
-//! rendered again.
+//! While a reply streams in, only its unsettled end is parsed again on each change: the text
+//! is cut at the last blank line after which nothing appended can change what came before
+//! ([`settled_len`]); each settled piece is parsed and rendered once, and the tail's blocks
+//! carry keys made of their position and a hash of their tree, so only the growing block is
+//! rendered again. A finished reply is parsed whole, once.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::iter::Peekable;
+use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -204,6 +206,79 @@ pub fn parse(text: &str) -> Vec<(BlockKey, Block)> {
             (key, block)
         })
         .collect()
+}
+
+/// Where `text` can be cut, scanning from `from` (a cut found before, or 0): the end of the
+/// last blank line outside a code fence that is followed by a line starting a block of its
+/// own — not indented (a list item's or a code block's continuation), not a list marker
+/// (the list going on). Appending to `text` cannot change the blocks before such a cut.
+/// One thing is lost while streaming: pieces are parsed alone, so a `[text][ref]` link or a
+/// `[^1]` footnote whose definition is in another piece shows literally until the reply is
+/// finished and parsed whole.
+pub fn settled_len(text: &str, from: usize) -> usize {
+    let mut cut = from;
+    let mut fence: Option<(u8, usize)> = None;
+    let mut after_blank = false;
+    let mut at = from;
+    for line in text[from..].split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        if !line.ends_with('\n') {
+            // The last line may still be growing.
+            break;
+        }
+        let content = line.trim_end_matches(['\n', '\r']);
+        let indent = content.len() - content.trim_start_matches(' ').len();
+        let trimmed = content.trim_start_matches(' ');
+        if let Some((marker, length)) = fence {
+            if indent < 4 && closes_fence(trimmed, marker, length) {
+                fence = None;
+            }
+            continue;
+        }
+        if content.trim().is_empty() {
+            after_blank = true;
+            continue;
+        }
+        if after_blank && indent == 0 && !content.starts_with('\t') && !starts_list_item(content) {
+            cut = start;
+        }
+        after_blank = false;
+        if indent < 4 {
+            fence = opens_fence(trimmed);
+        }
+    }
+    cut
+}
+
+/// A code fence's marker and length: three or more backticks or tildes.
+fn opens_fence(line: &str) -> Option<(u8, usize)> {
+    let marker = *line.as_bytes().first()?;
+    if marker != b'`' && marker != b'~' {
+        return None;
+    }
+    let length = line.bytes().take_while(|&b| b == marker).count();
+    // A backtick fence's info string has no backtick.
+    (length >= 3 && !(marker == b'`' && line[length..].contains('`'))).then_some((marker, length))
+}
+
+fn closes_fence(line: &str, marker: u8, length: usize) -> bool {
+    let run = line.bytes().take_while(|&b| b == marker).count();
+    run >= length && line[run..].trim().is_empty()
+}
+
+/// `- `, `* `, `+ `, `1. `, `1) ` (or the marker alone on its line).
+fn starts_list_item(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let marker_end = match bytes.first() {
+        Some(b'-' | b'*' | b'+') => 1,
+        Some(b'0'..=b'9') if digits <= 9 && matches!(bytes.get(digits), Some(b'.' | b')')) => {
+            digits + 1
+        }
+        _ => return false,
+    };
+    matches!(bytes.get(marker_end), None | Some(b' ' | b'\t'))
 }
 
 /// Turns pulldown-cmark's events into the tree. Each reader consumes events up to and
@@ -558,15 +633,57 @@ pub fn Markdown(
     } else {
         "markdown"
     };
+    if !streaming {
+        return view! {
+            <div class=class data-testid="markdown">
+                <For
+                    each=move || text.with(|text| parse(text))
+                    key=|(key, _)| *key
+                    children=move |(_, block)| block_view(block, on_link)
+                />
+            </div>
+        }
+        .into_any();
+    }
+    // The settled pieces (each parsed once, by where it starts) and the tail parsed anew.
+    let settled = StoredValue::new((0usize, Vec::<(usize, Arc<Vec<Block>>)>::new()));
+    let parts = Memo::new(move |_| {
+        text.with(|text| {
+            settled.update_value(|(len, pieces)| {
+                if text.len() < *len {
+                    // Not the text that was settled (written again): start over.
+                    *len = 0;
+                    pieces.clear();
+                }
+                let cut = settled_len(text, *len);
+                if cut > *len {
+                    let blocks = parse(&text[*len..cut])
+                        .into_iter()
+                        .map(|(_, b)| b)
+                        .collect();
+                    pieces.push((*len, Arc::new(blocks)));
+                    *len = cut;
+                }
+            });
+            let (len, pieces) = settled.with_value(|(len, pieces)| (*len, pieces.clone()));
+            (pieces, parse(&text[len..]))
+        })
+    });
     view! {
-        <div class=class data-testid="markdown" aria-busy=streaming.then_some("true")>
+        <div class=class data-testid="markdown" aria-busy="true">
             <For
-                each=move || text.with(|text| parse(text))
+                each=move || parts.with(|(pieces, _)| pieces.clone())
+                key=|(start, _)| *start
+                children=move |(_, blocks)| blocks_view(blocks.as_ref().clone(), on_link)
+            />
+            <For
+                each=move || parts.with(|(_, tail)| tail.clone())
                 key=|(key, _)| *key
                 children=move |(_, block)| block_view(block, on_link)
             />
         </div>
     }
+    .into_any()
 }
 
 fn blocks_view(blocks: Vec<Block>, on_link: Callback<String>) -> Vec<AnyView> {
@@ -1221,5 +1338,68 @@ Inline <b>bold</b>.
             })
             .max()
             .unwrap_or(0)
+    }
+
+    /// What streaming shows for `text` arriving in pieces of `step` bytes: each settled
+    /// piece parsed alone, then the tail.
+    fn streamed(text: &str, step: usize) -> Vec<Block> {
+        let mut len = 0;
+        let mut settled = Vec::new();
+        let mut end = 0;
+        while end < text.len() {
+            end = (end + step).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            let cut = settled_len(&text[..end], len);
+            assert!(cut >= len && cut <= end);
+            if cut > len {
+                settled.extend(blocks(&text[len..cut]));
+                len = cut;
+            }
+            // Every moment on screen is what the text so far means.
+            let mut shown = settled.clone();
+            shown.extend(blocks(&text[len..end]));
+            assert_eq!(shown, blocks(&text[..end]), "after {end} bytes of {text:?}");
+        }
+        settled.extend(blocks(&text[len..]));
+        settled
+    }
+
+    #[test]
+    fn a_streaming_reply_settles_only_where_nothing_appended_can_change_it() {
+        let samples = [
+            "# Plan\n\nFirst *point*.\n\nSecond point\nstill going.\n\n---\n\nEnd.\n",
+            // Lists that go on after a blank line turn loose; an indented paragraph belongs
+            // to the item above.
+            "- one\n- two\n\n- three\n\n  more of three\n\n1. a\n\n2) b\n\nAfter.\n",
+            // Blank lines inside fences, a fence that looks closed but is not, tildes.
+            "```rust\nfn a() {}\n\n\nfn b() {}\n``` not closed\n\nstill code\n```\n\n~~~~\nx\n\n~~~\n~~~~\n\nDone.\n",
+            // Indented code, quotes, tables, footnotes, setext headings.
+            "    code\n\n    more code\n\n> quote\n\n> another\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\nTitle\n=====\n\nNote[^1].\n[^1]: A note.\n\n    Its second paragraph.\n\nÜnïcödé ✓ text.\n",
+        ];
+        for sample in samples {
+            for step in [1, 3, 17] {
+                assert_eq!(
+                    streamed(sample, step),
+                    blocks(sample),
+                    "{sample:?} by {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn settling_never_cuts_inside_an_open_fence_or_before_a_continuation() {
+        assert_eq!(settled_len("a\n\nb\n", 0), 3);
+        assert_eq!(settled_len("```\na\n\nb\n", 0), 0);
+        assert_eq!(settled_len("- a\n\n- b\n", 0), 0);
+        assert_eq!(settled_len("- a\n\n  b\n", 0), 0);
+        assert_eq!(settled_len("a\n\nb", 0), 0, "the last line may still grow");
+        assert_eq!(
+            settled_len("a\n\nb\n\nc\n", 3),
+            6,
+            "scans on from an earlier cut"
+        );
     }
 }
