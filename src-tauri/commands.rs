@@ -4,11 +4,11 @@
 use switchboard_core::Connectors;
 use switchboard_core::chat::Chat;
 use switchboard_ipc::chat::{
-    AddProviderRequest, Attachment, CompleteRequest, Conversation, ConversationIdRequest,
-    ConversationModelRequest, ConversationView, EditMessageRequest, GetPromptRequest,
-    ModelChoiceRequest, ModelsOverview, NewConversationRequest, OpenLinkRequest, ProviderIdRequest,
-    ProviderSummary, ReadResourceRequest, RenameConversationRequest, ReplaceProviderKeyRequest,
-    SendRequest, StoredMessage,
+    AddProviderRequest, Attachment, AttachmentLimitRequest, CompleteRequest, Conversation,
+    ConversationIdRequest, ConversationModelRequest, ConversationView, EditMessageRequest,
+    GetPromptRequest, ModelChoiceRequest, ModelsOverview, NewConversationRequest, OpenLinkRequest,
+    ProviderIdRequest, ProviderSummary, ReadResourceRequest, RenameConversationRequest,
+    ReplaceProviderKeyRequest, SendRequest, StoredMessage,
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
@@ -170,6 +170,14 @@ pub async fn set_default_model(
     request: ModelChoiceRequest,
 ) -> Reply<ModelsOverview> {
     chat.providers().set_default(request.choice)
+}
+
+#[tauri::command]
+pub async fn set_attachment_limit(
+    chat: State<'_, Chat>,
+    request: AttachmentLimitRequest,
+) -> Reply<ModelsOverview> {
+    chat.providers().set_attachment_limit(request.kb)
 }
 
 // ----- Chats -----

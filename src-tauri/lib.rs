@@ -92,6 +92,7 @@ pub fn run() {
             commands::refresh_models,
             commands::check_model,
             commands::set_default_model,
+            commands::set_attachment_limit,
             commands::list_conversations,
             commands::new_conversation,
             commands::open_conversation,

@@ -36,6 +36,7 @@ pub fn ModelsPage() -> impl IntoView {
             </header>
             {move || adding.get().then(|| view! { <AddProvider adding /> })}
             <DefaultModel />
+            <AttachmentLimit />
             <ul class="provider-list" data-testid="provider-list">
                 <For
                     each=move || chat.models.get().providers
@@ -253,6 +254,81 @@ fn DefaultModel() -> impl IntoView {
                 </div>
             }
         })
+    }
+}
+
+/// How much text one attachment may carry to the model: saved when the field changes
+/// (Enter or leaving it); a value out of range is said and nothing changes.
+#[component]
+fn AttachmentLimit() -> impl IntoView {
+    let chat = use_chat_state();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let saved = RwSignal::new(false);
+    let input = NodeRef::<leptos::html::Input>::new();
+    let save = move || {
+        let Some(field) = input.get_untracked() else {
+            return;
+        };
+        let typed = field.value();
+        let current = chat.models.with_untracked(|m| m.attachment_limit_kb);
+        saved.set(false);
+        let Ok(kb) = typed.trim().parse::<u32>() else {
+            error.set(Some(ErrorInfo::new(
+                switchboard_ipc::ErrorCode::InvalidSetting,
+                "Type a whole number of KB, such as 200.",
+            )));
+            return;
+        };
+        if kb == current {
+            error.set(None);
+            return;
+        }
+        run_action(busy, true, false, error, async move {
+            let overview = tauri::set_attachment_limit(kb).await?;
+            chat.models.set(overview);
+            saved.set(true);
+            Ok(())
+        });
+    };
+    view! {
+        <div class="card attachment-limit" data-testid="attachment-limit">
+            <label class="field">
+                <span class="field-label">"Text per attachment"</span>
+                <span class="input-with-unit">
+                    <input
+                        class="input input-number"
+                        type="number"
+                        inputmode="numeric"
+                        min="1"
+                        max="10240"
+                        node_ref=input
+                        data-testid="attachment-limit-input"
+                        aria-describedby="attachment-limit-help"
+                        prop:value=move || chat.models.with(|m| m.attachment_limit_kb.to_string())
+                        on:change=move |_| save()
+                        on:input=move |_| saved.set(false)
+                    />
+                    <span class="unit">"KB"</span>
+                </span>
+            </label>
+            <p class="field-hint" id="attachment-limit-help">
+                "Longer resources and prompts are cut to this before they go to the model, with a note on their chip."
+            </p>
+            {move || busy.get().then(|| view! { <Spinner /> })}
+            {move || {
+                saved
+                    .get()
+                    .then(|| {
+                        view! {
+                            <p class="success-text" role="status" data-testid="attachment-limit-saved">
+                                "Saved."
+                            </p>
+                        }
+                    })
+            }}
+            <ActionError error />
+        </div>
     }
 }
 

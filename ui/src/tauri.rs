@@ -181,6 +181,14 @@ pub async fn set_default_model(choice: ModelChoice) -> Result<ModelsOverview, Er
     call_with(command::SET_DEFAULT_MODEL, &ModelChoiceRequest { choice }).await
 }
 
+pub async fn set_attachment_limit(kb: u32) -> Result<ModelsOverview, ErrorInfo> {
+    call_with(
+        command::SET_ATTACHMENT_LIMIT,
+        &switchboard_ipc::chat::AttachmentLimitRequest { kb },
+    )
+    .await
+}
+
 // ----- Chats -----
 
 pub async fn list_conversations() -> Result<Vec<Conversation>, ErrorInfo> {

@@ -122,3 +122,70 @@ async fn connectors_and_models_share_the_settings_file() {
     let reread = providers(&path, secrets);
     assert_eq!(reread.overview().providers.len(), 1);
 }
+
+#[test]
+fn the_attachment_limit_is_checked_saved_and_used() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = dir.path().join("settings.json");
+    let secrets = Arc::new(MemorySecrets::default());
+    let models = providers(&path, secrets.clone());
+    assert_eq!(models.overview().attachment_limit_kb, 200);
+    assert_eq!(models.attachment_bound(), 200 * 1024);
+
+    for wrong in [0, 10_241, u32::MAX] {
+        let err = models
+            .set_attachment_limit(wrong)
+            .expect_err("out of range");
+        assert_eq!(err.code, ErrorCode::InvalidSetting);
+        assert_eq!(
+            err.message,
+            "Choose between 1 and 10,240 KB of text per attachment."
+        );
+    }
+    assert!(!path.exists(), "nothing saved for a refused value");
+
+    let overview = models.set_attachment_limit(1).expect("1 KB");
+    assert_eq!(overview.attachment_limit_kb, 1);
+    assert_eq!(models.attachment_bound(), 1024);
+    let reread = providers(&path, secrets.clone());
+    assert_eq!(
+        reread.overview().attachment_limit_kb,
+        1,
+        "kept across a restart"
+    );
+
+    // What the chip says is the limit in force.
+    let text = "x".repeat(3000);
+    let read = rmcp::model::ReadResourceResult::new(vec![
+        rmcp::model::ResourceContents::TextResourceContents {
+            uri: "file:///long".into(),
+            mime_type: Some("text/plain".into()),
+            text,
+            meta: None,
+        },
+    ]);
+    let attachment = switchboard_core::chat::attachments::resource(
+        switchboard_core::chat::attachments::Source {
+            kind: switchboard_ipc::chat::AttachmentKind::Resource,
+            connector_id: "c",
+            connector_name: "C",
+            name: "long",
+        },
+        "file:///long",
+        read,
+        reread.attachment_bound(),
+    );
+    assert!(attachment.truncated);
+    assert_eq!(
+        attachment.note.as_deref(),
+        Some("Cut to the first 1 KB: the model sees only that part.")
+    );
+
+    reread
+        .set_attachment_limit(200)
+        .expect("back to the default");
+    assert_eq!(
+        providers(&path, secrets).overview().attachment_limit_kb,
+        200
+    );
+}

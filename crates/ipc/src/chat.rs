@@ -199,11 +199,40 @@ pub struct ProviderSummary {
     pub models: Vec<ModelInfo>,
 }
 
-/// Settings → Models: every provider and the default model.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Settings → Models: every provider, the default model, and the attachment limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelsOverview {
     pub providers: Vec<ProviderSummary>,
     pub default: Option<ModelChoice>,
+    /// How much text one attachment may carry to the model, in KB (1,024 bytes); more is
+    /// cut, with a note on the chip.
+    #[serde(default = "default_attachment_limit_kb")]
+    pub attachment_limit_kb: u32,
+}
+
+/// The attachment limit until the person changes it: enough for a long document, small
+/// enough that one attachment cannot fill a model's context by itself.
+pub const DEFAULT_ATTACHMENT_LIMIT_KB: u32 = 200;
+/// The limits the person may choose, in KB.
+pub const ATTACHMENT_LIMIT_KB_RANGE: std::ops::RangeInclusive<u32> = 1..=10_240;
+
+fn default_attachment_limit_kb() -> u32 {
+    DEFAULT_ATTACHMENT_LIMIT_KB
+}
+
+impl Default for ModelsOverview {
+    fn default() -> Self {
+        Self {
+            providers: Vec::new(),
+            default: None,
+            attachment_limit_kb: DEFAULT_ATTACHMENT_LIMIT_KB,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentLimitRequest {
+    pub kb: u32,
 }
 
 /// Adds a provider: checked (its model list read with the key) before anything is saved.

@@ -34,6 +34,7 @@ pub mod command {
     pub const REFRESH_MODELS: &str = "refresh_models";
     pub const CHECK_MODEL: &str = "check_model";
     pub const SET_DEFAULT_MODEL: &str = "set_default_model";
+    pub const SET_ATTACHMENT_LIMIT: &str = "set_attachment_limit";
     pub const LIST_CONVERSATIONS: &str = "list_conversations";
     pub const NEW_CONVERSATION: &str = "new_conversation";
     pub const OPEN_CONVERSATION: &str = "open_conversation";
@@ -423,6 +424,8 @@ pub enum ErrorCode {
     EmptyMessage,
     /// A reply is still being written in that conversation.
     ReplyInProgress,
+    /// A setting's value is outside what it allows (the sentence says the range).
+    InvalidSetting,
     /// A bug: something that should not happen.
     Internal,
 }

@@ -745,3 +745,95 @@ async fn the_attachment_menu_and_the_connector_page_follow_a_server_whose_lists_
     desktop.screenshot("01-page-listed-again");
     app.quit().await;
 }
+
+/// Settings → Models → "Text per attachment": a wrong value is said and changes nothing, a
+/// good one is kept across a restart, and a longer attachment is cut to it — on its chip and
+/// in what the model receives.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_attachment_limit_is_chosen_in_settings_and_cuts_a_long_attachment() {
+    let models = ModelServer::start();
+    models.models(&["small-model"]);
+    let server = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("chat_attachment_limit");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, server.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+
+    let field = app.wait_for(&tid("attachment-limit-input")).await;
+    assert_eq!(
+        app.property(&field, "value").await.expect("value"),
+        Value::String("200".into())
+    );
+    app.clear(&field).await.expect("clear");
+    app.type_into(&field, &format!("0{}", keys::ENTER))
+        .await
+        .expect("type 0");
+    app.wait_until(&tid("action-error"), |t| {
+        t.starts_with("Choose between 1 and 10,240 KB of text per attachment.")
+    })
+    .await;
+    app.clear(&field).await.expect("clear");
+    app.type_into(&field, &format!("1{}", keys::ENTER))
+        .await
+        .expect("type 1");
+    app.wait_text(&tid("attachment-limit-saved"), "Saved.")
+        .await;
+    assert!(
+        app.find_all(&tid("action-error"))
+            .await
+            .expect("find")
+            .is_empty(),
+        "the error is gone"
+    );
+    desktop.screenshot("00-limit-saved");
+
+    // A greeting for a 1,100-letter name is 1,108 bytes: over 1 KB.
+    let long_name = "a".repeat(1100);
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    let option = find_in_menu(&app, "greeting", "greeting").await;
+    app.click(&option).await.expect("choose the template");
+    let name = app
+        .wait_for(&format!("{}[data-name=\"name\"]", tid("template-field")))
+        .await;
+    app.type_into(&name, &long_name)
+        .await
+        .expect("type the name");
+    let attach = app.wait_for(&tid("form-attach")).await;
+    app.click(&attach).await.expect("Attach");
+    chips_ready(&app, 1).await;
+    app.wait_text(
+        &tid("chip-note"),
+        "Cut to the first 1 KB: the model sees only that part.",
+    )
+    .await;
+    desktop.screenshot("01-chip-cut");
+
+    models.push(ModelReply::text("Hello back."));
+    send(&app, "Greet them").await;
+    app.wait_until(&tid("messages"), |t| t.contains("Hello back."))
+        .await;
+    let sent = request_number(&models, 1).await.to_string();
+    let kept = format!("Hello, {}", "a".repeat(1024 - "Hello, ".len()));
+    assert!(sent.contains(&kept), "the first 1 KB was sent");
+    assert!(
+        !sent.contains(&format!("{kept}a")),
+        "nothing past 1 KB was sent"
+    );
+    app.quit().await;
+
+    desktop.wait_until_no_app();
+    let app = driver.open_app().await;
+    let nav = app.wait_for(&tid("nav-models")).await;
+    app.click(&nav).await.expect("open Models");
+    let field = app.wait_for(&tid("attachment-limit-input")).await;
+    assert_eq!(
+        app.property(&field, "value").await.expect("value"),
+        Value::String("1".into()),
+        "kept across a restart"
+    );
+    app.quit().await;
+}

@@ -8,9 +8,9 @@ use base64::Engine;
 use rmcp::model::{ContentBlock, GetPromptResult, ReadResourceResult, ResourceContents};
 use switchboard_ipc::chat::{Attachment, AttachmentContent, AttachmentKind, Message, Part, Role};
 
-/// How much text one attachment may carry to the model (200 KB): enough for a long
-/// document, small enough that one attachment cannot fill a model's context by itself.
-pub const TEXT_BOUND: usize = 200 * 1024;
+/// How much text one attachment may carry to the model unless the person chose otherwise
+/// (Settings → Models): 200 KB.
+pub const TEXT_BOUND: usize = switchboard_ipc::chat::DEFAULT_ATTACHMENT_LIMIT_KB as usize * 1024;
 
 /// Images larger than this (5 MB, Anthropic's limit) are named but not sent.
 pub const IMAGE_BOUND: usize = 5 * 1024 * 1024;
@@ -44,7 +44,7 @@ pub fn resource(
         name: source.name.to_owned(),
         uri: Some(uri.to_owned()),
         size: converted.size,
-        truncated: converted.truncated,
+        truncated: converted.cut_at.is_some(),
         note: converted.note(),
         content: AttachmentContent::Parts {
             parts: converted.parts,
@@ -77,7 +77,7 @@ pub fn prompt(source: Source<'_>, got: GetPromptResult, bound: usize) -> Attachm
         name: source.name.to_owned(),
         uri: None,
         size: converted.size,
-        truncated: converted.truncated,
+        truncated: converted.cut_at.is_some(),
         note: converted.note(),
         content: AttachmentContent::Messages { messages },
     }
@@ -87,7 +87,8 @@ pub fn prompt(source: Source<'_>, got: GetPromptResult, bound: usize) -> Attachm
 struct Converted {
     parts: Vec<Part>,
     size: u64,
-    truncated: bool,
+    /// The bound the text was cut at, if it was.
+    cut_at: Option<usize>,
     /// Files named but not sent, by type.
     left_out: Vec<String>,
     /// Text left to send before the bound.
@@ -97,10 +98,10 @@ struct Converted {
 impl Converted {
     fn note(&self) -> Option<String> {
         let mut notes = Vec::new();
-        if self.truncated {
+        if let Some(bound) = self.cut_at {
             notes.push(format!(
                 "Cut to the first {} KB: the model sees only that part.",
-                TEXT_BOUND / 1024
+                bound / 1024
             ));
         }
         if !self.left_out.is_empty() {
@@ -119,7 +120,7 @@ impl Converted {
             self.used += text.len();
             return text.to_owned();
         }
-        self.truncated = true;
+        self.cut_at = Some(bound);
         let mut end = room;
         while !text.is_char_boundary(end) {
             end -= 1;

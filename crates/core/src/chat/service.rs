@@ -279,7 +279,7 @@ impl Chat {
             },
             &request.uri,
             read,
-            attachments::TEXT_BOUND,
+            self.inner.providers.attachment_bound(),
         ))
     }
 
@@ -300,7 +300,7 @@ impl Chat {
                 name: &request.title,
             },
             got,
-            attachments::TEXT_BOUND,
+            self.inner.providers.attachment_bound(),
         ))
     }
 

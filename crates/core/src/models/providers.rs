@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_ipc::chat::{
-    AddProviderRequest, ModelChoice, ModelInfo, ModelsOverview, ProviderKind, ProviderSummary,
+    ATTACHMENT_LIMIT_KB_RANGE, AddProviderRequest, DEFAULT_ATTACHMENT_LIMIT_KB, ModelChoice,
+    ModelInfo, ModelsOverview, ProviderKind, ProviderSummary,
 };
 use switchboard_ipc::{ConnectorId, ErrorCode};
 use url::Url;
@@ -42,6 +43,9 @@ struct Saved {
     providers: Vec<ProviderRecord>,
     #[serde(default)]
     default: Option<ModelChoice>,
+    /// KB of text per attachment; `None` is the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attachment_limit_kb: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -59,6 +63,19 @@ struct Inner {
 /// one (connector ids carry no `model-` prefix).
 fn key_owner(id: &str) -> ConnectorId {
     ConnectorId(format!("model-{id}"))
+}
+
+/// 10240 → "10,240".
+fn format_thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn unknown_provider(id: &str) -> Error {
@@ -129,7 +146,41 @@ impl Providers {
         ModelsOverview {
             providers: saved.providers.iter().map(summary).collect(),
             default: saved.default.clone(),
+            attachment_limit_kb: saved
+                .attachment_limit_kb
+                .unwrap_or(DEFAULT_ATTACHMENT_LIMIT_KB),
         }
+    }
+
+    /// How many bytes of text one attachment may carry to the model.
+    pub fn attachment_bound(&self) -> usize {
+        let kb = self
+            .lock()
+            .attachment_limit_kb
+            .unwrap_or(DEFAULT_ATTACHMENT_LIMIT_KB);
+        usize::try_from(kb)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1024)
+    }
+
+    /// Sets how much text one attachment may carry (in KB). Outside
+    /// [`ATTACHMENT_LIMIT_KB_RANGE`] it says so and changes nothing.
+    pub fn set_attachment_limit(&self, kb: u32) -> Result<ModelsOverview> {
+        if !ATTACHMENT_LIMIT_KB_RANGE.contains(&kb) {
+            return Err(Error::new(
+                ErrorCode::InvalidSetting,
+                format!(
+                    "Choose between {} and {} KB of text per attachment.",
+                    ATTACHMENT_LIMIT_KB_RANGE.start(),
+                    format_thousands(*ATTACHMENT_LIMIT_KB_RANGE.end())
+                ),
+            )
+            .with_detail(format!("{kb} KB")));
+        }
+        let mut next = self.lock().clone();
+        next.attachment_limit_kb = (kb != DEFAULT_ATTACHMENT_LIMIT_KB).then_some(kb);
+        self.commit(next)?;
+        Ok(self.overview())
     }
 
     /// The model a new conversation starts with: the default, or else the first model of
