@@ -294,6 +294,8 @@ pub struct ModelReply {
     usage: (u64, u64),
     cut: bool,
     pieces: usize,
+    /// Events written apart in time: the pause after each.
+    pace: Option<Duration>,
 }
 
 impl Default for ModelReply {
@@ -306,6 +308,7 @@ impl Default for ModelReply {
             usage: (10, 5),
             cut: false,
             pieces: 1,
+            pace: None,
         }
     }
 }
@@ -394,6 +397,14 @@ impl ModelReply {
     /// event: the client must put lines and characters back together itself.
     pub fn in_pieces(mut self, n: usize) -> Self {
         self.pieces = n.max(1);
+        self
+    }
+
+    /// Writes one event every `pause` (a model generating at its own speed) instead of all
+    /// as fast as the connection takes them. With [`deltas_of`](Self::deltas_of) it sets
+    /// the characters per second the client receives.
+    pub fn paced(mut self, pause: Duration) -> Self {
+        self.pace = Some(pause);
         self
     }
 
@@ -829,7 +840,9 @@ impl Exchange {
                 if self.stream.write_all(&chunk).await.is_err() {
                     return false;
                 }
-                if reply.pieces > 1 {
+                if let Some(pause) = reply.pace {
+                    tokio::time::sleep(pause).await;
+                } else if reply.pieces > 1 {
                     // Apart in time too, so that the client reads them apart.
                     tokio::time::sleep(Duration::from_millis(3)).await;
                 }

@@ -391,9 +391,19 @@ fn MessageList() -> impl IntoView {
             el.set_scroll_top(el.scroll_height());
         }
     });
+    // Only the person scrolls up: the list's own scrolls go down, to the end. So a scroll
+    // that ends up short of the end stops following only when it went up; text that grew
+    // past the end before the scroll event was read does not count as leaving it.
+    let last_top = StoredValue::new(0);
     let on_scroll = move |_| {
         if let Some(el) = list.get_untracked() {
-            following.set_value(el.scroll_height() - el.scroll_top() - el.client_height() < 48);
+            let top = el.scroll_top();
+            if el.scroll_height() - top - el.client_height() < 48 {
+                following.set_value(true);
+            } else if top < last_top.get_value() {
+                following.set_value(false);
+            }
+            last_top.set_value(top);
         }
     };
     let last_reply_id = Memo::new(move |_| {

@@ -8,7 +8,8 @@
 //!   shown, and each key of a query → its filtered list in the page, and → the frame that
 //!   paints it.
 //! - A ~20,000-word Markdown reply streamed by the test kit's model server as fast as it
-//!   writes: characters rendered per second, and the frame times while it streams.
+//!   writes, and paced at 6,000 characters a second: characters rendered per second, and
+//!   the frame times while it streams.
 //! - Memory with a 500-message conversation on screen (written to the history file with a
 //!   `ChatStore` before the app starts) next to an empty chat, and the time to open it.
 
@@ -47,6 +48,10 @@ const REPLY_WORDS: usize = 20_000;
 /// Characters per streamed delta: a few words, as the real APIs send.
 const DELTA_CHARS: usize = 24;
 const STREAM_ROUNDS: usize = 3;
+/// The paced run: one delta every 4 ms, 6,000 characters a second — about ten times the
+/// fastest hosted models, so the frames measure the window keeping up with a real stream.
+const PACE: Duration = Duration::from_millis(4);
+const PACED_ROUNDS: usize = 2;
 
 /// Messages in the long conversation: half the person's, half the model's.
 const HISTORY_MESSAGES: usize = 500;
@@ -477,9 +482,13 @@ struct Stream {
     ended_streaming: usize,
     /// Rounds after which the list was scrolled to the reply's end.
     followed: usize,
+    rounds: usize,
+    /// The pause after each delta, when paced.
+    pace: Option<Duration>,
 }
 
-async fn stream() -> Stream {
+/// Streams the long reply `rounds` times: as fast as the server writes, or paced.
+async fn stream(pace: Option<Duration>, rounds: usize) -> Stream {
     let models = ModelServer::start();
     models.models(&["bench-model"]);
     let mut desktop = Desktop::start("bench-chat-stream");
@@ -499,13 +508,19 @@ async fn stream() -> Stream {
         updates: Vec::new(),
         ended_streaming: 0,
         followed: 0,
+        rounds,
+        pace,
     };
-    for round in 0..STREAM_ROUNDS {
+    for round in 0..rounds {
         let sentinel = format!("sbbenchend{round}z");
         let reply = long_reply(round, &sentinel);
         numbers.words = reply.split_whitespace().count();
         numbers.source_chars = reply.chars().count();
-        models.push(ModelReply::text(&reply).deltas_of(DELTA_CHARS));
+        let scripted = ModelReply::text(&reply).deltas_of(DELTA_CHARS);
+        models.push(match pace {
+            Some(pause) => scripted.paced(pause),
+            None => scripted,
+        });
         new_chat(&app).await;
         start(
             &app,
@@ -539,7 +554,7 @@ async fn stream() -> Stream {
         if result["atEnd"] == true {
             numbers.followed += 1;
         }
-        if round == 0 {
+        if round == 0 && pace.is_none() {
             desktop.screenshot("stream-done");
         }
     }
@@ -549,10 +564,19 @@ async fn stream() -> Stream {
 
 fn stream_report(s: &mut Stream) -> Vec<String> {
     let frames = s.frames.len();
+    let rounds = s.rounds;
+    let speed = match s.pace {
+        Some(pause) => format!(
+            "one every {} ms, {:.0} characters a second",
+            pause.as_millis(),
+            DELTA_CHARS as f64 / pause.as_secs_f64()
+        ),
+        None => "written as fast as the server can".to_owned(),
+    };
     vec![
         format!(
             "streaming a Markdown reply of {} words ({} characters in deltas of {DELTA_CHARS}, \
-             written as fast as the server can; {STREAM_ROUNDS} rounds, each in a new chat):",
+             {speed}; {rounds} rounds, each in a new chat):",
             s.words, s.source_chars
         ),
         format!(
@@ -588,12 +612,12 @@ fn stream_report(s: &mut Stream) -> Vec<String> {
             median(&mut s.updates)
         ),
         format!(
-            "    the last text showed in the streaming reply in {} of {STREAM_ROUNDS} rounds \
+            "    the last text showed in the streaming reply in {} of {rounds} rounds \
              (else only in the saved reply that replaces it)",
             s.ended_streaming
         ),
         format!(
-            "    the list was scrolled to the reply's end afterwards in {} of {STREAM_ROUNDS} rounds",
+            "    the list was scrolled to the reply's end afterwards in {} of {rounds} rounds",
             s.followed
         ),
     ]
@@ -787,7 +811,8 @@ pub async fn run(parts: Parts) -> Vec<String> {
         out.extend(menu_report(&mut small, &mut big));
     }
     if parts.stream {
-        out.extend(stream_report(&mut stream().await));
+        out.extend(stream_report(&mut stream(None, STREAM_ROUNDS).await));
+        out.extend(stream_report(&mut stream(Some(PACE), PACED_ROUNDS).await));
     }
     if parts.memory {
         out.extend(memory_report(&mut memory().await));
