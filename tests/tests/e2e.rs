@@ -35,12 +35,22 @@ async fn row_named(app: &Session, name: &str) -> switchboard_testkit::webdriver:
     .await
 }
 
+/// The text of every element `css` finds, read at one moment: a list that re-renders while
+/// it is read cannot leave a stale element behind.
 async fn texts(app: &Session, css: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for element in app.find_all(css).await.expect("find") {
-        out.push(app.text(&element).await.expect("text").trim().to_owned());
-    }
-    out
+    let found = app
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText.trim());",
+            serde_json::json!([css]),
+        )
+        .await
+        .expect("read the texts");
+    found
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| t.as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 fn settings(desktop: &Desktop) -> String {
