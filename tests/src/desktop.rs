@@ -82,7 +82,7 @@ impl Desktop {
 
         let display_number = (0..200)
             .map(|n| 90 + (std::process::id() % 500) + n)
-            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .find(|&n| display_free(n))
             .expect("a free X display number");
         let display = format!(":{display_number}");
         let xvfb = Command::new("Xvfb")
@@ -449,5 +449,46 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether X display `n` can be used: no lock file, or one left by a process that is gone (a
+/// killed run), which is removed with its socket, as Xvfb itself would. A long-lived machine
+/// collects such locks; without this they would use up every number.
+fn display_free(n: u32) -> bool {
+    let lock = format!("/tmp/.X{n}-lock");
+    let Ok(text) = std::fs::read_to_string(&lock) else {
+        return !Path::new(&lock).exists();
+    };
+    let alive = text
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    if alive {
+        return false;
+    }
+    let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+    std::fs::remove_file(&lock).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_display_locked_by_a_gone_process_is_free_and_a_live_one_is_not() {
+        // Numbers far above what the kit picks, so a real run is never touched.
+        let (stale, live) = (64_001, 64_002);
+        std::fs::write(format!("/tmp/.X{stale}-lock"), "2147483646\n").expect("lock");
+        std::fs::write(
+            format!("/tmp/.X{live}-lock"),
+            format!("{:>10}\n", std::process::id()),
+        )
+        .expect("lock");
+        assert!(display_free(stale));
+        assert!(!Path::new(&format!("/tmp/.X{stale}-lock")).exists());
+        assert!(!display_free(live));
+        std::fs::remove_file(format!("/tmp/.X{live}-lock")).expect("clean up");
+        assert!(display_free(live), "no lock at all");
     }
 }
