@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod tools;
 pub mod web;
 
 pub use connectors::{Connectors, Event};

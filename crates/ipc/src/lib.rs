@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod chat;
+pub mod tools;
 
 /// Names of the Tauri commands. The shell registers functions with these names and the UI
 /// invokes them; both sides use the constants so neither can drift.

@@ -1,0 +1,106 @@
+//! Tools under the person's control: what they chose for each tool of a connector (Allow,
+//! Ask, Off), the limits, and the definition they allowed (its pin).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Whether the model may use a tool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolMode {
+    /// Runs without asking.
+    Allow,
+    /// Each call waits for the person's answer. Every tool starts here.
+    #[default]
+    Ask,
+    /// Never offered to the model.
+    Off,
+}
+
+/// At most this many calls; `None` is no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_conversation: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u32>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self.per_conversation.is_none() && self.per_day.is_none()
+    }
+}
+
+/// The definition of a tool as it was when the person allowed it: what a change is measured
+/// against, and what is shown as "before" when it changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pin {
+    /// SHA-256 over the name, description, input schema and annotations, hex.
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub input_schema: Value,
+}
+
+/// What the person chose for one tool.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolRule {
+    #[serde(default)]
+    pub mode: ToolMode,
+    #[serde(default, skip_serializing_if = "Limits::is_empty")]
+    pub limits: Limits,
+    /// Set when the mode is Allow: the definition that was allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<Pin>,
+}
+
+/// How long a tool call may take before it is stopped, unless the person chose otherwise.
+pub const DEFAULT_CALL_TIMEOUT_SECS: u32 = 60;
+
+fn default_call_timeout() -> u32 {
+    DEFAULT_CALL_TIMEOUT_SECS
+}
+
+/// Everything the person chose about one connector's tools. Saved with the connector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolSettings {
+    /// By tool name; a tool not here is at Ask.
+    #[serde(default)]
+    pub tools: BTreeMap<String, ToolRule>,
+    /// For all the connector's tools together.
+    #[serde(default, skip_serializing_if = "Limits::is_empty")]
+    pub limits: Limits,
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_secs: u32,
+    /// The server may ask the person for input (elicitation). Off by default.
+    #[serde(default)]
+    pub allow_elicitation: bool,
+    /// The server may ask the model for completions (sampling). Off by default.
+    #[serde(default)]
+    pub allow_sampling: bool,
+    /// The tools the person has seen on the connector's page; others show as New. `None`
+    /// until the page was first shown (then nothing is new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<BTreeSet<String>>,
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        Self {
+            tools: BTreeMap::new(),
+            limits: Limits::default(),
+            call_timeout_secs: DEFAULT_CALL_TIMEOUT_SECS,
+            allow_elicitation: false,
+            allow_sampling: false,
+            seen: None,
+        }
+    }
+}
