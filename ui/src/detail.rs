@@ -738,6 +738,7 @@ fn ToolItem(tool: ToolInfo) -> impl IntoView {
         title,
         description,
         read_only_hint,
+        ..
     } = tool;
     view! {
         <li class="item" data-testid="tool-item">
@@ -846,6 +847,8 @@ mod tests {
             title: Some("Search issues".into()),
             description: Some("Finds GitHub issues".into()),
             read_only_hint: None,
+            input_schema: Default::default(),
+            annotations: None,
         };
         assert!(tool.matches(""));
         assert!(tool.matches("issues"));

@@ -413,6 +413,7 @@ impl Connectors {
                     url: checked.url,
                     enabled: true,
                     sign_in: method,
+                    tools: Default::default(),
                 };
                 let mut records = state.records();
                 records.push(record.clone());

@@ -381,6 +381,11 @@ impl Session {
                         .clone()
                         .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
                     description: tool.description.map(|d| d.into_owned()),
+                    input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
+                    annotations: tool
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| serde_json::to_value(a).ok()),
                     name: tool.name.into_owned(),
                 })
                 .collect();

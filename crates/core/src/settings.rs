@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 pub const FILE_NAME: &str = "settings.json";
 
 /// The version this build writes. Bump it together with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const KEY_SCHEMA: &str = "schemaVersion";
 const KEY_CONNECTORS: &str = "connectors";
@@ -55,6 +55,9 @@ pub struct ConnectorRecord {
     /// client id); the secrets themselves are in the keyring.
     #[serde(default)]
     pub sign_in: SignInMethod,
+    /// What the person chose for its tools: Allow · Ask · Off, limits, pins.
+    #[serde(default)]
+    pub tools: switchboard_ipc::tools::ToolSettings,
 }
 
 fn enabled_by_default() -> bool {
@@ -128,6 +131,18 @@ const MIGRATIONS: [Migration; SCHEMA_VERSION as usize] = [
             for connector in connectors.iter_mut().filter_map(Value::as_object_mut) {
                 connector.entry("signIn").or_insert_with(|| {
                     serde_json::to_value(SignInMethod::default()).unwrap_or(Value::Null)
+                });
+            }
+        }
+    },
+    // Version 3 adds what the person chose for each connector's tools: nothing yet, so
+    // every tool is at Ask, without limits, with the 60-second call timeout.
+    |entries| {
+        if let Some(Value::Array(connectors)) = entries.get_mut(KEY_CONNECTORS) {
+            for connector in connectors.iter_mut().filter_map(Value::as_object_mut) {
+                connector.entry("tools").or_insert_with(|| {
+                    serde_json::to_value(switchboard_ipc::tools::ToolSettings::default())
+                        .unwrap_or(Value::Null)
                 });
             }
         }
@@ -377,6 +392,7 @@ mod tests {
             sign_in: SignInMethod::ApiKey {
                 header: "X-API-Key".into(),
             },
+            tools: Default::default(),
         }
     }
 
@@ -461,6 +477,35 @@ mod tests {
         let settings = Settings::from_entries(&entries).expect("decode");
         assert!(settings.connectors[0].enabled);
         assert!(!settings.connectors[0].name_is_custom);
+    }
+
+    #[test]
+    fn a_version_2_file_gains_tool_settings_with_every_tool_at_ask() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            br#"{"schemaVersion":2,"connectors":[{"id":"x","name":"X","url":"https://x.example","enabled":false,"signIn":{"kind":"api_key","header":"X-Key"}}]}"#,
+        )
+        .expect("write");
+        let (store, notices) = FileStore::open(&path);
+        assert!(notices.is_empty(), "{notices:?}");
+        let entries = store.load().expect("load");
+        assert_eq!(entries["schemaVersion"], json!(3));
+        assert_eq!(
+            entries["connectors"][0]["tools"],
+            json!({"tools": {}, "callTimeoutSecs": 60, "allowElicitation": false, "allowSampling": false})
+        );
+        let settings = Settings::from_entries(&entries).expect("decode");
+        let connector = &settings.connectors[0];
+        assert!(!connector.enabled, "the rest is kept");
+        assert_eq!(
+            connector.tools,
+            switchboard_ipc::tools::ToolSettings::default()
+        );
+        let on_disk: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        assert_eq!(on_disk["schemaVersion"], json!(3), "migrated in place");
     }
 
     #[test]

@@ -233,6 +233,13 @@ pub struct ToolInfo {
     /// The server's hint that the tool only reads. A hint from an untrusted party:
     /// shown, never used to grant anything.
     pub read_only_hint: Option<bool>,
+    /// The JSON Schema of its arguments, as the server sent it.
+    #[serde(default)]
+    pub input_schema: serde_json::Value,
+    /// The server's annotations as sent (`readOnlyHint`, `destructiveHint`,
+    /// `openWorldHint`, …): claims, shown as such.
+    #[serde(default)]
+    pub annotations: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -492,6 +499,8 @@ mod tests {
                 title: None,
                 description: None,
                 read_only_hint: None,
+                input_schema: serde_json::Value::Null,
+                annotations: None,
             }],
             prompts: vec![],
             resources: vec![],

@@ -37,7 +37,7 @@ impl Limits {
 
 /// The definition of a tool as it was when the person allowed it: what a change is measured
 /// against, and what is shown as "before" when it changed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pin {
     /// SHA-256 over the name, description, input schema and annotations, hex.
@@ -49,7 +49,7 @@ pub struct Pin {
 }
 
 /// What the person chose for one tool.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolRule {
     #[serde(default)]
@@ -69,7 +69,7 @@ fn default_call_timeout() -> u32 {
 }
 
 /// Everything the person chose about one connector's tools. Saved with the connector.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolSettings {
     /// By tool name; a tool not here is at Ask.

@@ -25,6 +25,17 @@ pub struct Definition {
     pub annotations: Option<Value>,
 }
 
+impl From<&switchboard_ipc::ToolInfo> for Definition {
+    fn from(tool: &switchboard_ipc::ToolInfo) -> Self {
+        Self {
+            name: tool.name.clone(),
+            description: tool.description.clone(),
+            input_schema: tool.input_schema.clone(),
+            annotations: tool.annotations.clone(),
+        }
+    }
+}
+
 impl Definition {
     /// What the server claims: the tool only reads.
     pub fn says_read_only(&self) -> bool {
