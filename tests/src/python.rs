@@ -216,6 +216,26 @@ impl PythonMcp {
             .unwrap_or_else(|| panic!("POST {url}: unexpected answer {answer}"))
     }
 
+    /// Changes the `echo` tool's description to `Return the message unchanged (changed
+    /// <n>).` and tells every connected client the tool list changed. Returns `n`, counting
+    /// from 1, once the news has been sent.
+    pub async fn change_tool(&self) -> u32 {
+        let url = format!("http://{}/test/change-tool", self.addr());
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|err| panic!("POST {url}: {err}"))
+            .json()
+            .await
+            .unwrap_or_else(|err| panic!("POST {url}: not JSON: {err}"));
+        answer["changed"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_else(|| panic!("POST {url}: unexpected answer {answer}"))
+    }
+
     fn launch(page_size: Option<usize>, sign_in: SignIn) -> Self {
         Self::launch_with(page_size, sign_in, &[])
     }

@@ -28,7 +28,9 @@ use crate::secrets::{KeyringCredentials, Secret, SecretKind, SecretStore};
 use crate::session::{ConnectError, Session, Timeouts};
 use crate::settings::{ConnectorRecord, Settings, SettingsStore};
 use crate::signin;
+use crate::tools::policy;
 use crate::web;
+use switchboard_ipc::tools::ToolSettings;
 
 /// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
 /// registered by the shell), where the browser sends a sign-in back to.
@@ -211,6 +213,26 @@ impl Live {
                 .then(|| app_redirect_uri(&self.record.id)),
                 method: self.record.sign_in.clone(),
                 saved: self.saved,
+            },
+        }
+    }
+
+    fn definitions(&self) -> Vec<policy::Definition> {
+        self.catalog
+            .as_ref()
+            .map(|c| c.tools.iter().map(policy::Definition::from).collect())
+            .unwrap_or_default()
+    }
+
+    fn detail(&self) -> ConnectorDetail {
+        let definitions = self.definitions();
+        ConnectorDetail {
+            summary: self.summary(),
+            server: self.server.clone(),
+            catalog: self.catalog.clone(),
+            tools: switchboard_ipc::tools::ConnectorTools {
+                entries: policy::entries(&self.record.tools, &definitions),
+                settings: self.record.tools.clone(),
             },
         }
     }
@@ -576,12 +598,82 @@ impl Connectors {
 
     pub fn detail(&self, id: &ConnectorId) -> Result<ConnectorDetail> {
         let state = self.inner.lock();
-        let live = state.get(id)?;
-        Ok(ConnectorDetail {
-            summary: live.summary(),
-            server: live.server.clone(),
-            catalog: live.catalog.clone(),
+        Ok(state.get(id)?.detail())
+    }
+
+    /// Sets one tool to Allow, Ask or Off. Allow pins the tool as the server defines it
+    /// now, so it needs the connector listed.
+    pub fn set_tool_mode(
+        &self,
+        id: &ConnectorId,
+        tool: &str,
+        mode: switchboard_ipc::tools::ToolMode,
+    ) -> Result<ConnectorDetail> {
+        self.change_tools(id, |settings, definitions| {
+            let definition = match definitions.iter().find(|d| d.name == tool) {
+                Some(definition) => definition.clone(),
+                None if mode == switchboard_ipc::tools::ToolMode::Allow => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidSetting,
+                        "Switchboard can only allow a tool the server lists now. Connect it first.",
+                    )
+                    .with_detail(format!("tool {tool}")));
+                }
+                None => policy::Definition {
+                    name: tool.to_owned(),
+                    description: None,
+                    input_schema: serde_json::Value::Null,
+                    annotations: None,
+                },
+            };
+            policy::set_mode(settings, &definition, mode);
+            Ok(())
         })
+    }
+
+    /// Allow what says it only reads, Ask for all, or Turn all off: for the tools listed now.
+    pub fn bulk_tools(
+        &self,
+        id: &ConnectorId,
+        action: switchboard_ipc::tools::BulkAction,
+    ) -> Result<ConnectorDetail> {
+        use switchboard_ipc::tools::BulkAction;
+        self.change_tools(id, |settings, definitions| {
+            let action = match action {
+                BulkAction::AllowReadOnly => policy::Bulk::AllowReadOnly,
+                BulkAction::AskForAll => policy::Bulk::AskForAll,
+                BulkAction::TurnAllOff => policy::Bulk::TurnAllOff,
+            };
+            policy::bulk(settings, definitions, action);
+            Ok(())
+        })
+    }
+
+    /// The tools' settings of a connector and its tools as listed now.
+    pub fn tools_of(&self, id: &ConnectorId) -> Result<(ToolSettings, Vec<policy::Definition>)> {
+        let state = self.inner.lock();
+        let live = state.get(id)?;
+        Ok((live.record.tools.clone(), live.definitions()))
+    }
+
+    /// Changes a connector's tool settings and saves them, or changes nothing.
+    fn change_tools(
+        &self,
+        id: &ConnectorId,
+        change: impl FnOnce(&mut ToolSettings, &[policy::Definition]) -> Result<()>,
+    ) -> Result<ConnectorDetail> {
+        let mut state = self.inner.lock();
+        let live = state.get(id)?;
+        let mut tools = live.record.tools.clone();
+        change(&mut tools, &live.definitions())?;
+        let records = state.records_changing(id, |r| r.tools = tools.clone());
+        self.inner.save(state.settings(records))?;
+        let live = state.get_mut(id)?;
+        live.record.tools = tools;
+        let detail = live.detail();
+        drop(state);
+        self.inner.emit_changed(&detail.summary);
+        Ok(detail)
     }
 
     /// Every connector with what it offers, in the list's order: the paperclip menu's
@@ -592,11 +684,7 @@ impl Connectors {
             .order
             .iter()
             .filter_map(|id| state.live.get(id))
-            .map(|live| ConnectorDetail {
-                summary: live.summary(),
-                server: live.server.clone(),
-                catalog: live.catalog.clone(),
-            })
+            .map(Live::detail)
             .collect()
     }
 

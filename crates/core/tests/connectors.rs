@@ -525,3 +525,106 @@ async fn lists_that_change_on_the_server_are_listed_again() {
         .await;
     }
 }
+
+/// Allow · Ask · Off are saved with the connector, survive a restart, and a tool the server
+/// changes goes back to Ask — only that one — with what was allowed kept to compare.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_choices_are_saved_and_a_changed_tool_is_asked_about_again() {
+    use switchboard_ipc::tools::{BulkAction, ToolMode, ToolStanding};
+    let python = kit::PythonMcp::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let connectors = open(&path);
+    let added = add(&connectors, python.url(), None).await;
+    let id = added.id.clone();
+    assert_eq!(
+        settled(&connectors, &id).await.state,
+        ConnectorState::Connected
+    );
+    let standing = |connectors: &Connectors, tool: &str| {
+        let detail = connectors.detail(&id).expect("detail");
+        detail
+            .tools
+            .entries
+            .iter()
+            .find(|e| e.name == tool)
+            .cloned()
+            .unwrap_or_else(|| panic!("{tool} listed: {:?}", detail.tools.entries))
+    };
+    for tool in ["add", "echo", "fail", "sleep"] {
+        assert_eq!(
+            standing(&connectors, tool).standing,
+            ToolStanding::Ask,
+            "{tool} starts at Ask"
+        );
+    }
+    connectors
+        .set_tool_mode(&id, "echo", ToolMode::Allow)
+        .expect("allow echo");
+    connectors
+        .set_tool_mode(&id, "add", ToolMode::Allow)
+        .expect("allow add");
+    connectors
+        .set_tool_mode(&id, "fail", ToolMode::Off)
+        .expect("fail off");
+
+    // A tool the server does not list cannot be allowed; nothing changes.
+    let before = std::fs::read(&path).expect("saved");
+    let err = connectors
+        .set_tool_mode(&id, "nope", ToolMode::Allow)
+        .expect_err("not listed");
+    assert_eq!(err.code, ErrorCode::InvalidSetting);
+    assert_eq!(
+        std::fs::read(&path).expect("saved"),
+        before,
+        "nothing written"
+    );
+
+    // After a restart.
+    drop(connectors);
+    let connectors = open(&path);
+    connectors.start();
+    assert_eq!(
+        settled(&connectors, &id).await.state,
+        ConnectorState::Connected
+    );
+    assert_eq!(
+        standing(&connectors, "echo").standing,
+        ToolStanding::Allowed
+    );
+    assert_eq!(standing(&connectors, "add").standing, ToolStanding::Allowed);
+    assert_eq!(standing(&connectors, "fail").standing, ToolStanding::Off);
+    assert_eq!(standing(&connectors, "sleep").standing, ToolStanding::Ask);
+
+    // The server changes echo: only echo is asked about again.
+    python.change_tool().await;
+    until(&connectors, &id, "echo changed", |_| {
+        standing(&connectors, "echo").standing == ToolStanding::Changed
+    })
+    .await;
+    let echo = standing(&connectors, "echo");
+    assert_eq!(
+        echo.before.as_ref().and_then(|p| p.description.as_deref()),
+        Some("Return the message unchanged."),
+        "what was allowed, to compare"
+    );
+    assert_eq!(standing(&connectors, "add").standing, ToolStanding::Allowed);
+    connectors
+        .set_tool_mode(&id, "echo", ToolMode::Allow)
+        .expect("allow again");
+    assert_eq!(
+        standing(&connectors, "echo").standing,
+        ToolStanding::Allowed
+    );
+
+    connectors
+        .bulk_tools(&id, BulkAction::TurnAllOff)
+        .expect("all off");
+    for tool in ["add", "echo", "fail", "sleep"] {
+        assert_eq!(standing(&connectors, tool).standing, ToolStanding::Off);
+    }
+    connectors
+        .bulk_tools(&id, BulkAction::AskForAll)
+        .expect("ask for all");
+    assert_eq!(standing(&connectors, "echo").standing, ToolStanding::Ask);
+}

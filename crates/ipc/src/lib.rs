@@ -36,6 +36,8 @@ pub mod command {
     pub const CHECK_MODEL: &str = "check_model";
     pub const SET_DEFAULT_MODEL: &str = "set_default_model";
     pub const SET_ATTACHMENT_LIMIT: &str = "set_attachment_limit";
+    pub const SET_TOOL_MODE: &str = "set_tool_mode";
+    pub const BULK_TOOLS: &str = "bulk_tools";
     pub const LIST_CONVERSATIONS: &str = "list_conversations";
     pub const NEW_CONVERSATION: &str = "new_conversation";
     pub const OPEN_CONVERSATION: &str = "open_conversation";
@@ -303,6 +305,9 @@ pub struct ConnectorDetail {
     pub summary: ConnectorSummary,
     pub server: Option<ServerInfo>,
     pub catalog: Option<Catalog>,
+    /// What the person chose for its tools, and where each tool stands.
+    #[serde(default)]
+    pub tools: tools::ConnectorTools,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,3 +104,57 @@ impl Default for ToolSettings {
         }
     }
 }
+
+/// Where a tool stands, as its connector's page shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStanding {
+    Allowed,
+    Ask,
+    /// Allowed before the server changed it: asked again until the person decides.
+    Changed,
+    Off,
+}
+
+/// One tool on its connector's page: the person's choice as it stands now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolEntry {
+    pub name: String,
+    pub standing: ToolStanding,
+    /// Appeared since the person last looked at the page.
+    pub is_new: bool,
+    pub limits: Limits,
+    /// When Changed: the definition that was allowed, to compare with today's.
+    pub before: Option<Pin>,
+}
+
+/// A connector's tools as the person chose them, with each tool's standing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorTools {
+    /// In the catalog's order; empty until the connector was listed.
+    pub entries: Vec<ToolEntry>,
+    pub settings: ToolSettings,
+}
+
+/// The bulk actions of a connector's page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    /// Allow the tools that say they only read; the others stay as they are.
+    AllowReadOnly,
+    AskForAll,
+    TurnAllOff,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetToolModeRequest {
+    pub connector_id: crate::ConnectorId,
+    pub tool: String,
+    pub mode: ToolMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkToolsRequest {
+    pub connector_id: crate::ConnectorId,
+    pub action: BulkAction,
+}

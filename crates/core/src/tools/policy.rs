@@ -291,6 +291,35 @@ pub fn bulk(settings: &mut ToolSettings, tools: &[Definition], action: Bulk) {
     }
 }
 
+/// Every tool of the catalog as it stands for the person, in the catalog's order.
+pub fn entries(
+    settings: &ToolSettings,
+    tools: &[Definition],
+) -> Vec<switchboard_ipc::tools::ToolEntry> {
+    use switchboard_ipc::tools::{ToolEntry, ToolStanding};
+    tools
+        .iter()
+        .map(|tool| {
+            let rule = settings.tools.get(&tool.name);
+            let standing = standing(settings, tool);
+            ToolEntry {
+                name: tool.name.clone(),
+                standing: match standing {
+                    Standing::Allowed => ToolStanding::Allowed,
+                    Standing::Ask => ToolStanding::Ask,
+                    Standing::Changed => ToolStanding::Changed,
+                    Standing::Off => ToolStanding::Off,
+                },
+                is_new: is_new(settings, &tool.name),
+                limits: rule.map(|r| r.limits).unwrap_or_default(),
+                before: (standing == Standing::Changed)
+                    .then(|| rule.and_then(|r| r.pin.clone()))
+                    .flatten(),
+            }
+        })
+        .collect()
+}
+
 /// The tools that appeared since the person last looked: none before the first look.
 pub fn is_new(settings: &ToolSettings, name: &str) -> bool {
     settings
