@@ -10,6 +10,9 @@ use switchboard_ipc::chat::{
     ProviderIdRequest, ProviderSummary, ReadResourceRequest, RenameConversationRequest,
     ReplaceProviderKeyRequest, SendRequest, StoredMessage,
 };
+use switchboard_ipc::tools::{
+    AnswerApprovalRequest, BulkToolsRequest, SetToolModeRequest, ToolApproval,
+};
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
     ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
@@ -178,6 +181,40 @@ pub async fn set_attachment_limit(
     request: AttachmentLimitRequest,
 ) -> Reply<ModelsOverview> {
     chat.providers().set_attachment_limit(request.kb)
+}
+
+// ----- Tools -----
+
+#[tauri::command]
+pub async fn set_tool_mode(
+    connectors: State<'_, Connectors>,
+    request: SetToolModeRequest,
+) -> Reply<ConnectorDetail> {
+    connectors.set_tool_mode(&request.connector_id, &request.tool, request.mode)
+}
+
+#[tauri::command]
+pub async fn bulk_tools(
+    connectors: State<'_, Connectors>,
+    request: BulkToolsRequest,
+) -> Reply<ConnectorDetail> {
+    connectors.bulk_tools(&request.connector_id, request.action)
+}
+
+#[tauri::command]
+pub async fn answer_tool_approval(
+    chat: State<'_, Chat>,
+    request: AnswerApprovalRequest,
+) -> Reply<()> {
+    chat.answer_approval(&request.approval_id, request.answer)
+}
+
+#[tauri::command]
+pub async fn waiting_approvals(
+    chat: State<'_, Chat>,
+    request: ConversationIdRequest,
+) -> Reply<Vec<ToolApproval>> {
+    Ok(chat.waiting_approvals(request.id))
 }
 
 // ----- Chats -----

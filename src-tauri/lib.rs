@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_core::chat::Chat;
 use switchboard_core::chat::store::ChatStore;
-use switchboard_core::chat::turn::NoTools;
 use switchboard_core::connectors::OpenUrl;
 use switchboard_core::models::providers::Providers;
 use switchboard_core::secrets::{Keyring, SecretStore};
@@ -93,6 +92,10 @@ pub fn run() {
             commands::check_model,
             commands::set_default_model,
             commands::set_attachment_limit,
+            commands::set_tool_mode,
+            commands::bulk_tools,
+            commands::answer_tool_approval,
+            commands::waiting_approvals,
             commands::list_conversations,
             commands::new_conversation,
             commands::open_conversation,
@@ -192,13 +195,7 @@ fn open_chat(
     let secrets: Arc<dyn SecretStore> = Arc::new(Keyring::default());
     let providers = Providers::load(Box::new(settings), secrets)?;
     let runtime = tauri::async_runtime::handle().inner().clone();
-    Ok(Chat::new(
-        store,
-        providers,
-        connectors.clone(),
-        Arc::new(NoTools),
-        runtime,
-    ))
+    Ok(Chat::new(store, providers, connectors.clone(), runtime))
 }
 
 fn forward_chat_events(app: &AppHandle, chat: &Chat) {

@@ -649,6 +649,35 @@ impl Connectors {
         })
     }
 
+    /// Sets the usage limits of one tool (`Some(name)`) or of all the connector's tools
+    /// together (`None`). A limit of 0 is refused: turning the tool off says that.
+    pub fn set_tool_limits(
+        &self,
+        id: &ConnectorId,
+        tool: Option<&str>,
+        limits: switchboard_ipc::tools::Limits,
+    ) -> Result<ConnectorDetail> {
+        if limits.per_conversation == Some(0) || limits.per_day == Some(0) {
+            return Err(Error::new(
+                ErrorCode::InvalidSetting,
+                "A limit is at least 1 call. To stop a tool from running, turn it off.",
+            ));
+        }
+        self.change_tools(id, |settings, _| {
+            match tool {
+                Some(tool) => {
+                    let rule = settings.tools.entry(tool.to_owned()).or_default();
+                    rule.limits = limits;
+                    if rule == &switchboard_ipc::tools::ToolRule::default() {
+                        settings.tools.remove(tool);
+                    }
+                }
+                None => settings.limits = limits,
+            }
+            Ok(())
+        })
+    }
+
     /// The tools' settings of a connector and its tools as listed now.
     pub fn tools_of(&self, id: &ConnectorId) -> Result<(ToolSettings, Vec<policy::Definition>)> {
         let state = self.inner.lock();

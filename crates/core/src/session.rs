@@ -480,6 +480,29 @@ impl Session {
         .await
     }
 
+    /// Calls a tool, waiting at most `within` (the connector's call timeout) rather than the
+    /// session's request bound.
+    pub async fn call_tool_within(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+        within: Duration,
+    ) -> Result<CallToolResult> {
+        let call = self
+            .service
+            .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments));
+        tokio::time::timeout(within, call)
+            .await
+            .map_err(|_| diagnose::timed_out(within))?
+            .map_err(|err| {
+                if let Some(challenge) = err.auth_challenge() {
+                    *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(challenge.to_owned());
+                }
+                diagnose::request("call the tool", &err)
+            })
+    }
+
     /// Suggestions for one argument of a prompt or a resource template, as typed so far
     /// (`completion/complete`). A server without completions answers with none.
     pub async fn complete(

@@ -393,6 +393,16 @@ pub enum ChatEvent {
         conversation_id: i64,
         outcome: TurnOutcome,
     },
+    /// A tool call waits for the person's answer.
+    ToolApproval {
+        conversation_id: i64,
+        approval: crate::tools::ToolApproval,
+    },
+    /// An approval was answered, or the turn that waited for it ended.
+    ToolApprovalClosed {
+        conversation_id: i64,
+        approval_id: String,
+    },
 }
 
 /// One conversation, as the list shows it.

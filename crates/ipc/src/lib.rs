@@ -38,6 +38,8 @@ pub mod command {
     pub const SET_ATTACHMENT_LIMIT: &str = "set_attachment_limit";
     pub const SET_TOOL_MODE: &str = "set_tool_mode";
     pub const BULK_TOOLS: &str = "bulk_tools";
+    pub const ANSWER_TOOL_APPROVAL: &str = "answer_tool_approval";
+    pub const WAITING_APPROVALS: &str = "waiting_approvals";
     pub const LIST_CONVERSATIONS: &str = "list_conversations";
     pub const NEW_CONVERSATION: &str = "new_conversation";
     pub const OPEN_CONVERSATION: &str = "open_conversation";

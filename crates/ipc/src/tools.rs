@@ -158,3 +158,40 @@ pub struct BulkToolsRequest {
     pub connector_id: crate::ConnectorId,
     pub action: BulkAction,
 }
+
+/// The person's answer to a tool call that asks first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalAnswer {
+    AllowOnce,
+    /// Allow this call and set the tool to Allow.
+    AlwaysAllow,
+    Deny,
+}
+
+/// A tool call waiting for the person: what the approval card shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolApproval {
+    /// One use: answering it twice, or after the turn ended, does nothing.
+    pub id: String,
+    /// The model's id of the call, as on the reply's tool-call part.
+    pub call_id: String,
+    pub connector_id: crate::ConnectorId,
+    pub connector_name: String,
+    pub tool: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// As the model wrote them; server and model text, shown as text.
+    pub arguments: Value,
+    /// It was allowed, but the server changed it since.
+    pub changed: bool,
+    /// Calls of this tool that ran today, and its daily limit if any.
+    pub used_today: u32,
+    pub limit_today: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerApprovalRequest {
+    pub approval_id: String,
+    pub answer: ApprovalAnswer,
+}

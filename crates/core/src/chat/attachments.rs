@@ -198,6 +198,26 @@ impl Converted {
     }
 }
 
+/// What a tool call returned, as parts for the model (and the window): text, images,
+/// embedded resources; a `structuredContent` the server sent without a text twin is given
+/// as its JSON. Text is bounded like an attachment's, with the note saying so.
+pub fn tool_result(
+    result: rmcp::model::CallToolResult,
+    bound: usize,
+) -> (Vec<Part>, Option<String>) {
+    let mut converted = Converted::default();
+    let had_content = !result.content.is_empty();
+    for block in result.content {
+        converted.add_block("tool result", block, bound);
+    }
+    if !had_content && let Some(structured) = result.structured_content {
+        let text = converted.text(&structured.to_string(), bound);
+        converted.parts.push(Part::Text { text });
+    }
+    let note = converted.note();
+    (converted.parts, note)
+}
+
 /// "12 KB", "3.4 MB".
 pub fn plain_size(bytes: usize) -> String {
     match bytes {

@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::attachments::{self, Source};
 use super::store::ChatStore;
-use super::turn::{ToolGate, Turn, TurnEnd, TurnEvent};
+use super::turn::{Turn, TurnEnd, TurnEvent};
 use crate::connectors::Connectors;
 use crate::error::{Error, Result};
 use crate::models::providers::{Providers, model_error};
+use crate::tools::gate::{Approvals, PermissionGate};
+use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval};
 
 /// The window repaints at most this often; text arriving faster is sent in one event.
 const FRAME: Duration = Duration::from_millis(16);
@@ -37,7 +39,8 @@ struct Inner {
     store: ChatStore,
     providers: Providers,
     connectors: Connectors,
-    gate: Arc<dyn ToolGate>,
+    /// Tool calls waiting for the person's answer, across conversations.
+    approvals: Arc<Approvals>,
     /// The reply being written in each conversation, to stop it.
     replying: Mutex<HashMap<i64, CancellationToken>>,
     events: broadcast::Sender<ChatEvent>,
@@ -49,7 +52,6 @@ impl Chat {
         store: ChatStore,
         providers: Providers,
         connectors: Connectors,
-        gate: Arc<dyn ToolGate>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
@@ -58,7 +60,7 @@ impl Chat {
                 store,
                 providers,
                 connectors,
-                gate,
+                approvals: Arc::new(Approvals::default()),
                 replying: Mutex::new(HashMap::new()),
                 events,
                 runtime,
@@ -72,6 +74,16 @@ impl Chat {
 
     pub fn providers(&self) -> &Providers {
         &self.inner.providers
+    }
+
+    /// The person's answer to a tool call that waits in a conversation.
+    pub fn answer_approval(&self, approval_id: &str, answer: ApprovalAnswer) -> Result<()> {
+        self.inner.approvals.answer(approval_id, answer)
+    }
+
+    /// The tool calls waiting in a conversation, for a window that opens it.
+    pub fn waiting_approvals(&self, conversation_id: i64) -> Vec<ToolApproval> {
+        self.inner.approvals.waiting_in(conversation_id)
     }
 
     /// Every conversation, the one touched last first.
@@ -398,12 +410,22 @@ impl Inner {
         let forwarding = self
             .runtime
             .spawn(forward(receiver, self.events.clone(), id));
+        let events = self.events.clone();
+        let gate = PermissionGate::new(
+            self.connectors.clone(),
+            self.store.clone(),
+            Arc::clone(&self.approvals),
+            id,
+            Arc::new(move |event| {
+                let _ = events.send(event);
+            }),
+        );
         let turn = Turn {
             store: &self.store,
             model: model.as_ref(),
             model_id: &choice.model,
             system: None,
-            gate: self.gate.as_ref(),
+            gate: &gate,
             conversation_id: id,
             cancel,
         };

@@ -60,6 +60,26 @@ const MIGRATIONS: &[&str] = &[
         data TEXT NOT NULL
     );
     CREATE INDEX attachments_by_message ON attachments (message_id, position);",
+    // Version 2: every tool call the model made, whatever came of it (the activity log and
+    // what the limits count). No foreign key: the log outlives a deleted conversation.
+    "CREATE TABLE tool_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        connector_id TEXT NOT NULL,
+        connector_name TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        ran INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        outcome TEXT,
+        is_error INTEGER,
+        duration_ms INTEGER
+    );
+    CREATE INDEX tool_calls_by_tool ON tool_calls (connector_id, tool, day);
+    CREATE INDEX tool_calls_by_conversation ON tool_calls (conversation_id, connector_id);
+    CREATE INDEX tool_calls_by_recency ON tool_calls (at, id);",
 ];
 
 /// The schema version this build writes.
@@ -360,6 +380,137 @@ impl ChatStore {
         })
     }
 
+    /// Decides on a tool call and logs it in one transaction: `decide` gets the calls that
+    /// ran so far (this tool and its connector, in this conversation and today) and says
+    /// whether this one runs and by which rule — or `None` when it is not settled yet
+    /// (then nothing is logged). Two calls can never both take the last call a limit
+    /// allows. Returns the log entry's id (when logged) and the decision.
+    pub fn log_tool_call<D>(
+        &self,
+        call: &NewToolCall<'_>,
+        decide: impl FnOnce(crate::tools::policy::Usage) -> (Option<(bool, String)>, D),
+    ) -> Result<(Option<i64>, D)> {
+        self.write(|tx| {
+            let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<u32> {
+                tx.query_row(sql, params, |row| row.get::<_, i64>(0))
+                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                    .map_err(not_saved)
+            };
+            let day = call.day;
+            let usage = crate::tools::policy::Usage {
+                tool_in_conversation: count(
+                    "SELECT count(*) FROM tool_calls WHERE ran = 1 AND conversation_id = ?1 AND connector_id = ?2 AND tool = ?3",
+                    &[&call.conversation_id, &call.connector_id, &call.tool],
+                )?,
+                tool_today: count(
+                    "SELECT count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND tool = ?2 AND day = ?3",
+                    &[&call.connector_id, &call.tool, &day],
+                )?,
+                connector_in_conversation: count(
+                    "SELECT count(*) FROM tool_calls WHERE ran = 1 AND conversation_id = ?1 AND connector_id = ?2",
+                    &[&call.conversation_id, &call.connector_id],
+                )?,
+                connector_today: count(
+                    "SELECT count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND day = ?2",
+                    &[&call.connector_id, &day],
+                )?,
+            };
+            let (settled, decision) = decide(usage);
+            let Some((ran, rule)) = settled else {
+                return Ok((None, decision));
+            };
+            tx.execute(
+                "INSERT INTO tool_calls (at, day, conversation_id, connector_id, connector_name, tool, arguments, ran, rule)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                rusqlite::params![
+                    now_ms(),
+                    day,
+                    call.conversation_id,
+                    call.connector_id,
+                    call.connector_name,
+                    call.tool,
+                    call.arguments.to_string(),
+                    ran,
+                    rule,
+                ],
+            )
+            .map_err(not_saved)?;
+            Ok((Some(tx.last_insert_rowid()), decision))
+        })
+    }
+
+    /// Writes what came of a logged call.
+    pub fn finish_tool_call(
+        &self,
+        id: i64,
+        outcome: &str,
+        is_error: bool,
+        duration_ms: u64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE tool_calls SET outcome = ?2, is_error = ?3, duration_ms = ?4 WHERE id = ?1",
+                rusqlite::params![
+                    id,
+                    outcome,
+                    is_error,
+                    i64::try_from(duration_ms).unwrap_or(i64::MAX)
+                ],
+            )
+            .map_err(not_saved)?;
+            Ok(())
+        })
+    }
+
+    /// Calls of a tool that ran on `day` (`YYYY-MM-DD`): what its page shows beside a limit.
+    pub fn tool_calls_on(&self, connector_id: &str, tool: Option<&str>, day: &str) -> Result<u32> {
+        let conn = self.lock();
+        let n: i64 = match tool {
+            Some(tool) => conn.query_row(
+                "SELECT count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND tool = ?2 AND day = ?3",
+                rusqlite::params![connector_id, tool, day],
+                |row| row.get(0),
+            ),
+            None => conn.query_row(
+                "SELECT count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND day = ?2",
+                rusqlite::params![connector_id, day],
+                |row| row.get(0),
+            ),
+        }
+        .map_err(not_read)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// The activity log, newest first, at most `limit` entries.
+    pub fn tool_activity(&self, limit: u32) -> Result<Vec<ToolCallEntry>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT id, at, conversation_id, connector_id, connector_name, tool, arguments, ran, rule, outcome, is_error, duration_ms
+                 FROM tool_calls ORDER BY at DESC, id DESC LIMIT ?1",
+            )
+            .map_err(not_read)?;
+        let rows = statement
+            .query_map([limit], |row| {
+                Ok(ToolCallEntry {
+                    id: row.get(0)?,
+                    at_ms: row.get(1)?,
+                    conversation_id: row.get(2)?,
+                    connector_id: row.get(3)?,
+                    connector_name: row.get(4)?,
+                    tool: row.get(5)?,
+                    arguments: row.get(6)?,
+                    ran: row.get(7)?,
+                    rule: row.get(8)?,
+                    outcome: row.get(9)?,
+                    is_error: row.get(10)?,
+                    duration_ms: row.get(11)?,
+                })
+            })
+            .map_err(not_read)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(not_read)
+    }
+
     /// The connection, even after a panic elsewhere while it was held: a panic inside a
     /// transaction rolled it back when the transaction was dropped, so it is still sound.
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -568,6 +719,37 @@ fn next_stamp(tx: &Transaction<'_>) -> Result<i64> {
         Some(latest) => now_ms().max(latest.saturating_add(1)),
         None => now_ms(),
     })
+}
+
+/// A tool call about to be decided on and logged.
+pub struct NewToolCall<'a> {
+    pub conversation_id: i64,
+    pub connector_id: &'a str,
+    pub connector_name: &'a str,
+    pub tool: &'a str,
+    pub arguments: &'a serde_json::Value,
+    /// The day it counts for, `YYYY-MM-DD`.
+    pub day: &'a str,
+}
+
+/// One line of the activity log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCallEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub conversation_id: i64,
+    pub connector_id: String,
+    pub connector_name: String,
+    pub tool: String,
+    /// As sent, JSON.
+    pub arguments: String,
+    pub ran: bool,
+    /// Which rule decided.
+    pub rule: String,
+    /// What came of it, once finished.
+    pub outcome: Option<String>,
+    pub is_error: Option<bool>,
+    pub duration_ms: Option<i64>,
 }
 
 /// Milliseconds since the Unix epoch; 0 for a clock before it.

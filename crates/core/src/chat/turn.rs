@@ -54,7 +54,8 @@ pub trait ToolGate: Send + Sync {
     async fn call(&self, call: &ToolCallRequest) -> ToolOutcome;
 }
 
-/// Until tools are under the person's control, none is offered and every call is refused.
+/// A gate that offers no tool and refuses every call: for turns tested without tools. The
+/// app uses [`crate::tools::gate::PermissionGate`].
 pub struct NoTools;
 
 /// What the model is told when it calls a tool anyway.

@@ -1,5 +1,6 @@
 //! Tools under the person's control: the policy that decides on a call (Allow · Ask · Off,
 //! limits, pins) and the names a model is given for them.
 
+pub mod gate;
 pub mod names;
 pub mod policy;

@@ -1,0 +1,280 @@
+//! The permission gate against a real MCP server (the PyPI fixture): what is offered, Allow
+//! runs, Ask waits for the person, Deny and Off refuse in words, limits count in the
+//! database across a restart, and an approval cannot be forged or replayed.
+
+#[path = "support/registry.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{add, open, settled};
+use switchboard_core::chat::Part;
+use switchboard_core::chat::store::ChatStore;
+use switchboard_core::chat::turn::{ToolCallRequest, ToolGate};
+use switchboard_core::tools::gate::{Approvals, PermissionGate};
+use switchboard_core::{Connectors, ErrorCode};
+use switchboard_ipc::ConnectorState;
+use switchboard_ipc::chat::ChatEvent;
+use switchboard_ipc::tools::{ApprovalAnswer, Limits, ToolApproval, ToolMode};
+use switchboard_testkit as kit;
+use tokio::sync::mpsc;
+
+struct Fixture {
+    connectors: Connectors,
+    store: ChatStore,
+    conversation: i64,
+    approvals: Arc<Approvals>,
+    events: mpsc::UnboundedReceiver<ChatEvent>,
+    sender: mpsc::UnboundedSender<ChatEvent>,
+}
+
+impl Fixture {
+    fn gate(&self) -> PermissionGate {
+        let sender = self.sender.clone();
+        PermissionGate::new(
+            self.connectors.clone(),
+            self.store.clone(),
+            Arc::clone(&self.approvals),
+            self.conversation,
+            Arc::new(move |event| {
+                let _ = sender.send(event);
+            }),
+        )
+    }
+
+    async fn approval(&mut self) -> ToolApproval {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
+                .await
+                .expect("an approval within 30 s")
+                .expect("events");
+            if let ChatEvent::ToolApproval { approval, .. } = event {
+                return approval;
+            }
+        }
+    }
+}
+
+fn text(outcome: &switchboard_core::chat::turn::ToolOutcome) -> String {
+    outcome
+        .content
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn echo(name: &str, message: &str) -> ToolCallRequest {
+    ToolCallRequest {
+        id: format!("call-{message}"),
+        name: name.to_owned(),
+        arguments: json!({"message": message}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gate_runs_asks_refuses_counts_and_cannot_be_bypassed() {
+    let python = kit::PythonMcp::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open(&dir.path().join("settings.json"));
+    let id = add(&connectors, python.url(), None).await.id;
+    assert_eq!(
+        settled(&connectors, &id).await.state,
+        ConnectorState::Connected
+    );
+    let history = dir.path().join("history.sqlite3");
+    let store = ChatStore::open(&history).expect("history");
+    let conversation = store.create_conversation("Tools", None).expect("a chat").id;
+    let (sender, events) = mpsc::unbounded_channel();
+    let mut fixture = Fixture {
+        connectors: connectors.clone(),
+        store,
+        conversation,
+        approvals: Arc::new(Approvals::default()),
+        events,
+        sender,
+    };
+
+    // Offered: every tool (all at Ask), under names unique across connectors.
+    let gate = fixture.gate();
+    let mut offered: Vec<String> = gate.offered().into_iter().map(|t| t.name).collect();
+    offered.sort();
+    assert_eq!(
+        offered,
+        [
+            "python_fixture__add",
+            "python_fixture__echo",
+            "python_fixture__fail",
+            "python_fixture__sleep"
+        ]
+    );
+    let spec = gate
+        .offered()
+        .into_iter()
+        .find(|t| t.name == "python_fixture__echo")
+        .expect("echo");
+    assert_eq!(spec.description, "Return the message unchanged.");
+    assert_eq!(spec.input_schema["properties"]["message"]["type"], "string");
+
+    // Off: not offered, and a call by its old name is refused.
+    connectors
+        .set_tool_mode(&id, "fail", ToolMode::Off)
+        .expect("off");
+    let gate = fixture.gate();
+    assert!(
+        !gate
+            .offered()
+            .iter()
+            .any(|t| t.name == "python_fixture__fail")
+    );
+    let refused = gate
+        .call(&ToolCallRequest {
+            id: "x".into(),
+            name: "python_fixture__fail".into(),
+            arguments: json!({}),
+        })
+        .await;
+    assert!(refused.is_error);
+    assert_eq!(text(&refused), "There is no tool of that name.");
+
+    // Allow runs at once.
+    connectors
+        .set_tool_mode(&id, "echo", ToolMode::Allow)
+        .expect("allow");
+    let gate = Arc::new(fixture.gate());
+    gate.offered();
+    let ran = gate.call(&echo("python_fixture__echo", "hello")).await;
+    assert!(!ran.is_error, "{ran:?}");
+    assert_eq!(text(&ran), "hello");
+
+    // Ask waits for the person: Allow once runs it; Deny refuses in words.
+    let asking = {
+        let gate = Arc::clone(&gate);
+        tokio::spawn(async move { gate.call(&echo("python_fixture__add", "ignored")).await })
+    };
+    let approval = fixture.approval().await;
+    assert_eq!(approval.tool, "add");
+    assert_eq!(approval.arguments, json!({"message": "ignored"}));
+    assert!(!asking.is_finished(), "the call waits");
+    // Not a real approval: refused, and nothing runs.
+    let forged = fixture
+        .approvals
+        .answer("made-up", ApprovalAnswer::AllowOnce);
+    assert_eq!(forged.expect_err("forged").code, ErrorCode::InvalidSetting);
+    fixture
+        .approvals
+        .answer(&approval.id, ApprovalAnswer::Deny)
+        .expect("deny");
+    let denied = asking.await.expect("joined");
+    assert!(denied.is_error);
+    assert_eq!(text(&denied), "The person denied this call.");
+    // Replayed: the id was used up.
+    assert!(
+        fixture
+            .approvals
+            .answer(&approval.id, ApprovalAnswer::AllowOnce)
+            .is_err()
+    );
+
+    let asking = {
+        let gate = Arc::clone(&gate);
+        tokio::spawn(async move {
+            gate.call(&ToolCallRequest {
+                id: "sum".into(),
+                name: "python_fixture__add".into(),
+                arguments: json!({"a": 2, "b": 3}),
+            })
+            .await
+        })
+    };
+    let approval = fixture.approval().await;
+    fixture
+        .approvals
+        .answer(&approval.id, ApprovalAnswer::AlwaysAllow)
+        .expect("always");
+    let sum = asking.await.expect("joined");
+    assert_eq!(text(&sum), "5");
+    let detail = connectors.detail(&id).expect("detail");
+    assert_eq!(
+        detail.tools.settings.tools["add"].mode,
+        ToolMode::Allow,
+        "Always allow sets the tool to Allow"
+    );
+    // The next call runs without asking.
+    let again = gate
+        .call(&ToolCallRequest {
+            id: "sum2".into(),
+            name: "python_fixture__add".into(),
+            arguments: json!({"a": 1, "b": 1}),
+        })
+        .await;
+    assert_eq!(text(&again), "2");
+
+    // A limit of 2 per conversation: echo ran once, runs once more, then is refused.
+    let refused = connectors.set_tool_limits(
+        &id,
+        Some("echo"),
+        Limits {
+            per_conversation: Some(0),
+            per_day: None,
+        },
+    );
+    assert_eq!(refused.expect_err("0").code, ErrorCode::InvalidSetting);
+    connectors
+        .set_tool_limits(
+            &id,
+            Some("echo"),
+            Limits {
+                per_conversation: Some(2),
+                per_day: None,
+            },
+        )
+        .expect("limits");
+    assert_eq!(
+        text(&gate.call(&echo("python_fixture__echo", "two")).await),
+        "two"
+    );
+    let third = gate.call(&echo("python_fixture__echo", "three")).await;
+    assert!(third.is_error);
+    assert_eq!(
+        text(&third),
+        "The limit of 2 calls per conversation for this tool is reached."
+    );
+
+    // The counts are in the database: a new store on the same file still refuses.
+    let reopened = ChatStore::open(&history).expect("reopened");
+    fixture.store = reopened;
+    let gate = fixture.gate();
+    gate.offered();
+    let after_restart = gate.call(&echo("python_fixture__echo", "four")).await;
+    assert_eq!(
+        text(&after_restart),
+        "The limit of 2 calls per conversation for this tool is reached."
+    );
+
+    // Every call is in the activity log, newest first, with the rule that decided.
+    let log = fixture.store.tool_activity(100).expect("activity");
+    let rules: Vec<(&str, &str, bool)> = log
+        .iter()
+        .rev()
+        .map(|e| (e.tool.as_str(), e.rule.as_str(), e.ran))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("echo", "allowed", true),
+            ("add", "denied by the person", false),
+            ("add", "always allowed by the person", true),
+            ("add", "allowed", true),
+            ("echo", "allowed", true),
+            ("echo", "tool limit per conversation", false),
+            ("echo", "tool limit per conversation", false),
+        ]
+    );
+    assert_eq!(log.last().expect("first").outcome.as_deref(), Some("hello"));
+    assert!(log.iter().all(|e| e.duration_ms.is_some()));
+}
