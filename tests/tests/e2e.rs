@@ -11,6 +11,8 @@ use switchboard_testkit::webdriver::{Session, keys, tid};
 
 #[path = "e2e/chat.rs"]
 mod chat;
+#[path = "e2e/tools.rs"]
+mod tools;
 
 async fn open_add_dialog(app: &Session) {
     let add = app.wait_for(&tid("add-connector-button")).await;

@@ -20,6 +20,7 @@ use crate::components::{ActionError, Spinner, run_action};
 use crate::markdown::Markdown;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
+use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval};
 
 /// The chat's view state: the conversation list, the models, and the conversation on
 /// screen with the reply being written.
@@ -37,6 +38,8 @@ pub struct ChatState {
     /// Why the last reply failed, shown with the next step.
     pub reply_error: RwSignal<Option<ErrorInfo>>,
     pub open_error: RwSignal<Option<ErrorInfo>>,
+    /// Tool calls of the conversation on screen waiting for the person's answer.
+    pub approvals: RwSignal<Vec<ToolApproval>>,
     /// Text received since the last frame: the window repaints once per frame, not once
     /// per event.
     pending_text: StoredValue<String>,
@@ -60,6 +63,7 @@ impl ChatState {
             replying: RwSignal::new(false),
             reply_error: RwSignal::new(None),
             open_error: RwSignal::new(None),
+            approvals: RwSignal::new(Vec::new()),
             pending_text: StoredValue::new(String::new()),
             frame_requested: StoredValue::new(false),
             events_seen: StoredValue::new(0),
@@ -91,6 +95,7 @@ impl ChatState {
     /// A new, empty chat on screen.
     pub fn new_chat(&self) {
         self.current.set(None);
+        self.approvals.set(Vec::new());
         self.messages.set(Vec::new());
         self.saved.set_value(Vec::new());
         self.clear_reply();
@@ -110,7 +115,22 @@ impl ChatState {
         self.saved.set_value(Vec::new());
         self.clear_reply();
         self.open_error.set(None);
+        self.approvals.set(Vec::new());
         self.refresh(id, true);
+        let state = *self;
+        spawn_local(async move {
+            if let Ok(waiting) = tauri::waiting_approvals(id).await
+                && state.current.get_untracked() == Some(id)
+            {
+                state.approvals.update(|shown| {
+                    for approval in waiting {
+                        if !shown.iter().any(|a| a.id == approval.id) {
+                            shown.push(approval);
+                        }
+                    }
+                });
+            }
+        });
     }
 
     /// Reads the conversation's messages again (after an edit or a regenerate removed some).
@@ -175,6 +195,12 @@ impl ChatState {
             }
             | ChatEvent::ReplyEnded {
                 conversation_id, ..
+            }
+            | ChatEvent::ToolApproval {
+                conversation_id, ..
+            }
+            | ChatEvent::ToolApprovalClosed {
+                conversation_id, ..
             } => self.is_current(*conversation_id),
             ChatEvent::MessageSaved { message } => self.is_current(message.conversation_id),
             ChatEvent::ConversationChanged { .. } | ChatEvent::ConversationRemoved { .. } => false,
@@ -222,6 +248,23 @@ impl ChatState {
                         m.status = status;
                     }
                 });
+            }
+            ChatEvent::ToolApproval {
+                conversation_id,
+                approval,
+            } if self.is_current(conversation_id) => {
+                self.approvals.update(|shown| {
+                    if !shown.iter().any(|a| a.id == approval.id) {
+                        shown.push(approval);
+                    }
+                });
+            }
+            ChatEvent::ToolApprovalClosed {
+                conversation_id,
+                approval_id,
+            } if self.is_current(conversation_id) => {
+                self.approvals
+                    .update(|shown| shown.retain(|a| a.id != approval_id));
             }
             ChatEvent::ReplyEnded {
                 conversation_id,
@@ -385,6 +428,7 @@ fn MessageList() -> impl IntoView {
         chat.streaming.track();
         chat.messages.track();
         chat.reply_error.track();
+        chat.approvals.track();
         if following.get_value()
             && let Some(el) = list.get_untracked()
         {
@@ -456,6 +500,13 @@ fn MessageList() -> impl IntoView {
                         }
                     })
             }}
+            <For
+                each=move || chat.approvals.get()
+                key=|approval| approval.id.clone()
+                let:approval
+            >
+                <ApprovalCard approval />
+            </For>
             <ReplyError />
         </div>
     }
@@ -541,11 +592,15 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
         }
         all
     });
-    let tool_calls: Vec<String> = message
+    let tool_calls: Vec<(String, String, serde_json::Value)> = message
         .parts
         .iter()
         .filter_map(|p| match p {
-            Part::ToolCall { name, .. } => Some(name.clone()),
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => Some((id.clone(), name.clone(), arguments.clone())),
             _ => None,
         })
         .collect();
@@ -556,9 +611,20 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
             .all(|p| matches!(p, Part::ToolResult { .. }));
     if is_tool_results {
         return view! {
-            <p class="message-note" data-testid="tool-results">
-                "Switchboard told the model that tools are not available in chats yet."
-            </p>
+            <div class="tool-results" data-testid="tool-results">
+                {message
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::ToolResult {
+                            call_id,
+                            content,
+                            is_error,
+                        } => Some(view! { <ToolResultView call_id=call_id.clone() content=content.clone() is_error=*is_error /> }),
+                        _ => None,
+                    })
+                    .collect_view()}
+            </div>
         }
         .into_any();
     }
@@ -579,17 +645,10 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                                 />
                             }
                         })}
-                    {(!tool_calls.is_empty())
-                        .then(|| {
-                            view! {
-                                <p class="message-note" data-testid="tool-call">
-                                    {format!(
-                                        "The model asked to use {}; tools are not available in chats yet.",
-                                        tool_calls.join(", "),
-                                    )}
-                                </p>
-                            }
-                        })}
+                    {tool_calls
+                        .into_iter()
+                        .map(|(id, name, arguments)| view! { <ToolCallView id name arguments /> })
+                        .collect_view()}
                     <footer class="message-actions">
                         {unfinished
                             .then(|| {
@@ -1145,5 +1204,209 @@ mod tests {
         assert_eq!(utf16_to_byte("aé👋b", 2), 3);
         assert_eq!(utf16_to_byte("aé👋b", 4), 7);
         assert_eq!(utf16_to_byte("aé👋b", 9), 8);
+    }
+}
+
+/// A tool call the model made: the tool's name and its arguments, folded.
+#[component]
+fn ToolCallView(id: String, name: String, arguments: serde_json::Value) -> impl IntoView {
+    view! {
+        <details class="tool-block" data-testid="tool-call" data-call=id>
+            <summary>
+                <span class="tool-block-label">"Used a tool: "</span>
+                <code>{name}</code>
+            </summary>
+            <ArgumentsView value=arguments />
+        </details>
+    }
+}
+
+/// What came of a tool call: its text (as text), images named, errors in words.
+#[component]
+fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl IntoView {
+    let text = content
+        .iter()
+        .map(|part| match part {
+            Part::Text { text } => text.clone(),
+            Part::Image { media_type, .. } => format!("[an image, {media_type}]"),
+            Part::Resource { name, uri, .. } => format!("[{name}: {uri}]"),
+            _ => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    view! {
+        <details
+            class="tool-block tool-result"
+            class:tool-result-error=is_error
+            data-testid="tool-result"
+            data-call=call_id
+            data-error=is_error.to_string()
+            open=is_error
+        >
+            <summary>
+                {if is_error { "The tool did not run or failed" } else { "The tool's result" }}
+            </summary>
+            <pre class="tool-result-text" data-testid="tool-result-text">{text}</pre>
+        </details>
+    }
+}
+
+/// Arguments as a readable form: one row per field, nested objects and lists inside, long
+/// values folded. Model text, shown as text.
+#[component]
+fn ArgumentsView(value: serde_json::Value) -> impl IntoView {
+    fn row(key: Option<String>, value: &serde_json::Value) -> AnyView {
+        let label = key.map(|k| view! { <dt class="argument-name">{k}</dt> });
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() => view! {
+                {label}
+                <dd class="argument-value">
+                    <dl class="arguments">
+                        {map.iter().map(|(k, v)| row(Some(k.clone()), v)).collect_view()}
+                    </dl>
+                </dd>
+            }
+            .into_any(),
+            serde_json::Value::Array(items) if !items.is_empty() => view! {
+                {label}
+                <dd class="argument-value">
+                    <dl class="arguments">
+                        {items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| row(Some(format!("{}", i + 1)), v))
+                            .collect_view()}
+                    </dl>
+                </dd>
+            }
+            .into_any(),
+            other => {
+                let text = match other {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let long = text.chars().count() > 200;
+                view! {
+                    {label}
+                    <dd class="argument-value">
+                        {if long {
+                            let short: String = text.chars().take(200).collect();
+                            view! {
+                                <details class="argument-long">
+                                    <summary>{format!("{short}…")}</summary>
+                                    <span class="argument-text">{text}</span>
+                                </details>
+                            }
+                                .into_any()
+                        } else {
+                            view! { <span class="argument-text">{text}</span> }.into_any()
+                        }}
+                    </dd>
+                }
+                .into_any()
+            }
+        }
+    }
+    let empty = match &value {
+        serde_json::Value::Object(map) => map.is_empty(),
+        serde_json::Value::Null => true,
+        _ => false,
+    };
+    if empty {
+        return view! { <p class="arguments-none">"No arguments."</p> }.into_any();
+    }
+    let rows = match &value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| row(Some(k.clone()), v))
+            .collect_view()
+            .into_any(),
+        other => row(None, other),
+    };
+    view! { <dl class="arguments" data-testid="tool-arguments">{rows}</dl> }.into_any()
+}
+
+/// A tool call waiting for the person: who asks for what, the arguments, today's count,
+/// and three answers of equal weight (none is the default).
+#[component]
+fn ApprovalCard(approval: ToolApproval) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let id = StoredValue::new(approval.id.clone());
+    let answer = move |answer: ApprovalAnswer| {
+        run_action(busy, true, false, error, async move {
+            tauri::answer_tool_approval(id.get_value(), answer).await
+        });
+    };
+    let tool_label = approval
+        .title
+        .clone()
+        .unwrap_or_else(|| approval.tool.clone());
+    let count = match approval.limit_today {
+        Some(limit) => format!("{} of {limit} today", approval.used_today),
+        None if approval.used_today == 0 => "Not used today yet".to_owned(),
+        None if approval.used_today == 1 => "Used once today".to_owned(),
+        None => format!("Used {} times today", approval.used_today),
+    };
+    let heading_id = format!("approval-{}", approval.id);
+    let labelled_by = heading_id.clone();
+    view! {
+        <section
+            class="approval-card"
+            data-testid="approval-card"
+            data-tool=approval.tool.clone()
+            role="group"
+            aria-labelledby=labelled_by
+        >
+            <h3 class="approval-title" id=heading_id>
+                {format!("{} wants to use ", approval.connector_name)}
+                <span class="approval-tool">{tool_label}</span>
+            </h3>
+            {approval
+                .changed
+                .then(|| {
+                    view! {
+                        <p class="approval-changed" data-testid="approval-changed">
+                            "The server changed this tool since you allowed it."
+                        </p>
+                    }
+                })}
+            {approval
+                .description
+                .clone()
+                .map(|text| view! { <p class="approval-description">{text}</p> })}
+            <ArgumentsView value=approval.arguments.clone() />
+            <p class="approval-count" data-testid="approval-count">{count}</p>
+            <div class="approval-actions">
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="approval-allow-once"
+                    disabled=move || busy.get()
+                    on:click=move |_| answer(ApprovalAnswer::AllowOnce)
+                >
+                    "Allow once"
+                </button>
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="approval-always"
+                    disabled=move || busy.get()
+                    on:click=move |_| answer(ApprovalAnswer::AlwaysAllow)
+                >
+                    "Always allow"
+                </button>
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="approval-deny"
+                    disabled=move || busy.get()
+                    on:click=move |_| answer(ApprovalAnswer::Deny)
+                >
+                    "Deny"
+                </button>
+            </div>
+            <ActionError error />
+        </section>
     }
 }

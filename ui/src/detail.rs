@@ -16,6 +16,7 @@ use crate::components::{
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
 use crate::tauri;
+use switchboard_ipc::tools::{BulkAction, ConnectorTools, ToolEntry, ToolMode, ToolStanding};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Busy {
@@ -67,6 +68,16 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
             Some(Ok(d)) => d.catalog.clone(),
             _ => None,
         })
+    });
+    let page_id = StoredValue::new(id.clone());
+    // What the person chose for the tools: from the page's data, then from each answer.
+    let tool_choices = RwSignal::new(ConnectorTools::default());
+    Effect::new(move |_| {
+        detail.with(|d| {
+            if let Some(Ok(d)) = d {
+                tool_choices.set(d.tools.clone());
+            }
+        });
     });
     let load_error = Memo::new(move |_| {
         detail.with(|d| match d {
@@ -271,7 +282,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                             }
                         >
                             <ServerCard server />
-                            <CatalogView catalog />
+                            <CatalogView catalog id=page_id.get_value() tool_choices />
                         </Show>
                     }
                         .into_any()
@@ -488,8 +499,29 @@ where
 }
 
 #[component]
-fn CatalogView(catalog: Memo<Option<Catalog>>) -> impl IntoView {
+fn CatalogView(
+    catalog: Memo<Option<Catalog>>,
+    id: ConnectorId,
+    tool_choices: RwSignal<ConnectorTools>,
+) -> impl IntoView {
     let tab = RwSignal::new(Tab::Tools);
+    let id = StoredValue::new(id);
+    let tool_busy = RwSignal::new(false);
+    let tool_error = RwSignal::new(None::<ErrorInfo>);
+    let choose_mode = Callback::new(move |(tool, mode): (String, ToolMode)| {
+        run_action(tool_busy, true, false, tool_error, async move {
+            let detail = tauri::set_tool_mode(id.get_value(), tool, mode).await?;
+            tool_choices.set(detail.tools);
+            Ok(())
+        });
+    });
+    let bulk = move |action: BulkAction| {
+        run_action(tool_busy, true, false, tool_error, async move {
+            let detail = tauri::bulk_tools(id.get_value(), action).await?;
+            tool_choices.set(detail.tools);
+            Ok(())
+        });
+    };
     let filter = RwSignal::new(String::new());
     let query = Memo::new(move |_| filter.with(|f| f.trim().to_lowercase()));
     let generation = Memo::new(move |previous: Option<&u32>| {
@@ -597,11 +629,48 @@ fn CatalogView(catalog: Memo<Option<Catalog>>) -> impl IntoView {
                                 shown=Signal::derive(move || tools.with(Vec::len))
                                 query
                             />
+                            <div class="tool-bulk" role="group" aria-label="All tools">
+                                <button
+                                    type="button"
+                                    class="button button-small"
+                                    data-testid="bulk-allow-read-only"
+                                    disabled=move || tool_busy.get()
+                                    on:click=move |_| bulk(BulkAction::AllowReadOnly)
+                                >
+                                    "Allow tools that say they only read"
+                                </button>
+                                <button
+                                    type="button"
+                                    class="button button-small"
+                                    data-testid="bulk-ask"
+                                    disabled=move || tool_busy.get()
+                                    on:click=move |_| bulk(BulkAction::AskForAll)
+                                >
+                                    "Ask for all"
+                                </button>
+                                <button
+                                    type="button"
+                                    class="button button-small"
+                                    data-testid="bulk-off"
+                                    disabled=move || tool_busy.get()
+                                    on:click=move |_| bulk(BulkAction::TurnAllOff)
+                                >
+                                    "Turn all off"
+                                </button>
+                            </div>
+                            <ActionError error=tool_error />
                             <ul class="items">
                                 <For
                                     each=move || tools.get()
                                     key=|(key, _)| *key
-                                    children=|(_, tool)| view! { <ToolItem tool /> }
+                                    children=move |(_, tool)| {
+                                        let name = tool.name.clone();
+                                        let entry = Signal::derive(move || {
+                                            tool_choices
+                                                .with(|t| t.entries.iter().find(|e| e.name == name).cloned())
+                                        });
+                                        view! { <ToolItem tool entry choose_mode busy=tool_busy /> }
+                                    }
                                 />
                             </ul>
                         }
@@ -731,28 +800,128 @@ fn Description(text: String) -> impl IntoView {
     }
 }
 
+/// What the server claims about a tool, in words; claims grant nothing.
+fn claims(annotations: Option<&serde_json::Value>) -> Vec<&'static str> {
+    let says = |key: &str| {
+        annotations
+            .and_then(|a| a.get(key))
+            .and_then(serde_json::Value::as_bool)
+    };
+    let mut out = Vec::new();
+    if says("readOnlyHint") == Some(true) {
+        out.push("Says it only reads");
+    } else if says("destructiveHint") != Some(false) && annotations.is_some() {
+        out.push("Says it may delete or change things");
+    }
+    if says("openWorldHint") == Some(true) {
+        out.push("Says it reaches outside");
+    }
+    out
+}
+
 #[component]
-fn ToolItem(tool: ToolInfo) -> impl IntoView {
+fn ToolItem(
+    tool: ToolInfo,
+    entry: Signal<Option<ToolEntry>>,
+    choose_mode: Callback<(String, ToolMode)>,
+    busy: RwSignal<bool>,
+) -> impl IntoView {
     let ToolInfo {
         name,
         title,
         description,
-        read_only_hint,
+        annotations,
         ..
     } = tool;
+    let said = claims(annotations.as_ref());
+    let standing = move || entry.with(|e| e.as_ref().map(|e| e.standing));
+    let mode_of = move || match standing() {
+        Some(ToolStanding::Allowed) => ToolMode::Allow,
+        Some(ToolStanding::Off) => ToolMode::Off,
+        _ => ToolMode::Ask,
+    };
+    let label = title.clone().unwrap_or_else(|| name.clone());
+    let control_name = name.clone();
     view! {
-        <li class="item" data-testid="tool-item">
-            <ItemHead name title>
-                {(read_only_hint == Some(true))
-                    .then(|| {
-                        view! {
-                            <span class="badge" title="The server says this tool only reads and changes nothing.">
-                                "Read-only"
-                            </span>
-                        }
-                    })}
-            </ItemHead>
-            {description.map(|text| view! { <Description text /> })}
+        <li class="item tool-item" data-testid="tool-item" data-name=name.clone()>
+            <div class="tool-item-row">
+                <div class="tool-item-text">
+                    <ItemHead name=name.clone() title>
+                        {said
+                            .into_iter()
+                            .map(|claim| {
+                                view! {
+                                    <span class="badge badge-claim" title="What the server says about this tool. It allows nothing by itself.">
+                                        {claim}
+                                    </span>
+                                }
+                            })
+                            .collect_view()}
+                        {move || {
+                            (standing() == Some(ToolStanding::Changed))
+                                .then(|| view! { <span class="badge badge-warning" data-testid="tool-changed">"Changed"</span> })
+                        }}
+                        {move || {
+                            entry
+                                .with(|e| e.as_ref().is_some_and(|e| e.is_new))
+                                .then(|| view! { <span class="badge badge-new" data-testid="tool-new">"New"</span> })
+                        }}
+                    </ItemHead>
+                    {description.clone().map(|text| view! { <Description text /> })}
+                    {move || {
+                        entry
+                            .with(|e| e.as_ref().and_then(|e| e.before.clone()))
+                            .map(|before| {
+                                view! {
+                                    <div class="tool-changed" data-testid="tool-changed-detail">
+                                        <p>
+                                            "The server changed this tool since you allowed it, so Switchboard asks again before each use."
+                                        </p>
+                                        <p class="tool-before">
+                                            <span class="field-label">"When you allowed it: "</span>
+                                            {before.description.unwrap_or_else(|| "(no description)".into())}
+                                        </p>
+                                    </div>
+                                }
+                            })
+                    }}
+                </div>
+                <div
+                    class="segmented"
+                    role="radiogroup"
+                    aria-label=format!("Whether the model may use {label}")
+                    data-testid="tool-mode"
+                >
+                    {[(ToolMode::Allow, "Allow"), (ToolMode::Ask, "Ask"), (ToolMode::Off, "Off")]
+                        .into_iter()
+                        .map(|(mode, text)| {
+                            let name = control_name.clone();
+                            let testid = match mode {
+                                ToolMode::Allow => "tool-mode-allow",
+                                ToolMode::Ask => "tool-mode-ask",
+                                ToolMode::Off => "tool-mode-off",
+                            };
+                            view! {
+                                <button
+                                    type="button"
+                                    role="radio"
+                                    class="segment"
+                                    data-testid=testid
+                                    aria-checked=move || (mode_of() == mode).to_string()
+                                    disabled=move || busy.get()
+                                    on:click=move |_| {
+                                        if mode_of() != mode || standing() == Some(ToolStanding::Changed) {
+                                            choose_mode.run((name.clone(), mode));
+                                        }
+                                    }
+                                >
+                                    {text}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </div>
         </li>
     }
 }

@@ -106,6 +106,60 @@ pub async fn connector_detail(id: ConnectorId) -> Result<ConnectorDetail, ErrorI
     call_with(command::CONNECTOR_DETAIL, &ConnectorIdRequest { id }).await
 }
 
+pub async fn set_tool_mode(
+    connector_id: ConnectorId,
+    tool: String,
+    mode: switchboard_ipc::tools::ToolMode,
+) -> Result<ConnectorDetail, ErrorInfo> {
+    call_with(
+        command::SET_TOOL_MODE,
+        &switchboard_ipc::tools::SetToolModeRequest {
+            connector_id,
+            tool,
+            mode,
+        },
+    )
+    .await
+}
+
+pub async fn bulk_tools(
+    connector_id: ConnectorId,
+    action: switchboard_ipc::tools::BulkAction,
+) -> Result<ConnectorDetail, ErrorInfo> {
+    call_with(
+        command::BULK_TOOLS,
+        &switchboard_ipc::tools::BulkToolsRequest {
+            connector_id,
+            action,
+        },
+    )
+    .await
+}
+
+pub async fn answer_tool_approval(
+    approval_id: String,
+    answer: switchboard_ipc::tools::ApprovalAnswer,
+) -> Result<(), ErrorInfo> {
+    call_unit(
+        command::ANSWER_TOOL_APPROVAL,
+        &switchboard_ipc::tools::AnswerApprovalRequest {
+            approval_id,
+            answer,
+        },
+    )
+    .await
+}
+
+pub async fn waiting_approvals(
+    id: i64,
+) -> Result<Vec<switchboard_ipc::tools::ToolApproval>, ErrorInfo> {
+    call_with(
+        command::WAITING_APPROVALS,
+        &switchboard_ipc::chat::ConversationIdRequest { id },
+    )
+    .await
+}
+
 pub async fn reconnect(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
     call_with(command::RECONNECT, &ConnectorIdRequest { id }).await
 }

@@ -18,7 +18,7 @@ const ANTHROPIC_KEY: &str = "sk-ant-test-7c0ffee0123";
 const OPENAI_KEY: &str = "sk-openai-test-5ca1ab1e";
 
 /// Adds a provider through Settings → Models.
-async fn add_provider(app: &Session, kind: &str, url: &str, key: &str) {
+pub(super) async fn add_provider(app: &Session, kind: &str, url: &str, key: &str) {
     let nav = app.wait_for(&tid("nav-models")).await;
     app.click(&nav).await.expect("open Models");
     let add = app.wait_for(&tid("add-provider")).await;
@@ -39,7 +39,7 @@ async fn add_provider(app: &Session, kind: &str, url: &str, key: &str) {
 }
 
 /// Types into the composer and sends with Enter.
-async fn send(app: &Session, text: &str) {
+pub(super) async fn send(app: &Session, text: &str) {
     let input = app.wait_for(&tid("composer-input")).await;
     app.type_into(&input, &format!("{text}{}", keys::ENTER))
         .await
@@ -92,7 +92,7 @@ async fn chips_ready(app: &Session, n: usize) {
 }
 
 /// The last request the model server got, once it has got `n`.
-async fn request_number(server: &ModelServer, n: usize) -> Value {
+pub(super) async fn request_number(server: &ModelServer, n: usize) -> Value {
     let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
     loop {
         let requests: Vec<_> = server
