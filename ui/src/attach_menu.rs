@@ -2270,6 +2270,7 @@ mod tests {
             summary: summary(id, name, ConnectorState::Connected),
             server: None,
             catalog: Some(catalog),
+            tools: Default::default(),
         }
     }
 
@@ -2310,6 +2311,7 @@ mod tests {
                 summary: summary("o", "Offline thing", ConnectorState::CantReach),
                 server: None,
                 catalog: None,
+                tools: Default::default(),
             },
             connected("d", "Docs", docs),
             connected("e", "Empty", Catalog::default()),
@@ -2317,6 +2319,7 @@ mod tests {
                 summary: summary("s", "Signing", ConnectorState::NeedsSignIn),
                 server: None,
                 catalog: None,
+                tools: Default::default(),
             },
         ])
     }
