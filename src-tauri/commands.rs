@@ -11,7 +11,7 @@ use switchboard_ipc::chat::{
     ReplaceProviderKeyRequest, SendRequest, StoredMessage,
 };
 use switchboard_ipc::tools::{
-    AnswerApprovalRequest, BulkToolsRequest, SetToolModeRequest, ToolApproval,
+    AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest, SetToolModeRequest, ToolApproval,
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
@@ -47,9 +47,12 @@ pub async fn add_connector(
 #[tauri::command]
 pub async fn connector_detail(
     connectors: State<'_, Connectors>,
+    chat: State<'_, Chat>,
     request: ConnectorIdRequest,
 ) -> Reply<ConnectorDetail> {
-    connectors.detail(&request.id)
+    connectors
+        .detail(&request.id)
+        .map(|detail| chat.with_tool_counts(detail))
 }
 
 #[tauri::command]
@@ -188,17 +191,38 @@ pub async fn set_attachment_limit(
 #[tauri::command]
 pub async fn set_tool_mode(
     connectors: State<'_, Connectors>,
+    chat: State<'_, Chat>,
     request: SetToolModeRequest,
 ) -> Reply<ConnectorDetail> {
-    connectors.set_tool_mode(&request.connector_id, &request.tool, request.mode)
+    connectors
+        .set_tool_mode(&request.connector_id, &request.tool, request.mode)
+        .map(|detail| chat.with_tool_counts(detail))
 }
 
 #[tauri::command]
 pub async fn bulk_tools(
     connectors: State<'_, Connectors>,
+    chat: State<'_, Chat>,
     request: BulkToolsRequest,
 ) -> Reply<ConnectorDetail> {
-    connectors.bulk_tools(&request.connector_id, request.action)
+    connectors
+        .bulk_tools(&request.connector_id, request.action)
+        .map(|detail| chat.with_tool_counts(detail))
+}
+
+#[tauri::command]
+pub async fn set_tool_limits(
+    connectors: State<'_, Connectors>,
+    chat: State<'_, Chat>,
+    request: SetToolLimitsRequest,
+) -> Reply<ConnectorDetail> {
+    connectors
+        .set_tool_limits(
+            &request.connector_id,
+            request.tool.as_deref(),
+            request.limits,
+        )
+        .map(|detail| chat.with_tool_counts(detail))
 }
 
 #[tauri::command]

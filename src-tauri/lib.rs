@@ -94,6 +94,7 @@ pub fn run() {
             commands::set_attachment_limit,
             commands::set_tool_mode,
             commands::bulk_tools,
+            commands::set_tool_limits,
             commands::answer_tool_approval,
             commands::waiting_approvals,
             commands::list_conversations,

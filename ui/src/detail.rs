@@ -16,7 +16,9 @@ use crate::components::{
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
 use crate::tauri;
-use switchboard_ipc::tools::{BulkAction, ConnectorTools, ToolEntry, ToolMode, ToolStanding};
+use switchboard_ipc::tools::{
+    BulkAction, ConnectorTools, Limits, ToolEntry, ToolMode, ToolStanding,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Busy {
@@ -515,6 +517,13 @@ fn CatalogView(
             Ok(())
         });
     });
+    let set_limits = Callback::new(move |(tool, limits): (String, Limits)| {
+        run_action(tool_busy, true, false, tool_error, async move {
+            let detail = tauri::set_tool_limits(id.get_value(), Some(tool), limits).await?;
+            tool_choices.set(detail.tools);
+            Ok(())
+        });
+    });
     let bulk = move |action: BulkAction| {
         run_action(tool_busy, true, false, tool_error, async move {
             let detail = tauri::bulk_tools(id.get_value(), action).await?;
@@ -669,7 +678,7 @@ fn CatalogView(
                                             tool_choices
                                                 .with(|t| t.entries.iter().find(|e| e.name == name).cloned())
                                         });
-                                        view! { <ToolItem tool entry choose_mode busy=tool_busy /> }
+                                        view! { <ToolItem tool entry choose_mode set_limits busy=tool_busy error=tool_error /> }
                                     }
                                 />
                             </ul>
@@ -824,7 +833,9 @@ fn ToolItem(
     tool: ToolInfo,
     entry: Signal<Option<ToolEntry>>,
     choose_mode: Callback<(String, ToolMode)>,
+    set_limits: Callback<(String, Limits)>,
     busy: RwSignal<bool>,
+    error: RwSignal<Option<ErrorInfo>>,
 ) -> impl IntoView {
     let ToolInfo {
         name,
@@ -842,6 +853,42 @@ fn ToolItem(
     };
     let label = title.clone().unwrap_or_else(|| name.clone());
     let control_name = name.clone();
+    let limits_name = StoredValue::new(name.clone());
+    let per_conversation = NodeRef::<html::Input>::new();
+    let per_day = NodeRef::<html::Input>::new();
+    // Both fields are read and saved together; empty is no limit.
+    let save_limits = move || {
+        let read = |field: NodeRef<html::Input>| -> Result<Option<u32>, ()> {
+            let text = field.get_untracked().map(|f| f.value()).unwrap_or_default();
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            text.parse::<u32>().map(Some).map_err(|_| ())
+        };
+        match (read(per_conversation), read(per_day)) {
+            (Ok(per_conversation), Ok(per_day)) => set_limits.run((
+                limits_name.get_value(),
+                Limits {
+                    per_conversation,
+                    per_day,
+                },
+            )),
+            _ => error.set(Some(ErrorInfo::new(
+                ErrorCode::InvalidSetting,
+                "Type a whole number of calls, or leave it empty for no limit.",
+            ))),
+        }
+    };
+    let limit_text = move |pick: fn(&Limits) -> Option<u32>| {
+        entry.with(|e| {
+            e.as_ref()
+                .and_then(|e| pick(&e.limits))
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        })
+    };
+    let used_today = move || entry.with(|e| e.as_ref().map_or(0, |e| e.used_today));
     view! {
         <li class="item tool-item" data-testid="tool-item" data-name=name.clone()>
             <div class="tool-item-row">
@@ -868,6 +915,49 @@ fn ToolItem(
                         }}
                     </ItemHead>
                     {description.clone().map(|text| view! { <Description text /> })}
+                    <details class="tool-limits">
+                        <summary data-testid="tool-limits-toggle">
+                            {move || {
+                                let has = entry.with(|e| e.as_ref().is_some_and(|e| !e.limits.is_empty()));
+                                if has { "Limits (set)" } else { "Limits" }
+                            }}
+                        </summary>
+                        <div class="tool-limits-fields">
+                            <label class="field field-inline">
+                                <span class="field-label">"Calls per conversation"</span>
+                                <input
+                                    class="input input-number"
+                                    type="number"
+                                    min="1"
+                                    placeholder="No limit"
+                                    data-testid="tool-limit-conversation"
+                                    node_ref=per_conversation
+                                    prop:value=move || limit_text(|l| l.per_conversation)
+                                    on:change=move |_| save_limits()
+                                />
+                            </label>
+                            <label class="field field-inline">
+                                <span class="field-label">"Calls per day"</span>
+                                <input
+                                    class="input input-number"
+                                    type="number"
+                                    min="1"
+                                    placeholder="No limit"
+                                    data-testid="tool-limit-day"
+                                    node_ref=per_day
+                                    prop:value=move || limit_text(|l| l.per_day)
+                                    on:change=move |_| save_limits()
+                                />
+                            </label>
+                            <span class="tool-used" data-testid="tool-used-today">
+                                {move || match used_today() {
+                                    0 => "Not used today".to_owned(),
+                                    1 => "Used once today".to_owned(),
+                                    n => format!("Used {n} times today"),
+                                }}
+                            </span>
+                        </div>
+                    </details>
                     {move || {
                         entry
                             .with(|e| e.as_ref().and_then(|e| e.before.clone()))

@@ -122,6 +122,22 @@ pub async fn set_tool_mode(
     .await
 }
 
+pub async fn set_tool_limits(
+    connector_id: ConnectorId,
+    tool: Option<String>,
+    limits: switchboard_ipc::tools::Limits,
+) -> Result<ConnectorDetail, ErrorInfo> {
+    call_with(
+        command::SET_TOOL_LIMITS,
+        &switchboard_ipc::tools::SetToolLimitsRequest {
+            connector_id,
+            tool,
+            limits,
+        },
+    )
+    .await
+}
+
 pub async fn bulk_tools(
     connector_id: ConnectorId,
     action: switchboard_ipc::tools::BulkAction,

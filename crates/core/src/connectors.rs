@@ -233,6 +233,7 @@ impl Live {
             tools: switchboard_ipc::tools::ConnectorTools {
                 entries: policy::entries(&self.record.tools, &definitions),
                 settings: self.record.tools.clone(),
+                used_today: 0,
             },
         }
     }

@@ -38,6 +38,7 @@ pub mod command {
     pub const SET_ATTACHMENT_LIMIT: &str = "set_attachment_limit";
     pub const SET_TOOL_MODE: &str = "set_tool_mode";
     pub const BULK_TOOLS: &str = "bulk_tools";
+    pub const SET_TOOL_LIMITS: &str = "set_tool_limits";
     pub const ANSWER_TOOL_APPROVAL: &str = "answer_tool_approval";
     pub const WAITING_APPROVALS: &str = "waiting_approvals";
     pub const LIST_CONVERSATIONS: &str = "list_conversations";

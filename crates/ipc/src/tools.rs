@@ -126,6 +126,9 @@ pub struct ToolEntry {
     pub limits: Limits,
     /// When Changed: the definition that was allowed, to compare with today's.
     pub before: Option<Pin>,
+    /// Calls that ran today, beside the daily limit.
+    #[serde(default)]
+    pub used_today: u32,
 }
 
 /// A connector's tools as the person chose them, with each tool's standing.
@@ -134,6 +137,9 @@ pub struct ConnectorTools {
     /// In the catalog's order; empty until the connector was listed.
     pub entries: Vec<ToolEntry>,
     pub settings: ToolSettings,
+    /// Calls of all the connector's tools that ran today.
+    #[serde(default)]
+    pub used_today: u32,
 }
 
 /// The bulk actions of a connector's page.
@@ -151,6 +157,14 @@ pub struct SetToolModeRequest {
     pub connector_id: crate::ConnectorId,
     pub tool: String,
     pub mode: ToolMode,
+}
+
+/// Limits of one tool (`tool: Some`) or of all the connector's tools together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetToolLimitsRequest {
+    pub connector_id: crate::ConnectorId,
+    pub tool: Option<String>,
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

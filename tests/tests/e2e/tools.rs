@@ -203,5 +203,101 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
     shows_mode(&app, &echo, "allow").await;
     let add = format!("{}[data-name=\"add\"]", tid("tool-item"));
     shows_mode(&app, &add, "ask").await;
+    let allow_add = app
+        .wait_for(&format!("{add} {}", tid("tool-mode-allow")))
+        .await;
+    app.click(&allow_add).await.expect("Allow add");
+    shows_mode(&app, &add, "allow").await;
+
+    // The server changes echo: only echo is Changed, and its next call asks again.
+    assert_eq!(server.change_tool().await, 1);
+    app.wait_for(&format!("{echo} {}", tid("tool-changed")))
+        .await;
+    app.wait_text(
+        &format!("{echo} {}", tid("tool-changed-detail")),
+        "The server changed this tool since you allowed it, so Switchboard asks again before each use.\nWhen you allowed it: Return the message unchanged.",
+    )
+    .await;
+    shows_mode(&app, &add, "allow").await;
+    assert!(
+        app.find_all(&format!("{add} {}", tid("tool-changed")))
+            .await
+            .expect("find")
+            .is_empty(),
+        "its neighbour keeps Allow"
+    );
+    desktop.screenshot("04-changed");
+    models.push(ModelReply::new().tool_call(
+        "call_5",
+        "python_fixture__echo",
+        json!({"message": "changed"}),
+    ));
+    models.push(ModelReply::text("Changed echo ran."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Echo after the change").await;
+    app.wait_for(&tid("approval-changed")).await;
+    let allow = app.wait_for(&tid("approval-allow-once")).await;
+    app.click(&allow).await.expect("Allow once");
+    app.wait_until(&tid("messages"), |t| t.contains("Changed echo ran."))
+        .await;
+
+    // A limit of 1 call per conversation: echo ran once in this chat, so the next is
+    // refused without a card, in words, to the model and to the person.
+    let echo = tool_row(&app, "echo").await;
+    let toggle = app
+        .wait_for(&format!("{echo} {}", tid("tool-limits-toggle")))
+        .await;
+    app.click(&toggle).await.expect("Limits");
+    app.wait_text(
+        &format!("{echo} {}", tid("tool-used-today")),
+        "Used 4 times today",
+    )
+    .await;
+    let per_conversation = app
+        .wait_for(&format!("{echo} {}", tid("tool-limit-conversation")))
+        .await;
+    app.type_into(
+        &per_conversation,
+        &format!("1{}", switchboard_testkit::webdriver::keys::ENTER),
+    )
+    .await
+    .expect("type 1");
+    app.wait_text(
+        &format!("{echo} {}", tid("tool-limits-toggle")),
+        "Limits (set)",
+    )
+    .await;
+    desktop.screenshot("05-limits");
+    let chat_item = app
+        .wait_for(&format!(
+            "{}[data-title=\"Echo after the change\"] {}",
+            tid("chat-item"),
+            tid("open-chat")
+        ))
+        .await;
+    app.click(&chat_item).await.expect("back to the chat");
+    models.push(ModelReply::new().tool_call(
+        "call_6",
+        "python_fixture__echo",
+        json!({"message": "over"}),
+    ));
+    models.push(ModelReply::text("The limit stopped it."));
+    send(&app, "Echo once more").await;
+    app.wait_until(&tid("messages"), |t| t.contains("The limit stopped it."))
+        .await;
+    assert!(
+        tool_result_sent(&models, 12, "call_6")
+            .await
+            .to_string()
+            .contains("The limit of 1 call per conversation for this tool is reached."),
+        "the model was told"
+    );
+    assert!(
+        app.find_all(&tid("approval-card"))
+            .await
+            .expect("find")
+            .is_empty()
+    );
     app.quit().await;
 }

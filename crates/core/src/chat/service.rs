@@ -22,6 +22,7 @@ use crate::connectors::Connectors;
 use crate::error::{Error, Result};
 use crate::models::providers::{Providers, model_error};
 use crate::tools::gate::{Approvals, PermissionGate};
+use switchboard_ipc::ConnectorDetail;
 use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval};
 
 /// The window repaints at most this often; text arriving faster is sent in one event.
@@ -79,6 +80,25 @@ impl Chat {
     /// The person's answer to a tool call that waits in a conversation.
     pub fn answer_approval(&self, approval_id: &str, answer: ApprovalAnswer) -> Result<()> {
         self.inner.approvals.answer(approval_id, answer)
+    }
+
+    /// `detail` with today's call counts beside each tool's limits.
+    pub fn with_tool_counts(&self, mut detail: ConnectorDetail) -> ConnectorDetail {
+        let day = crate::tools::gate::today();
+        match self
+            .inner
+            .store
+            .tool_calls_by_tool_on(&detail.summary.id.0, &day)
+        {
+            Ok(counts) => {
+                for entry in &mut detail.tools.entries {
+                    entry.used_today = counts.get(&entry.name).copied().unwrap_or(0);
+                }
+                detail.tools.used_today = counts.values().sum();
+            }
+            Err(err) => tracing::warn!(?err, "could not count today's tool calls"),
+        }
+        detail
     }
 
     /// The tool calls waiting in a conversation, for a window that opens it.

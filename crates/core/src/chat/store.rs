@@ -481,6 +481,28 @@ impl ChatStore {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// Calls that ran on `day`, per tool of a connector.
+    pub fn tool_calls_by_tool_on(
+        &self,
+        connector_id: &str,
+        day: &str,
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT tool, count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND day = ?2 GROUP BY tool",
+            )
+            .map_err(not_read)?;
+        let rows = statement
+            .query_map(rusqlite::params![connector_id, day], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(not_read)?;
+        rows.map(|row| row.map(|(tool, n)| (tool, u32::try_from(n).unwrap_or(u32::MAX))))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(not_read)
+    }
+
     /// The activity log, newest first, at most `limit` entries.
     pub fn tool_activity(&self, limit: u32) -> Result<Vec<ToolCallEntry>> {
         let conn = self.lock();

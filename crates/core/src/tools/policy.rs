@@ -315,6 +315,7 @@ pub fn entries(
                 before: (standing == Standing::Changed)
                     .then(|| rule.and_then(|r| r.pin.clone()))
                     .flatten(),
+                used_today: 0,
             }
         })
         .collect()
