@@ -11,13 +11,14 @@ use switchboard_ipc::chat::{
     ReplaceProviderKeyRequest, SendRequest, StoredMessage,
 };
 use switchboard_ipc::tools::{
-    AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest, SetToolModeRequest, ToolApproval,
+    ActivityEntry, AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest,
+    SetToolModeRequest, ToolApproval,
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
-    ConnectorSummary, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
+    ConnectorSummary, ErrorCode, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
 };
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use crate::PendingNotices;
 
@@ -239,6 +240,49 @@ pub async fn waiting_approvals(
     request: ConversationIdRequest,
 ) -> Reply<Vec<ToolApproval>> {
     Ok(chat.waiting_approvals(request.id))
+}
+
+#[tauri::command]
+pub async fn tool_activity(chat: State<'_, Chat>) -> Reply<Vec<ActivityEntry>> {
+    chat.activity(ACTIVITY_SHOWN)
+}
+
+/// How many calls Settings → Activity lists (and exports), newest first.
+const ACTIVITY_SHOWN: u32 = 10_000;
+
+/// Writes the activity log as CSV into the person's Downloads folder (their home when
+/// there is none) and answers with the file's path.
+#[tauri::command]
+pub async fn export_activity(app: AppHandle, chat: State<'_, Chat>) -> Reply<String> {
+    use tauri::Manager;
+    let entries = chat.activity(ACTIVITY_SHOWN)?;
+    let csv = switchboard_core::tools::activity::to_csv(&entries);
+    let folder = app
+        .path()
+        .download_dir()
+        .or_else(|_| app.path().home_dir())
+        .map_err(|err| {
+            ErrorInfo::new(
+                ErrorCode::Storage,
+                "Switchboard could not find your Downloads folder.",
+            )
+            .with_detail(err.to_string())
+        })?;
+    let name = format!(
+        "switchboard-activity-{}.csv",
+        switchboard_core::tools::gate::today()
+    );
+    let path = folder.join(name);
+    std::fs::create_dir_all(&folder)
+        .and_then(|()| std::fs::write(&path, csv))
+        .map_err(|err| {
+            ErrorInfo::new(
+                ErrorCode::Storage,
+                "Switchboard could not save the activity file.",
+            )
+            .with_detail(format!("{}: {err}", path.display()))
+        })?;
+    Ok(path.display().to_string())
 }
 
 // ----- Chats -----

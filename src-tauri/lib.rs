@@ -95,6 +95,8 @@ pub fn run() {
             commands::set_tool_mode,
             commands::bulk_tools,
             commands::set_tool_limits,
+            commands::tool_activity,
+            commands::export_activity,
             commands::answer_tool_approval,
             commands::waiting_approvals,
             commands::list_conversations,

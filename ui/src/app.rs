@@ -87,6 +87,18 @@ pub fn App() -> impl IntoView {
                                 "Models"
                             </button>
                         </li>
+                        <li>
+                            <button
+                                type="button"
+                                class="nav-item"
+                                data-testid="nav-activity"
+                                aria-current=move || (page.get() == Page::Activity).then_some("page")
+                                on:click=move |_| state.page.set(Page::Activity)
+                            >
+                                <ActivityIcon />
+                                "Activity"
+                            </button>
+                        </li>
                     </ul>
                 </nav>
             </aside>
@@ -96,6 +108,7 @@ pub fn App() -> impl IntoView {
                     {move || match page.get() {
                         Page::Chat => view! { <ChatPage /> }.into_any(),
                         Page::Models => view! { <ModelsPage /> }.into_any(),
+                        Page::Activity => view! { <crate::activity::ActivityPage /> }.into_any(),
                         Page::Connectors => view! { <ConnectorsPage /> }.into_any(),
                         Page::Connector(id) => view! { <DetailPage id /> }.into_any(),
                     }}
@@ -173,6 +186,22 @@ fn BrandMark() -> impl IntoView {
                 stroke="var(--brand-ink)"
                 stroke-width="1.8"
                 fill="none"
+                stroke-linecap="round"
+            />
+        </svg>
+    }
+}
+
+#[component]
+fn ActivityIcon() -> impl IntoView {
+    view! {
+        <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+            <path
+                d="M2.5 10h3.5l2-5 4 10 2-5h3.5"
+                stroke="currentColor"
+                stroke-width="1.5"
+                fill="none"
+                stroke-linejoin="round"
                 stroke-linecap="round"
             />
         </svg>

@@ -1,6 +1,7 @@
 //! Switchboard's window. It shows what the Rust core reports and sends what the person
 //! chooses; every rule (address checks, connection state, permissions) lives in the core.
 
+mod activity;
 mod add_dialog;
 mod app;
 mod attach_menu;

@@ -17,6 +17,7 @@ pub enum Page {
     /// The conversation on screen is the chat state's `current`.
     Chat,
     Models,
+    Activity,
     Connectors,
     Connector(ConnectorId),
 }

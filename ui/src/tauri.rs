@@ -138,6 +138,14 @@ pub async fn set_tool_limits(
     .await
 }
 
+pub async fn tool_activity() -> Result<Vec<switchboard_ipc::tools::ActivityEntry>, ErrorInfo> {
+    call(command::TOOL_ACTIVITY, to_js(&NoArgs {})?).await
+}
+
+pub async fn export_activity() -> Result<String, ErrorInfo> {
+    call(command::EXPORT_ACTIVITY, to_js(&NoArgs {})?).await
+}
+
 pub async fn bulk_tools(
     connector_id: ConnectorId,
     action: switchboard_ipc::tools::BulkAction,

@@ -39,6 +39,8 @@ pub mod command {
     pub const SET_TOOL_MODE: &str = "set_tool_mode";
     pub const BULK_TOOLS: &str = "bulk_tools";
     pub const SET_TOOL_LIMITS: &str = "set_tool_limits";
+    pub const TOOL_ACTIVITY: &str = "tool_activity";
+    pub const EXPORT_ACTIVITY: &str = "export_activity";
     pub const ANSWER_TOOL_APPROVAL: &str = "answer_tool_approval";
     pub const WAITING_APPROVALS: &str = "waiting_approvals";
     pub const LIST_CONVERSATIONS: &str = "list_conversations";

@@ -209,3 +209,27 @@ pub struct AnswerApprovalRequest {
     pub approval_id: String,
     pub answer: ApprovalAnswer,
 }
+
+/// One line of Settings → Activity: a tool call the model made and what came of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    pub id: i64,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    pub conversation_id: i64,
+    /// `None` when the conversation was deleted since.
+    pub conversation_title: Option<String>,
+    pub connector_id: crate::ConnectorId,
+    pub connector_name: String,
+    pub tool: String,
+    /// The arguments as sent, JSON.
+    pub arguments: String,
+    /// It ran (else it was refused).
+    pub ran: bool,
+    /// Which rule decided: "allowed", "allowed once by the person", "tool off", …
+    pub rule: String,
+    /// What came of it, cut; `None` while it runs.
+    pub outcome: Option<String>,
+    pub is_error: Option<bool>,
+    pub duration_ms: Option<i64>,
+}

@@ -8,8 +8,8 @@ use switchboard_testkit::desktop::Desktop;
 use switchboard_testkit::webdriver::{Session, tid};
 use switchboard_testkit::{ModelReply, ModelServer};
 
-use super::add_by_address;
 use super::chat::{add_provider, request_number, send};
+use super::{add_by_address, texts};
 
 /// The connector's page, Tools tab, with the tool named `tool` found.
 async fn tool_row(app: &Session, tool: &str) -> String {
@@ -299,5 +299,58 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
             .expect("find")
             .is_empty()
     );
+    // Settings → Activity lists every call with what decided it, filters, exports.
+    let nav = app.wait_for(&tid("nav-activity")).await;
+    app.click(&nav).await.expect("Activity");
+    app.wait_for(&tid("activity-list")).await;
+    let rules = texts(&app, &tid("activity-rule")).await;
+    let rules: Vec<String> = rules
+        .iter()
+        .map(|r| r.split(" · ").next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "Decided by: tool limit per conversation",
+            "Decided by: allowed once by the person",
+            "Decided by: denied by the person",
+            "Decided by: allowed",
+            "Decided by: always allowed by the person",
+            "Decided by: allowed once by the person",
+        ]
+        .map(str::to_owned),
+        "newest first"
+    );
+    desktop.screenshot("06-activity");
+    app.execute(
+        "const s = document.querySelector(arguments[0]); s.value = 'refused'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        json!([tid("filter-outcome")]),
+    )
+    .await
+    .expect("filter");
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    while texts(&app, &tid("activity-row")).await.len() != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the filter never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let export = app.wait_for(&tid("export-activity")).await;
+    app.click(&export).await.expect("Export");
+    let done = app.wait_for(&tid("export-done")).await;
+    let said = app.text(&done).await.expect("text");
+    let path = said
+        .trim()
+        .strip_prefix("Saved to ")
+        .expect("a path")
+        .to_owned();
+    let csv = std::fs::read_to_string(&path).expect("the exported file");
+    assert_eq!(csv.lines().count(), 7, "a header and six calls: {csv}");
+    assert!(csv.contains("denied by the person"));
+    let open = app.wait_for(&tid("activity-open-chat")).await;
+    app.click(&open).await.expect("open the conversation");
+    app.wait_until(&tid("messages"), |t| t.contains("The limit stopped it."))
+        .await;
     app.quit().await;
 }

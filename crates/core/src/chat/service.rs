@@ -82,6 +82,38 @@ impl Chat {
         self.inner.approvals.answer(approval_id, answer)
     }
 
+    /// The newest `limit` tool calls, with their conversations' titles.
+    pub fn activity(&self, limit: u32) -> Result<Vec<switchboard_ipc::tools::ActivityEntry>> {
+        let titles: HashMap<i64, String> = self
+            .inner
+            .store
+            .conversations()?
+            .into_iter()
+            .map(|c| (c.id, c.title))
+            .collect();
+        Ok(self
+            .inner
+            .store
+            .tool_activity(limit)?
+            .into_iter()
+            .map(|e| switchboard_ipc::tools::ActivityEntry {
+                id: e.id,
+                at_ms: e.at_ms,
+                conversation_title: titles.get(&e.conversation_id).cloned(),
+                conversation_id: e.conversation_id,
+                connector_id: ConnectorId(e.connector_id),
+                connector_name: e.connector_name,
+                tool: e.tool,
+                arguments: e.arguments,
+                ran: e.ran,
+                rule: e.rule,
+                outcome: e.outcome,
+                is_error: e.is_error,
+                duration_ms: e.duration_ms,
+            })
+            .collect())
+    }
+
     /// `detail` with today's call counts beside each tool's limits.
     pub fn with_tool_counts(&self, mut detail: ConnectorDetail) -> ConnectorDetail {
         let day = crate::tools::gate::today();
