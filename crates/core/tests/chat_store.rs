@@ -445,7 +445,10 @@ fn an_old_file_without_tables_is_migrated() {
             .collect::<Result<_, _>>()
             .expect("names");
         tables.sort();
-        assert_eq!(tables, ["attachments", "conversations", "messages"]);
+        assert_eq!(
+            tables,
+            ["attachments", "conversations", "messages", "tool_calls"]
+        );
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .expect("mode");
@@ -906,4 +909,31 @@ fn a_writer_killed_mid_write_leaves_whole_messages() {
             .expect("integrity check");
         assert_eq!(check, "ok", "round {round}");
     }
+}
+
+#[test]
+fn a_version_1_history_gains_the_tool_log_and_keeps_its_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.sqlite");
+    let store = ChatStore::open(&path).expect("open");
+    let conversation = store
+        .create_conversation("Before tools", None)
+        .expect("create");
+    say(&store, conversation.id, "kept");
+    drop(store);
+    // As a build before the tool log left it.
+    let conn = raw(&path);
+    conn.execute_batch("DROP TABLE tool_calls; PRAGMA user_version = 1;")
+        .expect("downgrade");
+    drop(conn);
+
+    let store = ChatStore::open(&path).expect("migrated");
+    assert_eq!(texts(&store, conversation.id), ["kept"]);
+    assert!(store.tool_activity(10).expect("the log").is_empty());
+    drop(store);
+    let version: i64 = raw(&path)
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
 }
