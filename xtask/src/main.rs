@@ -153,6 +153,18 @@ fn test(args: &[String]) -> Result {
     sh(cargo().args([
         "clippy",
         "--package",
+        "switchboard-core",
+        "--test",
+        "bench_connect",
+        "--test",
+        "bench_gate",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().args([
+        "clippy",
+        "--package",
         "switchboard-ui",
         "--target",
         "wasm32-unknown-unknown",
@@ -505,6 +517,8 @@ fn bench() -> Result {
         "switchboard-core",
         "--test",
         "bench_connect",
+        "--test",
+        "bench_gate",
     ]))?;
     sh(cargo()
         .args([
