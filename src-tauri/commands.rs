@@ -12,7 +12,7 @@ use switchboard_ipc::chat::{
 };
 use switchboard_ipc::tools::{
     ActivityEntry, AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest,
-    SetToolModeRequest, ToolApproval,
+    SetToolModeRequest, SetToolOptionsRequest, ToolApproval,
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
@@ -240,6 +240,30 @@ pub async fn waiting_approvals(
     request: ConversationIdRequest,
 ) -> Reply<Vec<ToolApproval>> {
     Ok(chat.waiting_approvals(request.id))
+}
+
+#[tauri::command]
+pub async fn set_tool_options(
+    connectors: State<'_, Connectors>,
+    chat: State<'_, Chat>,
+    request: SetToolOptionsRequest,
+) -> Reply<ConnectorDetail> {
+    connectors
+        .set_tool_options(
+            &request.connector_id,
+            request.call_timeout_secs,
+            request.allow_elicitation,
+            request.allow_sampling,
+        )
+        .map(|detail| chat.with_tool_counts(detail))
+}
+
+#[tauri::command]
+pub async fn mark_tools_seen(
+    connectors: State<'_, Connectors>,
+    request: ConnectorIdRequest,
+) -> Reply<()> {
+    connectors.mark_tools_seen(&request.id).map(drop)
 }
 
 #[tauri::command]

@@ -95,6 +95,8 @@ pub fn run() {
             commands::set_tool_mode,
             commands::bulk_tools,
             commands::set_tool_limits,
+            commands::set_tool_options,
+            commands::mark_tools_seen,
             commands::tool_activity,
             commands::export_activity,
             commands::answer_tool_approval,

@@ -74,10 +74,20 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     let page_id = StoredValue::new(id.clone());
     // What the person chose for the tools: from the page's data, then from each answer.
     let tool_choices = RwSignal::new(ConnectorTools::default());
+    // Once the tools were shown, they are no longer New on the next visit (this visit keeps
+    // its New badges).
+    let marked_seen = StoredValue::new(false);
     Effect::new(move |_| {
         detail.with(|d| {
             if let Some(Ok(d)) = d {
                 tool_choices.set(d.tools.clone());
+                if d.catalog.is_some() && !marked_seen.get_value() {
+                    marked_seen.set_value(true);
+                    let id = page_id.get_value();
+                    leptos::task::spawn_local(async move {
+                        let _ = tauri::mark_tools_seen(id).await;
+                    });
+                }
             }
         });
     });
@@ -667,6 +677,7 @@ fn CatalogView(
                                     "Turn all off"
                                 </button>
                             </div>
+                            <ToolOptions id=id.get_value() tool_choices busy=tool_busy error=tool_error />
                             <ActionError error=tool_error />
                             <ul class="items">
                                 <For
@@ -1113,5 +1124,148 @@ mod tests {
         assert!(tool.matches("issues"));
         assert!(tool.matches("github"));
         assert!(!tool.matches("pull request"));
+    }
+}
+
+/// The connector's own tool settings: limits for all its tools together, how long a call
+/// may take, and whether its server may ask the person for input or the model for text.
+#[component]
+fn ToolOptions(
+    id: ConnectorId,
+    tool_choices: RwSignal<ConnectorTools>,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<ErrorInfo>>,
+) -> impl IntoView {
+    let id = StoredValue::new(id);
+    let per_conversation = NodeRef::<html::Input>::new();
+    let per_day = NodeRef::<html::Input>::new();
+    let timeout = NodeRef::<html::Input>::new();
+    let read = |field: NodeRef<html::Input>| -> Result<Option<u32>, ()> {
+        let text = field.get_untracked().map(|f| f.value()).unwrap_or_default();
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<u32>().map(Some).map_err(|_| ())
+    };
+    let whole_number = move || {
+        error.set(Some(ErrorInfo::new(
+            ErrorCode::InvalidSetting,
+            "Type a whole number, or leave a limit empty for no limit.",
+        )));
+    };
+    let save_limits = move || match (read(per_conversation), read(per_day)) {
+        (Ok(per_conversation), Ok(per_day)) => {
+            run_action(busy, true, false, error, async move {
+                let detail = tauri::set_connector_limits(
+                    id.get_value(),
+                    Limits {
+                        per_conversation,
+                        per_day,
+                    },
+                )
+                .await?;
+                tool_choices.set(detail.tools);
+                Ok(())
+            });
+        }
+        _ => whole_number(),
+    };
+    let save_options = move |elicitation: Option<bool>, sampling: Option<bool>| {
+        let Ok(Some(secs)) = read(timeout) else {
+            whole_number();
+            return;
+        };
+        let settings = tool_choices.with_untracked(|t| t.settings.clone());
+        let request = switchboard_ipc::tools::SetToolOptionsRequest {
+            connector_id: id.get_value(),
+            call_timeout_secs: secs,
+            allow_elicitation: elicitation.unwrap_or(settings.allow_elicitation),
+            allow_sampling: sampling.unwrap_or(settings.allow_sampling),
+        };
+        run_action(busy, true, false, error, async move {
+            let detail = tauri::set_tool_options(request).await?;
+            tool_choices.set(detail.tools);
+            Ok(())
+        });
+    };
+    let value = move |pick: fn(&ConnectorTools) -> Option<u32>| {
+        tool_choices.with(|t| pick(t).map(|n| n.to_string()).unwrap_or_default())
+    };
+    view! {
+        <details class="tool-options" data-testid="tool-options">
+            <summary>"Settings for all of this connector's tools"</summary>
+            <div class="tool-limits-fields">
+                <label class="field field-inline">
+                    <span class="field-label">"Calls per conversation"</span>
+                    <input
+                        class="input input-number"
+                        type="number"
+                        min="1"
+                        placeholder="No limit"
+                        data-testid="connector-limit-conversation"
+                        node_ref=per_conversation
+                        prop:value=move || value(|t| t.settings.limits.per_conversation)
+                        on:change=move |_| save_limits()
+                    />
+                </label>
+                <label class="field field-inline">
+                    <span class="field-label">"Calls per day"</span>
+                    <input
+                        class="input input-number"
+                        type="number"
+                        min="1"
+                        placeholder="No limit"
+                        data-testid="connector-limit-day"
+                        node_ref=per_day
+                        prop:value=move || value(|t| t.settings.limits.per_day)
+                        on:change=move |_| save_limits()
+                    />
+                </label>
+                <span class="tool-used" data-testid="connector-used-today">
+                    {move || match tool_choices.with(|t| t.used_today) {
+                        0 => "No calls today".to_owned(),
+                        1 => "1 call today".to_owned(),
+                        n => format!("{n} calls today"),
+                    }}
+                </span>
+            </div>
+            <div class="tool-limits-fields">
+                <label class="field field-inline">
+                    <span class="field-label">"Stop a call after (seconds)"</span>
+                    <input
+                        class="input input-number"
+                        type="number"
+                        min="1"
+                        max="3600"
+                        data-testid="call-timeout"
+                        node_ref=timeout
+                        prop:value=move || value(|t| Some(t.settings.call_timeout_secs))
+                        on:change=move |_| save_options(None, None)
+                    />
+                </label>
+            </div>
+            <label class="choice">
+                <input
+                    type="checkbox"
+                    data-testid="allow-elicitation"
+                    prop:checked=move || tool_choices.with(|t| t.settings.allow_elicitation)
+                    on:change=move |ev| save_options(Some(event_target_checked(&ev)), None)
+                />
+                "Let this server ask me questions while a tool runs"
+            </label>
+            <label class="choice">
+                <input
+                    type="checkbox"
+                    data-testid="allow-sampling"
+                    prop:checked=move || tool_choices.with(|t| t.settings.allow_sampling)
+                    on:change=move |ev| save_options(None, Some(event_target_checked(&ev)))
+                />
+                "Let this server ask the model to write text"
+            </label>
+            <p class="field-hint">
+                "Switchboard does not offer these two to servers yet; your choice is kept for when it does."
+            </p>
+        </details>
     }
 }

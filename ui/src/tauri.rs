@@ -146,6 +146,31 @@ pub async fn export_activity() -> Result<String, ErrorInfo> {
     call(command::EXPORT_ACTIVITY, to_js(&NoArgs {})?).await
 }
 
+pub async fn set_tool_options(
+    request: switchboard_ipc::tools::SetToolOptionsRequest,
+) -> Result<ConnectorDetail, ErrorInfo> {
+    call_with(command::SET_TOOL_OPTIONS, &request).await
+}
+
+pub async fn mark_tools_seen(id: ConnectorId) -> Result<(), ErrorInfo> {
+    call_unit(command::MARK_TOOLS_SEEN, &ConnectorIdRequest { id }).await
+}
+
+pub async fn set_connector_limits(
+    connector_id: ConnectorId,
+    limits: switchboard_ipc::tools::Limits,
+) -> Result<ConnectorDetail, ErrorInfo> {
+    call_with(
+        command::SET_TOOL_LIMITS,
+        &switchboard_ipc::tools::SetToolLimitsRequest {
+            connector_id,
+            tool: None,
+            limits,
+        },
+    )
+    .await
+}
+
 pub async fn bulk_tools(
     connector_id: ConnectorId,
     action: switchboard_ipc::tools::BulkAction,

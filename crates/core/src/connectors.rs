@@ -679,6 +679,48 @@ impl Connectors {
         })
     }
 
+    /// The person saw the connector's tools: the ones listed now are no longer New. Does
+    /// nothing (and writes nothing) when nothing is new, or before the connector was listed.
+    pub fn mark_tools_seen(&self, id: &ConnectorId) -> Result<ConnectorDetail> {
+        {
+            let state = self.inner.lock();
+            let live = state.get(id)?;
+            let names: std::collections::BTreeSet<String> =
+                live.definitions().into_iter().map(|d| d.name).collect();
+            if live.catalog.is_none() || live.record.tools.seen.as_ref() == Some(&names) {
+                return Ok(live.detail());
+            }
+        }
+        self.change_tools(id, |settings, definitions| {
+            settings.seen = Some(definitions.iter().map(|d| d.name.clone()).collect());
+            Ok(())
+        })
+    }
+
+    /// Sets the connector's call timeout (1 to 3,600 s) and whether its server may ask the
+    /// person for input (elicitation) or ask the model for completions (sampling).
+    pub fn set_tool_options(
+        &self,
+        id: &ConnectorId,
+        call_timeout_secs: u32,
+        allow_elicitation: bool,
+        allow_sampling: bool,
+    ) -> Result<ConnectorDetail> {
+        if !(1..=3600).contains(&call_timeout_secs) {
+            return Err(Error::new(
+                ErrorCode::InvalidSetting,
+                "Choose a call timeout between 1 and 3,600 seconds.",
+            )
+            .with_detail(format!("{call_timeout_secs} s")));
+        }
+        self.change_tools(id, |settings, _| {
+            settings.call_timeout_secs = call_timeout_secs;
+            settings.allow_elicitation = allow_elicitation;
+            settings.allow_sampling = allow_sampling;
+            Ok(())
+        })
+    }
+
     /// The tools' settings of a connector and its tools as listed now.
     pub fn tools_of(&self, id: &ConnectorId) -> Result<(ToolSettings, Vec<policy::Definition>)> {
         let state = self.inner.lock();

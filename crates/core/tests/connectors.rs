@@ -617,6 +617,42 @@ async fn tool_choices_are_saved_and_a_changed_tool_is_asked_about_again() {
         ToolStanding::Allowed
     );
 
+    // Seen: the tools listed now are no longer New; a second look writes nothing.
+    assert!(
+        connectors
+            .detail(&id)
+            .expect("detail")
+            .tools
+            .entries
+            .iter()
+            .all(|e| !e.is_new)
+    );
+    connectors.mark_tools_seen(&id).expect("seen");
+    let seen = std::fs::read(&path).expect("saved");
+    connectors.mark_tools_seen(&id).expect("seen again");
+    assert_eq!(
+        std::fs::read(&path).expect("saved"),
+        seen,
+        "nothing new, nothing written"
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&seen).expect("json");
+    assert_eq!(
+        saved["connectors"][0]["tools"]["seen"],
+        serde_json::json!(["add", "echo", "fail", "sleep"])
+    );
+
+    // The call timeout and the two switches: checked, saved.
+    let err = connectors
+        .set_tool_options(&id, 0, false, false)
+        .expect_err("0 s");
+    assert_eq!(err.code, ErrorCode::InvalidSetting);
+    let detail = connectors
+        .set_tool_options(&id, 120, true, false)
+        .expect("options");
+    assert_eq!(detail.tools.settings.call_timeout_secs, 120);
+    assert!(detail.tools.settings.allow_elicitation);
+    assert!(!detail.tools.settings.allow_sampling);
+
     connectors
         .bulk_tools(&id, BulkAction::TurnAllOff)
         .expect("all off");

@@ -39,6 +39,8 @@ pub mod command {
     pub const SET_TOOL_MODE: &str = "set_tool_mode";
     pub const BULK_TOOLS: &str = "bulk_tools";
     pub const SET_TOOL_LIMITS: &str = "set_tool_limits";
+    pub const SET_TOOL_OPTIONS: &str = "set_tool_options";
+    pub const MARK_TOOLS_SEEN: &str = "mark_tools_seen";
     pub const TOOL_ACTIVITY: &str = "tool_activity";
     pub const EXPORT_ACTIVITY: &str = "export_activity";
     pub const ANSWER_TOOL_APPROVAL: &str = "answer_tool_approval";

@@ -167,6 +167,15 @@ pub struct SetToolLimitsRequest {
     pub limits: Limits,
 }
 
+/// The connector's call timeout and whether its server may ask for input or completions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetToolOptionsRequest {
+    pub connector_id: crate::ConnectorId,
+    pub call_timeout_secs: u32,
+    pub allow_elicitation: bool,
+    pub allow_sampling: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkToolsRequest {
     pub connector_id: crate::ConnectorId,

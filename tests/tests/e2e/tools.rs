@@ -269,6 +269,32 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
     )
     .await;
     desktop.screenshot("05-limits");
+    // The connector's own settings: a call timeout, kept when the page is opened again.
+    let options = app
+        .wait_for(&format!("{} summary", tid("tool-options")))
+        .await;
+    app.click(&options).await.expect("open the settings");
+    let timeout = app.wait_for(&tid("call-timeout")).await;
+    app.clear(&timeout).await.expect("clear");
+    app.type_into(
+        &timeout,
+        &format!("120{}", switchboard_testkit::webdriver::keys::ENTER),
+    )
+    .await
+    .expect("type 120");
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    loop {
+        tool_row(&app, "echo").await;
+        let timeout = app.wait_for(&tid("call-timeout")).await;
+        if app.property(&timeout, "value").await.expect("value") == json!("120") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timeout was not kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let chat_item = app
         .wait_for(&format!(
             "{}[data-title=\"Echo after the change\"] {}",
