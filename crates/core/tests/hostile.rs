@@ -52,6 +52,9 @@ async fn a_sign_in_page_that_is_not_a_web_page_is_never_opened() {
     let dir = tempfile::tempdir().expect("tempdir");
     let browser = Arc::new(RecordingBrowser::default());
     let connectors = registry(dir.path(), browser.clone());
+    // Every server lives to the end of the test: a dropped one frees its port, the next may
+    // get it, and the same address would be refused as a duplicate connector.
+    let mut servers = Vec::new();
     for (page, says) in [
         ("file:///etc/passwd", "is not a web address"),
         ("smb://attacker.example/share/x.exe", "is not a web address"),
@@ -69,7 +72,8 @@ async fn a_sign_in_page_that_is_not_a_web_page_is_never_opened() {
             "not protected by https",
         ),
     ] {
-        let server = Hostile::start();
+        servers.push(Hostile::start()); // kept: see `servers` above
+        let server = servers.last().expect("just started");
         let url = server.asks_for_sign_in(json!({ "authorization_endpoint": page }));
         let stopped = refused_sign_in(&connectors, &url).await;
         let problem = stopped.problem.expect("a reason");
@@ -104,6 +108,7 @@ async fn sign_in_endpoints_on_plain_http_elsewhere_are_never_reached() {
         "/.well-known/oauth-authorization-server",
         kit::sign_in_metadata(elsewhere.base()),
     );
+    let mut servers = Vec::new(); // kept alive: a port reused makes a duplicate address
     for (what, metadata, authorization_server) in [
         (
             "token endpoint",
@@ -123,7 +128,8 @@ async fn sign_in_endpoints_on_plain_http_elsewhere_are_never_reached() {
         // The authorization server itself elsewhere: its metadata is not even fetched.
         ("metadata document", json!({}), Some(elsewhere.base())),
     ] {
-        let server = Hostile::start();
+        servers.push(Hostile::start()); // kept: see `servers` above
+        let server = servers.last().expect("just started");
         let url = server.asks_for_sign_in(metadata);
         if let Some(authorization_server) = authorization_server {
             server.route_json(
@@ -453,6 +459,9 @@ async fn a_redirect_to_another_server_is_named_and_gets_no_key_or_password() {
     );
     let elsewhere = Hostile::start();
     elsewhere.route("/mcp", |_| Reply::status(200));
+    // Every server lives to the end of the test: a dropped one frees its port, the next may
+    // get it, and the same address would be refused as a duplicate connector.
+    let mut servers = Vec::new();
     for (how, sign_in, secret) in [
         (
             "a key in X-API-Key",
@@ -480,7 +489,8 @@ async fn a_redirect_to_another_server_is_named_and_gets_no_key_or_password() {
             "YWRhOmxvdmVsYWNl",
         ),
     ] {
-        let server = Hostile::start();
+        servers.push(Hostile::start()); // kept: see `servers` above
+        let server = servers.last().expect("just started");
         let target = elsewhere.url("/mcp?from=redirect");
         server.route("/mcp", move |_| Reply::redirect(307, &target));
         let added = connectors
@@ -572,8 +582,10 @@ async fn a_sign_in_without_pkce_s256_is_refused_before_the_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
     let browser = Arc::new(RecordingBrowser::default());
     let connectors = registry(dir.path(), browser.clone());
+    let mut servers = Vec::new(); // kept alive: a port reused makes a duplicate address
     for methods in [json!(["plain"]), Value::Null] {
-        let server = Hostile::start();
+        servers.push(Hostile::start()); // kept: see `servers` above
+        let server = servers.last().expect("just started");
         let url = server.asks_for_sign_in(json!({ "code_challenge_methods_supported": methods }));
         let problem = refused_sign_in(&connectors, &url)
             .await
