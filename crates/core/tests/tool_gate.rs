@@ -278,3 +278,183 @@ async fn the_gate_runs_asks_refuses_counts_and_cannot_be_bypassed() {
     assert_eq!(log.last().expect("first").outcome.as_deref(), Some("hello"));
     assert!(log.iter().all(|e| e.duration_ms.is_some()));
 }
+
+/// Two calls in one reply: both cards show at once and are answered in any order; each
+/// result goes back to the model under its own call. Then Stop while a card waits: the
+/// card closes and the model is not asked again.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_of_one_reply_ask_together_and_stop_closes_the_cards() {
+    use switchboard_core::chat::turn::{Turn, TurnEnd};
+    use switchboard_core::chat::{MessageStatus, Role};
+    use switchboard_core::models::{self, Endpoint, ProviderKind};
+    use switchboard_testkit::{ModelReply, ModelServer};
+    use tokio_util::sync::CancellationToken;
+
+    let python = kit::PythonMcp::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open(&dir.path().join("settings.json"));
+    let id = add(&connectors, python.url(), None).await.id;
+    assert_eq!(
+        settled(&connectors, &id).await.state,
+        ConnectorState::Connected
+    );
+    let store = ChatStore::open(&dir.path().join("history.sqlite3")).expect("history");
+    let conversation = store.create_conversation("Two", None).expect("a chat").id;
+    store
+        .append(
+            conversation,
+            Role::User,
+            &[Part::text("Echo and add")],
+            &[],
+            MessageStatus::Complete,
+            None,
+        )
+        .expect("saved");
+    let (sender, events) = mpsc::unbounded_channel();
+    let mut fixture = Fixture {
+        connectors: connectors.clone(),
+        store: store.clone(),
+        conversation,
+        approvals: Arc::new(Approvals::default()),
+        events,
+        sender,
+    };
+    let server = ModelServer::start();
+    server.push(
+        ModelReply::new()
+            .tool_call("a", "python_fixture__echo", json!({"message": "first"}))
+            .tool_call("b", "python_fixture__add", json!({"a": 20, "b": 22})),
+    );
+    server.push(ModelReply::text("Both done."));
+    let model = models::connect(Endpoint {
+        kind: ProviderKind::OpenAiCompatible,
+        base_url: server.openai_url().parse().expect("a URL"),
+        key: None,
+    })
+    .expect("an adapter");
+    let gate = fixture.gate();
+    let turn = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            Turn {
+                store: &store,
+                model: model.as_ref(),
+                model_id: "m",
+                system: None,
+                gate: &gate,
+                conversation_id: conversation,
+                cancel: CancellationToken::new(),
+            }
+            .run(|_| {})
+            .await
+        })
+    };
+    let first = fixture.approval().await;
+    let second = fixture.approval().await;
+    let mut tools = [first.tool.clone(), second.tool.clone()];
+    tools.sort();
+    assert_eq!(tools, ["add", "echo"], "both cards at once");
+    let (echo, add_card) = if first.tool == "echo" {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    // The second card first.
+    fixture
+        .approvals
+        .answer(&add_card.id, ApprovalAnswer::AllowOnce)
+        .expect("add");
+    fixture
+        .approvals
+        .answer(&echo.id, ApprovalAnswer::AllowOnce)
+        .expect("echo");
+    let end = turn.await.expect("joined").expect("ran");
+    assert_eq!(end, TurnEnd::Finished);
+    let sent = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .nth(1)
+        .expect("a second request")
+        .json();
+    let results: Vec<(String, String)> = sent["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| {
+            (
+                m["tool_call_id"].as_str().unwrap_or_default().to_owned(),
+                m["content"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0].0, "a");
+    assert!(results[0].1.contains("first"), "{results:?}");
+    assert_eq!(results[1].0, "b");
+    assert!(results[1].1.contains("42"), "{results:?}");
+
+    // Stop while a card waits: the card closes, the model is not asked again.
+    server.push(ModelReply::new().tool_call(
+        "c",
+        "python_fixture__echo",
+        json!({"message": "never"}),
+    ));
+    store
+        .append(
+            conversation,
+            Role::User,
+            &[Part::text("Once more")],
+            &[],
+            MessageStatus::Complete,
+            None,
+        )
+        .expect("saved");
+    let model = models::connect(Endpoint {
+        kind: ProviderKind::OpenAiCompatible,
+        base_url: server.openai_url().parse().expect("a URL"),
+        key: None,
+    })
+    .expect("an adapter");
+    let cancel = CancellationToken::new();
+    let gate = fixture.gate();
+    let turn = {
+        let (store, cancel) = (store.clone(), cancel.clone());
+        tokio::spawn(async move {
+            Turn {
+                store: &store,
+                model: model.as_ref(),
+                model_id: "m",
+                system: None,
+                gate: &gate,
+                conversation_id: conversation,
+                cancel,
+            }
+            .run(|_| {})
+            .await
+        })
+    };
+    let waiting = fixture.approval().await;
+    assert_eq!(fixture.approvals.waiting_in(conversation).len(), 1);
+    cancel.cancel();
+    let end = turn.await.expect("joined").expect("ran");
+    assert_eq!(end, TurnEnd::Stopped);
+    assert!(
+        fixture.approvals.waiting_in(conversation).is_empty(),
+        "the card closed"
+    );
+    assert!(
+        fixture
+            .approvals
+            .answer(&waiting.id, ApprovalAnswer::AllowOnce)
+            .is_err(),
+        "an answer after Stop runs nothing"
+    );
+    let posts = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 3, "the model was not asked again");
+}

@@ -172,12 +172,18 @@ impl Turn<'_> {
                     }
                 }
             }
+            // The calls of one reply are independent of each other: they run together, and
+            // those that ask are all shown at once, to be answered in any order.
+            let (gate, cancel) = (self.gate, &self.cancel);
+            let outcomes = futures_util::future::join_all(calls.iter().map(|call| async move {
+                tokio::select! {
+                    outcome = gate.call(call) => outcome,
+                    () = cancel.cancelled() => ToolOutcome::error("The person stopped the reply before this tool finished."),
+                }
+            }))
+            .await;
             let mut results = Vec::new();
-            for call in &calls {
-                let outcome = tokio::select! {
-                    outcome = self.gate.call(call) => outcome,
-                    () = self.cancel.cancelled() => ToolOutcome::error("The person stopped the reply before this tool finished."),
-                };
+            for (call, outcome) in calls.iter().zip(outcomes) {
                 events(TurnEvent::ToolResult {
                     call_id: call.id.clone(),
                     outcome: outcome.clone(),
