@@ -533,6 +533,12 @@ fn ReplyError() -> impl IntoView {
                 error.code,
                 ErrorCode::CredentialsRejected | ErrorCode::NoModel | ErrorCode::ModelNotFound
             );
+            // A pause after many tool rounds is not a failure: going on is the choice.
+            let go_on = if error.code == ErrorCode::ToolRoundsReached {
+                "Go on"
+            } else {
+                "Retry"
+            };
             // Not tied to this view: the reply that starts clears the error, and with it this
             // view, possibly before the command has answered.
             let retry = move |_| {
@@ -572,7 +578,7 @@ fn ReplyError() -> impl IntoView {
                             disabled=move || busy.get()
                             on:click=retry
                         >
-                            "Retry"
+                            {go_on}
                         </button>
                     </div>
                 </div>

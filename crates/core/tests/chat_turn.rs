@@ -291,3 +291,39 @@ async fn attachments_reach_the_model_where_they_belong() {
         .expect("the resource");
     assert!(attached.contains("file:///readme.md") && attached.contains("Read me now"));
 }
+
+/// A model that keeps calling tools is paused after `MAX_TOOL_ROUNDS` rounds, with every
+/// round saved; a new turn (the person's "Go on") continues from there.
+#[tokio::test]
+async fn a_model_that_keeps_calling_tools_is_paused_and_can_go_on() {
+    use switchboard_core::chat::turn::MAX_TOOL_ROUNDS;
+    let server = ModelServer::start();
+    for round in 0..MAX_TOOL_ROUNDS {
+        server.push(ModelReply::new().tool_call(&format!("call_{round}"), "loop", json!({})));
+    }
+    let model = adapter(&server, ProviderKind::OpenAiCompatible);
+    let (store, id) = conversation("Keep going", &[]);
+    let (end, _) = run(&store, model.as_ref(), id, CancellationToken::new()).await;
+    assert_eq!(end, TurnEnd::ToolRoundsReached);
+    let posts = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, MAX_TOOL_ROUNDS, "no request past the bound");
+    let messages = store.messages(id).expect("messages");
+    assert_eq!(
+        messages.len(),
+        1 + 2 * MAX_TOOL_ROUNDS,
+        "every call and its result is saved"
+    );
+
+    server.push(ModelReply::text("Finally done."));
+    let (end, _) = run(&store, model.as_ref(), id, CancellationToken::new()).await;
+    assert_eq!(end, TurnEnd::Finished);
+    let last = store.messages(id).expect("messages");
+    assert_eq!(
+        last.last().map(|m| m.parts.clone()),
+        Some(vec![Part::text("Finally done.")])
+    );
+}

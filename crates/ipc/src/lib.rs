@@ -446,6 +446,9 @@ pub enum ErrorCode {
     ReplyInProgress,
     /// A setting's value is outside what it allows (the sentence says the range).
     InvalidSetting,
+    /// The model used tools many times in a row and was paused; going on is the person's
+    /// choice (the window offers "Go on").
+    ToolRoundsReached,
     /// A bug: something that should not happen.
     Internal,
 }

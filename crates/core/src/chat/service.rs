@@ -490,6 +490,15 @@ impl Inner {
         match end {
             Ok(TurnEnd::Finished) => TurnOutcome::Finished,
             Ok(TurnEnd::Stopped) => TurnOutcome::Stopped,
+            Ok(TurnEnd::ToolRoundsReached) => TurnOutcome::Failed {
+                error: Error::new(
+                    ErrorCode::ToolRoundsReached,
+                    format!(
+                        "The model used tools {} times in a row, so Switchboard paused it. Go on when you want it to continue.",
+                        crate::chat::turn::MAX_TOOL_ROUNDS
+                    ),
+                ),
+            },
             Ok(TurnEnd::Failed(err)) => {
                 if let Ok(messages) = self.store.messages(id)
                     && let Some(last) = messages.last()

@@ -16,7 +16,7 @@ use crate::models::{Model, ModelError, ModelEvent, ModelRequest, StopReason, Too
 
 /// How many times one turn may go back to the model with tool results: a model that keeps
 /// calling tools is stopped rather than left to run up a bill.
-pub const MAX_TOOL_ROUNDS: usize = 16;
+pub const MAX_TOOL_ROUNDS: usize = 25;
 
 /// A tool call the model made, as the gate sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +95,9 @@ pub enum TurnEnd {
     /// The model failed; what arrived (if anything) is saved as unfinished, and when
     /// nothing did, the person's message is marked failed.
     Failed(ModelError),
+    /// The model went back to its tools [`MAX_TOOL_ROUNDS`] times in a row: paused, with
+    /// everything saved, until the person lets it go on.
+    ToolRoundsReached,
 }
 
 /// Everything one turn needs.
@@ -199,10 +202,7 @@ impl Turn<'_> {
                 return Ok(TurnEnd::Stopped);
             }
         }
-        Ok(TurnEnd::Failed(ModelError::new(
-            crate::models::ModelErrorKind::Refused,
-            format!("the model called tools {MAX_TOOL_ROUNDS} times in a row"),
-        )))
+        Ok(TurnEnd::ToolRoundsReached)
     }
 
     /// One request to the model, streamed until it stops, fails, or the person stops it.
