@@ -340,9 +340,19 @@ impl Session {
         what: &'static str,
         call: impl Future<Output = Result<T, ServiceError>>,
     ) -> Result<T> {
-        tokio::time::timeout(self.timeouts.request, call)
+        self.bounded_by(self.timeouts.request, what, call).await
+    }
+
+    /// A request that may take at most `within`; a refusal keeps its challenge.
+    async fn bounded_by<T>(
+        &self,
+        within: Duration,
+        what: &'static str,
+        call: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<T> {
+        tokio::time::timeout(within, call)
             .await
-            .map_err(|_| diagnose::timed_out(self.timeouts.request))?
+            .map_err(|_| diagnose::timed_out(within))?
             .map_err(|err| {
                 if let Some(challenge) = err.auth_challenge() {
                     *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -488,19 +498,13 @@ impl Session {
         arguments: serde_json::Map<String, serde_json::Value>,
         within: Duration,
     ) -> Result<CallToolResult> {
-        let call = self
-            .service
-            .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments));
-        tokio::time::timeout(within, call)
-            .await
-            .map_err(|_| diagnose::timed_out(within))?
-            .map_err(|err| {
-                if let Some(challenge) = err.auth_challenge() {
-                    *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(challenge.to_owned());
-                }
-                diagnose::request("call the tool", &err)
-            })
+        self.bounded_by(
+            within,
+            "call the tool",
+            self.service
+                .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments)),
+        )
+        .await
     }
 
     /// Suggestions for one argument of a prompt or a resource template, as typed so far
