@@ -666,13 +666,7 @@ impl Connectors {
         }
         self.change_tools(id, |settings, _| {
             match tool {
-                Some(tool) => {
-                    let rule = settings.tools.entry(tool.to_owned()).or_default();
-                    rule.limits = limits;
-                    if rule == &switchboard_ipc::tools::ToolRule::default() {
-                        settings.tools.remove(tool);
-                    }
-                }
+                Some(tool) => policy::set_limits(settings, tool, limits),
                 None => settings.limits = limits,
             }
             Ok(())

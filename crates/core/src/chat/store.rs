@@ -462,22 +462,16 @@ impl ChatStore {
         })
     }
 
-    /// Calls of a tool that ran on `day` (`YYYY-MM-DD`): what its page shows beside a limit.
-    pub fn tool_calls_on(&self, connector_id: &str, tool: Option<&str>, day: &str) -> Result<u32> {
-        let conn = self.lock();
-        let n: i64 = match tool {
-            Some(tool) => conn.query_row(
+    /// Calls of a tool that ran on `day` (`YYYY-MM-DD`): what its approval card shows.
+    pub fn tool_calls_on(&self, connector_id: &str, tool: &str, day: &str) -> Result<u32> {
+        let n: i64 = self
+            .lock()
+            .query_row(
                 "SELECT count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND tool = ?2 AND day = ?3",
                 rusqlite::params![connector_id, tool, day],
                 |row| row.get(0),
-            ),
-            None => conn.query_row(
-                "SELECT count(*) FROM tool_calls WHERE ran = 1 AND connector_id = ?1 AND day = ?2",
-                rusqlite::params![connector_id, day],
-                |row| row.get(0),
-            ),
-        }
-        .map_err(not_read)?;
+            )
+            .map_err(not_read)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 

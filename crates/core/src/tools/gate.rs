@@ -203,7 +203,7 @@ impl PermissionGate {
         let day = today();
         let used_today = self
             .store
-            .tool_calls_on(&tool.connector_id.0, Some(&tool.definition.name), &day)
+            .tool_calls_on(&tool.connector_id.0, &tool.definition.name, &day)
             .unwrap_or_default();
         let approval = ToolApproval {
             id: approval_id(),

@@ -264,8 +264,19 @@ pub fn set_mode(settings: &mut ToolSettings, tool: &Definition, mode: ToolMode) 
     let rule = settings.tools.entry(tool.name.clone()).or_default();
     rule.mode = mode;
     rule.pin = (mode == ToolMode::Allow).then(|| tool.pin());
-    if rule == &ToolRule::default() {
-        settings.tools.remove(&tool.name);
+    forget_if_default(settings, &tool.name);
+}
+
+/// Sets one tool's limits; its mode and pin stay.
+pub fn set_limits(settings: &mut ToolSettings, tool: &str, limits: Limits) {
+    settings.tools.entry(tool.to_owned()).or_default().limits = limits;
+    forget_if_default(settings, tool);
+}
+
+/// A rule that says nothing (Ask, no limits) is not kept: the file holds only choices.
+fn forget_if_default(settings: &mut ToolSettings, tool: &str) {
+    if settings.tools.get(tool) == Some(&ToolRule::default()) {
+        settings.tools.remove(tool);
     }
 }
 
