@@ -200,27 +200,20 @@ impl PythonMcp {
     /// (`subscriptions/listen` streams, or the standalone stream of an initialize-era
     /// client). Returns `n`, counting from 1, once the news has been sent.
     pub async fn change(&self) -> u32 {
-        let url = format!("http://{}/test/change", self.addr());
-        let answer: serde_json::Value = reqwest::Client::new()
-            .post(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .unwrap_or_else(|err| panic!("POST {url}: {err}"))
-            .json()
-            .await
-            .unwrap_or_else(|err| panic!("POST {url}: not JSON: {err}"));
-        answer["added"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or_else(|| panic!("POST {url}: unexpected answer {answer}"))
+        self.command("/test/change", "added").await
     }
 
     /// Changes the `echo` tool's description to `Return the message unchanged (changed
     /// <n>).` and tells every connected client the tool list changed. Returns `n`, counting
     /// from 1, once the news has been sent.
     pub async fn change_tool(&self) -> u32 {
-        let url = format!("http://{}/test/change-tool", self.addr());
+        self.command("/test/change-tool", "changed").await
+    }
+
+    /// POSTs to one of the fixture's test routes and returns the count it answers under
+    /// `field`.
+    async fn command(&self, path: &str, field: &str) -> u32 {
+        let url = format!("http://{}{path}", self.addr());
         let answer: serde_json::Value = reqwest::Client::new()
             .post(&url)
             .send()
@@ -230,7 +223,7 @@ impl PythonMcp {
             .json()
             .await
             .unwrap_or_else(|err| panic!("POST {url}: not JSON: {err}"));
-        answer["changed"]
+        answer[field]
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or_else(|| panic!("POST {url}: unexpected answer {answer}"))
