@@ -122,13 +122,9 @@ impl ChatState {
             if let Ok(waiting) = tauri::waiting_approvals(id).await
                 && state.current.get_untracked() == Some(id)
             {
-                state.approvals.update(|shown| {
-                    for approval in waiting {
-                        if !shown.iter().any(|a| a.id == approval.id) {
-                            shown.push(approval);
-                        }
-                    }
-                });
+                for approval in waiting {
+                    state.add_approval(approval);
+                }
             }
         });
     }
@@ -252,13 +248,7 @@ impl ChatState {
             ChatEvent::ToolApproval {
                 conversation_id,
                 approval,
-            } if self.is_current(conversation_id) => {
-                self.approvals.update(|shown| {
-                    if !shown.iter().any(|a| a.id == approval.id) {
-                        shown.push(approval);
-                    }
-                });
-            }
+            } if self.is_current(conversation_id) => self.add_approval(approval),
             ChatEvent::ToolApprovalClosed {
                 conversation_id,
                 approval_id,
@@ -279,6 +269,15 @@ impl ChatState {
             }
             _ => {}
         }
+    }
+
+    /// Shows a waiting tool call once, whether the event or the opening's answer brings it.
+    fn add_approval(&self, approval: ToolApproval) {
+        self.approvals.update(|shown| {
+            if !shown.iter().any(|a| a.id == approval.id) {
+                shown.push(approval);
+            }
+        });
     }
 
     fn add_message(&self, message: StoredMessage) {

@@ -649,33 +649,26 @@ fn CatalogView(
                                 query
                             />
                             <div class="tool-bulk" role="group" aria-label="All tools">
-                                <button
-                                    type="button"
-                                    class="button button-small"
-                                    data-testid="bulk-allow-read-only"
-                                    disabled=move || tool_busy.get()
-                                    on:click=move |_| bulk(BulkAction::AllowReadOnly)
-                                >
-                                    "Allow tools that say they only read"
-                                </button>
-                                <button
-                                    type="button"
-                                    class="button button-small"
-                                    data-testid="bulk-ask"
-                                    disabled=move || tool_busy.get()
-                                    on:click=move |_| bulk(BulkAction::AskForAll)
-                                >
-                                    "Ask for all"
-                                </button>
-                                <button
-                                    type="button"
-                                    class="button button-small"
-                                    data-testid="bulk-off"
-                                    disabled=move || tool_busy.get()
-                                    on:click=move |_| bulk(BulkAction::TurnAllOff)
-                                >
-                                    "Turn all off"
-                                </button>
+                                {[
+                                    (BulkAction::AllowReadOnly, "bulk-allow-read-only", "Allow tools that say they only read"),
+                                    (BulkAction::AskForAll, "bulk-ask", "Ask for all"),
+                                    (BulkAction::TurnAllOff, "bulk-off", "Turn all off"),
+                                ]
+                                    .into_iter()
+                                    .map(|(action, testid, text)| {
+                                        view! {
+                                            <button
+                                                type="button"
+                                                class="button button-small"
+                                                data-testid=testid
+                                                disabled=move || tool_busy.get()
+                                                on:click=move |_| bulk(action)
+                                            >
+                                                {text}
+                                            </button>
+                                        }
+                                    })
+                                    .collect_view()}
                             </div>
                             <ToolOptions id=id.get_value() tool_choices busy=tool_busy error=tool_error />
                             <ActionError error=tool_error />
@@ -865,40 +858,10 @@ fn ToolItem(
     let label = title.clone().unwrap_or_else(|| name.clone());
     let control_name = name.clone();
     let limits_name = StoredValue::new(name.clone());
-    let per_conversation = NodeRef::<html::Input>::new();
-    let per_day = NodeRef::<html::Input>::new();
-    // Both fields are read and saved together; empty is no limit.
-    let save_limits = move || {
-        let read = |field: NodeRef<html::Input>| -> Result<Option<u32>, ()> {
-            let text = field.get_untracked().map(|f| f.value()).unwrap_or_default();
-            let text = text.trim();
-            if text.is_empty() {
-                return Ok(None);
-            }
-            text.parse::<u32>().map(Some).map_err(|_| ())
-        };
-        match (read(per_conversation), read(per_day)) {
-            (Ok(per_conversation), Ok(per_day)) => set_limits.run((
-                limits_name.get_value(),
-                Limits {
-                    per_conversation,
-                    per_day,
-                },
-            )),
-            _ => error.set(Some(ErrorInfo::new(
-                ErrorCode::InvalidSetting,
-                "Type a whole number of calls, or leave it empty for no limit.",
-            ))),
-        }
-    };
-    let limit_text = move |pick: fn(&Limits) -> Option<u32>| {
-        entry.with(|e| {
-            e.as_ref()
-                .and_then(|e| pick(&e.limits))
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        })
-    };
+    let limits =
+        Signal::derive(move || entry.with(|e| e.as_ref().map(|e| e.limits).unwrap_or_default()));
+    let save_limits =
+        Callback::new(move |limits: Limits| set_limits.run((limits_name.get_value(), limits)));
     let used_today = move || entry.with(|e| e.as_ref().map_or(0, |e| e.used_today));
     view! {
         <li class="item tool-item" data-testid="tool-item" data-name=name.clone()>
@@ -934,32 +897,7 @@ fn ToolItem(
                             }}
                         </summary>
                         <div class="tool-limits-fields">
-                            <label class="field field-inline">
-                                <span class="field-label">"Calls per conversation"</span>
-                                <input
-                                    class="input input-number"
-                                    type="number"
-                                    min="1"
-                                    placeholder="No limit"
-                                    data-testid="tool-limit-conversation"
-                                    node_ref=per_conversation
-                                    prop:value=move || limit_text(|l| l.per_conversation)
-                                    on:change=move |_| save_limits()
-                                />
-                            </label>
-                            <label class="field field-inline">
-                                <span class="field-label">"Calls per day"</span>
-                                <input
-                                    class="input input-number"
-                                    type="number"
-                                    min="1"
-                                    placeholder="No limit"
-                                    data-testid="tool-limit-day"
-                                    node_ref=per_day
-                                    prop:value=move || limit_text(|l| l.per_day)
-                                    on:change=move |_| save_limits()
-                                />
-                            </label>
+                            <LimitFields limits on_save=save_limits error testid="tool" />
                             <span class="tool-used" data-testid="tool-used-today">
                                 {move || match used_today() {
                                     0 => "Not used today".to_owned(),
@@ -1137,43 +1075,21 @@ fn ToolOptions(
     error: RwSignal<Option<ErrorInfo>>,
 ) -> impl IntoView {
     let id = StoredValue::new(id);
-    let per_conversation = NodeRef::<html::Input>::new();
-    let per_day = NodeRef::<html::Input>::new();
     let timeout = NodeRef::<html::Input>::new();
-    let read = |field: NodeRef<html::Input>| -> Result<Option<u32>, ()> {
-        let text = field.get_untracked().map(|f| f.value()).unwrap_or_default();
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text.parse::<u32>().map(Some).map_err(|_| ())
-    };
-    let whole_number = move || {
-        error.set(Some(ErrorInfo::new(
-            ErrorCode::InvalidSetting,
-            "Type a whole number, or leave a limit empty for no limit.",
-        )));
-    };
-    let save_limits = move || match (read(per_conversation), read(per_day)) {
-        (Ok(per_conversation), Ok(per_day)) => {
-            run_action(busy, true, false, error, async move {
-                let detail = tauri::set_connector_limits(
-                    id.get_value(),
-                    Limits {
-                        per_conversation,
-                        per_day,
-                    },
-                )
-                .await?;
-                tool_choices.set(detail.tools);
-                Ok(())
-            });
-        }
-        _ => whole_number(),
-    };
+    let limits = Signal::derive(move || tool_choices.with(|t| t.settings.limits));
+    let save_limits = Callback::new(move |limits: Limits| {
+        run_action(busy, true, false, error, async move {
+            let detail = tauri::set_connector_limits(id.get_value(), limits).await?;
+            tool_choices.set(detail.tools);
+            Ok(())
+        });
+    });
     let save_options = move |elicitation: Option<bool>, sampling: Option<bool>| {
-        let Ok(Some(secs)) = read(timeout) else {
-            whole_number();
+        let Ok(Some(secs)) = read_number(timeout) else {
+            error.set(Some(ErrorInfo::new(
+                ErrorCode::InvalidSetting,
+                "Type a whole number of seconds.",
+            )));
             return;
         };
         let settings = tool_choices.with_untracked(|t| t.settings.clone());
@@ -1196,32 +1112,7 @@ fn ToolOptions(
         <details class="tool-options" data-testid="tool-options">
             <summary>"Settings for all of this connector's tools"</summary>
             <div class="tool-limits-fields">
-                <label class="field field-inline">
-                    <span class="field-label">"Calls per conversation"</span>
-                    <input
-                        class="input input-number"
-                        type="number"
-                        min="1"
-                        placeholder="No limit"
-                        data-testid="connector-limit-conversation"
-                        node_ref=per_conversation
-                        prop:value=move || value(|t| t.settings.limits.per_conversation)
-                        on:change=move |_| save_limits()
-                    />
-                </label>
-                <label class="field field-inline">
-                    <span class="field-label">"Calls per day"</span>
-                    <input
-                        class="input input-number"
-                        type="number"
-                        min="1"
-                        placeholder="No limit"
-                        data-testid="connector-limit-day"
-                        node_ref=per_day
-                        prop:value=move || value(|t| t.settings.limits.per_day)
-                        on:change=move |_| save_limits()
-                    />
-                </label>
+                <LimitFields limits on_save=save_limits error testid="connector" />
                 <span class="tool-used" data-testid="connector-used-today">
                     {move || match tool_choices.with(|t| t.used_today) {
                         0 => "No calls today".to_owned(),
@@ -1267,5 +1158,70 @@ fn ToolOptions(
                 "Switchboard does not offer these two to servers yet; your choice is kept for when it does."
             </p>
         </details>
+    }
+}
+
+/// A number field as typed: empty is `None`; anything but a whole number is an error.
+fn read_number(field: NodeRef<html::Input>) -> Result<Option<u32>, ()> {
+    let text = field.get_untracked().map(|f| f.value()).unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<u32>().map(Some).map_err(|_| ())
+}
+
+/// "Calls per conversation" and "Calls per day" (empty is no limit), read and saved together
+/// when either changes. `testid` names them `<testid>-limit-conversation` and
+/// `<testid>-limit-day`.
+#[component]
+fn LimitFields(
+    limits: Signal<Limits>,
+    on_save: Callback<Limits>,
+    error: RwSignal<Option<ErrorInfo>>,
+    testid: &'static str,
+) -> impl IntoView {
+    let per_conversation = NodeRef::<html::Input>::new();
+    let per_day = NodeRef::<html::Input>::new();
+    let save = move || match (read_number(per_conversation), read_number(per_day)) {
+        (Ok(per_conversation), Ok(per_day)) => on_save.run(Limits {
+            per_conversation,
+            per_day,
+        }),
+        _ => error.set(Some(ErrorInfo::new(
+            ErrorCode::InvalidSetting,
+            "Type a whole number of calls, or leave it empty for no limit.",
+        ))),
+    };
+    let shown = move |pick: fn(&Limits) -> Option<u32>| {
+        limits.with(|l| pick(l).map(|n| n.to_string()).unwrap_or_default())
+    };
+    view! {
+        <label class="field field-inline">
+            <span class="field-label">"Calls per conversation"</span>
+            <input
+                class="input input-number"
+                type="number"
+                min="1"
+                placeholder="No limit"
+                data-testid=format!("{testid}-limit-conversation")
+                node_ref=per_conversation
+                prop:value=move || shown(|l| l.per_conversation)
+                on:change=move |_| save()
+            />
+        </label>
+        <label class="field field-inline">
+            <span class="field-label">"Calls per day"</span>
+            <input
+                class="input input-number"
+                type="number"
+                min="1"
+                placeholder="No limit"
+                data-testid=format!("{testid}-limit-day")
+                node_ref=per_day
+                prop:value=move || shown(|l| l.per_day)
+                on:change=move |_| save()
+            />
+        </label>
     }
 }
