@@ -12,7 +12,7 @@ use switchboard_ipc::chat::{
 };
 use switchboard_ipc::tools::{
     ActivityEntry, AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest,
-    SetToolModeRequest, SetToolOptionsRequest, ToolApproval,
+    SetToolModeRequest, SetToolOptionsRequest, StopToolCallRequest, ToolApproval,
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
@@ -232,6 +232,11 @@ pub async fn answer_tool_approval(
     request: AnswerApprovalRequest,
 ) -> Reply<()> {
     chat.answer_approval(&request.approval_id, request.answer)
+}
+
+#[tauri::command]
+pub async fn stop_tool_call(chat: State<'_, Chat>, request: StopToolCallRequest) -> Reply<()> {
+    chat.stop_tool_call(request.conversation_id, &request.call_id)
 }
 
 #[tauri::command]

@@ -100,6 +100,7 @@ pub fn run() {
             commands::tool_activity,
             commands::export_activity,
             commands::answer_tool_approval,
+            commands::stop_tool_call,
             commands::waiting_approvals,
             commands::list_conversations,
             commands::new_conversation,

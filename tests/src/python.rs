@@ -210,6 +210,45 @@ impl PythonMcp {
         self.command("/test/change-tool", "changed").await
     }
 
+    /// The tool calls the server saw cancelled, oldest first (`"sleep 30"` for a `sleep`
+    /// of 30 seconds that a client cancelled).
+    pub async fn cancelled_calls(&self) -> Vec<String> {
+        let url = format!("http://{}/test/cancelled", self.addr());
+        let answer: serde_json::Value = reqwest::get(&url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+            .json()
+            .await
+            .unwrap_or_else(|err| panic!("GET {url}: not JSON: {err}"));
+        answer["cancelled"]
+            .as_array()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until the server has seen `call` cancelled (see [`Self::cancelled_calls`]);
+    /// panics after a minute.
+    pub async fn wait_cancelled(&self, call: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if self.cancelled_calls().await.iter().any(|c| c == call) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never saw {call:?} cancelled: {:?}",
+                self.cancelled_calls().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// POSTs to one of the fixture's test routes and returns the count it answers under
     /// `field`.
     async fn command(&self, path: &str, field: &str) -> u32 {

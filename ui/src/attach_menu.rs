@@ -887,27 +887,48 @@ impl FormSpec {
 
 // ----- Sizes and images -------------------------------------------------------------------------
 
-/// A `data:` URL for an image the preview may show: only PNG, JPEG, GIF and WebP, and only
+/// A `data:` URL for an image the window may show: only PNG, JPEG, GIF and WebP, and only
 /// base64 text (nothing that could end the URL or the attribute).
-fn image_data_url(media_type: &str, data: &str) -> Option<String> {
+pub(crate) fn image_data_url(media_type: &str, data: &str) -> Option<String> {
+    data_url(
+        media_type,
+        data,
+        &["image/png", "image/jpeg", "image/gif", "image/webp"],
+    )
+}
+
+/// A `data:` URL for a sound the window may play, on the same terms as an image.
+pub(crate) fn audio_data_url(media_type: &str, data: &str) -> Option<String> {
+    data_url(
+        media_type,
+        data,
+        &[
+            "audio/wav",
+            "audio/x-wav",
+            "audio/mpeg",
+            "audio/mp3",
+            "audio/ogg",
+            "audio/webm",
+            "audio/mp4",
+            "audio/aac",
+            "audio/flac",
+        ],
+    )
+}
+
+fn data_url(media_type: &str, data: &str, allowed: &[&str]) -> Option<String> {
     let media_type = media_type.trim().to_ascii_lowercase();
-    let allowed = matches!(
-        media_type.as_str(),
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    );
     let base64 = !data.is_empty()
         && data
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n' | b'\r'));
-    (allowed && base64).then(|| {
+    (allowed.contains(&media_type.as_str()) && base64).then(|| {
         format!(
             "data:{media_type};base64,{}",
             data.replace(['\n', '\r'], "")
         )
     })
 }
-
-// ----- Icons ----------------------------------------------------------------------------------
 
 #[component]
 fn KindIcon(kind: AttachmentKind) -> impl IntoView {
@@ -1955,6 +1976,106 @@ pub fn SentAttachmentChip(attachment: Attachment) -> impl IntoView {
     view! { <ChipView label connector_name kind state on_remove=None /> }
 }
 
+/// A resource a tool's result points to: read from its connector when the person opens
+/// it, then previewed like an attachment.
+#[component]
+pub fn LinkChip(
+    connector_id: String,
+    connector_name: String,
+    uri: String,
+    name: String,
+    #[prop(optional)] description: Option<String>,
+) -> impl IntoView {
+    let state = RwSignal::new(None::<ChipState>);
+    let preview_open = RwSignal::new(false);
+    let main = NodeRef::<html::Button>::new();
+    let status = move || {
+        state.with(|s| match s {
+            None => "link",
+            Some(ChipState::Reading) => "reading",
+            Some(ChipState::Ready(_)) => "ready",
+            Some(ChipState::Failed(_)) => "failed",
+        })
+    };
+    let open = {
+        let (connector_id, uri, name) = (connector_id.clone(), uri.clone(), name.clone());
+        move |_| match status() {
+            "reading" => {}
+            "ready" => preview_open.set(true),
+            _ => {
+                state.set(Some(ChipState::Reading));
+                let request = switchboard_ipc::chat::ReadResourceRequest {
+                    connector_id: ConnectorId(connector_id.clone()),
+                    uri: uri.clone(),
+                    name: name.clone(),
+                    from_template: false,
+                };
+                spawn_local(async move {
+                    let read = tauri::read_resource(request).await;
+                    let opened = read.is_ok();
+                    state.set(Some(ChipState::from_result(read)));
+                    preview_open.set(opened);
+                });
+            }
+        }
+    };
+    let close_preview = Callback::new(move |()| {
+        preview_open.set(false);
+        if let Some(button) = main.get_untracked() {
+            let _ = button.focus();
+        }
+    });
+    let tooltip = description
+        .map(|d| format!("{d} ({uri})"))
+        .unwrap_or_else(|| format!("{uri}: click to read it from {connector_name}"));
+    view! {
+        <span
+            class="attach-chip"
+            class:attach-chip-failed=move || status() == "failed"
+            data-testid="link-chip"
+            data-state=status
+        >
+            <button type="button" class="attach-chip-main" node_ref=main title=tooltip on:click=open>
+                <KindIcon kind=AttachmentKind::Resource />
+                <span class="attach-chip-name">{name}</span>
+                <span class="attach-chip-connector">{connector_name}</span>
+                {move || (status() == "reading").then(|| view! { <Spinner /> })}
+            </button>
+            {move || {
+                state
+                    .with(|s| match s {
+                        Some(ChipState::Failed(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .map(|error| {
+                        view! {
+                            <span class="attach-chip-error" role="alert" data-testid="chip-error">
+                                {error.message}
+                            </span>
+                        }
+                    })
+            }}
+        </span>
+        {move || {
+            if !preview_open.get() {
+                return None;
+            }
+            state
+                .with(|s| match s {
+                    Some(ChipState::Ready(attachment)) => Some(attachment.clone()),
+                    _ => None,
+                })
+                .map(|attachment| {
+                    view! {
+                        <Portal>
+                            <PreviewDialog attachment=attachment.clone() on_close=close_preview />
+                        </Portal>
+                    }
+                })
+        }}
+    }
+}
+
 #[component]
 fn ChipView(
     label: String,
@@ -2198,6 +2319,22 @@ fn parts_view(parts: &[Part], name: &str) -> impl IntoView + use<> {
                 }
                 .into_any(),
             },
+            Part::Audio { media_type, .. } => view! {
+                <p class="attach-preview-muted">"A sound (" {media_type.clone()} ")."</p>
+            }
+            .into_any(),
+            Part::Link { name, uri, .. } => view! {
+                <p class="attach-preview-muted">
+                    "A link to " {name.clone()} " (" <code>{uri.clone()}</code> ")."
+                </p>
+            }
+            .into_any(),
+            Part::Structured { value, .. } => view! {
+                <pre class="attach-preview-text">
+                    {serde_json::to_string_pretty(value).unwrap_or_default()}
+                </pre>
+            }
+            .into_any(),
             Part::ToolCall { name, .. } => view! {
                 <p class="attach-preview-muted">"A call of the tool " {name.clone()} "."</p>
             }

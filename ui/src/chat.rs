@@ -5,16 +5,20 @@
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::collections::HashMap;
+
 use switchboard_ipc::chat::{
-    Attachment, ChatEvent, Conversation, MessageStatus, ModelChoice, ModelsOverview, Part, Role,
-    SendRequest, StoredMessage, TurnOutcome,
+    Attachment, AttachmentContent, AttachmentKind, ChatEvent, Conversation, MessageStatus,
+    ModelChoice, ModelsOverview, Part, Role, SendRequest, StoredMessage, ToolLabel, ToolProgress,
+    TurnOutcome,
 };
 use switchboard_ipc::{ConnectorId, ErrorCode, ErrorInfo};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::attach_menu::{
-    AttachMenu, AttachmentChip, ChipState, PendingAttachment, SentAttachmentChip,
+    AttachMenu, AttachmentChip, ChipState, LinkChip, PendingAttachment, SentAttachmentChip,
+    audio_data_url, image_data_url,
 };
 use crate::components::{ActionError, Spinner, run_action};
 use crate::markdown::Markdown;
@@ -40,6 +44,8 @@ pub struct ChatState {
     pub open_error: RwSignal<Option<ErrorInfo>>,
     /// Tool calls of the conversation on screen waiting for the person's answer.
     pub approvals: RwSignal<Vec<ToolApproval>>,
+    /// Tool calls of the conversation on screen that run now, with their progress.
+    pub running: RwSignal<HashMap<String, Option<ToolProgress>>>,
     /// Text received since the last frame: the window repaints once per frame, not once
     /// per event.
     pending_text: StoredValue<String>,
@@ -64,6 +70,7 @@ impl ChatState {
             reply_error: RwSignal::new(None),
             open_error: RwSignal::new(None),
             approvals: RwSignal::new(Vec::new()),
+            running: RwSignal::new(HashMap::new()),
             pending_text: StoredValue::new(String::new()),
             frame_requested: StoredValue::new(false),
             events_seen: StoredValue::new(0),
@@ -102,6 +109,7 @@ impl ChatState {
     }
 
     fn clear_reply(&self) {
+        self.running.set(HashMap::new());
         self.streaming.set(String::new());
         self.pending_text.set_value(String::new());
         self.replying.set(false);
@@ -197,6 +205,9 @@ impl ChatState {
             }
             | ChatEvent::ToolApprovalClosed {
                 conversation_id, ..
+            }
+            | ChatEvent::ToolRunning {
+                conversation_id, ..
             } => self.is_current(*conversation_id),
             ChatEvent::MessageSaved { message } => self.is_current(message.conversation_id),
             ChatEvent::ConversationChanged { .. } | ChatEvent::ConversationRemoved { .. } => false,
@@ -232,6 +243,18 @@ impl ChatState {
                     self.pending_text.set_value(String::new());
                     self.streaming.set(String::new());
                 }
+                let finished: Vec<&String> = message
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::ToolResult { call_id, .. } => Some(call_id),
+                        _ => None,
+                    })
+                    .collect();
+                if !finished.is_empty() {
+                    self.running
+                        .update(|running| running.retain(|id, _| !finished.contains(&id)));
+                }
                 self.add_message(message);
             }
             ChatEvent::MessageStatus {
@@ -256,10 +279,20 @@ impl ChatState {
                 self.approvals
                     .update(|shown| shown.retain(|a| a.id != approval_id));
             }
+            ChatEvent::ToolRunning {
+                conversation_id,
+                call_id,
+                progress,
+            } if self.is_current(conversation_id) => {
+                self.running.update(|running| {
+                    running.insert(call_id, progress);
+                });
+            }
             ChatEvent::ReplyEnded {
                 conversation_id,
                 outcome,
             } if self.is_current(conversation_id) => {
+                self.running.set(HashMap::new());
                 self.flush_text();
                 self.replying.set(false);
                 self.streaming.set(String::new());
@@ -597,7 +630,7 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
         }
         all
     });
-    let tool_calls: Vec<(String, String, serde_json::Value)> = message
+    let tool_calls: Vec<(String, String, serde_json::Value, Option<ToolLabel>)> = message
         .parts
         .iter()
         .filter_map(|p| match p {
@@ -605,7 +638,8 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                 id,
                 name,
                 arguments,
-            } => Some((id.clone(), name.clone(), arguments.clone())),
+                label,
+            } => Some((id.clone(), name.clone(), arguments.clone(), label.clone())),
             _ => None,
         })
         .collect();
@@ -652,7 +686,9 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                         })}
                     {tool_calls
                         .into_iter()
-                        .map(|(id, name, arguments)| view! { <ToolCallView id name arguments /> })
+                        .map(|(id, name, arguments, label)| {
+                            view! { <ToolCallView id name arguments label /> }
+                        })
                         .collect_view()}
                     <footer class="message-actions">
                         {unfinished
@@ -1212,33 +1248,254 @@ mod tests {
     }
 }
 
-/// A tool call the model made: the tool's name and its arguments, folded.
+/// A tool call the model made: which connector's tool, its arguments (folded), and while
+/// it runs, its progress and a Stop.
 #[component]
-fn ToolCallView(id: String, name: String, arguments: serde_json::Value) -> impl IntoView {
+fn ToolCallView(
+    id: String,
+    name: String,
+    arguments: serde_json::Value,
+    label: Option<ToolLabel>,
+) -> impl IntoView {
+    let chat = use_chat_state();
+    let call = id.clone();
+    let running = move || chat.running.with(|running| running.get(&call).cloned());
+    let (shown, connector) = match &label {
+        Some(label) => (label.shown().to_owned(), Some(label.connector_name.clone())),
+        None => (name.clone(), None),
+    };
+    let shown_for_stop = shown.clone();
+    let stop = {
+        let call = id.clone();
+        move |_| {
+            let Some(conversation) = chat.current.get_untracked() else {
+                return;
+            };
+            let call = call.clone();
+            spawn_local(async move {
+                // A call that ended meanwhile has nothing to stop.
+                let _ = tauri::stop_tool_call(conversation, call).await;
+            });
+        }
+    };
     view! {
-        <details class="tool-block" data-testid="tool-call" data-call=id>
-            <summary>
-                <span class="tool-block-label">"Used a tool: "</span>
-                <code>{name}</code>
-            </summary>
-            <ArgumentsView value=arguments />
-        </details>
+        <div class="tool-call" data-testid="tool-call" data-call=id data-tool=name.clone()>
+            <details class="tool-block">
+                <summary title=format!("The model calls it {name}")>
+                    <span class="tool-block-label">"Used "</span>
+                    <span class="tool-block-tool" data-testid="tool-call-name">{shown}</span>
+                    {connector
+                        .map(|c| {
+                            view! {
+                                <span class="tool-block-connector" data-testid="tool-call-connector">
+                                    " from " {c}
+                                </span>
+                            }
+                        })}
+                </summary>
+                <ArgumentsView value=arguments />
+            </details>
+            {move || {
+                running()
+                    .map(|progress| {
+                        let (value, total, message) = match progress {
+                            Some(p) => (Some(p.progress), p.total, p.message),
+                            None => (None, None, None),
+                        };
+                        let percent = value
+                            .zip(total)
+                            .map(|(v, t)| format!("{:.0}%", (v / t * 100.0).clamp(0.0, 100.0)));
+                        view! {
+                            <div class="tool-running" data-testid="tool-running" role="status">
+                                <Spinner />
+                                <span class="tool-running-label">"Running…"</span>
+                                {match (value, total) {
+                                    (Some(v), Some(t)) => {
+                                        view! {
+                                            <progress
+                                                class="tool-progress"
+                                                data-testid="tool-progress"
+                                                max=t.to_string()
+                                                value=v.to_string()
+                                            ></progress>
+                                        }
+                                            .into_any()
+                                    }
+                                    _ => {
+                                        view! {
+                                            <progress class="tool-progress" data-testid="tool-progress"></progress>
+                                        }
+                                            .into_any()
+                                    }
+                                }}
+                                {percent
+                                    .map(|p| {
+                                        view! {
+                                            <span class="tool-progress-percent" data-testid="tool-progress-percent">
+                                                {p}
+                                            </span>
+                                        }
+                                    })}
+                                {message
+                                    .map(|m| {
+                                        view! {
+                                            <span class="tool-progress-message" data-testid="tool-progress-message">
+                                                {m}
+                                            </span>
+                                        }
+                                    })}
+                                <button
+                                    type="button"
+                                    class="button button-secondary tool-stop"
+                                    aria-label=format!("Stop {shown_for_stop}")
+                                    data-testid="tool-stop"
+                                    on:click=stop.clone()
+                                >
+                                    "Stop"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
+        </div>
     }
 }
 
-/// What came of a tool call: its text (as text), images named, errors in words.
+/// Whether a text part is the JSON of a structured result (its "text twin", not shown twice).
+fn is_twin(text: &str, value: &serde_json::Value) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|parsed| &parsed == value)
+}
+
+/// What came of a tool call: text as Markdown, images shown, sounds playable, resources as
+/// chips (embedded ones previewed, links read when opened), a structured result as a tree
+/// (with the problem when it broke its promised form), failures in words.
 #[component]
 fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl IntoView {
-    let text = content
-        .iter()
-        .map(|part| match part {
-            Part::Text { text } => text.clone(),
-            Part::Image { media_type, .. } => format!("[an image, {media_type}]"),
-            Part::Resource { name, uri, .. } => format!("[{name}: {uri}]"),
-            _ => String::new(),
+    let chat = use_chat_state();
+    let label = chat.messages.with_untracked(|messages| {
+        messages.iter().rev().find_map(|m| {
+            m.parts.iter().find_map(|p| match p {
+                Part::ToolCall { id, label, .. } if *id == call_id => label.clone(),
+                _ => None,
+            })
         })
-        .collect::<Vec<_>>()
-        .join("\n");
+    });
+    let connector_name = label
+        .as_ref()
+        .map(|l| l.connector_name.clone())
+        .unwrap_or_default();
+    let structured: Option<serde_json::Value> = content.iter().find_map(|p| match p {
+        Part::Structured { value, .. } => Some(value.clone()),
+        _ => None,
+    });
+    let title = match (&label, is_error) {
+        (Some(label), false) => format!("Result of {}", label.shown()),
+        (Some(label), true) => format!("{} did not run or failed", label.shown()),
+        (None, false) => "The tool's result".to_owned(),
+        (None, true) => "The tool did not run or failed".to_owned(),
+    };
+    let body = content
+        .into_iter()
+        .filter_map(|part| {
+            Some(match part {
+                Part::Text { text } => {
+                    if structured.as_ref().is_some_and(|v| is_twin(&text, v)) {
+                        return None;
+                    }
+                    view! {
+                        <div class="tool-result-text" data-testid="tool-result-text">
+                            <Markdown text=Signal::stored(text) on_link=Callback::new(open_link) />
+                        </div>
+                    }
+                    .into_any()
+                }
+                Part::Image { media_type, data } => match image_data_url(&media_type, &data) {
+                    Some(src) => view! {
+                        <img
+                            class="tool-result-image"
+                            data-testid="tool-result-image"
+                            src=src
+                            alt="An image the tool returned"
+                        />
+                    }
+                    .into_any(),
+                    None => view! {
+                        <p class="tool-result-muted">"An image (" {media_type} ") that can't be shown."</p>
+                    }
+                    .into_any(),
+                },
+                Part::Audio { media_type, data } => {
+                    let size = crate::components::format_size((data.len() / 4 * 3) as u64);
+                    let src = audio_data_url(&media_type, &data);
+                    view! {
+                        <figure class="tool-result-audio" data-testid="tool-result-audio">
+                            {src.map(|src| view! { <audio controls=true src=src></audio> })}
+                            <figcaption>"A sound (" {media_type} ", " {size} ")"</figcaption>
+                        </figure>
+                    }
+                    .into_any()
+                }
+                Part::Link {
+                    connector_id,
+                    uri,
+                    name,
+                    title,
+                    description,
+                    ..
+                } => view! {
+                    <LinkChip
+                        connector_id
+                        connector_name=connector_name.clone()
+                        uri
+                        name=title.unwrap_or(name)
+                        description=description.unwrap_or_default()
+                    />
+                }
+                .into_any(),
+                Part::Resource {
+                    uri,
+                    name,
+                    mime_type,
+                    text,
+                } => {
+                    let attachment = Attachment {
+                        kind: AttachmentKind::Resource,
+                        connector_id: String::new(),
+                        connector_name: connector_name.clone(),
+                        name: name.clone(),
+                        uri: Some(uri.clone()),
+                        size: text.len() as u64,
+                        truncated: false,
+                        note: None,
+                        content: AttachmentContent::Parts {
+                            parts: vec![Part::Resource {
+                                uri,
+                                name,
+                                mime_type,
+                                text,
+                            }],
+                        },
+                    };
+                    view! { <SentAttachmentChip attachment /> }.into_any()
+                }
+                Part::Structured { value, problem } => view! {
+                    {problem
+                        .map(|problem| {
+                            view! {
+                                <p class="tool-result-problem" role="alert" data-testid="tool-result-problem">
+                                    {problem}
+                                </p>
+                            }
+                        })}
+                    <div class="tool-structured" data-testid="tool-structured">
+                        <ArgumentsView value />
+                    </div>
+                }
+                .into_any(),
+                Part::ToolCall { .. } | Part::ToolResult { .. } => return None,
+            })
+        })
+        .collect_view();
     view! {
         <details
             class="tool-block tool-result"
@@ -1246,12 +1503,10 @@ fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl I
             data-testid="tool-result"
             data-call=call_id
             data-error=is_error.to_string()
-            open=is_error
+            open=true
         >
-            <summary>
-                {if is_error { "The tool did not run or failed" } else { "The tool's result" }}
-            </summary>
-            <pre class="tool-result-text" data-testid="tool-result-text">{text}</pre>
+            <summary data-testid="tool-result-title">{title}</summary>
+            <div class="tool-result-body">{body}</div>
         </details>
     }
 }

@@ -217,6 +217,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
             class="connector-row"
             data-testid="connector-row"
             data-connector-id=id.0.clone()
+            data-name=field(|s| s.name.clone())
             on:click=open
         >
             <button type="button" class="row-main" node_ref=button>

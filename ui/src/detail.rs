@@ -1057,6 +1057,7 @@ mod tests {
             read_only_hint: None,
             input_schema: Default::default(),
             annotations: None,
+            output_schema: None,
         };
         assert!(tool.matches(""));
         assert!(tool.matches("issues"));

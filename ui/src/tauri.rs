@@ -199,6 +199,17 @@ pub async fn answer_tool_approval(
     .await
 }
 
+pub async fn stop_tool_call(conversation_id: i64, call_id: String) -> Result<(), ErrorInfo> {
+    call_unit(
+        command::STOP_TOOL_CALL,
+        &switchboard_ipc::tools::StopToolCallRequest {
+            conversation_id,
+            call_id,
+        },
+    )
+    .await
+}
+
 pub async fn waiting_approvals(
     id: i64,
 ) -> Result<Vec<switchboard_ipc::tools::ToolApproval>, ErrorInfo> {

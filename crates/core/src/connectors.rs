@@ -625,6 +625,7 @@ impl Connectors {
                     description: None,
                     input_schema: serde_json::Value::Null,
                     annotations: None,
+                    output_schema: None,
                 },
             };
             policy::set_mode(settings, &definition, mode);

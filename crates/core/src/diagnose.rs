@@ -15,8 +15,11 @@ pub(crate) fn timed_out(after: Duration) -> Error {
     Error::new(
         ErrorCode::Timeout,
         format!(
-            "The server did not answer within {} seconds. It may be busy or down; try again later.",
-            after.as_secs()
+            "The server did not answer within {}. It may be busy or down; try again later.",
+            match after.as_secs() {
+                1 => "1 second".to_owned(),
+                n => format!("{n} seconds"),
+            }
         ),
     )
 }

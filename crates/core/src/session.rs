@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use rmcp::handler::client::progress::ProgressDispatcher;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
     GetPromptRequestParams, GetPromptResult, Implementation, ProtocolVersion,
@@ -57,6 +58,8 @@ pub struct Session {
 struct Handler {
     config: ClientConfig,
     changes: watch::Sender<u64>,
+    /// Progress of requests in flight, to whoever waits on their token.
+    progress: ProgressDispatcher,
 }
 
 impl Handler {
@@ -81,6 +84,54 @@ impl ClientHandler for Handler {
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.changed("tools");
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        // A token nobody waits for (made up, or of a request that has ended) is dropped.
+        self.progress.handle_notification(params).await;
+    }
+}
+
+/// How far a long request has come, as the server says (`notifications/progress`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    pub progress: f64,
+    pub total: Option<f64>,
+    /// The server's words, untrusted: shown as text.
+    pub message: Option<String>,
+}
+
+/// Sends `notifications/cancelled` for a request whose caller stopped waiting (the person's
+/// Stop, the call timeout), unless it is disarmed once the answer came.
+struct CancelOnDrop {
+    peer: rmcp::service::Peer<RoleClient>,
+    id: Option<rmcp::model::RequestId>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let peer = self.peer.clone();
+        runtime.spawn(async move {
+            let notification = rmcp::model::CancelledNotification::new(
+                rmcp::model::CancelledNotificationParam::new(
+                    Some(id),
+                    Some("stopped by the person or timed out".to_owned()),
+                ),
+            );
+            if let Err(err) = peer.send_notification(notification.into()).await {
+                tracing::debug!(%err, "could not tell the server a request was cancelled");
+            }
+        });
     }
 }
 
@@ -169,6 +220,7 @@ fn handler(changes: &watch::Sender<u64>) -> Handler {
     Handler {
         config: client_config(),
         changes: changes.clone(),
+        progress: ProgressDispatcher::new(),
     }
 }
 
@@ -392,6 +444,10 @@ impl Session {
                         .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
                     description: tool.description.map(|d| d.into_owned()),
                     input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
+                    output_schema: tool
+                        .output_schema
+                        .as_ref()
+                        .map(|schema| serde_json::Value::Object((**schema).clone())),
                     annotations: tool
                         .annotations
                         .as_ref()
@@ -491,20 +547,57 @@ impl Session {
     }
 
     /// Calls a tool, waiting at most `within` (the connector's call timeout) rather than the
-    /// session's request bound.
+    /// session's request bound, and handing each progress report the server sends to
+    /// `progress`. When the caller stops waiting (the future is dropped) or the time is up,
+    /// the server is sent `notifications/cancelled` for the request.
     pub async fn call_tool_within(
         &self,
         name: &str,
         arguments: serde_json::Map<String, serde_json::Value>,
         within: Duration,
+        mut progress: impl FnMut(Progress) + Send,
     ) -> Result<CallToolResult> {
-        self.bounded_by(
-            within,
-            "call the tool",
-            self.service
-                .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments)),
-        )
-        .await
+        use futures_util::StreamExt;
+        use rmcp::model::{ClientRequest, ServerResult};
+
+        let call = async {
+            let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
+                CallToolRequestParams::new(name.to_owned()).with_arguments(arguments),
+            ));
+            let handle = self
+                .service
+                .peer()
+                .send_request_with_option(request, rmcp::service::PeerRequestOptions::no_options())
+                .await?;
+            let mut reports = self
+                .service
+                .service()
+                .progress
+                .subscribe(handle.progress_token.clone())
+                .await;
+            let mut cancel = CancelOnDrop {
+                peer: handle.peer.clone(),
+                id: Some(handle.id.clone()),
+            };
+            let response = handle.await_response();
+            tokio::pin!(response);
+            let response = loop {
+                tokio::select! {
+                    response = &mut response => break response,
+                    Some(report) = reports.next() => progress(Progress {
+                        progress: report.progress,
+                        total: report.total,
+                        message: report.message,
+                    }),
+                }
+            };
+            cancel.id = None;
+            match response? {
+                ServerResult::CallToolResult(result) => Ok(result),
+                _ => Err(ServiceError::UnexpectedResponse),
+            }
+        };
+        self.bounded_by(within, "call the tool", call).await
     }
 
     /// Suggestions for one argument of a prompt or a resource template, as typed so far

@@ -89,6 +89,11 @@ fn every_part() -> Vec<Part> {
             id: "call_1".into(),
             name: "search".into(),
             arguments: json!({"q": "rust", "limit": 3, "deep": {"a": [1, null, true]}}),
+            label: Some(switchboard_ipc::chat::ToolLabel {
+                connector_name: "Search".into(),
+                tool: "search".into(),
+                title: Some("Search the web".into()),
+            }),
         },
         Part::ToolResult {
             call_id: "call_1".into(),

@@ -325,6 +325,7 @@ async fn requests_carry_the_conversation_as_each_provider_expects() {
                     id: "call_9".into(),
                     name: "search".into(),
                     arguments: json!({"q": "milk"}),
+                    label: None,
                 },
             ],
         },
@@ -417,4 +418,199 @@ async fn requests_carry_the_conversation_as_each_provider_expects() {
         json!({"role": "tool", "tool_call_id": "call_9", "content": "Tools are not enabled yet"})
     );
     assert_eq!(body["tools"][0]["function"]["name"], "search");
+}
+
+/// What a tool returned, of every content type, as each provider takes it in a tool result:
+/// Anthropic gets text and images as blocks, Chat Completions gets text only; a sound and a
+/// link are named; a structured result reaches the model once (through its text twin), and
+/// one that breaks its `outputSchema` reaches it only as the problem.
+#[tokio::test]
+async fn tool_results_of_every_content_type_reach_each_provider() {
+    use switchboard_core::chat::attachments::{TEXT_BOUND, tool_result};
+
+    let schema = json!({
+        "type": "object",
+        "properties": {"temperature": {"type": "number"}},
+        "required": ["temperature"],
+    });
+    let wire = |value: serde_json::Value| -> rmcp::model::CallToolResult {
+        serde_json::from_value(value).expect("a tools/call result")
+    };
+    let good = tool_result(
+        wire(json!({
+            "content": [
+                {"type": "text", "text": "{\"temperature\":21}"},
+                {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
+                {"type": "audio", "data": "UklGRgAAAAA=", "mimeType": "audio/wav"},
+                {"type": "resource_link", "uri": "file:///report.pdf", "name": "report.pdf",
+                 "description": "The full report"},
+                {"type": "resource", "resource": {"uri": "file:///notes.md",
+                 "mimeType": "text/markdown", "text": "buy milk"}},
+            ],
+            "structuredContent": {"temperature": 21},
+        })),
+        "c1",
+        Some(&schema),
+        TEXT_BOUND,
+    );
+    assert!(!good.is_error);
+    assert_eq!(good.note, None);
+    assert_eq!(
+        good.parts,
+        vec![
+            Part::text("{\"temperature\":21}"),
+            Part::Image {
+                media_type: "image/png".into(),
+                data: "iVBORw0KGgo=".into()
+            },
+            Part::Audio {
+                media_type: "audio/wav".into(),
+                data: "UklGRgAAAAA=".into()
+            },
+            Part::Link {
+                connector_id: "c1".into(),
+                uri: "file:///report.pdf".into(),
+                name: "report.pdf".into(),
+                title: None,
+                mime_type: None,
+                description: Some("The full report".into()),
+            },
+            Part::Resource {
+                uri: "file:///notes.md".into(),
+                name: "notes.md".into(),
+                mime_type: Some("text/markdown".into()),
+                text: "buy milk".into(),
+            },
+            Part::Structured {
+                value: json!({"temperature": 21}),
+                problem: None
+            },
+        ]
+    );
+    // Structured only: the model reads its JSON.
+    let bare = tool_result(
+        wire(json!({"content": [], "structuredContent": {"temperature": 3}})),
+        "c1",
+        Some(&schema),
+        TEXT_BOUND,
+    );
+    assert_eq!(bare.parts[0], Part::text("{\"temperature\":3}"));
+    // Breaks its promise: the twin goes, the problem says where.
+    let bad = tool_result(
+        wire(json!({
+            "content": [{"type": "text", "text": "{\"temperature\":\"warm\"}"}],
+            "structuredContent": {"temperature": "warm"},
+        })),
+        "c1",
+        Some(&schema),
+        TEXT_BOUND,
+    );
+    assert!(bad.is_error);
+    let [
+        Part::Structured {
+            problem: Some(problem),
+            ..
+        },
+    ] = bad.parts.as_slice()
+    else {
+        panic!(
+            "only the structured part, with its problem: {:?}",
+            bad.parts
+        );
+    };
+    assert!(
+        problem.starts_with("The tool's result does not have the form it promised")
+            && problem.contains("/temperature"),
+        "{problem}"
+    );
+
+    let request = ModelRequest::new(
+        "model-x",
+        vec![
+            Message {
+                role: Role::Assistant,
+                parts: vec![
+                    Part::ToolCall {
+                        id: "good".into(),
+                        name: "weather".into(),
+                        arguments: json!({}),
+                        label: None,
+                    },
+                    Part::ToolCall {
+                        id: "bad".into(),
+                        name: "weather".into(),
+                        arguments: json!({}),
+                        label: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::User,
+                parts: vec![
+                    Part::ToolResult {
+                        call_id: "good".into(),
+                        content: good.parts,
+                        is_error: false,
+                    },
+                    Part::ToolResult {
+                        call_id: "bad".into(),
+                        content: bad.parts,
+                        is_error: true,
+                    },
+                ],
+            },
+        ],
+    );
+    let server = ModelServer::start();
+    server.push(ModelReply::text("ok"));
+    server.push(ModelReply::text("ok"));
+    for kind in BOTH {
+        let (_, error) = collect(adapter(&server, kind).as_ref(), &request).await;
+        assert_eq!(error, None);
+    }
+    let sent = server.requests();
+
+    let anthropic = sent[0].json();
+    let results = &anthropic["messages"][1]["content"];
+    let good = results[0]["content"].as_array().expect("blocks");
+    assert_eq!(good.len(), 5, "the structured part adds nothing: {good:?}");
+    assert_eq!(good[0]["text"], "{\"temperature\":21}");
+    assert_eq!(good[1]["type"], "image");
+    assert_eq!(good[1]["source"]["data"], "iVBORw0KGgo=");
+    let sound = good[2]["text"].as_str().expect("a sound is named");
+    assert!(sound.contains("a sound (audio/wav"), "{sound}");
+    let link = good[3]["text"].as_str().expect("a link is named");
+    assert!(
+        link.contains("report.pdf") && link.contains("file:///report.pdf"),
+        "{link}"
+    );
+    assert!(
+        good[4]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("buy milk"))
+    );
+    let bad = &results[1];
+    assert_eq!(bad["is_error"], true);
+    assert_eq!(bad["content"].as_array().map(Vec::len), Some(1));
+    let said = bad["content"][0]["text"].as_str().expect("the problem");
+    assert!(said.contains("does not have the form") && !said.contains("warm"));
+
+    let openai = sent[1].json();
+    let good = openai["messages"][1]["content"]
+        .as_str()
+        .expect("text only");
+    assert_eq!(good.matches("temperature").count(), 1, "{good}");
+    for expected in [
+        "[an image (image/png) was returned]",
+        "a sound (audio/wav",
+        "file:///report.pdf",
+        "buy milk",
+    ] {
+        assert!(good.contains(expected), "{expected} in {good}");
+    }
+    assert_eq!(openai["messages"][1]["tool_call_id"], "good");
+    let bad = openai["messages"][2]["content"]
+        .as_str()
+        .expect("text only");
+    assert!(bad.contains("does not have the form") && !bad.contains("warm"));
 }

@@ -458,3 +458,112 @@ async fn calls_of_one_reply_ask_together_and_stop_closes_the_cards() {
         .count();
     assert_eq!(posts, 3, "the model was not asked again");
 }
+
+fn sleep_call(id: &str, seconds: u32) -> ToolCallRequest {
+    ToolCallRequest {
+        id: id.to_owned(),
+        name: "python_fixture__sleep".into(),
+        arguments: json!({"seconds": seconds}),
+    }
+}
+
+impl Fixture {
+    /// Waits for the window to hear that `call_id` runs with progress from its server.
+    async fn progress_of(&mut self, call_id: &str) -> switchboard_ipc::chat::ToolProgress {
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
+                .await
+                .expect("progress within 30 s")
+                .expect("events");
+            if let ChatEvent::ToolRunning {
+                call_id: id,
+                progress: Some(progress),
+                ..
+            } = event
+                && id == call_id
+            {
+                return progress;
+            }
+        }
+    }
+}
+
+/// A slow tool reports its progress to the window; the Stop on its block, the person's
+/// Stop of the whole reply (the call dropped) and the call timeout each tell the server,
+/// which sees the call cancelled. Both protocol eras.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_call_shows_progress_and_every_way_of_stopping_it_tells_the_server() {
+    for python in [kit::PythonMcp::start(), kit::PythonMcp::legacy()] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let connectors = open(&dir.path().join("settings.json"));
+        let id = add(&connectors, python.url(), None).await.id;
+        assert_eq!(
+            settled(&connectors, &id).await.state,
+            ConnectorState::Connected
+        );
+        connectors
+            .set_tool_mode(&id, "sleep", ToolMode::Allow)
+            .expect("allow");
+        let store = ChatStore::open(&dir.path().join("history.sqlite3")).expect("history");
+        let conversation = store.create_conversation("Slow", None).expect("a chat").id;
+        let (sender, events) = mpsc::unbounded_channel();
+        let mut fixture = Fixture {
+            connectors: connectors.clone(),
+            store,
+            conversation,
+            approvals: Arc::new(Approvals::default()),
+            events,
+            sender,
+        };
+        let gate = Arc::new(fixture.gate());
+        gate.offered();
+
+        // The Stop on the block: the model reads that the person stopped it.
+        let running = {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move { gate.call(&sleep_call("one", 30)).await })
+        };
+        let progress = fixture.progress_of("one").await;
+        assert_eq!(progress.total, Some(30.0));
+        assert!(progress.progress > 0.0, "{progress:?}");
+        assert!(
+            progress
+                .message
+                .as_deref()
+                .is_some_and(|m| m.ends_with("of 30 s")),
+            "{progress:?}"
+        );
+        fixture
+            .approvals
+            .stop(conversation, "one")
+            .expect("a running call stops");
+        let stopped = running.await.expect("joined");
+        assert!(stopped.is_error);
+        assert_eq!(text(&stopped), "The person stopped this call.");
+        python.wait_cancelled("sleep 30").await;
+        // Not running any more: a second Stop is refused.
+        assert!(fixture.approvals.stop(conversation, "one").is_err());
+
+        // The reply's Stop drops the call.
+        let running = {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move { gate.call(&sleep_call("two", 31)).await })
+        };
+        fixture.progress_of("two").await;
+        running.abort();
+        python.wait_cancelled("sleep 31").await;
+
+        // The call timeout.
+        connectors
+            .set_tool_options(&id, 1, false, false)
+            .expect("a timeout of 1 s");
+        let timed_out = gate.call(&sleep_call("three", 32)).await;
+        assert!(timed_out.is_error);
+        assert!(
+            text(&timed_out).contains("within 1 second."),
+            "{}",
+            text(&timed_out)
+        );
+        python.wait_cancelled("sleep 32").await;
+    }
+}

@@ -41,11 +41,42 @@ pub enum Part {
         media_type: String,
         data: String,
     },
+    /// A sound a tool returned, base64-encoded: played in the window, named to the model
+    /// (neither provider takes sound in a tool result).
+    Audio {
+        media_type: String,
+        data: String,
+    },
+    /// A resource a tool (or a prompt) points to without sending it: named to the model, a
+    /// chip in the window that reads it from its connector when opened.
+    Link {
+        connector_id: String,
+        uri: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mime_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// A tool's `structuredContent`, shown as a tree. The model reads it from its text
+    /// twin; when it does not match the tool's `outputSchema`, `problem` says how, and the
+    /// model is told that instead of the data.
+    Structured {
+        value: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<String>,
+    },
     /// The model asks to call a tool.
     ToolCall {
         id: String,
         name: String,
         arguments: Value,
+        /// Which connector's tool the name stands for, for the window (the model's name is
+        /// made unique across connectors and says little to a person).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<ToolLabel>,
     },
     /// What came of a tool call (given back to the model on the next request).
     ToolResult {
@@ -53,6 +84,22 @@ pub enum Part {
         content: Vec<Part>,
         is_error: bool,
     },
+}
+
+/// A tool as a person knows it: its connector, and its title or name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolLabel {
+    pub connector_name: String,
+    pub tool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+impl ToolLabel {
+    /// The title when the server gave one, else the name.
+    pub fn shown(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.tool)
+    }
 }
 
 impl Part {
@@ -403,6 +450,25 @@ pub enum ChatEvent {
         conversation_id: i64,
         approval_id: String,
     },
+    /// A tool call went to its server (`progress: None`), or the server said how far it
+    /// has come. Its result arrives as a saved message.
+    ToolRunning {
+        conversation_id: i64,
+        call_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        progress: Option<ToolProgress>,
+    },
+}
+
+/// How far a running tool call has come, as its server says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolProgress {
+    pub progress: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// The server's words (cut to a line), shown as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// One conversation, as the list shows it.

@@ -45,6 +45,7 @@ pub mod command {
     pub const EXPORT_ACTIVITY: &str = "export_activity";
     pub const ANSWER_TOOL_APPROVAL: &str = "answer_tool_approval";
     pub const WAITING_APPROVALS: &str = "waiting_approvals";
+    pub const STOP_TOOL_CALL: &str = "stop_tool_call";
     pub const LIST_CONVERSATIONS: &str = "list_conversations";
     pub const NEW_CONVERSATION: &str = "new_conversation";
     pub const OPEN_CONVERSATION: &str = "open_conversation";
@@ -249,6 +250,9 @@ pub struct ToolInfo {
     /// `openWorldHint`, …): claims, shown as such.
     #[serde(default)]
     pub annotations: Option<serde_json::Value>,
+    /// The JSON Schema its `structuredContent` promises to match, as the server sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -516,6 +520,7 @@ mod tests {
                 read_only_hint: None,
                 input_schema: serde_json::Value::Null,
                 annotations: None,
+                output_schema: None,
             }],
             prompts: vec![],
             resources: vec![],

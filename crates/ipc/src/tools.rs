@@ -219,6 +219,13 @@ pub struct AnswerApprovalRequest {
     pub answer: ApprovalAnswer,
 }
 
+/// The Stop on a running tool call's block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopToolCallRequest {
+    pub conversation_id: i64,
+    pub call_id: String,
+}
+
 /// One line of Settings → Activity: a tool call the model made and what came of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityEntry {

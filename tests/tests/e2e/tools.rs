@@ -13,9 +13,18 @@ use super::{add_by_address, texts};
 
 /// The connector's page, Tools tab, with the tool named `tool` found.
 async fn tool_row(app: &Session, tool: &str) -> String {
+    tool_row_of(app, None, tool).await
+}
+
+/// [`tool_row`] on the page of the connector named `connector` (else the first).
+async fn tool_row_of(app: &Session, connector: Option<&str>, tool: &str) -> String {
     let nav = app.wait_for(&tid("nav-connectors")).await;
     app.click(&nav).await.expect("Connectors");
-    let row = app.wait_for(&tid("connector-row")).await;
+    let row = match connector {
+        Some(name) => format!("{}[data-name=\"{name}\"]", tid("connector-row")),
+        None => tid("connector-row"),
+    };
+    let row = app.wait_for(&row).await;
     app.click(&row).await.expect("open the connector");
     let tab = app.wait_for(&tid("tab-tools")).await;
     app.click(&tab).await.expect("Tools tab");
@@ -122,11 +131,12 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
             .contains("hi there"),
         "the result reached the model"
     );
-    // The result is folded; a click on its summary shows it.
-    let result = app
-        .wait_for(&format!("{} summary", tid("tool-result")))
+    // The result shows under the tool's name and connector.
+    app.wait_text(&tid("tool-call-name"), "echo").await;
+    app.wait_text(&tid("tool-call-connector"), "from Python Fixture")
         .await;
-    app.click(&result).await.expect("open the result");
+    app.wait_text(&tid("tool-result-title"), "Result of echo")
+        .await;
     app.wait_until(&tid("tool-result-text"), |t| t.contains("hi there"))
         .await;
     desktop.screenshot("02-tool-result");
@@ -378,5 +388,230 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
     app.click(&open).await.expect("open the conversation");
     app.wait_until(&tid("messages"), |t| t.contains("The limit stopped it."))
         .await;
+    app.quit().await;
+}
+
+/// What tools return, shown as a person expects (server-everything: an image, links read
+/// when opened, a structured result as a tree), a slow tool's progress with the Stop on its
+/// block and the reply's Stop (the server sees both calls cancelled), and everything intact
+/// after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_results_show_as_they_are_slow_tools_stop_and_all_survives_a_restart() {
+    let models = ModelServer::start();
+    models.models(&["tool-model"]);
+    let everything = kit::Everything::start();
+    let python = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("tools_results");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, everything.url()).await;
+    add_by_address(&app, python.url()).await;
+    for name in [kit::EVERYTHING_SERVER_TITLE, "Python Fixture"] {
+        app.wait_until(
+            &format!("{}[data-name=\"{name}\"]", tid("connector-row")),
+            |t| t.contains("Connected"),
+        )
+        .await;
+    }
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    // server-everything's tools say they only read: the bulk action allows them.
+    let image_row = tool_row_of(&app, Some(kit::EVERYTHING_SERVER_TITLE), "get-tiny-image").await;
+    let bulk = app.wait_for(&tid("bulk-allow-read-only")).await;
+    app.click(&bulk)
+        .await
+        .expect("Allow tools that say they only read");
+    shows_mode(&app, &image_row, "allow").await;
+
+    // One reply, three calls: they run together, each result shown as what it is.
+    let tool = |name: &str| format!("everything_reference_server__{name}");
+    models.push(
+        ModelReply::new()
+            .tool_call("img", &tool("get-tiny-image"), json!({}))
+            .tool_call("links", &tool("get-resource-links"), json!({"count": 2}))
+            .tool_call(
+                "weather",
+                &tool("get-structured-content"),
+                json!({"location": "Chicago"}),
+            ),
+    );
+    models.push(ModelReply::text("Three tools ran."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Show me what tools return").await;
+    app.wait_until(&tid("messages"), |t| t.contains("Three tools ran."))
+        .await;
+    let image = app.wait_for(&tid("tool-result-image")).await;
+    let src = app
+        .attribute(&image, "src")
+        .await
+        .expect("src")
+        .unwrap_or_default();
+    assert!(src.starts_with("data:image/png;base64,"), "{src}");
+    let loaded = app
+        .execute(
+            "return document.querySelector(arguments[0]).naturalWidth;",
+            json!([tid("tool-result-image")]),
+        )
+        .await
+        .expect("the image's width");
+    assert!(
+        loaded.as_u64().is_some_and(|w| w > 0),
+        "the image shows: {loaded}"
+    );
+    let links = texts(&app, &tid("link-chip")).await;
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(links[1].starts_with("Text Resource 2"), "{links:?}");
+    let tree = app.wait_for(&tid("tool-structured")).await;
+    let tree = app.text(&tree).await.expect("the tree");
+    for expected in [
+        "temperature",
+        "36",
+        "conditions",
+        "Light rain / drizzle",
+        "humidity",
+    ] {
+        assert!(tree.contains(expected), "{expected} in {tree}");
+    }
+    // The text twin of the structured result is not shown twice.
+    let shown = texts(&app, &tid("tool-result-text")).await;
+    assert!(
+        !shown.iter().any(|t| t.contains("\"temperature\"")),
+        "{shown:?}"
+    );
+    desktop.screenshot("10-results");
+    // What the model read: the image named (Chat Completions takes text only there), the
+    // links named, the weather once.
+    assert!(
+        tool_result_sent(&models, 2, "img")
+            .await
+            .to_string()
+            .contains("[an image (image/png) was returned]")
+    );
+    let links_sent = tool_result_sent(&models, 2, "links").await.to_string();
+    assert!(
+        links_sent.contains("A resource is referred to") && links_sent.contains("Text Resource 2"),
+        "{links_sent}"
+    );
+    let weather = tool_result_sent(&models, 2, "weather").await;
+    assert_eq!(
+        weather.as_str().map(|w| w.matches("temperature").count()),
+        Some(1),
+        "{weather}"
+    );
+    // A link is read from its connector when opened.
+    let text_link = app
+        .find_all(&format!("{} button", tid("link-chip")))
+        .await
+        .expect("links")
+        .pop()
+        .expect("the second link");
+    app.click(&text_link).await.expect("open the link");
+    app.wait_until(&tid("preview-body"), |t| t.contains("Resource 2"))
+        .await;
+    desktop.screenshot("11-link-preview");
+    app.press(switchboard_testkit::webdriver::keys::ESCAPE)
+        .await
+        .expect("Escape");
+    app.wait_gone(&tid("preview-body")).await;
+
+    // A slow tool: its progress, then the Stop on its block.
+    models.push(ModelReply::new().tool_call(
+        "slow",
+        "python_fixture__sleep",
+        json!({"seconds": 30}),
+    ));
+    models.push(ModelReply::text("You stopped the wait."));
+    send(&app, "Wait half a minute").await;
+    let allow = app.wait_for(&tid("approval-allow-once")).await;
+    app.click(&allow).await.expect("Allow once");
+    app.wait_until(&tid("tool-progress-message"), |t| t.ends_with("of 30 s"))
+        .await;
+    app.wait_until(&tid("tool-progress-percent"), |t| t.ends_with('%'))
+        .await;
+    desktop.screenshot("12-progress");
+    let stop = app.wait_for(&tid("tool-stop")).await;
+    app.click(&stop).await.expect("Stop the call");
+    app.wait_until(&tid("messages"), |t| t.contains("You stopped the wait."))
+        .await;
+    python.wait_cancelled("sleep 30").await;
+    assert!(
+        tool_result_sent(&models, 4, "slow")
+            .await
+            .to_string()
+            .contains("The person stopped this call."),
+        "the model was told"
+    );
+    app.wait_gone(&tid("tool-running")).await;
+
+    // The reply's Stop while a tool runs: the call is cancelled too.
+    models.push(ModelReply::new().tool_call(
+        "slower",
+        "python_fixture__sleep",
+        json!({"seconds": 31}),
+    ));
+    send(&app, "Wait a little longer").await;
+    let allow = app.wait_for(&tid("approval-allow-once")).await;
+    app.click(&allow).await.expect("Allow once");
+    app.wait_for(&tid("tool-running")).await;
+    let stop = app.wait_for(&tid("stop-reply")).await;
+    app.click(&stop).await.expect("Stop the reply");
+    python.wait_cancelled("sleep 31").await;
+    app.wait_gone(&tid("tool-running")).await;
+    app.quit().await;
+
+    // After a restart: the results, the page's choices and counts, the activity.
+    let app = driver.open_app().await;
+    let chat_item = app
+        .wait_for(&format!(
+            "{}[data-title=\"Show me what tools return\"] {}",
+            tid("chat-item"),
+            tid("open-chat")
+        ))
+        .await;
+    app.click(&chat_item).await.expect("open the chat");
+    app.wait_for(&tid("tool-result-image")).await;
+    app.wait_until(&tid("tool-structured"), |t| {
+        t.contains("Light rain / drizzle")
+    })
+    .await;
+    assert_eq!(texts(&app, &tid("link-chip")).await.len(), 2);
+    let links_row = tool_row_of(
+        &app,
+        Some(kit::EVERYTHING_SERVER_TITLE),
+        "get-resource-links",
+    )
+    .await;
+    shows_mode(&app, &links_row, "allow").await;
+    let toggle = app
+        .wait_for(&format!("{links_row} {}", tid("tool-limits-toggle")))
+        .await;
+    app.click(&toggle).await.expect("Limits");
+    app.wait_text(
+        &format!("{links_row} {}", tid("tool-used-today")),
+        "Used once today",
+    )
+    .await;
+    let nav = app.wait_for(&tid("nav-activity")).await;
+    app.click(&nav).await.expect("Activity");
+    app.wait_for(&tid("activity-list")).await;
+    let rules: Vec<String> = texts(&app, &tid("activity-rule"))
+        .await
+        .iter()
+        .map(|r| r.split(" · ").next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(rules.len(), 5, "{rules:?}");
+    assert_eq!(
+        rules[..2],
+        [
+            "Decided by: allowed once by the person".to_owned(),
+            "Decided by: allowed once by the person".to_owned(),
+        ],
+        "newest first"
+    );
+    assert!(
+        rules[2..].iter().all(|r| r == "Decided by: allowed"),
+        "{rules:?}"
+    );
+    desktop.screenshot("13-activity-after-restart");
     app.quit().await;
 }

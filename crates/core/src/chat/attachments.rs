@@ -18,6 +18,20 @@ pub const IMAGE_BOUND: usize = 5 * 1024 * 1024;
 /// Image types every provider accepts.
 const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
 
+/// Sound a tool may return that the window plays (no provider takes sound in a tool
+/// result; the model is told one came). Up to [`IMAGE_BOUND`] too.
+const AUDIO_TYPES: &[&str] = &[
+    "audio/wav",
+    "audio/x-wav",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/ogg",
+    "audio/webm",
+    "audio/mp4",
+    "audio/aac",
+    "audio/flac",
+];
+
 /// Who the attachment came from and what it is called.
 pub struct Source<'a> {
     pub kind: AttachmentKind,
@@ -33,7 +47,7 @@ pub fn resource(
     read: ReadResourceResult,
     bound: usize,
 ) -> Attachment {
-    let mut converted = Converted::default();
+    let mut converted = Converted::from(source.connector_id);
     for contents in read.contents {
         converted.add_contents(source.name, contents, bound);
     }
@@ -54,7 +68,7 @@ pub fn resource(
 
 /// A prompt got with `prompts/get`: its messages, roles kept, embedded resources resolved.
 pub fn prompt(source: Source<'_>, got: GetPromptResult, bound: usize) -> Attachment {
-    let mut converted = Converted::default();
+    let mut converted = Converted::from(source.connector_id);
     let mut messages: Vec<Message> = Vec::new();
     for message in got.messages {
         let role = match message.role {
@@ -85,6 +99,8 @@ pub fn prompt(source: Source<'_>, got: GetPromptResult, bound: usize) -> Attachm
 
 #[derive(Default)]
 struct Converted {
+    /// Whose content it is: a link points into this connector.
+    connector_id: String,
     parts: Vec<Part>,
     size: u64,
     /// The bound the text was cut at, if it was.
@@ -96,6 +112,13 @@ struct Converted {
 }
 
 impl Converted {
+    fn from(connector_id: &str) -> Self {
+        Self {
+            connector_id: connector_id.to_owned(),
+            ..Self::default()
+        }
+    }
+
     fn note(&self) -> Option<String> {
         let mut notes = Vec::new();
         if let Some(bound) = self.cut_at {
@@ -138,9 +161,14 @@ impl Converted {
                 ..
             } => {
                 let text = self.text(&text, bound);
+                let name = if name.is_empty() {
+                    uri_tail(&uri).to_owned()
+                } else {
+                    name.to_owned()
+                };
                 self.parts.push(Part::Resource {
                     uri,
-                    name: name.to_owned(),
+                    name,
                     mime_type,
                     text,
                 });
@@ -168,6 +196,11 @@ impl Converted {
                 media_type: mime,
                 data: base64,
             });
+        } else if AUDIO_TYPES.contains(&mime.as_str()) && bytes <= IMAGE_BOUND {
+            self.parts.push(Part::Audio {
+                media_type: mime,
+                data: base64,
+            });
         } else {
             self.left_out
                 .push(format!("a {mime} file of {}", plain_size(bytes)));
@@ -185,11 +218,14 @@ impl Converted {
             ContentBlock::Resource(embedded) => self.add_contents(name, embedded.resource, bound),
             ContentBlock::ResourceLink(link) => {
                 // A link is named to the model; reading it is the person's choice.
-                let text = format!(
-                    "(The prompt refers to a resource: {} at {})",
-                    link.name, link.uri
-                );
-                self.parts.push(Part::Text { text });
+                self.parts.push(Part::Link {
+                    connector_id: self.connector_id.clone(),
+                    uri: link.uri.clone(),
+                    name: link.name.clone(),
+                    title: link.title.clone(),
+                    mime_type: link.mime_type.clone(),
+                    description: link.description.clone(),
+                });
             }
             _ => self
                 .left_out
@@ -198,24 +234,115 @@ impl Converted {
     }
 }
 
-/// What a tool call returned, as parts for the model (and the window): text, images,
-/// embedded resources; a `structuredContent` the server sent without a text twin is given
-/// as its JSON. Text is bounded like an attachment's, with the note saying so.
+/// What a tool call returned, for the model and the window.
+pub struct ToolResultParts {
+    pub parts: Vec<Part>,
+    /// What was cut or left out, for the person and the model.
+    pub note: Option<String>,
+    /// The tool said it failed, or its structured result broke the promise of its
+    /// `outputSchema`.
+    pub is_error: bool,
+}
+
+/// What a tool call returned, as parts: text, images, sounds, embedded resources, links
+/// into the connector, and its `structuredContent` as a tree. A structured result is
+/// checked against the tool's `outputSchema` when it has one: one that does not match is
+/// reported (to the person and the model) and its data is not passed on. Without a text
+/// twin, the model reads a structured result as JSON. Text is bounded like an attachment's.
 pub fn tool_result(
     result: rmcp::model::CallToolResult,
+    connector_id: &str,
+    output_schema: Option<&serde_json::Value>,
     bound: usize,
-) -> (Vec<Part>, Option<String>) {
-    let mut converted = Converted::default();
+) -> ToolResultParts {
+    let mut converted = Converted::from(connector_id);
     let had_content = !result.content.is_empty();
     for block in result.content {
-        converted.add_block("tool result", block, bound);
+        // An embedded resource is named by its address.
+        converted.add_block("", block, bound);
     }
-    if !had_content && let Some(structured) = result.structured_content {
-        let text = converted.text(&structured.to_string(), bound);
-        converted.parts.push(Part::Text { text });
+    let mut is_error = result.is_error == Some(true);
+    if let Some(value) = result.structured_content {
+        let problem = output_schema.and_then(|schema| schema_problem(schema, &value));
+        if problem.is_some() {
+            // Its text twin carries the same data: not passed on either.
+            converted
+                .parts
+                .retain(|part| !matches!(part, Part::Text { text } if is_twin(text, &value)));
+            is_error = true;
+        } else if !had_content {
+            let text = converted.text(&value.to_string(), bound);
+            converted.parts.push(Part::Text { text });
+        }
+        converted.parts.push(Part::Structured { value, problem });
     }
     let note = converted.note();
-    (converted.parts, note)
+    ToolResultParts {
+        parts: converted.parts,
+        note,
+        is_error,
+    }
+}
+
+/// The last segment of a URI's path (`notes.md` of `file:///a/notes.md?x`), or the URI.
+fn uri_tail(uri: &str) -> &str {
+    let path = uri.split(['?', '#']).next().unwrap_or(uri);
+    path.rsplit('/')
+        .find(|segment| !segment.is_empty())
+        .filter(|segment| !segment.ends_with(':'))
+        .unwrap_or(uri)
+}
+
+/// Whether a text part is the JSON of a structured result (its "text twin").
+pub fn is_twin(text: &str, value: &serde_json::Value) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|parsed| &parsed == value)
+}
+
+/// How a structured result breaks the schema its tool promised, in words (where, and which
+/// rule; never the data itself); `None` when it matches. A schema that cannot be compiled (the server's mistake) is a problem too.
+/// References outside the schema are not fetched.
+fn schema_problem(schema: &serde_json::Value, value: &serde_json::Value) -> Option<String> {
+    let validator = match jsonschema::validator_for(schema) {
+        Ok(validator) => validator,
+        Err(err) => {
+            return Some(format!(
+                "The tool's result could not be checked: its promised form is not valid ({}).",
+                cut(&err.to_string(), 200)
+            ));
+        }
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .take(3)
+        .map(|err| {
+            let at = err.instance_path().to_string();
+            let at = if at.is_empty() {
+                "the result".to_owned()
+            } else {
+                format!("at {at}")
+            };
+            // Not the error's own words: they quote the data, which is not passed on.
+            format!("{at}: its rule \"{}\" is not met", err.kind().keyword())
+        })
+        .collect();
+    (!errors.is_empty()).then(|| {
+        format!(
+            "The tool's result does not have the form it promised, so it was not passed on ({}).",
+            errors.join("; ")
+        )
+    })
+}
+
+/// At most `max` bytes of `text`, cut on a character, with "…" when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// "12 KB", "3.4 MB".
@@ -302,6 +429,25 @@ mod tests {
             Some(
                 "Not sent: a application/zip file of 3 bytes (the model cannot read this kind of file)."
             )
+        );
+    }
+
+    #[test]
+    fn a_promised_form_that_points_elsewhere_is_not_fetched_and_says_so() {
+        let result: rmcp::model::CallToolResult = serde_json::from_value(serde_json::json!({
+            "content": [], "structuredContent": {"a": 1},
+        }))
+        .expect("a result");
+        let schema = serde_json::json!({"$ref": "http://127.0.0.1:9/schema.json"});
+        let converted = tool_result(result, "c1", Some(&schema), TEXT_BOUND);
+        assert!(converted.is_error);
+        assert!(
+            matches!(
+                converted.parts.as_slice(),
+                [Part::Structured { problem: Some(p), .. }] if p.starts_with("The tool's result could not be checked")
+            ),
+            "{:?}",
+            converted.parts
         );
     }
 

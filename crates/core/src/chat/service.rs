@@ -82,6 +82,11 @@ impl Chat {
         self.inner.approvals.answer(approval_id, answer)
     }
 
+    /// Stops one running tool call; the turn goes on with the model told so.
+    pub fn stop_tool_call(&self, conversation_id: i64, call_id: &str) -> Result<()> {
+        self.inner.approvals.stop(conversation_id, call_id)
+    }
+
     /// The newest `limit` tool calls, with their conversations' titles.
     pub fn activity(&self, limit: u32) -> Result<Vec<switchboard_ipc::tools::ActivityEntry>> {
         let titles: HashMap<i64, String> = self

@@ -52,6 +52,11 @@ pub trait ToolGate: Send + Sync {
     /// Decides on one call (and runs it when allowed). Never fails: a refusal is an
     /// outcome the model reads.
     async fn call(&self, call: &ToolCallRequest) -> ToolOutcome;
+
+    /// Which connector's tool an offered name stands for, for the window.
+    fn label(&self, _name: &str) -> Option<switchboard_ipc::chat::ToolLabel> {
+        None
+    }
 }
 
 /// A gate that offers no tool and refuses every call: for turns tested without tools. The
@@ -134,6 +139,7 @@ impl Turn<'_> {
                         id,
                         name,
                         arguments,
+                        ..
                     } => Some(ToolCallRequest {
                         id: id.clone(),
                         name: name.clone(),
@@ -240,10 +246,12 @@ impl Turn<'_> {
                         name: name.clone(),
                         arguments: arguments.clone(),
                     }));
+                    let label = self.gate.label(&name);
                     parts.push(Part::ToolCall {
                         id,
                         name,
                         arguments,
+                        label,
                     });
                 }
                 Some(Ok(ModelEvent::Usage { .. })) => {}

@@ -76,11 +76,14 @@ fn message(message: &Message) -> Value {
         Role::User => "user",
         Role::Assistant => "assistant",
     };
-    json!({"role": role, "content": message.parts.iter().map(block).collect::<Vec<_>>()})
+    json!({"role": role, "content": message.parts.iter().filter_map(block).collect::<Vec<_>>()})
 }
 
-fn block(part: &Part) -> Value {
-    match part {
+fn block(part: &Part) -> Option<Value> {
+    if let Some(text) = super::described(part) {
+        return Some(json!({"type": "text", "text": text}));
+    }
+    Some(match part {
         Part::Text { text } => json!({"type": "text", "text": text}),
         Part::Resource {
             uri,
@@ -96,6 +99,7 @@ fn block(part: &Part) -> Value {
             id,
             name,
             arguments,
+            ..
         } => json!({"type": "tool_use", "id": id, "name": name, "input": arguments}),
         Part::ToolResult {
             call_id,
@@ -104,10 +108,12 @@ fn block(part: &Part) -> Value {
         } => json!({
             "type": "tool_result",
             "tool_use_id": call_id,
-            "content": content.iter().map(block).collect::<Vec<_>>(),
+            "content": content.iter().filter_map(block).collect::<Vec<_>>(),
             "is_error": is_error,
         }),
-    }
+        // A structured result that matched: its text twin carries it.
+        Part::Audio { .. } | Part::Link { .. } | Part::Structured { .. } => return None,
+    })
 }
 
 /// A refusal, read from the status and Anthropic's `{"type":"error","error":{type,message}}`.

@@ -21,7 +21,7 @@ use futures_util::Stream;
 use serde_json::Value;
 use url::Url;
 
-use crate::chat::Message;
+use crate::chat::{Message, Part};
 use crate::secrets::Secret;
 pub use switchboard_ipc::chat::{ModelInfo, ProviderKind};
 
@@ -238,6 +238,29 @@ fn plain_duration(wait: Duration) -> String {
 
 /// A resource as text for a model: where it came from, then its content, fenced so the
 /// model can tell the attachment from the person's words.
+/// Words for a part neither provider takes as it is: a sound, a link to a resource, a
+/// structured result (whose text twin carries the data; only a mismatch is said).
+/// `None` for the parts a provider sends natively, and for a structured result that matched.
+pub(crate) fn described(part: &Part) -> Option<String> {
+    match part {
+        Part::Audio { media_type, data } => Some(format!(
+            "[a sound ({media_type}, {}) was returned; the model cannot hear it]",
+            crate::chat::attachments::plain_size(data.len() / 4 * 3)
+        )),
+        Part::Link {
+            uri,
+            name,
+            description,
+            ..
+        } => Some(match description {
+            Some(about) => format!("(A resource is referred to: \"{name}\" at {uri}: {about})"),
+            None => format!("(A resource is referred to: \"{name}\" at {uri})"),
+        }),
+        Part::Structured { problem, .. } => problem.clone(),
+        _ => None,
+    }
+}
+
 pub(crate) fn resource_text(uri: &str, name: &str, mime_type: Option<&str>, text: &str) -> String {
     let kind = mime_type.map(|m| format!(" ({m})")).unwrap_or_default();
     format!(

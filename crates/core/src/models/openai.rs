@@ -92,6 +92,7 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
                 id,
                 name,
                 arguments,
+                ..
             } => calls.push(json!({
                 "id": id,
                 "type": "function",
@@ -134,6 +135,9 @@ fn push_message(out: &mut Vec<Value>, message: &Message) {
 }
 
 fn content_part(part: &Part) -> Option<Value> {
+    if let Some(text) = super::described(part) {
+        return Some(json!({"type": "text", "text": text}));
+    }
     Some(match part {
         Part::Text { text } => json!({"type": "text", "text": text}),
         Part::Resource {
@@ -146,7 +150,11 @@ fn content_part(part: &Part) -> Option<Value> {
             "type": "image_url",
             "image_url": {"url": format!("data:{media_type};base64,{data}")},
         }),
-        Part::ToolCall { .. } | Part::ToolResult { .. } => return None,
+        Part::Audio { .. }
+        | Part::Link { .. }
+        | Part::Structured { .. }
+        | Part::ToolCall { .. }
+        | Part::ToolResult { .. } => return None,
     })
 }
 
@@ -154,16 +162,25 @@ fn content_part(part: &Part) -> Option<Value> {
 fn plain_text(parts: &[Part]) -> String {
     parts
         .iter()
-        .map(|part| match part {
-            Part::Text { text } => text.clone(),
-            Part::Resource {
-                uri,
-                name,
-                mime_type,
-                text,
-            } => resource_text(uri, name, mime_type.as_deref(), text),
-            Part::Image { media_type, .. } => format!("[an image ({media_type}) was returned]"),
-            Part::ToolCall { .. } | Part::ToolResult { .. } => String::new(),
+        .filter_map(|part| {
+            if let Some(text) = super::described(part) {
+                return Some(text);
+            }
+            Some(match part {
+                Part::Text { text } => text.clone(),
+                Part::Resource {
+                    uri,
+                    name,
+                    mime_type,
+                    text,
+                } => resource_text(uri, name, mime_type.as_deref(), text),
+                Part::Image { media_type, .. } => format!("[an image ({media_type}) was returned]"),
+                Part::Audio { .. }
+                | Part::Link { .. }
+                | Part::Structured { .. }
+                | Part::ToolCall { .. }
+                | Part::ToolResult { .. } => return None,
+            })
         })
         .collect::<Vec<_>>()
         .join("\n\n")

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard_ipc::chat::ChatEvent;
+use switchboard_ipc::chat::{ChatEvent, ToolLabel, ToolProgress};
 use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval, ToolMode, ToolSettings};
 use switchboard_ipc::{ConnectorId, ConnectorState, ErrorCode};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::names::ToolNames;
 use super::policy::{self, Decision, Definition, Refusal};
@@ -25,10 +26,12 @@ use crate::chat::turn::{ToolCallRequest, ToolGate, ToolOutcome};
 use crate::error::{Error, Result};
 use crate::models::ToolSpec;
 
-/// Tool calls waiting for the person, by approval id.
+/// Tool calls waiting for the person, by approval id, and those running, which the person
+/// may stop one by one.
 #[derive(Default)]
 pub struct Approvals {
     pending: Mutex<HashMap<String, Waiting>>,
+    running: Mutex<HashMap<(i64, String), CancellationToken>>,
 }
 
 struct Waiting {
@@ -85,6 +88,36 @@ impl Approvals {
 
     fn forget(&self, approval_id: &str) {
         self.lock().remove(approval_id);
+    }
+
+    /// Stops one running call (the Stop on its block): the server is told, the model reads
+    /// that the person stopped it. A call that is not running is refused.
+    pub fn stop(&self, conversation_id: i64, call_id: &str) -> Result<()> {
+        let running = self.lock_running();
+        let token = running
+            .get(&(conversation_id, call_id.to_owned()))
+            .ok_or_else(|| {
+                Error::new(ErrorCode::InvalidSetting, "This tool call is not running.")
+                    .with_detail(format!("call {call_id}"))
+            })?;
+        token.cancel();
+        Ok(())
+    }
+
+    fn lock_running(&self) -> MutexGuard<'_, HashMap<(i64, String), CancellationToken>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A call in the running list for as long as it runs.
+struct Running<'a> {
+    approvals: &'a Approvals,
+    key: (i64, String),
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.approvals.lock_running().remove(&self.key);
     }
 }
 
@@ -234,6 +267,7 @@ impl PermissionGate {
 
     async fn run(
         &self,
+        call_id: &str,
         tool: &OfferedTool,
         settings: &ToolSettings,
         arguments: &Value,
@@ -248,20 +282,58 @@ impl PermissionGate {
             _ => return ToolOutcome::error("The tool's arguments must be a JSON object."),
         };
         let within = Duration::from_secs(u64::from(settings.call_timeout_secs.max(1)));
-        match session
-            .call_tool_within(&tool.definition.name, arguments, within)
-            .await
-        {
+        let stop = CancellationToken::new();
+        let key = (self.conversation_id, call_id.to_owned());
+        self.approvals
+            .lock_running()
+            .insert(key.clone(), stop.clone());
+        let _running = Running {
+            approvals: &self.approvals,
+            key,
+        };
+        let running = |progress: Option<ToolProgress>| {
+            (self.emit)(ChatEvent::ToolRunning {
+                conversation_id: self.conversation_id,
+                call_id: call_id.to_owned(),
+                progress,
+            });
+        };
+        running(None);
+        // A server may send progress as fast as it likes: the window hears at most ten a
+        // second (and always the first).
+        let mut last_told: Option<Instant> = None;
+        let call = session.call_tool_within(&tool.definition.name, arguments, within, |p| {
+            if last_told.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+                return;
+            }
+            last_told = Some(Instant::now());
+            running(Some(ToolProgress {
+                progress: p.progress,
+                total: p.total.filter(|t| t.is_finite() && *t > 0.0),
+                message: p.message.map(|m| one_line(&m, 200)),
+            }));
+        });
+        // Dropping the call on Stop tells the server (`notifications/cancelled`).
+        let result = tokio::select! {
+            result = call => result,
+            () = stop.cancelled() => return ToolOutcome::error(STOPPED),
+        };
+        match result {
             Ok(result) => {
-                let is_error = result.is_error == Some(true);
-                let (mut content, note) = crate::chat::attachments::tool_result(
+                let converted = crate::chat::attachments::tool_result(
                     result,
+                    &tool.connector_id.0,
+                    tool.definition.output_schema.as_ref(),
                     crate::chat::attachments::TEXT_BOUND,
                 );
-                if let Some(note) = note {
+                let mut content = converted.parts;
+                if let Some(note) = converted.note {
                     content.push(switchboard_ipc::chat::Part::text(note));
                 }
-                ToolOutcome { content, is_error }
+                ToolOutcome {
+                    content,
+                    is_error: converted.is_error,
+                }
             }
             Err(err) => ToolOutcome::error(err.message),
         }
@@ -368,7 +440,7 @@ impl ToolGate for PermissionGate {
             Err(err) => return ToolOutcome::error(err.message),
         };
         let outcome = match decision {
-            Decision::Run => self.run(&tool, &settings, &call.arguments).await,
+            Decision::Run => self.run(&call.id, &tool, &settings, &call.arguments).await,
             Decision::Refuse(refusal) => ToolOutcome::error(refusal.sentence()),
             Decision::Ask { .. } => ToolOutcome::error("The tool call could not be decided."),
         };
@@ -382,6 +454,28 @@ impl ToolGate for PermissionGate {
         }
         outcome
     }
+
+    fn label(&self, name: &str) -> Option<ToolLabel> {
+        self.lock_offered().1.get(name).map(|tool| ToolLabel {
+            connector_name: tool.connector_name.clone(),
+            tool: tool.definition.name.clone(),
+            title: tool.title.clone(),
+        })
+    }
+}
+
+/// What the model (and the block) says of a call the person stopped.
+pub const STOPPED: &str = "The person stopped this call.";
+
+/// Server words for one line of the window: control characters and line breaks become
+/// spaces, at most `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    flat.trim().to_owned()
 }
 
 /// What the activity log keeps of an outcome: its text, cut.
@@ -396,6 +490,16 @@ fn outcome_summary(outcome: &ToolOutcome) -> String {
             switchboard_ipc::chat::Part::Resource { uri, .. } => {
                 text.push_str(&format!("[resource {uri}]"));
             }
+            switchboard_ipc::chat::Part::Audio { media_type, .. } => {
+                text.push_str(&format!("[sound {media_type}]"));
+            }
+            switchboard_ipc::chat::Part::Link { uri, .. } => {
+                text.push_str(&format!("[link {uri}]"));
+            }
+            switchboard_ipc::chat::Part::Structured {
+                problem: Some(problem),
+                ..
+            } => text.push_str(problem),
             _ => {}
         }
         if text.len() > 500 {

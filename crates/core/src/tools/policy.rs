@@ -23,6 +23,9 @@ pub struct Definition {
     pub input_schema: Value,
     /// The server's annotations as sent (`readOnlyHint`, `destructiveHint`, …).
     pub annotations: Option<Value>,
+    /// What its structured results promise to match. Not part of the pin: it says what
+    /// comes back, not what the tool does with what it is given.
+    pub output_schema: Option<Value>,
 }
 
 impl From<&switchboard_ipc::ToolInfo> for Definition {
@@ -32,6 +35,7 @@ impl From<&switchboard_ipc::ToolInfo> for Definition {
             description: tool.description.clone(),
             input_schema: tool.input_schema.clone(),
             annotations: tool.annotations.clone(),
+            output_schema: tool.output_schema.clone(),
         }
     }
 }
@@ -351,6 +355,7 @@ mod tests {
             description: Some(description.to_owned()),
             input_schema: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
             annotations: read_only.map(|r| json!({"readOnlyHint": r, "title": name})),
+            output_schema: None,
         }
     }
 
