@@ -63,9 +63,9 @@ pub use models::{
     OPENAI_SDK_VERSION, Wire, model_sdk,
 };
 pub use oauth::{
-    AuthServer, AuthServerBuilder, OAUTH_PASSWORD, OAUTH_PROTOCOL_VERSION, OAUTH_SCOPE,
-    OAUTH_SERVER_NAME, OAUTH_SERVER_VERSION, OAUTH_TOOL_NAMES, OAUTH_TOOLS, OAUTH_USERNAME,
-    browser_env, browser_log, browser_script,
+    AuthServer, AuthServerBuilder, OAUTH_ADMIN_SCOPE, OAUTH_PASSWORD, OAUTH_PROTOCOL_VERSION,
+    OAUTH_SCOPE, OAUTH_SERVER_NAME, OAUTH_SERVER_VERSION, OAUTH_TOOL_NAMES, OAUTH_TOOLS,
+    OAUTH_USERNAME, browser_env, browser_log, browser_script,
 };
 pub use paths::{fixtures_dir, repo_root, tools_dir};
 pub use process::STARTUP_TIMEOUT;

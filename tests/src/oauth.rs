@@ -55,12 +55,17 @@ pub const OAUTH_SERVER_VERSION: &str = "1.0.0";
 /// The protocol version it negotiates (`LATEST_PROTOCOL_VERSION` of the SDK; it is
 /// stateless: no session id, `initialize` then any request, GET and DELETE are 405).
 pub const OAUTH_PROTOCOL_VERSION: &str = "2025-11-25";
+/// A second scope, asked for only when needed: a call of `reset` without it gets
+/// `403 insufficient_scope` with `scope="mcp:admin"` alone (a client must keep asking for
+/// [`OAUTH_SCOPE`] too).
+pub const OAUTH_ADMIN_SCOPE: &str = "mcp:admin";
 /// Number of tools.
-pub const OAUTH_TOOLS: usize = 2;
+pub const OAUTH_TOOLS: usize = 3;
 /// Tools in list order: `whoami` (no arguments; text: the account the token was issued
-/// to, structured `{"account", "client_id", "scopes"}`) and `add(a: int, b: int)` (text
-/// `a+b`, structured `{"result": a+b}`).
-pub const OAUTH_TOOL_NAMES: [&str; OAUTH_TOOLS] = ["whoami", "add"];
+/// to, structured `{"account", "client_id", "scopes"}`), `add(a: int, b: int)` (text
+/// `a+b`, structured `{"result": a+b}`) and `reset` (no arguments; needs
+/// [`OAUTH_ADMIN_SCOPE`]; text `reset done for <account>`).
+pub const OAUTH_TOOL_NAMES: [&str; OAUTH_TOOLS] = ["whoami", "add", "reset"];
 
 /// The environment variables [`browser.mjs`](browser_script) reads; [`browser_env`] sets
 /// the first five.

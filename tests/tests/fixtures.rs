@@ -1032,7 +1032,7 @@ async fn auth_server_challenges_and_describes_itself() {
         );
         assert_eq!(
             metadata["scopes_supported"],
-            json!(["openid", "offline_access", OAUTH_SCOPE])
+            json!(["openid", "offline_access", OAUTH_SCOPE, OAUTH_ADMIN_SCOPE])
         );
         assert_eq!(
             metadata["authorization_response_iss_parameter_supported"],

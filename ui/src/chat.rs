@@ -12,7 +12,7 @@ use switchboard_ipc::chat::{
     ModelChoice, ModelsOverview, Part, Role, SendRequest, StoredMessage, ToolLabel, ToolProgress,
     TurnOutcome,
 };
-use switchboard_ipc::{ConnectorId, ErrorCode, ErrorInfo};
+use switchboard_ipc::{ConnectorId, ConnectorState, ErrorCode, ErrorInfo};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -699,7 +699,7 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                                     </span>
                                 }
                             })}
-                        <CopyButton text=copy />
+                        {(!copy.is_empty()).then(|| view! { <CopyButton text=copy /> })}
                         {move || {
                             (last_reply_id.get() == Some(id)).then(|| view! { <RegenerateButton /> })
                         }}
@@ -1361,6 +1361,100 @@ fn ToolCallView(
     }
 }
 
+/// "Sign in again" beside a tool refused for want of access: the connector's sign-in, which
+/// asks for what the server named on top of what was granted. Then it says how it went.
+#[component]
+fn StepUpButton(connector_id: String) -> impl IntoView {
+    let app = use_app_state();
+    let id = ConnectorId(connector_id);
+    let started = RwSignal::new(false);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let state = {
+        let id = id.clone();
+        move || {
+            app.connectors
+                .with(|list| list.iter().find(|c| c.id == id).map(|c| c.state))
+        }
+    };
+    // Only a sign-in seen under way can have finished: until then the connector still
+    // shows its state from before.
+    let under_way = RwSignal::new(false);
+    Effect::new({
+        let state = state.clone();
+        move |_| {
+            if started.get() && state() == Some(ConnectorState::SigningIn) {
+                under_way.set(true);
+            }
+        }
+    });
+    let sign_in = move |_| {
+        let id = id.clone();
+        under_way.set(false);
+        started.set(true);
+        error.set(None);
+        spawn_local(async move {
+            if let Err(err) = tauri::sign_in(id).await {
+                error.set(Some(err));
+                started.set(false);
+            }
+        });
+    };
+    view! {
+        <div class="tool-step-up" data-testid="tool-step-up">
+            {move || match (started.get(), under_way.get(), state()) {
+                (true, _, Some(ConnectorState::SigningIn)) => {
+                    view! {
+                        <span class="tool-step-up-status" data-testid="tool-step-up-status">
+                            <Spinner />
+                            " Continue in your browser…"
+                        </span>
+                    }
+                        .into_any()
+                }
+                (true, false, _) => {
+                    view! {
+                        <span class="tool-step-up-status" data-testid="tool-step-up-status">
+                            <Spinner />
+                            " Opening your browser…"
+                        </span>
+                    }
+                        .into_any()
+                }
+                (true, true, Some(ConnectorState::Connected)) => {
+                    view! {
+                        <span class="tool-step-up-status" data-testid="tool-step-up-status">
+                            "Signed in again. Ask again to use the tool."
+                        </span>
+                    }
+                        .into_any()
+                }
+                (started, _, _) => {
+                    view! {
+                        {started
+                            .then(|| {
+                                view! {
+                                    <span class="tool-step-up-status" data-testid="tool-step-up-status">
+                                        "Signing in did not finish. "
+                                    </span>
+                                }
+                            })}
+                        <button
+                            type="button"
+                            class="button button-secondary"
+                            data-testid="tool-step-up-button"
+                            on:click=sign_in.clone()
+                        >
+                            "Sign in again"
+                        </button>
+                    }
+                        .into_any()
+                }
+            }}
+            <ActionError error />
+        </div>
+    }
+}
+
 /// Whether a text part is the JSON of a structured result (its "text twin", not shown twice).
 fn is_twin(text: &str, value: &serde_json::Value) -> bool {
     serde_json::from_str::<serde_json::Value>(text).is_ok_and(|parsed| &parsed == value)
@@ -1388,6 +1482,13 @@ fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl I
         Part::Structured { value, .. } => Some(value.clone()),
         _ => None,
     });
+    // Refused for want of access: signing in again asks for it (a step-up).
+    let step_up = (is_error
+        && content.iter().any(
+            |p| matches!(p, Part::Text { text } if text == switchboard_ipc::tools::NEEDS_MORE_ACCESS),
+        ))
+    .then(|| label.as_ref().map(|l| l.connector_id.clone()))
+    .flatten();
     let title = match (&label, is_error) {
         (Some(label), false) => format!("Result of {}", label.shown()),
         (Some(label), true) => format!("{} did not run or failed", label.shown()),
@@ -1506,7 +1607,10 @@ fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl I
             open=true
         >
             <summary data-testid="tool-result-title">{title}</summary>
-            <div class="tool-result-body">{body}</div>
+            <div class="tool-result-body">
+                {body}
+                {step_up.map(|connector_id| view! { <StepUpButton connector_id /> })}
+            </div>
         </details>
     }
 }

@@ -846,8 +846,10 @@ fn ToolItem(
         title,
         description,
         annotations,
+        input_schema,
         ..
     } = tool;
+    let now_description = description.clone();
     let said = claims(annotations.as_ref());
     let standing = move || entry.with(|e| e.as_ref().map(|e| e.standing));
     let mode_of = move || match standing() {
@@ -911,15 +913,47 @@ fn ToolItem(
                         entry
                             .with(|e| e.as_ref().and_then(|e| e.before.clone()))
                             .map(|before| {
+                                let described = |d: Option<String>| {
+                                    d.unwrap_or_else(|| "(no description)".into())
+                                };
+                                let description_changed = before.description != now_description;
+                                let inputs = switchboard_ipc::tools::input_changes(
+                                    &before.input_schema,
+                                    &input_schema,
+                                );
+                                let other = !description_changed && inputs.is_empty();
                                 view! {
                                     <div class="tool-changed" data-testid="tool-changed-detail">
                                         <p>
                                             "The server changed this tool since you allowed it, so Switchboard asks again before each use."
                                         </p>
-                                        <p class="tool-before">
-                                            <span class="field-label">"When you allowed it: "</span>
-                                            {before.description.unwrap_or_else(|| "(no description)".into())}
-                                        </p>
+                                        {description_changed
+                                            .then(|| {
+                                                view! {
+                                                    <dl class="tool-diff" data-testid="tool-changed-description">
+                                                        <dt>"Description when you allowed it"</dt>
+                                                        <dd class="tool-diff-before">{described(before.description.clone())}</dd>
+                                                        <dt>"Description now"</dt>
+                                                        <dd class="tool-diff-now">{described(now_description.clone())}</dd>
+                                                    </dl>
+                                                }
+                                            })}
+                                        {(!inputs.is_empty())
+                                            .then(|| {
+                                                view! {
+                                                    <ul class="tool-diff-inputs" data-testid="tool-changed-inputs">
+                                                        {inputs.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                                                    </ul>
+                                                }
+                                            })}
+                                        {other
+                                            .then(|| {
+                                                view! {
+                                                    <p class="tool-diff-other">
+                                                        "What the server says about how the tool behaves changed."
+                                                    </p>
+                                                }
+                                            })}
                                     </div>
                                 }
                             })

@@ -540,6 +540,15 @@ impl Connectors {
         )
     }
 
+    /// A request was refused for want of access (403 `insufficient_scope`, say on a tool
+    /// call): the server's challenge is kept, so that signing in again asks for the scope it
+    /// named on top of those granted (a step-up).
+    pub fn note_more_access(&self, id: &ConnectorId, challenge: String) {
+        if let Ok(live) = self.inner.lock().get_mut(id) {
+            live.challenge = Some(challenge);
+        }
+    }
+
     /// Stops a sign-in that is waiting for the browser, and connects as before.
     pub fn cancel_sign_in(&self, id: &ConnectorId) -> Result<ConnectorSummary> {
         self.inner.pending_lock().cancel(id);

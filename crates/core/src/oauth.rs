@@ -97,6 +97,10 @@ pub(crate) fn sign_in_failed(err: &AuthError) -> Error {
 /// sessions use for every request.
 pub struct OAuth {
     client: AuthorizedClient,
+    /// The scopes of the saved sign-in: signing in again (after a 403
+    /// `insufficient_scope` named one more) asks for them too, so nothing granted is lost
+    /// (SEP-2350: the union).
+    granted: Vec<String>,
     /// The connector's own address: what its sign-in addresses are judged against.
     connector: Url,
 }
@@ -117,7 +121,9 @@ impl OAuth {
         .await
         .map_err(|err| sign_in_failed(&err))?;
         let saved = store.load().await.map_err(|err| sign_in_failed(&err))?;
+        let mut granted = Vec::new();
         if let Some(saved) = saved.filter(|saved| saved.token_response.is_some()) {
+            granted.clone_from(&saved.granted_scopes);
             let metadata = discover(&manager, None, &connector).await?;
             if saved.issuer.is_some() && saved.issuer == metadata.issuer {
                 manager.set_metadata(metadata);
@@ -130,6 +136,7 @@ impl OAuth {
                     "the saved sign-in is not from this server's issuer; dropping it"
                 );
                 store.clear().await.map_err(|err| sign_in_failed(&err))?;
+                granted.clear();
             }
         }
         manager.set_credential_store(store);
@@ -140,6 +147,7 @@ impl OAuth {
         Ok(Self {
             client: AuthClient::new(web::client(HeaderMap::new())?, manager),
             connector,
+            granted,
         })
     }
 
@@ -192,7 +200,12 @@ impl OAuth {
             .await
             .map_err(AuthorizationStart::Failed)?;
         manager.set_metadata(metadata);
-        let scopes = manager.select_initial_scopes(&[]).await;
+        let mut scopes = manager.select_initial_scopes(&[]).await;
+        for scope in &self.granted {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
         if let Some(client_id) = &identity.client_id {
             let mut config = OAuthClientConfig::new(client_id, redirect_uri);

@@ -90,6 +90,7 @@ fn every_part() -> Vec<Part> {
             name: "search".into(),
             arguments: json!({"q": "rust", "limit": 3, "deep": {"a": [1, null, true]}}),
             label: Some(switchboard_ipc::chat::ToolLabel {
+                connector_id: "c1".into(),
                 connector_name: "Search".into(),
                 tool: "search".into(),
                 title: Some("Search the web".into()),

@@ -608,6 +608,20 @@ async fn tool_choices_are_saved_and_a_changed_tool_is_asked_about_again() {
         Some("Return the message unchanged."),
         "what was allowed, to compare"
     );
+    let now = connectors
+        .detail(&id)
+        .expect("detail")
+        .catalog
+        .and_then(|c| c.tools.into_iter().find(|t| t.name == "echo"))
+        .expect("echo listed");
+    assert_eq!(
+        switchboard_ipc::tools::input_changes(
+            &echo.before.as_ref().expect("a pin").input_schema,
+            &now.input_schema
+        ),
+        ["New input “loud” (boolean)."],
+        "the inputs, old against new"
+    );
     assert_eq!(standing(&connectors, "add").standing, ToolStanding::Allowed);
     connectors
         .set_tool_mode(&id, "echo", ToolMode::Allow)

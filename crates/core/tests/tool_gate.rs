@@ -567,3 +567,104 @@ async fn a_running_call_shows_progress_and_every_way_of_stopping_it_tells_the_se
         python.wait_cancelled("sleep 32").await;
     }
 }
+
+/// Signs the connector in through the test browser: the `n`th link the browser hands back.
+async fn sign_in_through_browser(
+    connectors: &Connectors,
+    id: &switchboard_ipc::ConnectorId,
+    catcher: &support::LinkCatcher,
+    n: usize,
+) {
+    let now = support::until_state(connectors, id, |s| s != ConnectorState::Connecting).await;
+    if now.state != ConnectorState::SigningIn {
+        connectors.sign_in(id).expect("sign in");
+    }
+    let link = catcher.link(n).await;
+    assert!(
+        link.contains("code="),
+        "the browser came back with a code: {link}"
+    );
+    connectors.open_link(&link);
+    let landed = support::until_state(connectors, id, |s| {
+        !matches!(s, ConnectorState::Connecting | ConnectorState::SigningIn)
+    })
+    .await;
+    assert_eq!(landed.state, ConnectorState::Connected, "{landed:?}");
+}
+
+/// A tool the server refuses for want of access (403 `insufficient_scope`): the model and
+/// the person read that it needs more access, and signing in again asks for the scope the
+/// server named on top of those granted; then the call runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_that_needs_more_access_is_granted_by_signing_in_again() {
+    let auth = kit::AuthServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catcher = support::LinkCatcher::new(dir.path());
+    let connectors = support::open_with_browser(
+        &dir.path().join("settings.json"),
+        Arc::new(support::MemorySecrets::default()),
+        Arc::new(support::TestBrowser {
+            env: kit::browser_env(&catcher.script, &dir.path().join("browser.jsonl")),
+        }),
+    );
+    // Adding it opens the browser to sign in.
+    let id = add(&connectors, auth.mcp_url(), None).await.id;
+    sign_in_through_browser(&connectors, &id, &catcher, 0).await;
+    connectors
+        .set_tool_mode(&id, "reset", ToolMode::Allow)
+        .expect("allow");
+    let store = ChatStore::open(&dir.path().join("history.sqlite3")).expect("history");
+    let conversation = store
+        .create_conversation("Step up", None)
+        .expect("a chat")
+        .id;
+    let (sender, events) = mpsc::unbounded_channel();
+    let fixture = Fixture {
+        connectors: connectors.clone(),
+        store,
+        conversation,
+        approvals: Arc::new(Approvals::default()),
+        events,
+        sender,
+    };
+    let reset = ToolCallRequest {
+        id: "reset".into(),
+        name: "oauth_fixture__reset".into(),
+        arguments: json!({}),
+    };
+    let gate = fixture.gate();
+    gate.offered();
+    let refused = gate.call(&reset).await;
+    assert!(refused.is_error);
+    assert_eq!(
+        text(&refused),
+        switchboard_ipc::tools::NEEDS_MORE_ACCESS,
+        "{refused:?}"
+    );
+    assert_eq!(auth.stats().await["mcp_forbidden"], 1);
+
+    sign_in_through_browser(&connectors, &id, &catcher, 1).await;
+    let asked = auth.stats().await["scopes_requested"].clone();
+    let asked: Vec<&str> = asked
+        .as_array()
+        .expect("scopes asked for")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let mut second: Vec<&str> = asked[1].split(' ').collect();
+    second.sort_unstable();
+    assert_eq!(
+        second,
+        [kit::OAUTH_ADMIN_SCOPE, kit::OAUTH_SCOPE, "offline_access"],
+        "the scope named, and those granted before"
+    );
+    let gate = fixture.gate();
+    gate.offered();
+    let ran = gate.call(&reset).await;
+    assert!(!ran.is_error, "{ran:?}");
+    assert_eq!(
+        text(&ran),
+        format!("reset done for {}", kit::OAUTH_USERNAME)
+    );
+}

@@ -89,6 +89,7 @@ pub enum Part {
 /// A tool as a person knows it: its connector, and its title or name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolLabel {
+    pub connector_id: String,
     pub connector_name: String,
     pub tool: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -219,6 +219,10 @@ pub struct AnswerApprovalRequest {
     pub answer: ApprovalAnswer,
 }
 
+/// What the model and the person read when a tool call was refused for want of access
+/// (403 `insufficient_scope`); the window offers to sign in again beside it.
+pub const NEEDS_MORE_ACCESS: &str = "This tool needs more access. Sign in again to grant it.";
+
 /// The Stop on a running tool call's block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopToolCallRequest {
@@ -248,4 +252,147 @@ pub struct ActivityEntry {
     pub outcome: Option<String>,
     pub is_error: Option<bool>,
     pub duration_ms: Option<i64>,
+}
+
+/// How a tool's inputs changed between two of its JSON Schemas, in words a person reads
+/// beside the tool ("New input “loud” (boolean).", "Input “count”: was number, now string.").
+/// Empty when they are the same; one catch-all line when they differ only in ways these
+/// lines do not name.
+pub fn input_changes(before: &Value, now: &Value) -> Vec<String> {
+    if before == now {
+        return Vec::new();
+    }
+    let properties = |schema: &Value| -> BTreeMap<String, Value> {
+        schema["properties"]
+            .as_object()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let required = |schema: &Value| -> BTreeSet<String> {
+        schema["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let kind = |property: &Value| -> String {
+        match &property["type"] {
+            Value::String(t) => t.clone(),
+            Value::Array(types) => types
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            _ if property.get("enum").is_some() => "one of a list".to_owned(),
+            _ => "any value".to_owned(),
+        }
+    };
+    let (old, new) = (properties(before), properties(now));
+    let (old_required, new_required) = (required(before), required(now));
+    let mut lines = Vec::new();
+    for (name, property) in &new {
+        let said = lines.len();
+        let Some(was) = old.get(name) else {
+            let needed = if new_required.contains(name) {
+                ", required"
+            } else {
+                ""
+            };
+            lines.push(format!("New input “{name}” ({}{needed}).", kind(property)));
+            continue;
+        };
+        if kind(was) != kind(property) {
+            lines.push(format!(
+                "Input “{name}”: was {}, now {}.",
+                kind(was),
+                kind(property)
+            ));
+        }
+        match (old_required.contains(name), new_required.contains(name)) {
+            (false, true) => lines.push(format!("Input “{name}” is now required.")),
+            (true, false) => lines.push(format!("Input “{name}” is no longer required.")),
+            _ => {}
+        }
+        if was.get("description") != property.get("description") {
+            lines.push(format!("Input “{name}”: its description changed."));
+        }
+        if lines.len() == said && was != property {
+            lines.push(format!("Input “{name}”: its rules changed."));
+        }
+    }
+    for name in old.keys().filter(|name| !new.contains_key(*name)) {
+        lines.push(format!("Input “{name}” was removed."));
+    }
+    if lines.is_empty() {
+        lines.push("The inputs' rules changed.".to_owned());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod input_change_tests {
+    use serde_json::json;
+
+    use super::input_changes;
+
+    #[test]
+    fn each_kind_of_change_is_named_once() {
+        let before = json!({
+            "type": "object",
+            "properties": {
+                "q": {"type": "string", "description": "What to find"},
+                "limit": {"type": "number"},
+                "old": {"type": "boolean"},
+            },
+            "required": ["q"],
+        });
+        let now = json!({
+            "type": "object",
+            "properties": {
+                "q": {"type": "string", "description": "What to find, exactly"},
+                "limit": {"type": "string"},
+                "loud": {"type": ["boolean", "null"]},
+                "scope": {"enum": ["a", "b"]},
+            },
+            "required": ["limit", "scope"],
+        });
+        assert_eq!(
+            input_changes(&before, &now),
+            [
+                "Input “limit”: was number, now string.",
+                "Input “limit” is now required.",
+                "New input “loud” (boolean or null).",
+                "Input “q” is no longer required.",
+                "Input “q”: its description changed.",
+                "New input “scope” (one of a list, required).",
+                "Input “old” was removed.",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_same_inputs_say_nothing_and_hidden_changes_say_something() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        assert!(input_changes(&schema, &schema).is_empty());
+        let stricter = json!({
+            "type": "object",
+            "properties": {"a": {"type": "string", "maxLength": 3}},
+        });
+        assert_eq!(
+            input_changes(&schema, &stricter),
+            ["Input “a”: its rules changed."]
+        );
+        let closed = json!({
+            "type": "object",
+            "properties": {"a": {"type": "string"}},
+            "additionalProperties": false,
+        });
+        assert_eq!(
+            input_changes(&schema, &closed),
+            ["The inputs' rules changed."]
+        );
+    }
 }

@@ -223,9 +223,22 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
     assert_eq!(server.change_tool().await, 1);
     app.wait_for(&format!("{echo} {}", tid("tool-changed")))
         .await;
+    app.wait_until(&format!("{echo} {}", tid("tool-changed-detail")), |t| {
+        t.starts_with("The server changed this tool since you allowed it, so Switchboard asks again before each use.")
+    })
+    .await;
+    let description = app
+        .wait_for(&format!("{echo} {}", tid("tool-changed-description")))
+        .await;
+    let description = app.text(&description).await.expect("text");
+    assert!(
+        description.contains("Return the message unchanged.")
+            && description.contains("Return the message unchanged (changed 1)."),
+        "old and new: {description}"
+    );
     app.wait_text(
-        &format!("{echo} {}", tid("tool-changed-detail")),
-        "The server changed this tool since you allowed it, so Switchboard asks again before each use.\nWhen you allowed it: Return the message unchanged.",
+        &format!("{echo} {}", tid("tool-changed-inputs")),
+        "New input “loud” (boolean).",
     )
     .await;
     shows_mode(&app, &add, "allow").await;
@@ -613,5 +626,74 @@ async fn tool_results_show_as_they_are_slow_tools_stop_and_all_survives_a_restar
         "{rules:?}"
     );
     desktop.screenshot("13-activity-after-restart");
+    app.quit().await;
+}
+
+/// A tool the server refuses for want of access: the block says so and offers to sign in
+/// again; the browser grants the scope the server named, and the next call runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_that_needs_more_access_offers_to_sign_in_again() {
+    let models = ModelServer::start();
+    models.models(&["tool-model"]);
+    let auth = kit::AuthServer::start();
+    let mut desktop = Desktop::start("tools_step_up");
+    let browser = super::with_test_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, auth.mcp_url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    let reset = tool_row(&app, "reset").await;
+    let allow = app
+        .wait_for(&format!("{reset} {}", tid("tool-mode-allow")))
+        .await;
+    app.click(&allow).await.expect("Allow");
+    shows_mode(&app, &reset, "allow").await;
+
+    models.push(ModelReply::new().tool_call("r1", "oauth_fixture__reset", json!({})));
+    models.push(ModelReply::text("It needs more access."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Reset my test data").await;
+    app.wait_until(&tid("messages"), |t| t.contains("It needs more access."))
+        .await;
+    assert!(
+        tool_result_sent(&models, 2, "r1")
+            .await
+            .to_string()
+            .contains("This tool needs more access. Sign in again to grant it."),
+        "the model was told"
+    );
+    let button = app.wait_for(&tid("tool-step-up-button")).await;
+    desktop.screenshot("20-needs-more-access");
+    app.click(&button).await.expect("Sign in again");
+    app.wait_text(
+        &tid("tool-step-up-status"),
+        "Signed in again. Ask again to use the tool.",
+    )
+    .await;
+    desktop.screenshot("21-signed-in-again");
+    super::browser_runs(&browser, 2).await;
+    let stats = auth.stats().await;
+    assert_eq!(stats["authorizations"], 2, "{stats}");
+    let asked = stats["scopes_requested"][1].as_str().unwrap_or_default();
+    assert!(
+        asked.contains(kit::OAUTH_ADMIN_SCOPE) && asked.contains(kit::OAUTH_SCOPE),
+        "the scope named and the one granted: {asked}"
+    );
+
+    models.push(ModelReply::new().tool_call("r2", "oauth_fixture__reset", json!({})));
+    models.push(ModelReply::text("Reset done."));
+    send(&app, "Try again").await;
+    app.wait_until(&tid("messages"), |t| t.contains("Reset done."))
+        .await;
+    assert!(
+        tool_result_sent(&models, 4, "r2")
+            .await
+            .to_string()
+            .contains(&format!("reset done for {}", kit::OAUTH_USERNAME)),
+        "the call ran"
+    );
     app.quit().await;
 }

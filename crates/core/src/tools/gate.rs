@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard_ipc::chat::{ChatEvent, ToolLabel, ToolProgress};
-use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval, ToolMode, ToolSettings};
+use switchboard_ipc::tools::{
+    ApprovalAnswer, NEEDS_MORE_ACCESS, ToolApproval, ToolMode, ToolSettings,
+};
 use switchboard_ipc::{ConnectorId, ConnectorState, ErrorCode};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -335,6 +337,13 @@ impl PermissionGate {
                     is_error: converted.is_error,
                 }
             }
+            Err(err) if err.code == ErrorCode::NeedsMoreAccess => {
+                if let Some(challenge) = session.take_challenge() {
+                    self.connectors
+                        .note_more_access(&tool.connector_id, challenge);
+                }
+                ToolOutcome::error(NEEDS_MORE_ACCESS)
+            }
             Err(err) => ToolOutcome::error(err.message),
         }
     }
@@ -457,6 +466,7 @@ impl ToolGate for PermissionGate {
 
     fn label(&self, name: &str) -> Option<ToolLabel> {
         self.lock_offered().1.get(name).map(|tool| ToolLabel {
+            connector_id: tool.connector_id.0.clone(),
             connector_name: tool.connector_name.clone(),
             tool: tool.definition.name.clone(),
             title: tool.title.clone(),
