@@ -186,6 +186,17 @@ impl PythonMcp {
         )
     }
 
+    /// Start it with `count` more tools, generated (`tool-<i:05>`, titled `<Topic> tool
+    /// <i>`, one string input `q`, every other one saying it only reads), listed in pages of
+    /// 500: as many tools as the biggest servers offer.
+    pub fn with_many_tools(count: usize) -> Self {
+        Self::launch_with(
+            Some(500),
+            SignIn::Off,
+            &["--many-tools".to_owned(), count.to_string()],
+        )
+    }
+
     /// Start it speaking only the initialize handshake (2025-11-25 and before), as servers
     /// older than 2026-07-28 do: `server/discover` is answered with JSON-RPC error -32601,
     /// so a client falls back to `initialize`, and list changes reach it as notifications

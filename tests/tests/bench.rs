@@ -7,10 +7,13 @@
 //!
 //! Parts can be run alone by naming them after `--` (or in `$SWITCHBOARD_BENCH`, comma
 //! separated): `startup` (the first two, which need the blank window), `menu`, `stream`,
-//! `memory`, or `chat` for the last three. Without names, everything runs.
+//! `memory`, or `chat` for the last three; `tools` for a connector with 2,000 tools
+//! ([`tools`]). Without names, everything runs.
 
 #[path = "bench/chat.rs"]
 mod chat;
+#[path = "bench/tools.rs"]
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -157,7 +160,7 @@ fn parts_asked() -> Vec<String> {
 
 fn main() {
     let asked = parts_asked();
-    let known = ["startup", "chat", "menu", "stream", "memory"];
+    let known = ["startup", "chat", "menu", "stream", "memory", "tools"];
     if let Some(unknown) = asked.iter().find(|p| !known.contains(&p.as_str())) {
         panic!("no bench part {unknown:?}; the parts are {known:?}");
     }
@@ -165,7 +168,7 @@ fn main() {
         asked.is_empty()
             || asked
                 .iter()
-                .any(|p| p == part || (p == "chat" && part != "startup"))
+                .any(|p| p == part || (p == "chat" && !matches!(part, "startup" | "tools")))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -183,6 +186,9 @@ fn main() {
     };
     if chat.menu || chat.stream || chat.memory {
         report.extend(runtime.block_on(chat::run(chat)));
+    }
+    if wants("tools") {
+        report.extend(runtime.block_on(tools::run()));
     }
     for line in report {
         println!("{line}");

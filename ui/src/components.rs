@@ -2,12 +2,14 @@
 //! Retry and Details, and the modal frame with its focus handling.
 
 use std::future::Future;
+use std::ops::Range;
 
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{ConnectorState, Counts, ErrorInfo};
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
 use web_sys::{Element, HtmlElement};
 
 /// Runs an action a button started: `busy` holds `running` meanwhile (buttons disable and
@@ -337,6 +339,189 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+// ----- Long lists ------------------------------------------------------------------------------
+
+/// Lists shorter than this are drawn whole: every row in the page, for find-in-page and
+/// screen readers, at no cost worth saving.
+pub const DRAWN_WHOLE_BELOW: usize = 150;
+/// Pixels drawn above and below the view, so a fast scroll meets rows already there.
+const OVERSCAN_PX: f64 = 800.0;
+
+/// Which rows of a list of `heights` (in order) to draw for a view from `view_top` over
+/// `view_height` pixels (in the list's coordinates): the range, and the space above and
+/// below it that stands for the rows not drawn.
+pub fn drawn_rows(heights: &[f64], view_top: f64, view_height: f64) -> (Range<usize>, f64, f64) {
+    let (from, to) = (view_top - OVERSCAN_PX, view_top + view_height + OVERSCAN_PX);
+    let mut top = 0.0;
+    let mut start = heights.len();
+    let mut end = heights.len();
+    let mut above = 0.0;
+    for (i, height) in heights.iter().enumerate() {
+        if start == heights.len() && top + height > from {
+            start = i;
+            above = top;
+        }
+        if top >= to {
+            end = i;
+            break;
+        }
+        top += height;
+    }
+    let total: f64 = heights.iter().sum();
+    if start == heights.len() {
+        // The list is all above the view.
+        above = total;
+    }
+    let below_start: f64 = above + heights[start.min(end)..end].iter().sum::<f64>();
+    (start.min(end)..end, above, (total - below_start).max(0.0))
+}
+
+/// A long list drawn in part: only the rows near the view are in the page, the rest stand
+/// as space (each row's height measured once drawn, `estimate` before). Short lists are
+/// drawn whole ([`DRAWN_WHOLE_BELOW`]). The page scrolls as if every row were there.
+#[component]
+pub fn LongList<T, K, F, V>(
+    items: Signal<Vec<T>>,
+    key: fn(&T) -> K,
+    row: F,
+    estimate: f64,
+    #[prop(optional)] class: &'static str,
+    #[prop(optional)] testid: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    K: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let list = NodeRef::<leptos::html::Ul>::new();
+    let view = RwSignal::new((0.0_f64, 1000.0_f64));
+    let heights: StoredValue<std::collections::HashMap<K, f64>> =
+        StoredValue::new(Default::default());
+    let measured = RwSignal::new(0_u64);
+
+    // Where the view is, in the list's coordinates: whatever scrolls (scroll events do not
+    // bubble; a listener on the document that captures hears every one).
+    let place = move || {
+        let (Some(list), Some(window)) = (list.get_untracked(), web_sys::window()) else {
+            return;
+        };
+        let rect = list.get_bounding_client_rect();
+        let height = window
+            .inner_height()
+            .ok()
+            .and_then(|h| h.as_f64())
+            .unwrap_or(1000.0);
+        let now = ((-rect.top()).max(0.0), height);
+        if (now.0 - view.get_untracked().0).abs() > 1.0 || now.1 != view.get_untracked().1 {
+            view.set(now);
+        }
+    };
+    let listener = Closure::<dyn Fn()>::new(place);
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        let options = web_sys::AddEventListenerOptions::new();
+        options.set_capture(true);
+        options.set_passive(true);
+        let _ = document.add_event_listener_with_callback_and_add_event_listener_options(
+            "scroll",
+            listener.as_ref().unchecked_ref(),
+            &options,
+        );
+        let _ = web_sys::window().map(|w| {
+            w.add_event_listener_with_callback("resize", listener.as_ref().unchecked_ref())
+        });
+    }
+    let listener = StoredValue::new_local(Some(listener));
+    on_cleanup(move || {
+        if let Some(listener) = listener.try_update_value(Option::take).flatten() {
+            if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+                let _ = document.remove_event_listener_with_callback_and_bool(
+                    "scroll",
+                    listener.as_ref().unchecked_ref(),
+                    true,
+                );
+            }
+            if let Some(window) = web_sys::window() {
+                let _ = window.remove_event_listener_with_callback(
+                    "resize",
+                    listener.as_ref().unchecked_ref(),
+                );
+            }
+        }
+    });
+
+    let drawn = Memo::new(move |_| {
+        measured.track();
+        let (top, height) = view.get();
+        items.with(|items| {
+            if items.len() < DRAWN_WHOLE_BELOW {
+                return (0..items.len(), 0.0, 0.0);
+            }
+            let known: Vec<f64> = heights.with_value(|h| {
+                items
+                    .iter()
+                    .map(|item| h.get(&key(item)).copied().unwrap_or(estimate))
+                    .collect()
+            });
+            drawn_rows(&known, top, height)
+        })
+    });
+
+    // Once drawn, rows are measured; a height that differs from what was assumed redraws.
+    Effect::new(move |_| {
+        let (range, _, _) = drawn.get();
+        let Some(list) = list.get() else {
+            return;
+        };
+        let keys: Vec<K> = items.with_untracked(|items| {
+            items
+                .get(range.clone())
+                .map(|rows| rows.iter().map(key).collect())
+                .unwrap_or_default()
+        });
+        let rows = list.children();
+        let tops: Vec<f64> = (0..rows.length())
+            .filter_map(|i| rows.item(i))
+            .filter_map(|row| row.dyn_into::<HtmlElement>().ok())
+            .map(|row| f64::from(row.offset_top()))
+            .collect();
+        if tops.len() != keys.len() || tops.len() < 2 {
+            return;
+        }
+        let mut changed = false;
+        heights.update_value(|known| {
+            for (i, key) in keys.iter().enumerate().take(tops.len() - 1) {
+                let height = tops[i + 1] - tops[i];
+                let old = known.insert(key.clone(), height).unwrap_or(estimate);
+                changed |= (old - height).abs() > 1.0;
+            }
+        });
+        if changed {
+            measured.update(|n| *n += 1);
+        }
+        place();
+    });
+
+    view! {
+        <ul
+            class=class
+            data-testid=testid
+            node_ref=list
+            style:padding-top=move || format!("{}px", drawn.with(|d| d.1))
+            style:padding-bottom=move || format!("{}px", drawn.with(|d| d.2))
+        >
+            <For
+                each=move || {
+                    let (range, _, _) = drawn.get();
+                    items.with(|items| items.get(range).map(<[T]>::to_vec).unwrap_or_default())
+                }
+                key=key
+                children=row
+            />
+        </ul>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,5 +544,30 @@ mod tests {
             prompts: 1,
         };
         assert_eq!(counts_label(&counts), "13 tools · 107 resources · 1 prompt");
+    }
+
+    #[test]
+    fn only_the_rows_near_the_view_are_drawn_and_the_rest_is_space() {
+        let heights = vec![100.0; 2_000];
+        // At the top: the view and the overscan below it.
+        let (range, above, below) = drawn_rows(&heights, 0.0, 700.0);
+        assert_eq!(range, 0..15);
+        assert_eq!(above, 0.0);
+        assert_eq!(below, 198_500.0);
+        // In the middle: overscan on both sides, and the space adds up.
+        let (range, above, below) = drawn_rows(&heights, 50_000.0, 700.0);
+        assert_eq!(range, 492..515);
+        assert_eq!(above + 100.0 * range.len() as f64 + below, 200_000.0);
+        // Past the end: the last rows.
+        let (range, _, below) = drawn_rows(&heights, 250_000.0, 700.0);
+        assert_eq!(range, 2_000..2_000);
+        assert_eq!(below, 0.0);
+        // Rows of different heights.
+        let mixed: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 50.0 } else { 150.0 })
+            .collect();
+        let (range, above, _) = drawn_rows(&mixed, 2_000.0, 100.0);
+        assert_eq!(above, 1_200.0);
+        assert_eq!(range.start, 12);
     }
 }

@@ -10,8 +10,8 @@ use switchboard_ipc::{
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, ProblemView, Spinner, StatePill, focus_when_mounted, format_size,
-    run_action,
+    ActionError, ConfirmDialog, LongList, ProblemView, Spinner, StatePill, focus_when_mounted,
+    format_size, run_action,
 };
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
@@ -490,6 +490,14 @@ fn keep_matching<T: Searchable + Clone>(
         .collect()
 }
 
+/// What a tool's row is assumed to take before it is drawn and measured (name, a line or
+/// two of description, the control).
+const TOOL_ROW_ESTIMATE: f64 = 110.0;
+
+fn row_key<T>(row: &Keyed<T>) -> (u32, usize) {
+    row.0
+}
+
 fn matching<T>(
     catalog: Memo<Option<Catalog>>,
     query: Memo<String>,
@@ -551,6 +559,20 @@ fn CatalogView(
         Memo::new(move |_| catalog.with(|c| c.as_ref().map(Catalog::counts).unwrap_or_default()));
 
     let tools = matching(catalog, query, generation, |c| &c.tools);
+    // Each tool's choices by name: one pass per change, not one search per row.
+    let entries = Memo::new(move |_| {
+        tool_choices.with(|t| {
+            t.entries
+                .iter()
+                .map(|e| (e.name.clone(), e.clone()))
+                .collect::<std::collections::HashMap<_, _>>()
+        })
+    });
+    let tool_row = move |(_, tool): Keyed<ToolInfo>| {
+        let name = tool.name.clone();
+        let entry = Signal::derive(move || entries.with(|e| e.get(&name).cloned()));
+        view! { <ToolItem tool entry choose_mode set_limits busy=tool_busy error=tool_error /> }
+    };
     let resources = matching(catalog, query, generation, |c| &c.resources);
     let templates = matching(catalog, query, generation, |c| &c.resource_templates);
     let prompts = matching(catalog, query, generation, |c| &c.prompts);
@@ -672,20 +694,14 @@ fn CatalogView(
                             </div>
                             <ToolOptions id=id.get_value() tool_choices busy=tool_busy error=tool_error />
                             <ActionError error=tool_error />
-                            <ul class="items">
-                                <For
-                                    each=move || tools.get()
-                                    key=|(key, _)| *key
-                                    children=move |(_, tool)| {
-                                        let name = tool.name.clone();
-                                        let entry = Signal::derive(move || {
-                                            tool_choices
-                                                .with(|t| t.entries.iter().find(|e| e.name == name).cloned())
-                                        });
-                                        view! { <ToolItem tool entry choose_mode set_limits busy=tool_busy error=tool_error /> }
-                                    }
-                                />
-                            </ul>
+                            <LongList
+                                items=Signal::from(tools)
+                                key=row_key
+                                estimate=TOOL_ROW_ESTIMATE
+                                class="items"
+                                testid="tool-list"
+                                row=tool_row
+                            />
                         }
                             .into_any()
                     }

@@ -102,12 +102,12 @@ async fn outcome(app: &Session, what: &str) -> Value {
     }
 }
 
-async fn in_page(app: &Session, name: &str, args: Value) -> Value {
+pub(super) async fn in_page(app: &Session, name: &str, args: Value) -> Value {
     start(app, name, args).await;
     outcome(app, name).await
 }
 
-fn ms(value: &Value) -> f64 {
+pub(super) fn ms(value: &Value) -> f64 {
     value.as_f64().unwrap_or(f64::NAN)
 }
 
@@ -119,7 +119,7 @@ fn floats(value: &Value) -> Vec<f64> {
 }
 
 /// Adds `url` in the add dialog, as a person pasting it and pressing Enter.
-async fn add_by_address(app: &Session, url: &str) {
+pub(super) async fn add_by_address(app: &Session, url: &str) {
     let add = app.wait_for(&tid("add-connector-button")).await;
     app.click(&add).await.expect("Add custom connector");
     let input = app.wait_for(&tid("add-url-input")).await;
@@ -130,7 +130,7 @@ async fn add_by_address(app: &Session, url: &str) {
 }
 
 /// Adds an OpenAI-compatible provider without a key through Settings → Models.
-async fn add_provider(app: &Session, models: &ModelServer) {
+pub(super) async fn add_provider(app: &Session, models: &ModelServer) {
     let nav = app.wait_for(&tid("nav-models")).await;
     app.click(&nav).await.expect("open Models");
     let add = app.wait_for(&tid("add-provider")).await;
@@ -146,7 +146,7 @@ async fn add_provider(app: &Session, models: &ModelServer) {
     app.wait_gone(&tid("provider-form")).await;
 }
 
-async fn new_chat(app: &Session) {
+pub(super) async fn new_chat(app: &Session) {
     let new_chat = app.wait_for(&tid("new-chat")).await;
     app.click(&new_chat).await.expect("New chat");
     app.wait_for(&tid("composer-input")).await;

@@ -261,6 +261,115 @@
     };
   };
 
+  // Dispatches `key` into a text input as typing does, then waits for the frames that show
+  // what it changed under `root`: → {ms: key → the frame that shows it, work: key → the
+  // last change, changed}.
+  const typeKey = async (input, root, key) => {
+    let changes = 0;
+    let lastChange = -1;
+    const observer = new MutationObserver((records) => {
+      changes += records.length;
+      lastChange = performance.now();
+    });
+    observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
+    await task();
+    const k0 = performance.now();
+    input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+    input.value += key;
+    input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
+    input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+    await task();
+    const filtered = performance.now();
+    let shownAt = await frame();
+    for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
+      const t = await frame();
+      if (lastChange > shownAt) {
+        shownAt = t;
+        quiet = 0;
+      } else {
+        quiet++;
+      }
+    }
+    observer.disconnect();
+    const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
+    return { ms: shownAt - k0, work: worked - k0, changed: changes > 0 };
+  };
+
+  // One round of a connector's Tools tab, from the list of connectors: click on the first
+  // connector → its first tool shown; `query` typed into the filter a key at a time, each →
+  // the frame that shows the filtered list; the filter emptied; then `flips` times the first
+  // tool's Allow (or Ask, turn about) clicked → the frame that shows it chosen (the core has
+  // saved it by then: the window shows what the core answers).
+  B.toolsRound = async (query, flips, limitMs) => {
+    document.querySelector(tid("nav-connectors")).click();
+    await frameWhen(
+      document.body,
+      () => document.querySelector(tid("connector-row")) && !document.querySelector(tid("tool-list")),
+      limitMs,
+      "the list of connectors",
+    );
+    await sleep(200);
+    const t0 = performance.now();
+    document.querySelector(tid("connector-row")).click();
+    const shown = await frameWhen(
+      document.body,
+      () => document.querySelector(tid("tool-item")) !== null,
+      limitMs,
+      "the first tool",
+    );
+    const open = shown - t0;
+    const itemsInPage = document.querySelectorAll(tid("tool-item")).length;
+    for (let i = 0; i < 10; i++) {
+      await frame();
+    }
+    const input = document.querySelector(tid("detail-filter"));
+    const list = document.querySelector(tid("tool-list"));
+    input.focus();
+    const keys = [];
+    for (const key of query) {
+      keys.push(await typeKey(input, list, key));
+    }
+    const matched = document.querySelectorAll(tid("tool-item")).length;
+    input.value = "";
+    input.dispatchEvent(new InputEvent("input", { inputType: "deleteContent", bubbles: true }));
+    await frameWhen(list, () => document.querySelectorAll(tid("tool-item")).length > matched, limitMs, "the whole list");
+    const flipped = [];
+    for (let i = 0; i < flips; i++) {
+      const row = document.querySelector(tid("tool-item"));
+      const button = row.querySelector(tid(i % 2 === 0 ? "tool-mode-allow" : "tool-mode-ask"));
+      await task();
+      const f0 = performance.now();
+      button.click();
+      const at = await frameWhen(list, () => button.getAttribute("aria-checked") === "true", limitMs, "the flip");
+      flipped.push(at - f0);
+      await sleep(100);
+    }
+    return { open, itemsInPage, keys, matched, flips: flipped, first: document.querySelector(tid("tool-item")).getAttribute("data-name") };
+  };
+
+  // A message sent from the composer (as Enter does) → the frame that shows the approval
+  // card for the tool call the model answers with; then Deny, and the reply's end.
+  B.cardRound = async (text, limitMs) => {
+    const input = document.querySelector(tid("composer-input"));
+    input.focus();
+    input.value = text;
+    input.dispatchEvent(new InputEvent("input", { inputType: "insertText", bubbles: true }));
+    await frame();
+    const before = document.querySelectorAll(tid("assistant-message")).length;
+    const t0 = performance.now();
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
+    const shown = await frameWhen(document.body, () => document.querySelector(tid("approval-card")) !== null, limitMs, "the card");
+    document.querySelector(tid("approval-deny")).click();
+    await frameWhen(
+      document.body,
+      () => !document.querySelector(tid("approval-card")) && !document.querySelector(tid("stop-reply"))
+        && document.querySelectorAll(tid("assistant-message")).length >= before + 2,
+      limitMs,
+      "the reply after Deny",
+    );
+    return { ms: shown - t0 };
+  };
+
   // Opens the conversation titled `title` from the sidebar: click → the frame that shows its
   // last message (`count` messages, the last containing `sentinel`).
   B.openChat = async (title, count, sentinel, limitMs) => {

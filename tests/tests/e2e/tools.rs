@@ -697,3 +697,47 @@ async fn a_tool_that_needs_more_access_offers_to_sign_in_again() {
     );
     app.quit().await;
 }
+
+/// A server with 2,000 tools: the page draws only the rows near the view, scrolls to the
+/// last one, and the filter finds a tool to flip.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_with_thousands_of_tools_stays_usable() {
+    let server = kit::PythonMcp::with_many_tools(2_000);
+    let mut desktop = Desktop::start("tools_many");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, server.url()).await;
+    app.wait_until(&tid("connector-counts"), |t| t.starts_with("2004 tools"))
+        .await;
+    let first = tool_row(&app, "add").await;
+    shows_mode(&app, &first, "ask").await;
+    let drawn = app.find_all(&tid("tool-item")).await.expect("rows").len();
+    assert!(
+        (5..200).contains(&drawn),
+        "only the rows near the view are in the page: {drawn}"
+    );
+    // Scrolled to the end, the last tool is there.
+    app.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'end'});",
+        json!([tid("tool-list")]),
+    )
+    .await
+    .expect("scroll to the end");
+    app.wait_for(&format!("{}[data-name=\"tool-01999\"]", tid("tool-item")))
+        .await;
+    desktop.screenshot("30-many-tools-end");
+    // The filter finds one, which flips like any other.
+    let filter = app.wait_for(&tid("detail-filter")).await;
+    app.type_into(&filter, "budget tool 1992")
+        .await
+        .expect("type");
+    let row = format!("{}[data-name=\"tool-01992\"]", tid("tool-item"));
+    app.wait_for(&row).await;
+    let allow = app
+        .wait_for(&format!("{row} {}", tid("tool-mode-allow")))
+        .await;
+    app.click(&allow).await.expect("Allow");
+    shows_mode(&app, &row, "allow").await;
+    desktop.screenshot("31-many-tools-filtered");
+    app.quit().await;
+}

@@ -1,0 +1,198 @@
+//! A connector with 2,000 tools, measured in the real window next to the test server's 4
+//! (`bench/in_page.js` times the clicks and keys it dispatches): its Tools tab opened from
+//! the list of connectors, the filter typed a key at a time, a tool flipped between Allow
+//! and Ask (the core saves each flip before the window shows it), and a message → the
+//! approval card for the tool the model calls (the model offered every tool).
+
+use serde_json::{Value, json};
+use switchboard_testkit as kit;
+use switchboard_testkit::desktop::Desktop;
+use switchboard_testkit::webdriver::tid;
+use switchboard_testkit::{ModelReply, ModelServer};
+
+use super::chat::{add_by_address, add_provider, in_page, ms, new_chat};
+use super::{median, worst};
+
+/// Tools of the big server.
+const MANY: usize = 2_000;
+/// Rounds of opening the Tools tab, typing [`QUERY`] and flipping, after one not counted.
+const ROUNDS: usize = 5;
+/// Typed into the filter one key at a time: a topic and a number of the big server's
+/// titles ("Budget tool 1992").
+const QUERY: &str = "budget 1992";
+const FLIPS: usize = 4;
+/// Messages sent, each answered by a call of a tool set to Ask.
+const CARDS: usize = 5;
+
+#[derive(Default)]
+struct Numbers {
+    tools: usize,
+    in_page: u64,
+    open: Vec<f64>,
+    keys: Vec<f64>,
+    work: Vec<f64>,
+    matched: u64,
+    flips: Vec<f64>,
+    cards: Vec<f64>,
+}
+
+async fn measure(name: &str, server: &kit::PythonMcp, tools: usize, tool: &str) -> Numbers {
+    let models = ModelServer::start();
+    models.models(&["bench-model"]);
+    let mut desktop = Desktop::start(name);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, server.url()).await;
+    app.wait_until(&tid("connector-counts"), |t| {
+        t.starts_with(&format!("{tools} tools"))
+    })
+    .await;
+    let mut numbers = Numbers {
+        tools,
+        ..Numbers::default()
+    };
+    for round in 0..=ROUNDS {
+        let r = in_page(&app, "toolsRound", json!([QUERY, FLIPS, 120_000])).await;
+        if round == 0 {
+            continue;
+        }
+        numbers.open.push(ms(&r["open"]));
+        numbers.in_page = r["itemsInPage"].as_u64().unwrap_or(0);
+        numbers.matched = r["matched"].as_u64().unwrap_or(0);
+        for key in r["keys"].as_array().expect("keys") {
+            numbers.keys.push(ms(&key["ms"]));
+            numbers.work.push(ms(&key["work"]));
+        }
+        numbers.flips.extend(
+            r["flips"]
+                .as_array()
+                .expect("flips")
+                .iter()
+                .filter_map(Value::as_f64),
+        );
+    }
+    desktop.screenshot("tools-page");
+
+    add_provider(&app, &models).await;
+    new_chat(&app).await;
+    for round in 0..=CARDS {
+        models.push(ModelReply::new().tool_call(
+            &format!("call_{round}"),
+            &format!("python_fixture__{tool}"),
+            json!({"q": "bench"}),
+        ));
+        models.push(ModelReply::text("Denied, fine."));
+        let r = in_page(
+            &app,
+            "cardRound",
+            json!([format!("Round {round}"), 120_000]),
+        )
+        .await;
+        if round > 0 {
+            numbers.cards.push(ms(&r["ms"]));
+        }
+    }
+    let offered = models
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.method == "POST")
+        .map(|r| r.json()["tools"].as_array().map_or(0, Vec::len))
+        .unwrap_or(0);
+    assert_eq!(offered, tools, "{name}: every tool offered to the model");
+    app.quit().await;
+    numbers
+}
+
+pub async fn run() -> Vec<String> {
+    let small_server = kit::PythonMcp::start();
+    let mut small = measure(
+        "bench-tools-small",
+        &small_server,
+        kit::PYTHON_TOOLS,
+        "echo",
+    )
+    .await;
+    drop(small_server);
+    let big_server = kit::PythonMcp::with_many_tools(MANY);
+    let mut big = measure(
+        "bench-tools-big",
+        &big_server,
+        kit::PYTHON_TOOLS + MANY,
+        "tool-01992",
+    )
+    .await;
+    drop(big_server);
+    let line = |what: &str, small: f64, big: f64| {
+        format!(
+            "    {what:<44} {small:9.1} ms  {big:9.1} ms  {:7.2}",
+            big / small
+        )
+    };
+    vec![
+        String::new(),
+        format!(
+            "a connector's tools ({ROUNDS} rounds each after one not counted; {QUERY:?} typed a \
+             key at a time; {FLIPS} flips a round; {CARDS} approval cards):"
+        ),
+        format!(
+            "    {:<44} {:>12}  {:>12}  {:>7}",
+            "", "4 tools", "2,004 tools", "ratio"
+        ),
+        format!(
+            "    {:<44} {:>12}  {:>12}",
+            "tools (rows in the page)",
+            format!("{} ({})", small.tools, small.in_page),
+            format!("{} ({})", big.tools, big.in_page),
+        ),
+        line(
+            "click → first tool shown, median",
+            median(&mut small.open),
+            median(&mut big.open),
+        ),
+        line(
+            "click → first tool shown, worst",
+            worst(&small.open),
+            worst(&big.open),
+        ),
+        line(
+            "key → list updated, median",
+            median(&mut small.work),
+            median(&mut big.work),
+        ),
+        line(
+            "key → frame showing it, median",
+            median(&mut small.keys),
+            median(&mut big.keys),
+        ),
+        line(
+            "key → frame showing it, worst",
+            worst(&small.keys),
+            worst(&big.keys),
+        ),
+        format!(
+            "    {:<44} {:>12}  {:>12}",
+            "tools matching the query", small.matched, big.matched
+        ),
+        line(
+            "flip Allow/Ask → shown (saved), median",
+            median(&mut small.flips),
+            median(&mut big.flips),
+        ),
+        line(
+            "flip Allow/Ask → shown (saved), worst",
+            worst(&small.flips),
+            worst(&big.flips),
+        ),
+        line(
+            "Enter → approval card shown, median",
+            median(&mut small.cards),
+            median(&mut big.cards),
+        ),
+        line(
+            "Enter → approval card shown, worst",
+            worst(&small.cards),
+            worst(&big.cards),
+        ),
+    ]
+}
