@@ -11,7 +11,7 @@ use switchboard_ipc::chat::{
     ReplaceProviderKeyRequest, SendRequest, StoredMessage,
 };
 use switchboard_ipc::tools::{
-    ActivityEntry, AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest,
+    ActivityEntry, AnswerApprovalRequest, BulkToolsRequest, ConnectorTools, SetToolLimitsRequest,
     SetToolModeRequest, SetToolOptionsRequest, StopToolCallRequest, ToolApproval,
 };
 use switchboard_ipc::{
@@ -194,10 +194,10 @@ pub async fn set_tool_mode(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
     request: SetToolModeRequest,
-) -> Reply<ConnectorDetail> {
+) -> Reply<ConnectorTools> {
     connectors
         .set_tool_mode(&request.connector_id, &request.tool, request.mode)
-        .map(|detail| chat.with_tool_counts(detail))
+        .map(|detail| chat.with_tool_counts(detail).tools)
 }
 
 #[tauri::command]
@@ -205,10 +205,10 @@ pub async fn bulk_tools(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
     request: BulkToolsRequest,
-) -> Reply<ConnectorDetail> {
+) -> Reply<ConnectorTools> {
     connectors
         .bulk_tools(&request.connector_id, request.action)
-        .map(|detail| chat.with_tool_counts(detail))
+        .map(|detail| chat.with_tool_counts(detail).tools)
 }
 
 #[tauri::command]
@@ -216,14 +216,14 @@ pub async fn set_tool_limits(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
     request: SetToolLimitsRequest,
-) -> Reply<ConnectorDetail> {
+) -> Reply<ConnectorTools> {
     connectors
         .set_tool_limits(
             &request.connector_id,
             request.tool.as_deref(),
             request.limits,
         )
-        .map(|detail| chat.with_tool_counts(detail))
+        .map(|detail| chat.with_tool_counts(detail).tools)
 }
 
 #[tauri::command]
@@ -252,7 +252,7 @@ pub async fn set_tool_options(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
     request: SetToolOptionsRequest,
-) -> Reply<ConnectorDetail> {
+) -> Reply<ConnectorTools> {
     connectors
         .set_tool_options(
             &request.connector_id,
@@ -260,7 +260,7 @@ pub async fn set_tool_options(
             request.allow_elicitation,
             request.allow_sampling,
         )
-        .map(|detail| chat.with_tool_counts(detail))
+        .map(|detail| chat.with_tool_counts(detail).tools)
 }
 
 #[tauri::command]

@@ -221,6 +221,12 @@ impl PythonMcp {
         self.command("/test/change-tool", "changed").await
     }
 
+    /// Adds a tool `added_tool_<n>` (no arguments; text `added tool <n>`) and tells every
+    /// connected client the tool list changed. Returns `n`, counting from 1.
+    pub async fn add_tool(&self) -> u32 {
+        self.command("/test/add-tool", "added").await
+    }
+
     /// The tool calls the server saw cancelled, oldest first (`"sleep 30"` for a `sleep`
     /// of 30 seconds that a client cancelled).
     pub async fn cancelled_calls(&self) -> Vec<String> {

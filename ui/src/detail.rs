@@ -530,22 +530,22 @@ fn CatalogView(
     let tool_error = RwSignal::new(None::<ErrorInfo>);
     let choose_mode = Callback::new(move |(tool, mode): (String, ToolMode)| {
         run_action(tool_busy, true, false, tool_error, async move {
-            let detail = tauri::set_tool_mode(id.get_value(), tool, mode).await?;
-            tool_choices.set(detail.tools);
+            let tools = tauri::set_tool_mode(id.get_value(), tool, mode).await?;
+            tool_choices.set(tools);
             Ok(())
         });
     });
     let set_limits = Callback::new(move |(tool, limits): (String, Limits)| {
         run_action(tool_busy, true, false, tool_error, async move {
-            let detail = tauri::set_tool_limits(id.get_value(), Some(tool), limits).await?;
-            tool_choices.set(detail.tools);
+            let tools = tauri::set_tool_limits(id.get_value(), Some(tool), limits).await?;
+            tool_choices.set(tools);
             Ok(())
         });
     });
     let bulk = move |action: BulkAction| {
         run_action(tool_busy, true, false, tool_error, async move {
-            let detail = tauri::bulk_tools(id.get_value(), action).await?;
-            tool_choices.set(detail.tools);
+            let tools = tauri::bulk_tools(id.get_value(), action).await?;
+            tool_choices.set(tools);
             Ok(())
         });
     };
@@ -1130,8 +1130,8 @@ fn ToolOptions(
     let limits = Signal::derive(move || tool_choices.with(|t| t.settings.limits));
     let save_limits = Callback::new(move |limits: Limits| {
         run_action(busy, true, false, error, async move {
-            let detail = tauri::set_connector_limits(id.get_value(), limits).await?;
-            tool_choices.set(detail.tools);
+            let tools = tauri::set_connector_limits(id.get_value(), limits).await?;
+            tool_choices.set(tools);
             Ok(())
         });
     });
@@ -1151,8 +1151,8 @@ fn ToolOptions(
             allow_sampling: sampling.unwrap_or(settings.allow_sampling),
         };
         run_action(busy, true, false, error, async move {
-            let detail = tauri::set_tool_options(request).await?;
-            tool_choices.set(detail.tools);
+            let tools = tauri::set_tool_options(request).await?;
+            tool_choices.set(tools);
             Ok(())
         });
     };

@@ -110,7 +110,7 @@ pub async fn set_tool_mode(
     connector_id: ConnectorId,
     tool: String,
     mode: switchboard_ipc::tools::ToolMode,
-) -> Result<ConnectorDetail, ErrorInfo> {
+) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
     call_with(
         command::SET_TOOL_MODE,
         &switchboard_ipc::tools::SetToolModeRequest {
@@ -126,7 +126,7 @@ pub async fn set_tool_limits(
     connector_id: ConnectorId,
     tool: Option<String>,
     limits: switchboard_ipc::tools::Limits,
-) -> Result<ConnectorDetail, ErrorInfo> {
+) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
     call_with(
         command::SET_TOOL_LIMITS,
         &switchboard_ipc::tools::SetToolLimitsRequest {
@@ -148,7 +148,7 @@ pub async fn export_activity() -> Result<String, ErrorInfo> {
 
 pub async fn set_tool_options(
     request: switchboard_ipc::tools::SetToolOptionsRequest,
-) -> Result<ConnectorDetail, ErrorInfo> {
+) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
     call_with(command::SET_TOOL_OPTIONS, &request).await
 }
 
@@ -159,7 +159,7 @@ pub async fn mark_tools_seen(id: ConnectorId) -> Result<(), ErrorInfo> {
 pub async fn set_connector_limits(
     connector_id: ConnectorId,
     limits: switchboard_ipc::tools::Limits,
-) -> Result<ConnectorDetail, ErrorInfo> {
+) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
     call_with(
         command::SET_TOOL_LIMITS,
         &switchboard_ipc::tools::SetToolLimitsRequest {
@@ -174,7 +174,7 @@ pub async fn set_connector_limits(
 pub async fn bulk_tools(
     connector_id: ConnectorId,
     action: switchboard_ipc::tools::BulkAction,
-) -> Result<ConnectorDetail, ErrorInfo> {
+) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
     call_with(
         command::BULK_TOOLS,
         &switchboard_ipc::tools::BulkToolsRequest {

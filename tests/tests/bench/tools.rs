@@ -18,8 +18,8 @@ const MANY: usize = 2_000;
 /// Rounds of opening the Tools tab, typing [`QUERY`] and flipping, after one not counted.
 const ROUNDS: usize = 5;
 /// Typed into the filter one key at a time: a topic and a number of the big server's
-/// titles ("Budget tool 1992").
-const QUERY: &str = "budget 1992";
+/// titles ("Budget tool 1992"): one tool of 2,000 left.
+const QUERY: &str = "budget tool 1992";
 const FLIPS: usize = 4;
 /// Messages sent, each answered by a call of a tool set to Ask.
 const CARDS: usize = 5;

@@ -250,6 +250,19 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
         "its neighbour keeps Allow"
     );
     desktop.screenshot("04-changed");
+    // A tool that appears while the page is open is New; the others are not.
+    assert_eq!(server.add_tool().await, 1);
+    app.wait_for(&format!(
+        "{}[data-name=\"added_tool_1\"] {}",
+        tid("tool-item"),
+        tid("tool-new")
+    ))
+    .await;
+    assert_eq!(
+        texts(&app, &tid("tool-new")).await.len(),
+        1,
+        "only the new tool"
+    );
     models.push(ModelReply::new().tool_call(
         "call_5",
         "python_fixture__echo",

@@ -421,7 +421,6 @@ impl ToolGate for PermissionGate {
             definition,
             ..offered
         };
-        let started = Instant::now();
         let mut decided = self.decide(&tool, &settings, &call.arguments, None);
         if let Ok((None, Decision::Ask { changed })) = decided {
             let answer = self.ask(call, &tool, changed, &settings).await;
@@ -448,6 +447,8 @@ impl ToolGate for PermissionGate {
             Ok((None, _)) => return ToolOutcome::error("The tool call could not be decided."),
             Err(err) => return ToolOutcome::error(err.message),
         };
+        // How long the call took, not how long the person took to answer its card.
+        let started = Instant::now();
         let outcome = match decision {
             Decision::Run => self.run(&call.id, &tool, &settings, &call.arguments).await,
             Decision::Refuse(refusal) => ToolOutcome::error(refusal.sentence()),
