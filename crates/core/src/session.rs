@@ -594,6 +594,19 @@ impl Session {
             cancel.id = None;
             match response? {
                 ServerResult::CallToolResult(result) => Ok(result),
+                // 2026-07-28: the server wants the person's input before it goes on, or
+                // runs the call as a task to be polled; Switchboard does neither yet, and
+                // says so to the model and the person instead of failing the connection.
+                ServerResult::InputRequiredResult(_) => Ok(CallToolResult::error(vec![
+                    rmcp::model::ContentBlock::text(
+                        "The tool asked for more input from the person, which Switchboard cannot give yet.",
+                    ),
+                ])),
+                ServerResult::CreateTaskResult(_) => Ok(CallToolResult::error(vec![
+                    rmcp::model::ContentBlock::text(
+                        "The tool started a long-running task, which Switchboard cannot follow yet.",
+                    ),
+                ])),
                 _ => Err(ServiceError::UnexpectedResponse),
             }
         };

@@ -29,16 +29,34 @@ fn p95(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let server = kit::PythonMcp::start();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let everything = kit::Everything::start();
+    measure(
+        &runtime,
+        everything.url(),
+        "server-everything's echo (npm)",
+        "everything_reference_server__echo",
+    );
+    drop(everything);
+    let python = kit::PythonMcp::start();
+    measure(
+        &runtime,
+        python.url(),
+        "the PyPI fixture's echo",
+        "python_fixture__echo",
+    );
+}
+
+/// `echo` called bare and through the gate, alternating; prints the numbers.
+fn measure(runtime: &tokio::runtime::Runtime, url: &str, what: &str, offered_as: &str) {
     let (mut bare, mut gated) = (Vec::new(), Vec::new());
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let connectors = support::open(&dir.path().join("settings.json"));
-        let id = support::add(&connectors, server.url(), None).await.id;
+        let id = support::add(&connectors, url, None).await.id;
         support::settled(&connectors, &id).await;
         connectors
             .set_tool_mode(&id, "echo", ToolMode::Allow)
@@ -67,7 +85,7 @@ fn main() {
             let outcome = gate
                 .call(&ToolCallRequest {
                     id: format!("b{round}"),
-                    name: "python_fixture__echo".into(),
+                    name: offered_as.into(),
                     arguments: arguments.clone(),
                 })
                 .await;
@@ -82,7 +100,7 @@ fn main() {
     });
     let overhead: Vec<f64> = gated.iter().zip(&bare).map(|(g, b)| g - b).collect();
     let (bare_median, gated_median) = (median(&mut bare), median(&mut gated));
-    println!("tool call to the PyPI fixture's echo, {ROUNDS} rounds each, alternating:");
+    println!("tool call to {what}, {ROUNDS} rounds each, alternating:");
     println!(
         "    bare tools/call              median {bare_median:7.2} ms   p95 {:7.2} ms",
         p95(&mut bare)
