@@ -465,6 +465,10 @@ async fn a_link_to_the_app_reaches_the_running_window() {
         .await;
     let text = app.text(&forged_banner).await.expect("text");
     assert!(!text.contains("forged-code-1234"), "{text}");
+    assert!(
+        text.contains("If you did not just sign in, you can ignore this."),
+        "{text}"
+    );
     desktop.screenshot("02-forged-sign-in-link");
     let log = desktop.app_log();
     assert_eq!(

@@ -65,7 +65,24 @@ pub fn StatePill(
 }
 
 fn count(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    format!(
+        "{} {}",
+        grouped(n as usize),
+        if n == 1 { one } else { many }
+    )
+}
+
+/// A count with its thousands grouped, as people write it: "2,004".
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// "13 tools · 107 resources · 4 prompts". Templates count as resources: to the person
@@ -544,6 +561,14 @@ mod tests {
             prompts: 1,
         };
         assert_eq!(counts_label(&counts), "13 tools · 107 resources · 1 prompt");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(2_004), "2,004");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 
     #[test]

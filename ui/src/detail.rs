@@ -11,7 +11,7 @@ use switchboard_ipc::{
 
 use crate::components::{
     ActionError, ConfirmDialog, LongList, ProblemView, Spinner, StatePill, focus_when_mounted,
-    format_size, run_action,
+    format_size, grouped, run_action,
 };
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
@@ -760,7 +760,8 @@ fn CatalogView(
     }
 }
 
-/// Says why a list is empty: the server offers nothing of the kind, or the filter hides it.
+/// Says why a list is empty (the server offers nothing of the kind, or the filter hides
+/// it), or, while a filter is on, how much of the list it shows ("Showing 1 of 2,004 tools").
 #[component]
 fn ListNote(
     tab: Tab,
@@ -774,10 +775,17 @@ fn ListNote(
             Some(format!("This server offers no {}.", tab.noun()))
         } else if shown.get() == 0 {
             Some(format!("No {} match “{}”.", tab.noun(), query.get()))
+        } else if !query.with(String::is_empty) {
+            Some(format!(
+                "Showing {} of {} {}",
+                grouped(shown.get()),
+                grouped(total as usize),
+                tab.noun()
+            ))
         } else {
             None
         }
-        .map(|text| view! { <p class="list-empty">{text}</p> })
+        .map(|text| view! { <p class="list-empty" data-testid="list-note">{text}</p> })
     }
 }
 

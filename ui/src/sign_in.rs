@@ -289,7 +289,7 @@ pub fn SigningInCard(id: ConnectorId) -> impl IntoView {
             <div class="status-body">
                 <p class="status-title">"Finish signing in in your browser"</p>
                 <p class="status-text">
-                    "Switchboard opened the server's sign-in page in your browser. When you are done there, you come back here by yourself."
+                    "Switchboard opened the server's sign-in page in your browser. Switchboard comes back to the front by itself when you are done."
                 </p>
                 <div class="status-actions">
                     <button

@@ -873,7 +873,12 @@ impl Connectors {
         tracing::info!(link = shown, reason = %refusal.message, "app link refused");
         self.notify(Notice {
             level: NoticeLevel::Warning,
-            message: refusal.message,
+            // A link can arrive from anywhere (another program, a web page): a person who
+            // did not just sign in should know it is nothing they did.
+            message: format!(
+                "{} If you did not just sign in, you can ignore this.",
+                refusal.message
+            ),
             detail: Some(format!("Link: {shown}")),
         });
     }

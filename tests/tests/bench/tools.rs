@@ -43,10 +43,13 @@ async fn measure(name: &str, server: &kit::PythonMcp, tools: usize, tool: &str) 
     let driver = desktop.driver();
     let app = driver.open_app().await;
     add_by_address(&app, server.url()).await;
-    app.wait_until(&tid("connector-counts"), |t| {
-        t.starts_with(&format!("{tools} tools"))
-    })
-    .await;
+    // The page groups thousands: "2,004 tools".
+    let shown = match tools {
+        n if n >= 1_000 => format!("{},{:03} tools", n / 1_000, n % 1_000),
+        n => format!("{n} tools"),
+    };
+    app.wait_until(&tid("connector-counts"), |t| t.starts_with(&shown))
+        .await;
     let mut numbers = Numbers {
         tools,
         ..Numbers::default()

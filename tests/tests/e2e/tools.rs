@@ -720,7 +720,7 @@ async fn a_server_with_thousands_of_tools_stays_usable() {
     let driver = desktop.driver();
     let app = driver.open_app().await;
     add_by_address(&app, server.url()).await;
-    app.wait_until(&tid("connector-counts"), |t| t.starts_with("2004 tools"))
+    app.wait_until(&tid("connector-counts"), |t| t.starts_with("2,004 tools"))
         .await;
     let first = tool_row(&app, "add").await;
     shows_mode(&app, &first, "ask").await;
@@ -746,6 +746,8 @@ async fn a_server_with_thousands_of_tools_stays_usable() {
         .expect("type");
     let row = format!("{}[data-name=\"tool-01992\"]", tid("tool-item"));
     app.wait_for(&row).await;
+    app.wait_text(&tid("list-note"), "Showing 1 of 2,004 tools")
+        .await;
     let allow = app
         .wait_for(&format!("{row} {}", tid("tool-mode-allow")))
         .await;
