@@ -212,15 +212,45 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     desktop.screenshot("03-connected");
     assert!(settings(&desktop).contains(server.url()), "saved");
 
-    // Its page lists every tool by name, with the server's details.
+    // Its page lists every tool by name; the server's own details are folded at the bottom
+    // (About this server), its instructions shown as Markdown.
     let row = app.wait_for(&tid("connector-row")).await;
     app.click(&row).await.expect("open connector");
     app.wait_for(&tid("connector-detail")).await;
+    assert!(
+        !app.text(&app.wait_for(&tid("connector-detail")).await)
+            .await
+            .expect("text")
+            .contains("protocol version"),
+        "no developer text up front"
+    );
+    let about = app
+        .wait_for(&format!("{} summary", tid("about-server")))
+        .await;
+    app.click(&about).await.expect("About this server");
     app.wait_text(
         &tid("detail-server-version"),
         kit::EVERYTHING_SERVER_VERSION,
     )
     .await;
+    let instructions = app
+        .wait_for(&format!("{} .md-h1", tid("detail-instructions")))
+        .await;
+    assert!(
+        app.text(&instructions)
+            .await
+            .expect("text")
+            .starts_with("Everything Server"),
+        "the instructions' heading is a heading, not \"# …\""
+    );
+    app.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'end'});",
+        serde_json::json!([tid("about-server")]),
+    )
+    .await
+    .expect("scroll to it");
+    desktop.screenshot("03b-about-this-server");
+    app.click(&about).await.expect("fold it again");
     app.wait_for(&tid("tool-item")).await;
     let tools: BTreeSet<String> =
         texts(&app, &format!("{} {}", tid("tool-item"), tid("item-name")))
@@ -232,6 +262,11 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(tools, expected);
+    // A public server: the sign-in card says so, and offers a key for servers that take one.
+    app.wait_text(&tid("sign-in-summary"), "No sign-in needed")
+        .await;
+    app.wait_text(&tid("sign-in-replace"), "Use an API key instead")
+        .await;
     desktop.screenshot("04-detail-tools");
 
     let resources_tab = app.wait_for(&tid("tab-resources")).await;
@@ -601,12 +636,13 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
     let row = app.wait_for(&tid("connector-row")).await;
     app.click(&row).await.expect("open");
     let summary = app
-        .wait_until(&tid("sign-in-summary"), |t| t.contains("•••••"))
+        .wait_until(&tid("sign-in-summary"), |t| t.contains("saved"))
         .await;
     assert_eq!(
         app.text(&summary).await.expect("text").trim(),
-        "API key in X-API-Key · •••••"
+        "API key (sent as X-API-Key) · saved"
     );
+    app.wait_text(&tid("sign-in-replace"), "Change key").await;
     desktop.screenshot("02-connected-with-key");
     let replace = app.wait_for(&tid("sign-in-replace")).await;
     app.click(&replace).await.expect("Replace");
@@ -671,7 +707,7 @@ async fn a_username_and_password_sign_in_sign_out_and_a_wrong_password_is_named(
 
     let row = app.wait_for(&tid("connector-row")).await;
     app.click(&row).await.expect("open");
-    app.wait_text(&tid("sign-in-summary"), "Username ada · password •••••")
+    app.wait_text(&tid("sign-in-summary"), "Username ada · password saved")
         .await;
 
     // Sign out forgets the password: the keyring entry goes and the server says no.
@@ -835,11 +871,8 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
             .map(|n| n.to_string())
             .collect()
     );
-    app.wait_text(
-        &tid("sign-in-summary"),
-        "In your browser when the server asks · Signed in",
-    )
-    .await;
+    app.wait_text(&tid("sign-in-summary"), "Signed in in your browser")
+        .await;
     desktop.screenshot("02-signed-in-detail");
     assert_no_secret_leaked(
         &desktop,

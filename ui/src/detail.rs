@@ -13,6 +13,7 @@ use crate::components::{
     ActionError, ConfirmDialog, LongList, ProblemView, Spinner, StatePill, focus_when_mounted,
     format_size, grouped, run_action,
 };
+use crate::markdown::Markdown;
 use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
 use crate::state::use_app_state;
 use crate::tauri;
@@ -293,7 +294,6 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                                     })
                             }
                         >
-                            <ServerCard server />
                             <CatalogView catalog id=page_id.get_value() tool_choices />
                         </Show>
                     }
@@ -303,6 +303,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
             }
 
             <SignInSection id=id.clone() summary=current />
+            <AboutServer server />
 
             <Show when=move || confirm_open.get()>
                 <ConfirmDialog
@@ -319,8 +320,17 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     }
 }
 
+/// What the server says of itself, folded at the bottom of the page: its name and version,
+/// its instructions (written for the model, shown as Markdown) and the protocol it speaks.
+/// Facts for the curious and for whoever helps them, not the person's next step.
 #[component]
-fn ServerCard(server: Memo<Option<ServerInfo>>) -> impl IntoView {
+fn AboutServer(server: Memo<Option<ServerInfo>>) -> impl IntoView {
+    let link_error = RwSignal::new(None::<ErrorInfo>);
+    let open_link = Callback::new(move |url: String| {
+        leptos::task::spawn_local(async move {
+            link_error.set(tauri::open_link(url).await.err());
+        });
+    });
     move || {
         server.get().map(|server| {
             let ServerInfo {
@@ -331,35 +341,45 @@ fn ServerCard(server: Memo<Option<ServerInfo>>) -> impl IntoView {
                 protocol_version,
             } = server;
             let title = title.filter(|t| *t != name);
+            let version = Some(version).filter(|v| !v.trim().is_empty());
             view! {
-                <div class="card server-card">
-                    <dl class="facts">
-                        <div class="fact">
-                            <dt>"Server"</dt>
-                            <dd>
-                                <span data-testid="detail-server-name">{name}</span>
-                                {title.map(|title| view! { <span class="muted">" · " {title}</span> })}
-                            </dd>
-                        </div>
-                        <div class="fact">
-                            <dt>"Version"</dt>
-                            <dd data-testid="detail-server-version">{version}</dd>
-                        </div>
-                    </dl>
-                    {instructions
-                        .filter(|text| !text.trim().is_empty())
-                        .map(|text| {
-                            view! {
-                                <div class="instructions">
-                                    <h2 class="card-subtitle">"Instructions from the server"</h2>
-                                    <p class="instructions-text" data-testid="detail-instructions">
-                                        {text}
-                                    </p>
-                                </div>
-                            }
-                        })}
-                    <p class="fine-print">"MCP protocol version " {protocol_version}</p>
-                </div>
+                <details class="card about-server" data-testid="about-server">
+                    <summary class="about-server-summary">"About this server"</summary>
+                    <div class="about-server-body">
+                        <dl class="facts">
+                            <div class="fact">
+                                <dt>"Server"</dt>
+                                <dd>
+                                    <span data-testid="detail-server-name">{name}</span>
+                                    {title.map(|title| view! { <span class="muted">" · " {title}</span> })}
+                                </dd>
+                            </div>
+                            {version
+                                .map(|version| {
+                                    view! {
+                                        <div class="fact">
+                                            <dt>"Version"</dt>
+                                            <dd data-testid="detail-server-version">{version}</dd>
+                                        </div>
+                                    }
+                                })}
+                        </dl>
+                        {instructions
+                            .filter(|text| !text.trim().is_empty())
+                            .map(|text| {
+                                view! {
+                                    <div class="instructions">
+                                        <h2 class="card-subtitle">"What the server tells the model"</h2>
+                                        <div class="instructions-text" data-testid="detail-instructions">
+                                            <Markdown text=Signal::stored(text) on_link=open_link />
+                                        </div>
+                                    </div>
+                                }
+                            })}
+                        <ActionError error=link_error />
+                        <p class="fine-print">"MCP protocol version " {protocol_version}</p>
+                    </div>
+                </details>
             }
         })
     }

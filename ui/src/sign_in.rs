@@ -356,32 +356,54 @@ pub fn SignInButton(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) ->
     }
 }
 
+/// What is true of the connector's sign-in, in a line: no secret, ever.
 fn describe(method: &SignInMethod, saved: bool, state: ConnectorState) -> String {
     match method {
         SignInMethod::Automatic { client_id, .. } => {
-            let how = match client_id {
-                Some(id) => format!("In your browser, as client {id}"),
-                None => "In your browser when the server asks".to_owned(),
-            };
             let status = match (saved, state) {
+                (_, ConnectorState::SigningIn) => "Signing in in your browser…",
+                (false, ConnectorState::Connected) => "No sign-in needed",
                 (false, _) => "Not signed in",
-                (true, ConnectorState::NeedsSignIn) => "Sign-in ended",
-                (true, _) => "Signed in",
+                (true, ConnectorState::NeedsSignIn) => "Your sign-in ended",
+                (true, _) => "Signed in in your browser",
             };
-            format!("{how} · {status}")
+            match client_id {
+                Some(id) => format!("{status} · as client {id}"),
+                None => status.to_owned(),
+            }
         }
-        SignInMethod::ApiKey { header } => format!(
-            "API key in {header} · {}",
-            if saved { "•••••" } else { "missing" }
-        ),
+        SignInMethod::ApiKey { header } => {
+            let sent = if header.eq_ignore_ascii_case("authorization") {
+                String::new()
+            } else {
+                format!(" (sent as {header})")
+            };
+            format!(
+                "API key{sent} · {}",
+                if saved { "saved" } else { "missing" }
+            )
+        }
         SignInMethod::Basic { username } => format!(
             "Username {username} · password {}",
-            if saved { "•••••" } else { "missing" }
+            if saved { "saved" } else { "missing" }
         ),
     }
 }
 
-/// The connector page's sign-in section: how it signs in, Sign out, Replace.
+/// The button that changes how the connector signs in, named for what it does.
+fn change_label(method: &SignInMethod, saved: bool, state: ConnectorState) -> &'static str {
+    match method {
+        SignInMethod::Automatic { .. } if !saved && state == ConnectorState::Connected => {
+            "Use an API key instead"
+        }
+        SignInMethod::Automatic { .. } => "Change how it signs in",
+        SignInMethod::ApiKey { .. } => "Change key",
+        SignInMethod::Basic { .. } => "Change password",
+    }
+}
+
+/// The connector page's sign-in section: what is true of the sign-in, and the one thing to
+/// do about it (Sign in, Sign out, Change key, Change password).
 #[component]
 pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -> impl IntoView {
     let state = use_app_state();
@@ -440,7 +462,16 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                     }}
                 </div>
                 <div class="sign-in-actions">
-                    <Show when=move || method.with(|m| m.as_ref().is_some_and(|(m, _)| m.saved))>
+                    // "Sign in" is in the problem's box above, where the page says why.
+                    <Show when=move || {
+                        method
+                            .with(|m| {
+                                m.as_ref()
+                                    .is_some_and(|(m, state)| {
+                                        m.saved && *state != ConnectorState::SigningIn
+                                    })
+                            })
+                    }>
                         <button
                             type="button"
                             class="button button-small"
@@ -455,18 +486,33 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                         type="button"
                         class="button button-small"
                         data-testid="sign-in-replace"
-                        disabled=move || busy.get() || editing.with(Option::is_some)
+                        disabled=move || {
+                            busy.get() || editing.with(Option::is_some)
+                                || method.with(|m| m.as_ref().is_some_and(|(_, s)| *s == ConnectorState::SigningIn))
+                        }
                         on:click=move |_| {
                             let draft = method
                                 .with_untracked(|m| {
                                     m.as_ref()
-                                        .map(|(m, _)| SignInDraft::from_method(&m.method))
+                                        .map(|(m, state)| {
+                                            let draft = SignInDraft::from_method(&m.method);
+                                            if change_label(&m.method, m.saved, *state) == "Use an API key instead" {
+                                                draft.kind.set(Kind::ApiKey);
+                                            }
+                                            draft
+                                        })
                                         .unwrap_or_else(SignInDraft::new)
                                 });
                             editing.set(Some(draft));
                         }
                     >
-                        "Replace"
+                        {move || {
+                            method
+                                .with(|m| {
+                                    m.as_ref().map(|(m, state)| change_label(&m.method, m.saved, *state))
+                                })
+                                .unwrap_or("Change how it signs in")
+                        }}
                     </button>
                 </div>
             </div>
@@ -525,30 +571,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_summary_never_shows_a_secret_and_says_when_a_sign_in_ended() {
+    fn the_summary_never_shows_a_secret_and_says_what_is_true() {
         let oauth = SignInMethod::default();
         assert_eq!(
+            describe(&oauth, false, ConnectorState::Connected),
+            "No sign-in needed"
+        );
+        assert_eq!(
+            change_label(&oauth, false, ConnectorState::Connected),
+            "Use an API key instead"
+        );
+        assert_eq!(
             describe(&oauth, true, ConnectorState::Connected),
-            "In your browser when the server asks · Signed in"
+            "Signed in in your browser"
         );
         assert_eq!(
             describe(&oauth, true, ConnectorState::NeedsSignIn),
-            "In your browser when the server asks · Sign-in ended"
+            "Your sign-in ended"
         );
         assert_eq!(
             describe(&oauth, false, ConnectorState::NeedsSignIn),
-            "In your browser when the server asks · Not signed in"
+            "Not signed in"
+        );
+        assert_eq!(
+            describe(&oauth, false, ConnectorState::SigningIn),
+            "Signing in in your browser…"
         );
         let key = SignInMethod::ApiKey {
             header: "X-API-Key".into(),
         };
         assert_eq!(
             describe(&key, true, ConnectorState::Connected),
-            "API key in X-API-Key · •••••"
+            "API key (sent as X-API-Key) · saved"
         );
         assert_eq!(
             describe(&key, false, ConnectorState::NeedsSignIn),
-            "API key in X-API-Key · missing"
+            "API key (sent as X-API-Key) · missing"
+        );
+        assert_eq!(
+            change_label(&key, true, ConnectorState::Connected),
+            "Change key"
+        );
+        let bearer = SignInMethod::ApiKey {
+            header: "Authorization".into(),
+        };
+        assert_eq!(
+            describe(&bearer, true, ConnectorState::Connected),
+            "API key · saved"
+        );
+        let basic = SignInMethod::Basic {
+            username: "ada".into(),
+        };
+        assert_eq!(
+            describe(&basic, true, ConnectorState::Connected),
+            "Username ada · password saved"
+        );
+        assert_eq!(
+            change_label(&basic, true, ConnectorState::Connected),
+            "Change password"
         );
     }
 }
