@@ -1470,3 +1470,62 @@ async fn the_window_follows_the_systems_light_or_dark_theme() {
         app.quit().await;
     }
 }
+
+/// Keyboard focus is visible on every control of a connector's page: Tab through it, and
+/// each control that takes focus shows a ring of at least 2 px (an outline, or a ring drawn
+/// as a box shadow), by its computed style.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyboard_focus_is_visible_on_every_control_of_a_connectors_page() {
+    let server = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("focus_ring");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, server.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open");
+    app.wait_for(&tid("tool-item")).await;
+    let mut seen = Vec::new();
+    let mut missing = Vec::new();
+    for _ in 0..120 {
+        app.press(keys::TAB).await.expect("Tab");
+        let focused = app
+            .execute(
+                "const e = document.activeElement;
+                 if (!e || e === document.body) { return null; }
+                 const s = getComputedStyle(e);
+                 const id = e.getAttribute('data-testid') || e.getAttribute('aria-label')
+                     || (e.textContent || '').trim().slice(0, 40) || e.tagName;
+                 return {id, tag: e.tagName, outline: s.outlineStyle, width: parseFloat(s.outlineWidth) || 0,
+                         shadow: s.boxShadow};",
+                serde_json::json!([]),
+            )
+            .await
+            .expect("the focused element");
+        if focused.is_null() {
+            continue;
+        }
+        let key = format!("{}:{}", focused["tag"], focused["id"]);
+        if seen.contains(&key) {
+            // Round the page once.
+            if seen.len() > 10 {
+                break;
+            }
+            continue;
+        }
+        let ring = (focused["outline"] != "none"
+            && focused["width"].as_f64().unwrap_or(0.0) >= 2.0)
+            || focused["shadow"].as_str().is_some_and(|s| s != "none");
+        if !ring {
+            missing.push(key.clone());
+        }
+        seen.push(key);
+    }
+    assert!(seen.len() > 10, "Tab reached the page's controls: {seen:?}");
+    assert!(
+        missing.is_empty(),
+        "no visible focus on {missing:?} (of {seen:?})"
+    );
+    app.quit().await;
+}
