@@ -405,6 +405,18 @@ async fn a_server_that_is_not_mcp_says_why_and_can_be_retried() {
     app.wait_text(&tid("connector-state"), "Can't reach").await;
     app.wait_until(&tid("connector-problem"), |t| t.contains("web page"))
         .await;
+    // The sentence on the list is whole: wrapped, never cut where the advice starts.
+    let cut = app
+        .execute(
+            "return [...document.querySelectorAll(arguments[0] + ' *')]
+                 .filter(e => e.getClientRects().length > 0 && e.clientHeight > 0 && !e.closest('details:not([open])'))
+                 .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+                 .map(e => e.className + ': ' + e.textContent.trim());",
+            serde_json::json!([tid("connector-problem")]),
+        )
+        .await
+        .expect("measure the problem's text");
+    assert_eq!(cut, serde_json::json!([]), "text cut on the list");
     let details = app.wait_for(&tid("details-toggle")).await;
     app.click(&details).await.expect("Details");
     app.wait_until(&tid("problem-detail"), |t| t.contains("text/html"))
