@@ -1032,6 +1032,17 @@ async fn a_sign_in_left_open_can_be_reopened_and_cancelled() {
 
     add_by_address(&app, auth.mcp_url()).await;
     app.wait_text(&tid("connector-state"), "Signing in").await;
+    // A spinner or a dot on the pill, not both.
+    let marks = app
+        .execute(
+            "const pill = document.querySelector(arguments[0]);
+             return [pill.querySelectorAll('.spinner').length,
+                     getComputedStyle(pill, '::before').content];",
+            serde_json::json!([tid("connector-state")]),
+        )
+        .await
+        .expect("the pill");
+    assert_eq!(marks, serde_json::json!([1, "none"]), "spinner, no dot");
     app.wait_text(&tid("connector-hint"), "Finish signing in in your browser")
         .await;
     let row = app.wait_for(&tid("connector-row")).await;

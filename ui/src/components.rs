@@ -53,12 +53,25 @@ pub fn StatePill(
     #[prop(into)] state: Signal<ConnectorState>,
     testid: &'static str,
 ) -> impl IntoView {
+    let busy = move || {
+        matches!(
+            state.get(),
+            ConnectorState::Connecting | ConnectorState::SigningIn
+        )
+    };
     view! {
-        <span class=move || state_class(state.get()) data-testid=testid>
-            {move || {
-                matches!(state.get(), ConnectorState::Connecting | ConnectorState::SigningIn)
-                    .then(|| view! { <Spinner /> })
-            }}
+        // A spinner or a dot, not both.
+        <span
+            class=move || {
+                if busy() {
+                    format!("{} pill-busy", state_class(state.get()))
+                } else {
+                    state_class(state.get()).to_owned()
+                }
+            }
+            data-testid=testid
+        >
+            {move || busy().then(|| view! { <Spinner /> })}
             {move || state.get().label()}
         </span>
     }
