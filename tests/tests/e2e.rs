@@ -598,7 +598,7 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
         "no key, nothing to add"
     );
     // A header the connection itself uses is refused in words, and nothing is saved.
-    let header = app.wait_for(&tid("sign-in-header")).await;
+    let header = advanced_header(&app).await;
     app.type_into(&header, "Mcp-Session-Id")
         .await
         .expect("type");
@@ -810,6 +810,13 @@ fn connector_ids(desktop: &Desktop) -> Vec<String> {
 
 /// Adds `url` as a person pasting it and pressing Enter at once would: the Enter arrives
 /// with the text, before the window has heard back about the address.
+/// The API-key form's header field, under "Advanced", opened.
+async fn advanced_header(app: &Session) -> switchboard_testkit::webdriver::Element {
+    let advanced = app.wait_for(&tid("sign-in-advanced")).await;
+    app.click(&advanced).await.expect("Advanced");
+    app.wait_for(&tid("sign-in-header")).await
+}
+
 async fn add_by_address(app: &Session, url: &str) {
     open_add_dialog(app).await;
     let input = app.wait_for(&tid("add-url-input")).await;
@@ -1180,6 +1187,23 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
     .await;
     desktop.screenshot("01-no-keyring-for-a-key");
     assert!(!settings(&desktop).contains(keyed.url()), "nothing saved");
+    // The error did not push the dialog's buttons out of sight.
+    let in_sight = app
+        .execute(
+            "const dialog = document.querySelector(arguments[0]).closest('.modal').getBoundingClientRect();
+             return [arguments[1], arguments[2]].map(id => {
+                 const r = document.querySelector(id).getBoundingClientRect();
+                 return r.top >= dialog.top && r.bottom <= dialog.bottom + 1;
+             });",
+            serde_json::json!([tid("add-cancel"), tid("add-cancel"), tid("add-submit")]),
+        )
+        .await
+        .expect("where the buttons are");
+    assert_eq!(
+        in_sight,
+        serde_json::json!([true, true]),
+        "Cancel and Add in sight"
+    );
     let cancel = app.wait_for(&tid("add-cancel")).await;
     app.click(&cancel).await.expect("Cancel");
     app.wait_gone(&tid("add-dialog")).await;
@@ -1259,7 +1283,7 @@ async fn an_address_that_redirects_elsewhere_is_named_and_gets_no_key() {
     app.wait_for(&tid("connectors-page")).await;
 
     add_dialog_choosing_api_key(&app, &server.url("/mcp")).await;
-    let header = app.wait_for(&tid("sign-in-header")).await;
+    let header = advanced_header(&app).await;
     app.type_into(&header, "X-API-Key").await.expect("header");
     let key = app.wait_for(&tid("sign-in-key")).await;
     app.type_into(&key, KEY).await.expect("key");

@@ -215,23 +215,30 @@ pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
                         .into_any()
                 }
                 Kind::ApiKey => {
+                    // A header someone chose before is shown, not folded away.
+                    let header_set = !draft.header.get_untracked().trim().is_empty();
                     view! {
-                        <Field
-                            id="sign-in-header"
-                            label="Header"
-                            value=draft.header
-                            testid="sign-in-header"
-                            placeholder="Authorization"
-                            hint="Leave empty to send \"Authorization: Bearer <key>\". Some servers want a header such as X-API-Key."
-                        />
                         <Field
                             id="sign-in-key"
                             label="API key"
                             value=draft.key
                             testid="sign-in-key"
                             secret=true
-                            hint="Kept in your system keyring, never in Switchboard's files."
+                            hint="You find it in the service's settings, usually under API keys. Kept in your system keyring, never in Switchboard's files."
                         />
+                        <details class="sign-in-advanced" open=header_set>
+                            <summary data-testid="sign-in-advanced">
+                                "Advanced (only if the service's help says so)"
+                            </summary>
+                            <Field
+                                id="sign-in-header"
+                                label="Send the key in the header"
+                                value=draft.header
+                                testid="sign-in-header"
+                                placeholder="Authorization"
+                                hint="Empty sends it the usual way (Authorization: Bearer). Some services name another header, such as X-API-Key."
+                            />
+                        </details>
                     }
                         .into_any()
                 }
