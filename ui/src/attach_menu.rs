@@ -890,30 +890,12 @@ impl FormSpec {
 /// A `data:` URL for an image the window may show: only PNG, JPEG, GIF and WebP, and only
 /// base64 text (nothing that could end the URL or the attribute).
 pub(crate) fn image_data_url(media_type: &str, data: &str) -> Option<String> {
-    data_url(
-        media_type,
-        data,
-        &["image/png", "image/jpeg", "image/gif", "image/webp"],
-    )
+    data_url(media_type, data, switchboard_ipc::chat::IMAGE_TYPES)
 }
 
 /// A `data:` URL for a sound the window may play, on the same terms as an image.
 pub(crate) fn audio_data_url(media_type: &str, data: &str) -> Option<String> {
-    data_url(
-        media_type,
-        data,
-        &[
-            "audio/wav",
-            "audio/x-wav",
-            "audio/mpeg",
-            "audio/mp3",
-            "audio/ogg",
-            "audio/webm",
-            "audio/mp4",
-            "audio/aac",
-            "audio/flac",
-        ],
-    )
+    data_url(media_type, data, switchboard_ipc::chat::AUDIO_TYPES)
 }
 
 fn data_url(media_type: &str, data: &str, allowed: &[&str]) -> Option<String> {
@@ -1963,7 +1945,8 @@ pub fn AttachmentChip(
         state,
     } = chip;
     let on_remove = on_remove.map(|remove| Callback::new(move |()| remove.run(key)));
-    view! { <ChipView label connector_name kind state=state.into() on_remove /> }
+    let state = Signal::derive(move || Some(state.get()));
+    view! { <ChipView label connector_name kind state on_remove /> }
 }
 
 /// The chip on a sent message: the same look, without ×.
@@ -1972,7 +1955,7 @@ pub fn SentAttachmentChip(attachment: Attachment) -> impl IntoView {
     let label = attachment.name.clone();
     let connector_name = attachment.connector_name.clone();
     let kind = attachment.kind;
-    let state = Signal::stored(ChipState::Ready(attachment));
+    let state = Signal::stored(Some(ChipState::Ready(attachment)));
     view! { <ChipView label connector_name kind state on_remove=None /> }
 }
 
@@ -1987,7 +1970,55 @@ pub fn LinkChip(
     #[prop(optional)] description: Option<String>,
 ) -> impl IntoView {
     let state = RwSignal::new(None::<ChipState>);
+    let hint = description
+        .map(|d| format!("{d} ({uri})"))
+        .unwrap_or_else(|| format!("{uri}: click to read it from {connector_name}"));
+    let read = {
+        let name = name.clone();
+        Callback::new(move |()| {
+            state.set(Some(ChipState::Reading));
+            let request = switchboard_ipc::chat::ReadResourceRequest {
+                connector_id: ConnectorId(connector_id.clone()),
+                uri: uri.clone(),
+                name: name.clone(),
+                from_template: false,
+            };
+            spawn_local(async move {
+                state.set(Some(ChipState::from_result(
+                    tauri::read_resource(request).await,
+                )));
+            });
+        })
+    };
+    view! {
+        <ChipView
+            label=name
+            connector_name
+            kind=AttachmentKind::Resource
+            state=state.into()
+            on_remove=None
+            read=(read, hint)
+            testid="link-chip"
+        />
+    }
+}
+
+#[component]
+fn ChipView(
+    label: String,
+    connector_name: String,
+    kind: AttachmentKind,
+    /// `None` until a chip read on demand (`read`) is first opened.
+    state: Signal<Option<ChipState>>,
+    on_remove: Option<Callback<()>>,
+    /// A chip read when it is opened: how to read it, and its tooltip until then. Opening
+    /// it reads it (again, after a failure) and shows the preview once it is there.
+    #[prop(optional)]
+    read: Option<(Callback<()>, String)>,
+    #[prop(default = "attachment-chip")] testid: &'static str,
+) -> impl IntoView {
     let preview_open = RwSignal::new(false);
+    let open_when_read = RwSignal::new(false);
     let main = NodeRef::<html::Button>::new();
     let status = move || {
         state.with(|s| match s {
@@ -1997,102 +2028,13 @@ pub fn LinkChip(
             Some(ChipState::Failed(_)) => "failed",
         })
     };
-    let open = {
-        let (connector_id, uri, name) = (connector_id.clone(), uri.clone(), name.clone());
-        move |_| match status() {
-            "reading" => {}
-            "ready" => preview_open.set(true),
-            _ => {
-                state.set(Some(ChipState::Reading));
-                let request = switchboard_ipc::chat::ReadResourceRequest {
-                    connector_id: ConnectorId(connector_id.clone()),
-                    uri: uri.clone(),
-                    name: name.clone(),
-                    from_template: false,
-                };
-                spawn_local(async move {
-                    let read = tauri::read_resource(request).await;
-                    let opened = read.is_ok();
-                    state.set(Some(ChipState::from_result(read)));
-                    preview_open.set(opened);
-                });
-            }
-        }
-    };
-    let close_preview = Callback::new(move |()| {
-        preview_open.set(false);
-        if let Some(button) = main.get_untracked() {
-            let _ = button.focus();
+    Effect::new(move |_| {
+        if open_when_read.get() && status() == "ready" {
+            open_when_read.set(false);
+            preview_open.set(true);
         }
     });
-    let tooltip = description
-        .map(|d| format!("{d} ({uri})"))
-        .unwrap_or_else(|| format!("{uri}: click to read it from {connector_name}"));
-    view! {
-        <span
-            class="attach-chip"
-            class:attach-chip-failed=move || status() == "failed"
-            data-testid="link-chip"
-            data-state=status
-        >
-            <button type="button" class="attach-chip-main" node_ref=main title=tooltip on:click=open>
-                <KindIcon kind=AttachmentKind::Resource />
-                <span class="attach-chip-name">{name}</span>
-                <span class="attach-chip-connector">{connector_name}</span>
-                {move || (status() == "reading").then(|| view! { <Spinner /> })}
-            </button>
-            {move || {
-                state
-                    .with(|s| match s {
-                        Some(ChipState::Failed(e)) => Some(e.clone()),
-                        _ => None,
-                    })
-                    .map(|error| {
-                        view! {
-                            <span class="attach-chip-error" role="alert" data-testid="chip-error">
-                                {error.message}
-                            </span>
-                        }
-                    })
-            }}
-        </span>
-        {move || {
-            if !preview_open.get() {
-                return None;
-            }
-            state
-                .with(|s| match s {
-                    Some(ChipState::Ready(attachment)) => Some(attachment.clone()),
-                    _ => None,
-                })
-                .map(|attachment| {
-                    view! {
-                        <Portal>
-                            <PreviewDialog attachment=attachment.clone() on_close=close_preview />
-                        </Portal>
-                    }
-                })
-        }}
-    }
-}
-
-#[component]
-fn ChipView(
-    label: String,
-    connector_name: String,
-    kind: AttachmentKind,
-    state: Signal<ChipState>,
-    on_remove: Option<Callback<()>>,
-) -> impl IntoView {
-    let preview_open = RwSignal::new(false);
-    let main = NodeRef::<html::Button>::new();
-    let status = move || {
-        state.with(|s| match s {
-            ChipState::Reading => "reading",
-            ChipState::Ready(_) => "ready",
-            ChipState::Failed(_) => "failed",
-        })
-    };
+    let state = Signal::derive(move || state.get().unwrap_or(ChipState::Reading));
     let size = move || {
         state.with(|s| match s {
             ChipState::Ready(a) => Some(format_size(a.size)),
@@ -2118,10 +2060,13 @@ fn ChipView(
         }
     });
     let remove_label = format!("Remove {label}");
+    let hint = read.as_ref().map(|(_, hint)| hint.clone());
+    let read = read.map(|(read, _)| read);
     let tooltip = {
         let label = label.clone();
         let connector_name = connector_name.clone();
         move || match status() {
+            "link" => hint.clone().unwrap_or_default(),
             "reading" => format!("{label} from {connector_name}: reading…"),
             "failed" => format!("{label} from {connector_name}: could not be read"),
             _ => format!("{label} from {connector_name}: click to preview what is sent"),
@@ -2131,7 +2076,7 @@ fn ChipView(
         <span
             class="attach-chip"
             class:attach-chip-failed=move || status() == "failed"
-            data-testid="attachment-chip"
+            data-testid=testid
             data-state=status
             data-kind=kind_name(kind)
         >
@@ -2140,11 +2085,21 @@ fn ChipView(
                 class="attach-chip-main"
                 node_ref=main
                 title=tooltip
-                aria-disabled=move || (status() != "ready").to_string()
-                on:click=move |_| {
-                    if status() == "ready" {
-                        preview_open.set(true);
+                aria-disabled=move || {
+                    let opens = match status() {
+                        "ready" => true,
+                        "link" | "failed" => read.is_some(),
+                        _ => false,
+                    };
+                    (!opens).to_string()
+                }
+                on:click=move |_| match (status(), read) {
+                    ("ready", _) => preview_open.set(true),
+                    ("link" | "failed", Some(read)) => {
+                        open_when_read.set(true);
+                        read.run(());
                     }
+                    _ => {}
                 }
             >
                 <KindIcon kind />

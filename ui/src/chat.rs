@@ -1455,11 +1455,6 @@ fn StepUpButton(connector_id: String) -> impl IntoView {
     }
 }
 
-/// Whether a text part is the JSON of a structured result (its "text twin", not shown twice).
-fn is_twin(text: &str, value: &serde_json::Value) -> bool {
-    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|parsed| &parsed == value)
-}
-
 /// What came of a tool call: text as Markdown, images shown, sounds playable, resources as
 /// chips (embedded ones previewed, links read when opened), a structured result as a tree
 /// (with the problem when it broke its promised form), failures in words.
@@ -1500,7 +1495,7 @@ fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl I
         .filter_map(|part| {
             Some(match part {
                 Part::Text { text } => {
-                    if structured.as_ref().is_some_and(|v| is_twin(&text, v)) {
+                    if structured.as_ref().is_some_and(|v| switchboard_ipc::chat::is_twin(&text, v)) {
                         return None;
                     }
                     view! {

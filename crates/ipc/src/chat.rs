@@ -86,6 +86,29 @@ pub enum Part {
     },
 }
 
+/// Image types every provider accepts: the only ones sent to a model and shown in the window.
+pub const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Sound a tool may return that the window plays (no provider takes sound in a tool result;
+/// the model is told one came).
+pub const AUDIO_TYPES: &[&str] = &[
+    "audio/wav",
+    "audio/x-wav",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/ogg",
+    "audio/webm",
+    "audio/mp4",
+    "audio/aac",
+    "audio/flac",
+];
+
+/// Whether a text part is the JSON of a structured result (its "text twin"): the model reads
+/// the data once, the window shows it once.
+pub fn is_twin(text: &str, value: &Value) -> bool {
+    serde_json::from_str::<Value>(text).is_ok_and(|parsed| &parsed == value)
+}
+
 /// A tool as a person knows it: its connector, and its title or name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolLabel {

@@ -6,31 +6,18 @@
 
 use base64::Engine;
 use rmcp::model::{ContentBlock, GetPromptResult, ReadResourceResult, ResourceContents};
-use switchboard_ipc::chat::{Attachment, AttachmentContent, AttachmentKind, Message, Part, Role};
+use switchboard_ipc::chat::{
+    AUDIO_TYPES, Attachment, AttachmentContent, AttachmentKind, IMAGE_TYPES, Message, Part, Role,
+    is_twin,
+};
 
 /// How much text one attachment may carry to the model unless the person chose otherwise
 /// (Settings → Models): 200 KB.
 pub const TEXT_BOUND: usize = switchboard_ipc::chat::DEFAULT_ATTACHMENT_LIMIT_KB as usize * 1024;
 
-/// Images larger than this (5 MB, Anthropic's limit) are named but not sent.
+/// Images larger than this (5 MB, Anthropic's limit) are named but not sent; sounds larger
+/// than this are named and not kept for the window either.
 pub const IMAGE_BOUND: usize = 5 * 1024 * 1024;
-
-/// Image types every provider accepts.
-const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
-
-/// Sound a tool may return that the window plays (no provider takes sound in a tool
-/// result; the model is told one came). Up to [`IMAGE_BOUND`] too.
-const AUDIO_TYPES: &[&str] = &[
-    "audio/wav",
-    "audio/x-wav",
-    "audio/mpeg",
-    "audio/mp3",
-    "audio/ogg",
-    "audio/webm",
-    "audio/mp4",
-    "audio/aac",
-    "audio/flac",
-];
 
 /// Who the attachment came from and what it is called.
 pub struct Source<'a> {
@@ -291,11 +278,6 @@ fn uri_tail(uri: &str) -> &str {
         .find(|segment| !segment.is_empty())
         .filter(|segment| !segment.ends_with(':'))
         .unwrap_or(uri)
-}
-
-/// Whether a text part is the JSON of a structured result (its "text twin").
-pub fn is_twin(text: &str, value: &serde_json::Value) -> bool {
-    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|parsed| &parsed == value)
 }
 
 /// How a structured result breaks the schema its tool promised, in words (where, and which
