@@ -125,6 +125,15 @@ fn memory_mib(binary: &Path, desktop: &Desktop) -> f64 {
 }
 
 /// The median; NaN for no values.
+/// One row of a side-by-side table: `what` in a column `width` wide, the baseline's time,
+/// the case's, and their ratio.
+fn ratio_line(width: usize, what: &str, base: f64, case: f64) -> String {
+    format!(
+        "    {what:<width$} {base:9.1} ms  {case:9.1} ms  {:7.2}",
+        case / base
+    )
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)

@@ -31,6 +31,21 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// A conversation titled `title` in a history under `dir`, for `connectors`' tools.
+    fn new(connectors: &Connectors, dir: &std::path::Path, title: &str) -> Self {
+        let store = ChatStore::open(&dir.join("history.sqlite3")).expect("history");
+        let conversation = store.create_conversation(title, None).expect("a chat").id;
+        let (sender, events) = mpsc::unbounded_channel();
+        Self {
+            connectors: connectors.clone(),
+            store,
+            conversation,
+            approvals: Arc::new(Approvals::default()),
+            events,
+            sender,
+        }
+    }
+
     fn gate(&self) -> PermissionGate {
         let sender = self.sender.clone();
         PermissionGate::new(
@@ -87,17 +102,7 @@ async fn the_gate_runs_asks_refuses_counts_and_cannot_be_bypassed() {
         ConnectorState::Connected
     );
     let history = dir.path().join("history.sqlite3");
-    let store = ChatStore::open(&history).expect("history");
-    let conversation = store.create_conversation("Tools", None).expect("a chat").id;
-    let (sender, events) = mpsc::unbounded_channel();
-    let mut fixture = Fixture {
-        connectors: connectors.clone(),
-        store,
-        conversation,
-        approvals: Arc::new(Approvals::default()),
-        events,
-        sender,
-    };
+    let mut fixture = Fixture::new(&connectors, dir.path(), "Tools");
 
     // Offered: every tool (all at Ask), under names unique across connectors.
     let gate = fixture.gate();
@@ -298,8 +303,8 @@ async fn calls_of_one_reply_ask_together_and_stop_closes_the_cards() {
         settled(&connectors, &id).await.state,
         ConnectorState::Connected
     );
-    let store = ChatStore::open(&dir.path().join("history.sqlite3")).expect("history");
-    let conversation = store.create_conversation("Two", None).expect("a chat").id;
+    let mut fixture = Fixture::new(&connectors, dir.path(), "Two");
+    let (store, conversation) = (fixture.store.clone(), fixture.conversation);
     store
         .append(
             conversation,
@@ -310,15 +315,6 @@ async fn calls_of_one_reply_ask_together_and_stop_closes_the_cards() {
             None,
         )
         .expect("saved");
-    let (sender, events) = mpsc::unbounded_channel();
-    let mut fixture = Fixture {
-        connectors: connectors.clone(),
-        store: store.clone(),
-        conversation,
-        approvals: Arc::new(Approvals::default()),
-        events,
-        sender,
-    };
     let server = ModelServer::start();
     server.push(
         ModelReply::new()
@@ -504,17 +500,8 @@ async fn a_running_call_shows_progress_and_every_way_of_stopping_it_tells_the_se
         connectors
             .set_tool_mode(&id, "sleep", ToolMode::Allow)
             .expect("allow");
-        let store = ChatStore::open(&dir.path().join("history.sqlite3")).expect("history");
-        let conversation = store.create_conversation("Slow", None).expect("a chat").id;
-        let (sender, events) = mpsc::unbounded_channel();
-        let mut fixture = Fixture {
-            connectors: connectors.clone(),
-            store,
-            conversation,
-            approvals: Arc::new(Approvals::default()),
-            events,
-            sender,
-        };
+        let mut fixture = Fixture::new(&connectors, dir.path(), "Slow");
+        let conversation = fixture.conversation;
         let gate = Arc::new(fixture.gate());
         gate.offered();
 
@@ -613,20 +600,7 @@ async fn a_tool_that_needs_more_access_is_granted_by_signing_in_again() {
     connectors
         .set_tool_mode(&id, "reset", ToolMode::Allow)
         .expect("allow");
-    let store = ChatStore::open(&dir.path().join("history.sqlite3")).expect("history");
-    let conversation = store
-        .create_conversation("Step up", None)
-        .expect("a chat")
-        .id;
-    let (sender, events) = mpsc::unbounded_channel();
-    let fixture = Fixture {
-        connectors: connectors.clone(),
-        store,
-        conversation,
-        approvals: Arc::new(Approvals::default()),
-        events,
-        sender,
-    };
+    let fixture = Fixture::new(&connectors, dir.path(), "Step up");
     let reset = ToolCallRequest {
         id: "reset".into(),
         name: "oauth_fixture__reset".into(),

@@ -233,12 +233,7 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
 
 fn menu_report(small: &mut Menu, big: &mut Menu) -> Vec<String> {
     let keys_per_catalog = MENU_ROUNDS * QUERY.chars().count();
-    let line = |what: &str, small: f64, big: f64| {
-        format!(
-            "    {what:<40} {small:9.1} ms  {big:9.1} ms  {:7.2}",
-            big / small
-        )
-    };
+    let line = |what: &str, small: f64, big: f64| super::ratio_line(40, what, small, big);
     let (big_work, big_work_worst) = (median(&mut big.work), worst(&big.work));
     let big_key = median(&mut big.keys);
     let frame = median(&mut big.idle_frames);

@@ -76,6 +76,45 @@
     }
   };
 
+  // Dispatches `key` into a text input as typing does, then waits for the frames that show
+  // what it changed under `root`: → {ms: key → the frame that shows it, work: key → the
+  // last change (or, when nothing changed, the end of the filter's task), changed}.
+  const typeKey = async (input, root, key) => {
+    let changes = 0;
+    let lastChange = -1;
+    const observer = new MutationObserver((records) => {
+      changes += records.length;
+      lastChange = performance.now();
+    });
+    observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
+    // A key arrives in a task of its own, not inside the frame just started (whose layout
+    // and paint would count against it).
+    await task();
+    const k0 = performance.now();
+    input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+    input.value += key;
+    input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
+    input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+    // The list filters in a task of its own, queued by the input event before this one.
+    await task();
+    const filtered = performance.now();
+    let shownAt = await frame();
+    // Anything the filter left for later frames: the key is shown once three frames in a
+    // row change nothing (at most a second of frames).
+    for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
+      const t = await frame();
+      if (lastChange > shownAt) {
+        shownAt = t;
+        quiet = 0;
+      } else {
+        quiet++;
+      }
+    }
+    observer.disconnect();
+    const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
+    return { ms: shownAt - k0, work: worked - k0, changed: changes > 0 };
+  };
+
   // One round of the paperclip menu: click → first option shown, then `query` typed one key
   // at a time, each key → the frame that shows its filtered list. The menu stays open (for
   // a screenshot); the next round closes it first.
@@ -109,41 +148,7 @@
     }
     const keys = [];
     for (const key of query) {
-      let changes = 0;
-      let lastChange = -1;
-      const observer = new MutationObserver((records) => {
-        changes += records.length;
-        lastChange = performance.now();
-      });
-      observer.observe(menu, { subtree: true, childList: true, attributes: true, characterData: true });
-      // A key arrives in a task of its own, not inside the frame just started (whose layout
-      // and paint would count against it).
-      await task();
-      const k0 = performance.now();
-      input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
-      input.value += key;
-      input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
-      input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
-      // The menu filters in a task of its own, queued by the input event before this one.
-      await task();
-      const filtered = performance.now();
-      let shownAt = await frame();
-      // Anything the filter left for later frames: the key is shown once three frames in a
-      // row change nothing (at most a second of frames).
-      for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
-        const t = await frame();
-        if (lastChange > shownAt) {
-          shownAt = t;
-          quiet = 0;
-        } else {
-          quiet++;
-        }
-      }
-      observer.disconnect();
-      // The work: key → the last change of the list (or, when nothing changed, the end of
-      // the filter's task); the frame: key → the frame that shows it.
-      const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
-      keys.push({ ms: shownAt - k0, work: worked - k0, changed: changes > 0 });
+      keys.push(await typeKey(input, menu, key));
     }
     const results = (document.querySelector(".attach-sr-only") || {}).textContent || "";
     const first = document.querySelector(tid("attach-option"));
@@ -259,40 +264,6 @@
       lastFrame: painted < 0 ? null : frames[painted][1],
       atEnd: atEnd(),
     };
-  };
-
-  // Dispatches `key` into a text input as typing does, then waits for the frames that show
-  // what it changed under `root`: → {ms: key → the frame that shows it, work: key → the
-  // last change, changed}.
-  const typeKey = async (input, root, key) => {
-    let changes = 0;
-    let lastChange = -1;
-    const observer = new MutationObserver((records) => {
-      changes += records.length;
-      lastChange = performance.now();
-    });
-    observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
-    await task();
-    const k0 = performance.now();
-    input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
-    input.value += key;
-    input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
-    input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
-    await task();
-    const filtered = performance.now();
-    let shownAt = await frame();
-    for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
-      const t = await frame();
-      if (lastChange > shownAt) {
-        shownAt = t;
-        quiet = 0;
-      } else {
-        quiet++;
-      }
-    }
-    observer.disconnect();
-    const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
-    return { ms: shownAt - k0, work: worked - k0, changed: changes > 0 };
   };
 
   // One round of a connector's Tools tab, from the list of connectors: click on the first

@@ -11,7 +11,7 @@ use switchboard_testkit::webdriver::tid;
 use switchboard_testkit::{ModelReply, ModelServer};
 
 use super::chat::{add_by_address, add_provider, in_page, ms, new_chat};
-use super::{median, worst};
+use super::{median, ratio_line, worst};
 
 /// Tools of the big server.
 const MANY: usize = 2_000;
@@ -126,13 +126,14 @@ pub async fn run() -> Vec<String> {
     )
     .await;
     drop(big_server);
-    let line = |what: &str, small: f64, big: f64| {
-        format!(
-            "    {what:<44} {small:9.1} ms  {big:9.1} ms  {:7.2}",
-            big / small
-        )
+    // "what, median" and "what, worst", side by side.
+    let lines = |what: &str, small: &mut [f64], big: &mut [f64]| {
+        [
+            ratio_line(44, &format!("{what}, median"), median(small), median(big)),
+            ratio_line(44, &format!("{what}, worst"), worst(small), worst(big)),
+        ]
     };
-    vec![
+    let mut out = vec![
         String::new(),
         format!(
             "a connector's tools ({ROUNDS} rounds each after one not counted; {QUERY:?} typed a \
@@ -148,54 +149,36 @@ pub async fn run() -> Vec<String> {
             format!("{} ({})", small.tools, small.in_page),
             format!("{} ({})", big.tools, big.in_page),
         ),
-        line(
-            "click → first tool shown, median",
-            median(&mut small.open),
-            median(&mut big.open),
-        ),
-        line(
-            "click → first tool shown, worst",
-            worst(&small.open),
-            worst(&big.open),
-        ),
-        line(
-            "key → list updated, median",
-            median(&mut small.work),
-            median(&mut big.work),
-        ),
-        line(
-            "key → frame showing it, median",
-            median(&mut small.keys),
-            median(&mut big.keys),
-        ),
-        line(
-            "key → frame showing it, worst",
-            worst(&small.keys),
-            worst(&big.keys),
-        ),
-        format!(
-            "    {:<44} {:>12}  {:>12}",
-            "tools matching the query", small.matched, big.matched
-        ),
-        line(
-            "flip Allow/Ask → shown (saved), median",
-            median(&mut small.flips),
-            median(&mut big.flips),
-        ),
-        line(
-            "flip Allow/Ask → shown (saved), worst",
-            worst(&small.flips),
-            worst(&big.flips),
-        ),
-        line(
-            "Enter → approval card shown, median",
-            median(&mut small.cards),
-            median(&mut big.cards),
-        ),
-        line(
-            "Enter → approval card shown, worst",
-            worst(&small.cards),
-            worst(&big.cards),
-        ),
-    ]
+    ];
+    out.extend(lines(
+        "click → first tool shown",
+        &mut small.open,
+        &mut big.open,
+    ));
+    out.push(ratio_line(
+        44,
+        "key → list updated, median",
+        median(&mut small.work),
+        median(&mut big.work),
+    ));
+    out.extend(lines(
+        "key → frame showing it",
+        &mut small.keys,
+        &mut big.keys,
+    ));
+    out.push(format!(
+        "    {:<44} {:>12}  {:>12}",
+        "tools matching the query", small.matched, big.matched
+    ));
+    out.extend(lines(
+        "flip Allow/Ask → shown (saved)",
+        &mut small.flips,
+        &mut big.flips,
+    ));
+    out.extend(lines(
+        "Enter → approval card shown",
+        &mut small.cards,
+        &mut big.cards,
+    ));
+    out
 }
