@@ -16,7 +16,8 @@ use switchboard_ipc::tools::{
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
-    ConnectorSummary, ErrorCode, ErrorInfo, Notice, SetEnabledRequest, SetSignInRequest,
+    ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo, Notice, SetEnabledRequest,
+    ShowFileRequest,
 };
 use tauri::{AppHandle, State};
 
@@ -30,11 +31,16 @@ pub async fn list_connectors(connectors: State<'_, Connectors>) -> Reply<Vec<Con
 }
 
 #[tauri::command]
+pub async fn check_keyring(connectors: State<'_, Connectors>) -> Reply<()> {
+    connectors.check_keyring().await
+}
+
+#[tauri::command]
 pub async fn check_address(
     connectors: State<'_, Connectors>,
     request: CheckAddressRequest,
 ) -> Reply<CheckedAddress> {
-    connectors.check_address(&request.url)
+    connectors.check_address(&request.url, request.editing.as_ref())
 }
 
 #[tauri::command]
@@ -118,11 +124,11 @@ pub async fn sign_out(
 }
 
 #[tauri::command]
-pub async fn set_sign_in(
+pub async fn edit_connector(
     connectors: State<'_, Connectors>,
-    request: SetSignInRequest,
+    request: EditConnectorRequest,
 ) -> Reply<ConnectorSummary> {
-    connectors.set_sign_in(&request.id, request.sign_in).await
+    connectors.edit(request).await
 }
 
 // ----- Settings → Models -----
@@ -416,6 +422,36 @@ pub async fn complete_argument(
     request: CompleteRequest,
 ) -> Reply<Vec<String>> {
     chat.complete(request).await
+}
+
+/// "Show file" on the notice about settings kept aside: the file manager, at that file.
+/// Only such a file: the window names it, the core judges it.
+#[tauri::command]
+pub async fn show_kept_file(app: tauri::AppHandle, request: ShowFileRequest) -> Reply<()> {
+    use tauri::Manager;
+    use tauri_plugin_opener::OpenerExt;
+    let settings = app
+        .path()
+        .app_data_dir()
+        .map_err(|err| ErrorInfo::internal(err.to_string()))?
+        .join(switchboard_core::settings::FILE_NAME);
+    let file = std::path::PathBuf::from(&request.path);
+    if !switchboard_core::settings::is_kept_aside(&settings, &file) {
+        return Err(ErrorInfo::new(
+            switchboard_ipc::ErrorCode::Storage,
+            "That file is not one Switchboard kept aside.",
+        ));
+    }
+    app.opener().reveal_item_in_dir(&file).map_err(|err| {
+        ErrorInfo::new(
+            switchboard_ipc::ErrorCode::Storage,
+            format!(
+                "Switchboard could not open your file manager. The file is at {}.",
+                file.display()
+            ),
+        )
+        .with_detail(err.to_string())
+    })
 }
 
 /// A link in a reply, clicked: opened in the person's browser when it is a web page or an

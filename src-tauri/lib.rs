@@ -73,6 +73,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::list_connectors,
             commands::check_address,
+            commands::check_keyring,
             commands::add_connector,
             commands::connector_detail,
             commands::reconnect,
@@ -83,7 +84,7 @@ pub fn run() {
             commands::cancel_sign_in,
             commands::open_sign_in_page,
             commands::sign_out,
-            commands::set_sign_in,
+            commands::edit_connector,
             commands::models_overview,
             commands::add_provider,
             commands::remove_provider,
@@ -118,6 +119,7 @@ pub fn run() {
             commands::get_prompt,
             commands::complete_argument,
             commands::open_link,
+            commands::show_kept_file,
         ])
         .build(tauri::generate_context!());
     match app {
@@ -163,6 +165,7 @@ fn open_connectors(
                 message: "Your settings could not be loaded; changes made now will not be saved."
                     .into(),
                 detail: err.detail.clone().or(Some(err.message.clone())),
+                kept_file: None,
             });
             Ok((
                 Connectors::load(
@@ -195,6 +198,7 @@ fn open_chat(
             level: NoticeLevel::Warning,
             message: "Your conversations could not be opened; new ones will not be kept after Switchboard closes.".into(),
             detail: err.detail.clone().or(Some(err.message.clone())),
+            kept_file: None,
         });
         ChatStore::open_in_memory()
     })?;

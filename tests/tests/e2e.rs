@@ -302,6 +302,14 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     let toggle = app
         .wait_text(&tid("toggle-enabled-button"), "Turn on")
         .await;
+    assert!(
+        app.attribute(&toggle, "class")
+            .await
+            .expect("class")
+            .unwrap_or_default()
+            .contains("button-primary"),
+        "Turn on is the main button of a connector that is off"
+    );
     app.click(&toggle).await.expect("Turn on");
     app.wait_text(&tid("detail-state"), "Connected").await;
     app.wait_for(&tid("tool-item")).await;
@@ -317,8 +325,7 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     // Remove it, with confirmation.
     let row = app.wait_for(&tid("connector-row")).await;
     app.click(&row).await.expect("open connector");
-    let remove = app.wait_for(&tid("remove-button")).await;
-    app.click(&remove).await.expect("remove");
+    from_more_menu(&app, "remove-button").await;
     app.wait_for(&tid("confirm-dialog")).await;
     desktop.screenshot("08-confirm-remove");
     let confirm = app.wait_for(&tid("confirm-remove-button")).await;
@@ -385,8 +392,10 @@ async fn an_invalid_address_is_explained_and_nothing_is_saved() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_server_that_is_not_mcp_says_why_and_can_be_retried() {
+async fn a_wrong_address_is_fixed_from_its_message_and_a_server_problem_can_be_tried_again() {
     let garbage = kit::Garbage::html();
+    let failing = kit::Garbage::server_error();
+    let server = kit::PythonMcp::start();
     let mut desktop = Desktop::start("not_mcp");
     let driver = desktop.driver();
     let app = driver.open_app().await;
@@ -401,8 +410,18 @@ async fn a_server_that_is_not_mcp_says_why_and_can_be_retried() {
     app.click(&submit).await.expect("Add");
     app.wait_gone(&tid("add-dialog")).await;
 
+    // A web page is a wrong address, said as such, and red like its message.
     row_named(&app, "Intranet").await;
-    app.wait_text(&tid("connector-state"), "Can't reach").await;
+    let pill = app
+        .wait_text(&tid("connector-state"), "Wrong address")
+        .await;
+    assert!(
+        app.attribute(&pill, "class")
+            .await
+            .expect("class")
+            .unwrap_or_default()
+            .contains("tone-trouble")
+    );
     app.wait_until(&tid("connector-problem"), |t| t.contains("web page"))
         .await;
     // The sentence on the list is whole: wrapped, never cut where the advice starts.
@@ -421,35 +440,71 @@ async fn a_server_that_is_not_mcp_says_why_and_can_be_retried() {
     app.click(&details).await.expect("Details");
     app.wait_until(&tid("problem-detail"), |t| t.contains("text/html"))
         .await;
-    desktop.screenshot("01-cant-reach");
+    assert!(
+        texts(&app, &tid("retry-button")).await.is_empty(),
+        "trying a wrong address again changes nothing: no Try again"
+    );
+    desktop.screenshot("01-wrong-address");
 
-    // Retry: a new attempt reaches the server, and its outcome (not the old one still on
-    // screen) is what the row shows.
-    let cant_reach = || async {
+    // Edit address, in the message: the dialog opens at the address, which is corrected.
+    let fix = app.wait_text(&tid("fix-button"), "Edit address").await;
+    app.click(&fix).await.expect("Edit address");
+    app.wait_for(&tid("edit-dialog")).await;
+    assert_focused(&app, "add-url-input").await;
+    let input = app.wait_for(&tid("add-url-input")).await;
+    assert_eq!(
+        app.property(&input, "value").await.expect("value"),
+        serde_json::json!(garbage.url()),
+        "the dialog starts from what is saved"
+    );
+    app.clear(&input).await.expect("clear");
+    app.type_into(&input, server.url()).await.expect("type");
+    // Another server (another port): said before saving.
+    app.wait_until(&tid("edit-other-server"), |t| t.contains("start fresh"))
+        .await;
+    desktop.screenshot("02-edit-address");
+    let save = app.wait_for(&tid("edit-save")).await;
+    app.click(&save).await.expect("Save");
+    app.wait_gone(&tid("edit-dialog")).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    row_named(&app, "Intranet").await;
+    assert!(settings(&desktop).contains(server.url()), "saved");
+    assert!(
+        !settings(&desktop).contains(garbage.url()),
+        "the old address went"
+    );
+
+    // A server error passes: Try again, and the attempt really reaches the server again.
+    add_by_address(&app, failing.url()).await;
+    app.wait_until(&tid("connector-state"), |t| t == "Server problem")
+        .await;
+    let server_problem = || async {
         recorded_events(&app)
             .await
             .iter()
             .filter(|e| {
-                e.starts_with("connector-changed ") && e.contains(r#""state":"cant_reach""#)
+                e.starts_with("connector-changed ")
+                    && e.contains(r#""state":"cant_reach""#)
+                    && e.contains("server_error")
             })
             .count()
     };
-    let (connections, outcomes) = (garbage.connections(), cant_reach().await);
-    let retry = app.wait_for(&tid("retry-button")).await;
-    app.click(&retry).await.expect("Retry");
+    let (connections, outcomes) = (failing.connections(), server_problem().await);
+    let retry = app.wait_text(&tid("retry-button"), "Try again").await;
+    app.click(&retry).await.expect("Try again");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while cant_reach().await <= outcomes {
+    while server_problem().await <= outcomes {
         assert!(
             std::time::Instant::now() < deadline,
-            "no new outcome after Retry"
+            "no new outcome after Try again"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    app.wait_text(&tid("connector-state"), "Can't reach").await;
     assert!(
-        garbage.connections() > connections,
-        "Retry really connected again"
+        failing.connections() > connections,
+        "Try again really connected again"
     );
+    desktop.screenshot("03-server-problem");
     app.quit().await;
 }
 
@@ -537,9 +592,13 @@ async fn an_unreadable_settings_file_is_kept_aside_and_the_app_still_starts() {
 
     let driver = desktop.driver();
     let app = driver.open_app().await;
-    app.wait_for(&tid("connectors-empty")).await;
+    app.wait_until(&tid("connectors-empty"), |t| {
+        t.contains("Add your connectors again")
+    })
+    .await;
     app.wait_until(&tid("notice-banner"), |t| t.contains("could not be read"))
         .await;
+    app.wait_text(&tid("notice-show-file"), "Show file").await;
     desktop.screenshot("01-notice");
 
     let kept: Vec<_> = std::fs::read_dir(file.parent().expect("parent"))
@@ -549,6 +608,30 @@ async fn an_unreadable_settings_file_is_kept_aside_and_the_app_still_starts() {
         .collect();
     assert_eq!(kept.len(), 1, "the old file is kept aside");
     assert_eq!(std::fs::read(kept[0].path()).expect("kept"), garbage);
+    // The notice says where it is.
+    let kept_at = kept[0].path().display().to_string();
+    app.wait_until(&tid("notice-banner"), |t| t.contains(&kept_at))
+        .await;
+    // "Show file" shows only a file Switchboard kept aside, whatever the window asks.
+    let refused = app
+        .execute(
+            "return window.__TAURI_INTERNALS__
+                 .invoke('show_kept_file', { request: { path: arguments[0] } })
+                 .then(() => 'shown', e => e.message);",
+            serde_json::json!([file
+                .parent()
+                .expect("parent")
+                .join("..")
+                .join("x.unreadable-1")
+                .display()
+                .to_string()]),
+        )
+        .await
+        .expect("asked");
+    assert_eq!(
+        refused,
+        serde_json::json!("That file is not one Switchboard kept aside.")
+    );
     app.quit().await;
 }
 
@@ -657,16 +740,32 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
     app.wait_text(&tid("sign-in-replace"), "Change key").await;
     desktop.screenshot("02-connected-with-key");
     let replace = app.wait_for(&tid("sign-in-replace")).await;
-    app.click(&replace).await.expect("Replace");
+    app.click(&replace).await.expect("Change key");
+    app.wait_for(&tid("edit-dialog")).await;
+    assert_focused(&app, "sign-in-key").await;
     let key = app.wait_for(&tid("sign-in-key")).await;
     app.type_into(&key, WRONG).await.expect("type");
-    let save = app.wait_for(&tid("sign-in-save")).await;
+    let save = app.wait_for(&tid("edit-save")).await;
     app.click(&save).await.expect("Save");
+    app.wait_gone(&tid("edit-dialog")).await;
     app.wait_text(&tid("detail-state"), "Needs sign-in").await;
     app.wait_until(&tid("problem-message"), |t| {
         t.starts_with("The key was not accepted")
     })
     .await;
+    // A routine "needs sign-in": the pill and the box are amber alike, not an error.
+    for (what, css) in [
+        ("pill", tid("detail-state")),
+        ("box", ".card-problem".to_owned()),
+    ] {
+        let el = app.wait_for(&css).await;
+        let class = app
+            .attribute(&el, "class")
+            .await
+            .expect("class")
+            .unwrap_or_default();
+        assert!(class.contains("tone-attention"), "{what}: {class}");
+    }
     desktop.screenshot("03-key-not-accepted");
     assert!(
         desktop
@@ -674,6 +773,23 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
             .contains(&format!("secret = {WRONG}")),
         "the new key replaced the old one"
     );
+    assert!(
+        texts(&app, &tid("retry-button")).await.is_empty(),
+        "no Try again that would send the same key"
+    );
+
+    // The fix is in the message: Enter a new key → the right key → Connected.
+    let fix = app.wait_text(&tid("fix-button"), "Enter a new key").await;
+    app.click(&fix).await.expect("Enter a new key");
+    app.wait_for(&tid("edit-dialog")).await;
+    assert_focused(&app, "sign-in-key").await;
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    app.type_into(&key, &format!("{KEY}{}", keys::ENTER))
+        .await
+        .expect("type and Enter");
+    app.wait_gone(&tid("edit-dialog")).await;
+    app.wait_text(&tid("detail-state"), "Connected").await;
+    desktop.screenshot("04-new-key-connected");
 
     let answers = assert_no_secret_leaked(&desktop, &app, &[KEY, WRONG]).await;
     assert!(answers >= 4, "{answers} answers searched");
@@ -734,25 +850,39 @@ async fn a_username_and_password_sign_in_sign_out_and_a_wrong_password_is_named(
     );
     desktop.screenshot("02-signed-out");
 
-    // A wrong password is named as such.
-    let replace = app.wait_for(&tid("sign-in-replace")).await;
-    app.click(&replace).await.expect("Replace");
+    // A wrong password is named as such, and the fix is in the message: enter it again.
+    let replace = app
+        .wait_text(&tid("sign-in-replace"), "Change password")
+        .await;
+    app.click(&replace).await.expect("Change password");
+    app.wait_for(&tid("edit-dialog")).await;
     let password = app.wait_for(&tid("sign-in-password")).await;
+    assert_focused(&app, "sign-in-password").await;
     app.type_into(&password, "wrong-horse").await.expect("type");
     app.press(keys::ENTER).await.expect("Enter saves");
+    app.wait_gone(&tid("edit-dialog")).await;
     app.wait_until(&tid("problem-message"), |t| {
         t.starts_with("The username or password was not accepted")
     })
     .await;
+    app.wait_text(&tid("detail-state"), "Needs sign-in").await;
     desktop.screenshot("03-password-not-accepted");
+    assert!(
+        texts(&app, &tid("retry-button")).await.is_empty(),
+        "no Try again that would send the same password"
+    );
 
     // The right one connects again.
-    let replace = app.wait_for(&tid("sign-in-replace")).await;
-    app.click(&replace).await.expect("Replace");
+    let fix = app
+        .wait_text(&tid("fix-button"), "Enter the password")
+        .await;
+    app.click(&fix).await.expect("Enter the password");
     let password = app.wait_for(&tid("sign-in-password")).await;
+    assert_focused(&app, "sign-in-password").await;
     app.type_into(&password, PASSWORD).await.expect("type");
-    let save = app.wait_for(&tid("sign-in-save")).await;
+    let save = app.wait_for(&tid("edit-save")).await;
     app.click(&save).await.expect("Save");
+    app.wait_gone(&tid("edit-dialog")).await;
     app.wait_text(&tid("detail-state"), "Connected").await;
 
     assert_no_secret_leaked(
@@ -762,6 +892,32 @@ async fn a_username_and_password_sign_in_sign_out_and_a_wrong_password_is_named(
     )
     .await;
     app.quit().await;
+}
+
+/// Opens the connector page's "More" menu and chooses `item`.
+async fn from_more_menu(app: &Session, item: &str) {
+    let more = app.wait_for(&tid("more-button")).await;
+    app.click(&more).await.expect("More");
+    let item = app
+        .wait_for(&format!("{}:not([hidden] *)", tid(item)))
+        .await;
+    app.click(&item).await.expect("menu item");
+}
+
+/// Waits until the keyboard is in the element with this test id.
+async fn assert_focused(app: &Session, testid: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let focused = app.focused_test_id().await.expect("focused element");
+        if focused.as_deref() == Some(testid) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keyboard is in {focused:?}, not {testid}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Points the desktop's `$BROWSER` at the test browser (headless Chromium that signs in and
@@ -917,8 +1073,7 @@ async fn oauth_sign_in_in_the_browser_comes_back_by_app_link_survives_a_restart_
     auth.revoke_all().await;
     let row = app.wait_for(&tid("connector-row")).await;
     app.click(&row).await.expect("open");
-    let reconnect = app.wait_for(&tid("reconnect-button")).await;
-    app.click(&reconnect).await.expect("Reconnect");
+    from_more_menu(&app, "reconnect-button").await;
     app.wait_text(&tid("detail-state"), "Needs sign-in").await;
     app.wait_until(&tid("problem-message"), |t| t.contains("Sign in again"))
         .await;
@@ -1176,15 +1331,19 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
     app.wait_for(&tid("connectors-page")).await;
     record_ipc(&app).await;
 
-    // An API key: refused before anything is saved, saying what to install.
+    // An API key: the missing keyring is said as soon as "API key" is chosen, before the
+    // key is typed, with what to install; and nothing is saved.
     add_dialog_choosing_api_key(&app, keyed.url()).await;
-    let key = app.wait_for(&tid("sign-in-key")).await;
-    app.type_into(&key, KEY).await.expect("type");
-    app.press(keys::ENTER).await.expect("Enter");
-    app.wait_until(&tid("action-error"), |t| {
+    app.wait_until(&tid("keyring-problem"), |t| {
         t.contains("Install and unlock a keyring such as GNOME Keyring or KWallet")
     })
     .await;
+    let key = app.wait_for(&tid("sign-in-key")).await;
+    app.type_into(&key, KEY).await.expect("type");
+    app.press(keys::ENTER).await.expect("Enter");
+    // The refusal is said once, where the sign-in is chosen; the dialog stays.
+    app.wait_for(&tid("add-dialog")).await;
+    app.wait_until(&tid("add-submit"), |_| true).await;
     desktop.screenshot("01-no-keyring-for-a-key");
     assert!(!settings(&desktop).contains(keyed.url()), "nothing saved");
     // The error did not push the dialog's buttons out of sight.
@@ -1218,6 +1377,13 @@ async fn without_a_keyring_secrets_are_refused_in_words_and_public_servers_still
         t.contains("Install and unlock a keyring")
     })
     .await;
+    // Not "Needs sign-in": signing in cannot help without a keyring.
+    app.wait_until(&tid("connector-state"), |t| t == "Can't keep the sign-in")
+        .await;
+    assert!(
+        texts(&app, &tid("sign-in-button")).await.is_empty(),
+        "no Sign in that would fail again"
+    );
     desktop.screenshot("02-no-keyring-for-oauth");
     assert_eq!(
         auth.stats().await["authorization_requests"],
@@ -1289,7 +1455,8 @@ async fn an_address_that_redirects_elsewhere_is_named_and_gets_no_key() {
     app.type_into(&key, KEY).await.expect("key");
     app.press(keys::ENTER).await.expect("Enter");
     app.wait_gone(&tid("add-dialog")).await;
-    app.wait_text(&tid("connector-state"), "Can't reach").await;
+    app.wait_text(&tid("connector-state"), "Wrong address")
+        .await;
     app.wait_until(&tid("connector-problem"), |t| {
         t.contains(&format!("This address moves to {}.", elsewhere.url("/mcp")))
     })

@@ -1,37 +1,88 @@
-//! "Add custom connector": the address (checked by the core as the person types), an
-//! optional name, and how to sign in.
+//! "Add custom connector" and "Edit connector": the address (checked by the core as the
+//! person types), an optional name, and how to sign in. Editing starts from what is saved;
+//! an address on another server is said before saving, since its sign-in and tool settings
+//! start fresh.
 
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
-use switchboard_ipc::{AddConnectorRequest, ErrorCode, ErrorInfo};
+use switchboard_ipc::{
+    AddConnectorRequest, ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo,
+};
 
 use crate::components::{ActionError, Details, Modal, Spinner, focus_when_mounted};
-use crate::sign_in::{SignInDraft, SignInFields};
-use crate::state::use_app_state;
+use crate::sign_in::{Kind, SignInDraft, SignInFields};
+use crate::state::{EditFocus, EditTarget, use_app_state};
 use crate::tauri;
 
 #[component]
 pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
+    view! { <ConnectorDialog editing=None on_close /> }
+}
+
+/// The Edit dialog of the connector `target` names, over whichever page opened it.
+#[component]
+pub fn EditDialog(target: EditTarget, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let state = use_app_state();
-    let url = RwSignal::new(String::new());
-    let name = RwSignal::new(String::new());
+    state
+        .connector_untracked(&target.id)
+        .map(|summary| view! { <ConnectorDialog editing=Some((summary, target.focus)) on_close /> })
+}
+
+#[component]
+fn ConnectorDialog(
+    editing: Option<(ConnectorSummary, EditFocus)>,
+    #[prop(into)] on_close: Callback<()>,
+) -> impl IntoView {
+    let state = use_app_state();
+    let edited = editing.as_ref().map(|(summary, _)| summary.clone());
+    let editing_id = edited.as_ref().map(|s| s.id.clone());
+    let (initial_url, initial_name) = edited
+        .as_ref()
+        .map(|s| (s.url.clone(), s.name.clone()))
+        .unwrap_or_default();
+    let url = RwSignal::new(initial_url.clone());
+    let name = RwSignal::new(initial_name.clone());
     let adding = RwSignal::new(false);
-    let sign_in = SignInDraft::new();
+    let sign_in = match &edited {
+        Some(s) => SignInDraft::editing(&s.sign_in.method, s.sign_in.saved),
+        None => SignInDraft::new(),
+    };
     let add_error = RwSignal::new(None::<ErrorInfo>);
     let url_input = NodeRef::<html::Input>::new();
-    focus_when_mounted(url_input);
+    match editing.as_ref().map(|(_, focus)| *focus) {
+        None | Some(EditFocus::Address) => focus_when_mounted(url_input),
+        Some(focus @ (EditFocus::Secret | EditFocus::ApiKeyInstead)) => {
+            if focus == EditFocus::ApiKeyInstead {
+                sign_in.kind.set(Kind::ApiKey);
+            }
+            // The field appears with the form; focus it once it is in the page.
+            request_animation_frame(move || {
+                for id in ["sign-in-key", "sign-in-password"] {
+                    if let Some(field) = document().get_element_by_id(id)
+                        && let Ok(field) =
+                            wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(field)
+                    {
+                        let _ = field.focus();
+                        break;
+                    }
+                }
+            });
+        }
+    }
+    let is_edit = edited.is_some();
 
     // An empty field is not an error yet, just not something to add; every other text goes
     // to the core, which owns the rules. The resource drops answers that arrive after a
     // newer keystroke.
     let check = LocalResource::new(move || {
         let typed = url.get();
+        let editing = editing_id.clone();
         async move {
             if typed.trim().is_empty() {
                 return None;
             }
-            let verdict = tauri::check_address(typed.clone()).await;
+            let verdict = tauri::check_address(typed.clone(), editing).await;
             Some((typed, verdict))
         }
     });
@@ -55,7 +106,13 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
             ErrorCode::InvalidSignIn | ErrorCode::KeyringUnavailable
         )
     };
-    let sign_in_error = Signal::derive(move || add_error.get().filter(about_sign_in));
+    // A missing keyring is said once, where the sign-in is chosen.
+    let sign_in_error = Signal::derive(move || {
+        add_error.get().filter(about_sign_in).filter(|err| {
+            err.code != ErrorCode::KeyringUnavailable
+                || sign_in.keyring_problem.with(Option::is_none)
+        })
+    });
     // The last complaint stays up while the next keystroke is checked, so the sentence
     // under the field does not flicker with every letter.
     let message = Memo::new(move |_| {
@@ -76,23 +133,46 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
         (accepted.with(Option::is_some) || checking) && sign_in.is_complete() && !adding.get()
     };
 
+    // Editing: a secret stays only while the address stays on the same server.
+    let other_server =
+        Memo::new(move |_| accepted.with(|a| a.as_ref().is_some_and(|a| a.other_server)));
+    if let Some(saved) = edited.as_ref().map(|s| s.sign_in.saved) {
+        Effect::new(move |_| sign_in.keeps_saved.set(saved && !other_server.get()));
+    }
+    let edited_id = StoredValue::new(edited.as_ref().map(|s| s.id.clone()));
+    let initial = StoredValue::new((initial_url.clone(), initial_name.clone()));
     let submit = move || {
         if !can_submit() {
             return;
         }
         adding.set(true);
         add_error.set(None);
-        let request = AddConnectorRequest {
-            url: url.get_untracked(),
-            name: name.with_untracked(|n| {
-                let n = n.trim();
-                (!n.is_empty()).then(|| n.to_owned())
-            }),
-            sign_in: sign_in.choice(),
-        };
+        let typed_name = name.with_untracked(|n| n.trim().to_owned());
+        let done: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ErrorInfo>>>> =
+            match edited_id.get_value() {
+                None => {
+                    let request = AddConnectorRequest {
+                        url: url.get_untracked(),
+                        name: (!typed_name.is_empty()).then_some(typed_name),
+                        sign_in: sign_in.choice(),
+                    };
+                    Box::pin(async move { state.add(request).await.map(drop) })
+                }
+                Some(id) => {
+                    let typed_url = url.get_untracked();
+                    let (initial_url, initial_name) = initial.get_value();
+                    let request = EditConnectorRequest {
+                        id,
+                        url: (typed_url.trim() != initial_url.trim()).then_some(typed_url),
+                        name: (typed_name != initial_name.trim()).then_some(typed_name),
+                        sign_in: sign_in.edit_choice(),
+                    };
+                    Box::pin(state.edit(request))
+                }
+            };
         spawn_local_scoped_with_cancellation(async move {
-            match state.add(request).await {
-                Ok(_) => on_close.run(()),
+            match done.await {
+                Ok(()) => on_close.run(()),
                 Err(err) => {
                     adding.set(false);
                     let focus_address = !about_sign_in(&err);
@@ -106,7 +186,11 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
     };
 
     view! {
-        <Modal testid="add-dialog" labelled_by="add-title" on_escape=on_close>
+        <Modal
+            testid=if is_edit { "edit-dialog" } else { "add-dialog" }
+            labelled_by="add-title"
+            on_escape=on_close
+        >
             <form
                 class="form"
                 novalidate
@@ -133,10 +217,14 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                 on:input=move |_| add_error.set(None)
             >
                 <h2 class="modal-title" id="add-title">
-                    "Add custom connector"
+                    {if is_edit { "Edit connector" } else { "Add custom connector" }}
                 </h2>
                 <p class="modal-text">
-                    "Paste the address of a remote MCP server. Switchboard connects to it right away."
+                    {if is_edit {
+                        "Change the address, the name or how it signs in. On the same server, its sign-in and tool settings stay."
+                    } else {
+                        "Paste the address of a remote MCP server. Switchboard connects to it right away."
+                    }}
                 </p>
 
                 <div class="field">
@@ -190,7 +278,18 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                                 // Worth showing only when the core tidied the address up.
                                 let tidied = url.with_untracked(|typed| *typed != checked.url);
                                 let secret = checked.secret_in_query.clone();
+                                let other_server = checked.other_server;
                                 view! {
+                                    {other_server
+                                        .then(|| {
+                                            view! {
+                                                <div class="field-warning" data-testid="edit-other-server">
+                                                    <p>
+                                                        "This address is on another server. Its sign-in and tool settings start fresh: you sign in to it again, and every tool asks before it is used."
+                                                    </p>
+                                                </div>
+                                            }
+                                        })}
                                     <p class="field-ok">
                                         <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
                                             <path
@@ -245,6 +344,17 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                                 }
                                     .into_any()
                             }
+                            // The address is being checked: say so, rather than a grey
+                            // button with no reason.
+                            (None, None) if !is_empty.get() => {
+                                view! {
+                                    <p class="field-checking" data-testid="add-url-checking">
+                                        <Spinner />
+                                        "Checking…"
+                                    </p>
+                                }
+                                    .into_any()
+                            }
                             (None, None) => ().into_any(),
                         }}
                     </div>
@@ -276,7 +386,7 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                     <button
                         type="button"
                         class="button"
-                        data-testid="add-cancel"
+                        data-testid=if is_edit { "edit-cancel" } else { "add-cancel" }
                         on:click=move |_| on_close.run(())
                     >
                         "Cancel"
@@ -284,12 +394,12 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
                     <button
                         type="submit"
                         class="button button-primary"
-                        data-testid="add-submit"
+                        data-testid=if is_edit { "edit-save" } else { "add-submit" }
                         disabled=move || !can_add()
                         aria-busy=move || if adding.get() { "true" } else { "false" }
                     >
                         {move || adding.get().then(|| view! { <Spinner /> })}
-                        "Add"
+                        {if is_edit { "Save" } else { "Add" }}
                     </button>
                 </div>
             </form>

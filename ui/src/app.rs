@@ -5,11 +5,12 @@ use leptos::logging;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_ipc::chat::ChatEvent;
-use switchboard_ipc::{ConnectorId, ConnectorSummary, Notice, NoticeLevel, event};
+use switchboard_ipc::{ConnectorId, ConnectorSummary, ErrorInfo, Notice, NoticeLevel, event};
 
+use crate::add_dialog::EditDialog;
 use crate::chat::{ChatPage, ChatState};
 use crate::chats_nav::ChatsNav;
-use crate::components::Details;
+use crate::components::{ActionError, Details};
 use crate::connectors::ConnectorsPage;
 use crate::detail::DetailPage;
 use crate::models::ModelsPage;
@@ -114,6 +115,12 @@ pub fn App() -> impl IntoView {
                     }}
                 </div>
             </main>
+            {move || {
+                state
+                    .editing
+                    .get()
+                    .map(|target| view! { <EditDialog target on_close=move || state.close_edit() /> })
+            }}
         </div>
     }
 }
@@ -138,10 +145,31 @@ fn NoticeBanner(shown: ShownNotice) -> impl IntoView {
         NoticeLevel::Info => ("notice notice-info", "status"),
         NoticeLevel::Warning => ("notice notice-warning", "alert"),
     };
+    let show_error = RwSignal::new(None::<ErrorInfo>);
+    let kept_file = notice.kept_file.clone();
     view! {
         <div class=class role=role data-testid="notice-banner">
             <div class="notice-body">
                 <p class="notice-message">{notice.message}</p>
+                {kept_file
+                    .map(|path| {
+                        view! {
+                            <button
+                                type="button"
+                                class="button button-small"
+                                data-testid="notice-show-file"
+                                on:click=move |_| {
+                                    let path = path.clone();
+                                    leptos::task::spawn_local(async move {
+                                        show_error.set(tauri::show_kept_file(path).await.err());
+                                    });
+                                }
+                            >
+                                "Show file"
+                            </button>
+                        }
+                    })}
+                <ActionError error=show_error />
                 {notice
                     .detail
                     .map(|detail| {

@@ -1,5 +1,5 @@
 //! Small pieces shared by several pages: the state pill, the spinner, the problem box with
-//! Retry and Details, and the modal frame with its focus handling.
+//! Try again and Details, and the modal frame with its focus handling.
 
 use std::future::Future;
 use std::ops::Range;
@@ -7,7 +7,7 @@ use std::ops::Range;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
-use switchboard_ipc::{ConnectorState, Counts, ErrorInfo};
+use switchboard_ipc::{Counts, ErrorInfo, Standing, Tone};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{Element, HtmlElement};
@@ -36,43 +36,36 @@ pub fn Spinner() -> impl IntoView {
     view! { <span class="spinner" aria-hidden="true"></span> }
 }
 
-fn state_class(state: ConnectorState) -> &'static str {
-    match state {
-        ConnectorState::Connecting => "pill pill-connecting",
-        ConnectorState::Connected => "pill pill-connected",
-        ConnectorState::NeedsSignIn | ConnectorState::SigningIn => "pill pill-sign-in",
-        ConnectorState::CantReach => "pill pill-unreachable",
-        ConnectorState::Off => "pill pill-off",
+/// The class of a tone, shared by the pill and the message box so their colours agree.
+pub fn tone_class(tone: Tone) -> &'static str {
+    match tone {
+        Tone::Busy => "tone-busy",
+        Tone::Good => "tone-good",
+        Tone::Attention => "tone-attention",
+        Tone::Trouble => "tone-trouble",
+        Tone::Quiet => "tone-quiet",
     }
 }
 
-/// The state as a coloured label. Its text is exactly the state's label: the spinner is an
-/// empty, hidden element, so tests and screen readers read "Connecting", nothing more.
+/// The standing as a coloured label. Its text is exactly the standing's label: the spinner
+/// is an empty, hidden element, so tests and screen readers read "Connecting", nothing more.
 #[component]
-pub fn StatePill(
-    #[prop(into)] state: Signal<ConnectorState>,
-    testid: &'static str,
-) -> impl IntoView {
-    let busy = move || {
-        matches!(
-            state.get(),
-            ConnectorState::Connecting | ConnectorState::SigningIn
-        )
-    };
+pub fn StatePill(#[prop(into)] standing: Signal<Standing>, testid: &'static str) -> impl IntoView {
+    let busy = move || standing.get().tone() == Tone::Busy;
     view! {
         // A spinner or a dot, not both.
         <span
             class=move || {
-                if busy() {
-                    format!("{} pill-busy", state_class(state.get()))
-                } else {
-                    state_class(state.get()).to_owned()
-                }
+                format!(
+                    "pill {}{}",
+                    tone_class(standing.get().tone()),
+                    if busy() { " pill-busy" } else { "" },
+                )
             }
             data-testid=testid
         >
             {move || busy().then(|| view! { <Spinner /> })}
-            {move || state.get().label()}
+            {move || standing.get().label()}
         </span>
     }
 }
@@ -115,7 +108,7 @@ pub fn counts_label(counts: &Counts) -> String {
 #[component]
 pub fn ProblemView(
     problem: ErrorInfo,
-    /// Shown as a "Retry" button when given.
+    /// Shown as a "Try again" button when given.
     #[prop(optional, into)]
     on_retry: Option<Callback<()>>,
     #[prop(optional, into)] retrying: Signal<bool>,
@@ -147,7 +140,7 @@ pub fn ProblemView(
                                 on:click=move |_| retry.run(())
                             >
                                 {move || retrying.get().then(|| view! { <Spinner /> })}
-                                "Retry"
+                                "Try again"
                             </button>
                         }
                     })}
@@ -277,6 +270,116 @@ pub fn Modal(
                 node_ref=dialog
                 on:keydown=on_keydown
             >
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+/// "More ▾": quieter actions (Reconnect, Remove…) folded into a menu. Arrow keys move
+/// between its items, Escape closes it and gives the keyboard back to its button, and
+/// leaving it (a click or Tab elsewhere) closes it. The items stay in the page while
+/// hidden, so a caller can focus one of them later.
+#[component]
+pub fn MoreMenu(
+    open: RwSignal<bool>,
+    #[prop(into)] disabled: Signal<bool>,
+    #[prop(optional)] trigger: NodeRef<leptos::html::Button>,
+    children: Children,
+) -> impl IntoView {
+    let menu = NodeRef::<leptos::html::Div>::new();
+    let items = move || -> Vec<HtmlElement> {
+        let Some(menu) = menu.get_untracked() else {
+            return Vec::new();
+        };
+        let Ok(nodes) = menu.query_selector_all("[role=menuitem]:not([disabled])") else {
+            return Vec::new();
+        };
+        (0..nodes.length())
+            .filter_map(|i| nodes.item(i))
+            .filter_map(|node| node.dyn_into::<HtmlElement>().ok())
+            .collect()
+    };
+    let focus_item = move |step: i32| {
+        let items = items();
+        if items.is_empty() {
+            return;
+        }
+        let active = document().active_element();
+        let at = items
+            .iter()
+            .position(|item| active.as_ref() == Some(item.as_ref()));
+        let next = match at {
+            Some(at) => (at as i32 + step).rem_euclid(items.len() as i32) as usize,
+            None if step < 0 => items.len() - 1,
+            None => 0,
+        };
+        let _ = items[next].focus();
+    };
+    let close_to_button = move || {
+        open.set(false);
+        if let Some(button) = trigger.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+    Effect::new(move |_| {
+        if open.get() {
+            request_animation_frame(move || focus_item(0));
+        }
+    });
+    view! {
+        <div
+            class="more"
+            on:keydown=move |ev: KeyboardEvent| match ev.key().as_str() {
+                "Escape" if open.get_untracked() => {
+                    ev.prevent_default();
+                    ev.stop_propagation();
+                    close_to_button();
+                }
+                "ArrowDown" if open.get_untracked() => {
+                    ev.prevent_default();
+                    focus_item(1);
+                }
+                "ArrowUp" if open.get_untracked() => {
+                    ev.prevent_default();
+                    focus_item(-1);
+                }
+                _ => {}
+            }
+            on:focusout=move |ev: leptos::ev::FocusEvent| {
+                let inside = ev
+                    .related_target()
+                    .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+                    .zip(ev.current_target().and_then(|t| t.dyn_into::<web_sys::Node>().ok()))
+                    .is_some_and(|(to, more)| more.contains(Some(&to)));
+                if !inside {
+                    open.set(false);
+                }
+            }
+        >
+            <button
+                type="button"
+                class="button"
+                data-testid="more-button"
+                aria-haspopup="menu"
+                aria-expanded=move || if open.get() { "true" } else { "false" }
+                disabled=move || disabled.get()
+                node_ref=trigger
+                on:click=move |_| open.update(|open| *open = !*open)
+            >
+                "More"
+                <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+                    <path
+                        d="M4 6l4 4 4-4"
+                        stroke="currentColor"
+                        stroke-width="1.6"
+                        fill="none"
+                        stroke-linecap="round"
+                        stroke-linejoin="round"
+                    />
+                </svg>
+            </button>
+            <div class="menu" role="menu" data-testid="more-menu" node_ref=menu hidden=move || !open.get()>
                 {children()}
             </div>
         </div>

@@ -3,12 +3,12 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo};
+use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo, Standing};
 use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
-use crate::components::{ActionError, ProblemView, Spinner, StatePill, counts_label, run_action};
-use crate::sign_in::SignInButton;
+use crate::components::{ProblemView, Spinner, StatePill, counts_label, tone_class};
+use crate::problem::ConnectorProblem;
 use crate::state::{ListFocus, ListStatus, use_app_state};
 
 /// What the body of the page shows; coarse on purpose, so the list below is only rebuilt
@@ -129,6 +129,14 @@ pub fn ConnectorsPage() -> impl IntoView {
 
 #[component]
 fn EmptyState() -> impl IntoView {
+    let state = use_app_state();
+    // The settings could not be read and were kept aside: the list is empty because of
+    // that, not because nothing was ever added.
+    let lost = move || {
+        state
+            .notices
+            .with(|notices| notices.iter().any(|n| n.notice.kept_file.is_some()))
+    };
     view! {
         <div class="empty" data-testid="connectors-empty">
             <svg class="empty-art" viewBox="0 0 48 48" width="48" height="48" aria-hidden="true">
@@ -137,12 +145,24 @@ fn EmptyState() -> impl IntoView {
                 <circle cx="32" cy="24" r="4" fill="none" stroke="currentColor" stroke-width="2" />
                 <path d="M20 24h8" stroke="currentColor" stroke-width="2" stroke-dasharray="2 3" />
             </svg>
-            <h2 class="empty-title">"No connectors yet"</h2>
-            <p class="empty-text">
-                "A connector lets Switchboard use a remote MCP server: its tools, files and prompts, right inside your chats. "
-                "All you need is the server's address, usually from a colleague or from the service's help page."
-            </p>
-            <p class="empty-text">"Choose “Add custom connector” below to add your first one."</p>
+            <Show
+                when=lost
+                fallback=|| {
+                    view! {
+                        <h2 class="empty-title">"No connectors yet"</h2>
+                        <p class="empty-text">
+                            "A connector lets Switchboard use a remote MCP server: its tools, files and prompts, right inside your chats. "
+                            "All you need is the server's address, usually from a colleague or from the service's help page."
+                        </p>
+                        <p class="empty-text">"Choose “Add custom connector” below to add your first one."</p>
+                    }
+                }
+            >
+                <h2 class="empty-title">"Add your connectors again"</h2>
+                <p class="empty-text">
+                    "Your earlier connectors were in the file that could not be read (see the message above). Add your connectors again with “Add custom connector” below."
+                </p>
+            </Show>
         </div>
     }
 }
@@ -160,23 +180,10 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
     let connector_state = Signal::derive(move || {
         summary.with(|s| s.as_ref().map_or(ConnectorState::Connecting, |s| s.state))
     });
+    let standing = Memo::new(move |_| {
+        summary.with(|s| s.as_ref().map_or(Standing::Connecting, |s| s.standing()))
+    });
     let counts = Memo::new(move |_| summary.with(|s| s.as_ref().and_then(|s| s.counts)));
-    let problem = Memo::new(move |_| summary.with(|s| s.as_ref().and_then(|s| s.problem.clone())));
-
-    let retrying = RwSignal::new(false);
-    let retry_error = RwSignal::new(None::<ErrorInfo>);
-    let retry = {
-        let id = id.clone();
-        Callback::new(move |()| {
-            run_action(
-                retrying,
-                true,
-                false,
-                retry_error,
-                state.reconnect(id.clone()),
-            );
-        })
-    };
 
     let button = NodeRef::<html::Button>::new();
     {
@@ -212,11 +219,12 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
         }
     };
 
+    let row_id = id.0.clone();
     view! {
         <li
             class="connector-row"
             data-testid="connector-row"
-            data-connector-id=id.0.clone()
+            data-connector-id=row_id
             data-name=field(|s| s.name.clone())
             on:click=open
         >
@@ -241,7 +249,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                                 }
                             })
                     }}
-                    <StatePill state=connector_state testid="connector-state" />
+                    <StatePill standing testid="connector-state" />
                 </span>
                 <svg class="row-chevron" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
                     <path
@@ -264,26 +272,20 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                         }
                     })
             }}
-            {
-            let id = id.clone();
-            move || {
-                let id = id.clone();
-                problem
-                    .get()
-                    .filter(|_| connector_state.get() != ConnectorState::SigningIn)
-                    .map(move |problem| {
+            {move || {
+                (connector_state.get() != ConnectorState::SigningIn
+                    && summary.with(|s| s.as_ref().is_some_and(|s| s.problem.is_some())))
+                    .then(|| {
                         view! {
-                            <div class="row-problem" data-testid="connector-problem">
-                                <ProblemView problem on_retry=retry retrying>
-                                    {(connector_state.get() == ConnectorState::NeedsSignIn)
-                                        .then(|| view! { <SignInButton id=id.clone() summary /> })}
-                                </ProblemView>
+                            <div
+                                class=move || format!("row-problem {}", tone_class(standing.get().tone()))
+                                data-testid="connector-problem"
+                            >
+                                <ConnectorProblem id=id.clone() summary />
                             </div>
                         }
                     })
-            }
-            }
-            <ActionError error=retry_error />
+            }}
         </li>
     }
 }

@@ -6,15 +6,17 @@ use leptos::html;
 use leptos::prelude::*;
 use switchboard_ipc::{
     Catalog, ConnectorId, ConnectorState, Counts, ErrorCode, ErrorInfo, PromptInfo, ResourceInfo,
-    ResourceTemplateInfo, ServerInfo, ToolInfo,
+    ResourceTemplateInfo, ServerInfo, Standing, ToolInfo,
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, LongList, ProblemView, Spinner, StatePill, focus_when_mounted,
-    format_size, grouped, run_action,
+    ActionError, ConfirmDialog, LongList, MoreMenu, ProblemView, Spinner, StatePill,
+    focus_when_mounted, format_size, grouped, run_action, tone_class,
 };
 use crate::markdown::Markdown;
-use crate::sign_in::{SignInButton, SignInSection, SigningInCard};
+use crate::problem::ConnectorProblem;
+use crate::sign_in::{SignInSection, SigningInCard};
+use crate::state::EditFocus;
 use crate::state::use_app_state;
 use crate::tauri;
 use switchboard_ipc::tools::{
@@ -55,11 +57,13 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     let connector_state = Memo::new(move |_| {
         current.with(|s| s.as_ref().map_or(ConnectorState::Connecting, |s| s.state))
     });
+    let standing = Memo::new(move |_| {
+        current.with(|s| s.as_ref().map_or(Standing::Connecting, |s| s.standing()))
+    });
     let name = Memo::new(move |_| {
         current.with(|s| s.as_ref().map(|s| s.name.clone()).unwrap_or_default())
     });
     let url = move || current.with(|s| s.as_ref().map(|s| s.url.clone()).unwrap_or_default());
-    let problem = Memo::new(move |_| current.with(|s| s.as_ref().and_then(|s| s.problem.clone())));
     let server = Memo::new(move |_| {
         detail.with(|d| match d {
             Some(Ok(d)) => d.server.clone(),
@@ -100,9 +104,11 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     });
 
     let is_off = move || connector_state.get() == ConnectorState::Off;
+    // While the person signs in, nothing may pull the connector from under the browser.
+    let signing_in = move || connector_state.get() == ConnectorState::SigningIn;
+    let more_open = RwSignal::new(false);
     let busy = RwSignal::new(None::<Busy>);
     let action_error = RwSignal::new(None::<ErrorInfo>);
-    let reconnecting = Signal::derive(move || busy.get() == Some(Busy::Reconnect));
     let reconnect = {
         let id = id.clone();
         Callback::new(move |()| {
@@ -117,7 +123,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     };
     let toggle = {
         let id = id.clone();
-        move |_| {
+        move |_: leptos::ev::MouseEvent| {
             let enable = connector_state.get_untracked() == ConnectorState::Off;
             run_action(
                 busy,
@@ -131,11 +137,11 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
 
     let confirm_open = RwSignal::new(false);
     let remove_error = RwSignal::new(None::<ErrorInfo>);
-    let remove_button = NodeRef::<html::Button>::new();
+    let more_button = NodeRef::<html::Button>::new();
     let close_confirm = Callback::new(move |()| {
         confirm_open.set(false);
         remove_error.set(None);
-        if let Some(button) = remove_button.get_untracked() {
+        if let Some(button) = more_button.get_untracked() {
             let _ = button.focus();
         }
     });
@@ -177,26 +183,18 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                     >
                         {move || name.get()}
                     </h1>
-                    <StatePill state=connector_state testid="detail-state" />
+                    <StatePill standing testid="detail-state" />
                 </div>
                 <p class="detail-url">{url}</p>
+                // One main button per state: the fix in the message box below, or Turn on
+                // when the connector is off. The rest is quiet, Remove behind More.
                 <div class="detail-actions">
                     <button
                         type="button"
-                        class="button"
-                        data-testid="reconnect-button"
-                        disabled=move || busy.get().is_some() || is_off()
-                        title=move || is_off().then_some("Turn the connector on first")
-                        on:click=move |_| reconnect.run(())
-                    >
-                        {move || reconnecting.get().then(|| view! { <Spinner /> })}
-                        "Reconnect"
-                    </button>
-                    <button
-                        type="button"
-                        class="button"
+                        class=move || if is_off() { "button button-primary" } else { "button" }
                         data-testid="toggle-enabled-button"
-                        disabled=move || busy.get().is_some()
+                        disabled=move || busy.get().is_some() || signing_in()
+                        title=move || signing_in().then_some("Finish or cancel the sign-in first")
                         on:click=toggle
                     >
                         {move || (busy.get() == Some(Busy::Toggle)).then(|| view! { <Spinner /> })}
@@ -204,14 +202,47 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                     </button>
                     <button
                         type="button"
-                        class="button button-danger-quiet"
-                        data-testid="remove-button"
-                        disabled=move || busy.get().is_some()
-                        node_ref=remove_button
-                        on:click=move |_| confirm_open.set(true)
+                        class="button"
+                        data-testid="edit-button"
+                        disabled=signing_in
+                        on:click={
+                            let id = id.clone();
+                            move |_| state.open_edit(id.clone(), EditFocus::Address)
+                        }
                     >
-                        "Remove"
+                        "Edit"
                     </button>
+                    <MoreMenu
+                        open=more_open
+                        trigger=more_button
+                        disabled=Signal::derive(move || busy.get().is_some() || signing_in())
+                    >
+                        <button
+                            type="button"
+                            class="menu-item"
+                            role="menuitem"
+                            data-testid="reconnect-button"
+                            disabled=is_off
+                            on:click=move |_| {
+                                more_open.set(false);
+                                reconnect.run(());
+                            }
+                        >
+                            "Reconnect"
+                        </button>
+                        <button
+                            type="button"
+                            class="menu-item menu-item-danger"
+                            role="menuitem"
+                            data-testid="remove-button"
+                            on:click=move |_| {
+                                more_open.set(false);
+                                confirm_open.set(true);
+                            }
+                        >
+                            "Remove…"
+                        </button>
+                    </MoreMenu>
                 </div>
             </header>
             <ActionError error=action_error />
@@ -244,24 +275,9 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                 }
                 ConnectorState::SigningIn => view! { <SigningInCard id=id.clone() /> }.into_any(),
                 ConnectorState::NeedsSignIn | ConnectorState::CantReach => {
-                    let id = id.clone();
                     view! {
-                        <div class="card card-problem">
-                            {move || {
-                                let problem = problem.get().unwrap_or_else(|| {
-                                    ErrorInfo::new(
-                                        ErrorCode::Unreachable,
-                                        "Switchboard could not connect to this server.",
-                                    )
-                                });
-                                let id = id.clone();
-                                let asks_sign_in = connector_state.get() == ConnectorState::NeedsSignIn;
-                                view! {
-                                    <ProblemView problem on_retry=reconnect retrying=reconnecting>
-                                        {asks_sign_in.then(|| view! { <SignInButton id=id.clone() summary=current /> })}
-                                    </ProblemView>
-                                }
-                            }}
+                        <div class=move || format!("card card-problem {}", tone_class(standing.get().tone()))>
+                            <ConnectorProblem id=id.clone() summary=current />
                         </div>
                     }
                         .into_any()

@@ -12,6 +12,7 @@ mod connectors;
 mod detail;
 mod markdown;
 mod models;
+mod problem;
 mod sign_in;
 mod state;
 mod tauri;

@@ -13,7 +13,7 @@ use switchboard_ipc::{
 };
 
 use crate::components::{ActionError, Spinner, run_action};
-use crate::state::use_app_state;
+use crate::state::{EditFocus, use_app_state};
 use crate::tauri;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +53,15 @@ pub struct SignInDraft {
     password: RwSignal<String>,
     client_id: RwSignal<String>,
     client_secret: RwSignal<String>,
+    /// Editing a connector: its saved method, which an untouched form keeps.
+    original: Option<Kind>,
+    original_fields: StoredValue<[String; 3]>,
+    /// Editing: a secret is saved and may stay (the address stays on the same server), so
+    /// an untouched form is complete without typing it again.
+    pub keeps_saved: RwSignal<bool>,
+    /// Why the keyring cannot keep a secret, found as soon as a method that needs one was
+    /// chosen (none while it is fine or not needed).
+    pub keyring_problem: RwSignal<Option<ErrorInfo>>,
 }
 
 impl SignInDraft {
@@ -78,13 +87,56 @@ impl SignInDraft {
         };
         Self {
             kind: RwSignal::new(kind),
+            original_fields: StoredValue::new([
+                header.clone(),
+                username.clone(),
+                client_id.clone(),
+            ]),
             header: RwSignal::new(header),
             key: RwSignal::new(String::new()),
             username: RwSignal::new(username),
             password: RwSignal::new(String::new()),
             client_id: RwSignal::new(client_id),
             client_secret: RwSignal::new(String::new()),
+            original: None,
+            keeps_saved: RwSignal::new(false),
+            keyring_problem: RwSignal::new(None),
         }
+    }
+
+    /// The sign-in of a connector being edited: its method, with nothing to type again
+    /// unless something is changed (or the address moves to another server).
+    pub fn editing(method: &SignInMethod, saved: bool) -> Self {
+        let mut draft = Self::from_method(method);
+        draft.original = Some(draft.kind.get_untracked());
+        draft.keeps_saved.set(saved);
+        draft
+    }
+
+    /// Editing, and something in the sign-in was touched (tracked).
+    fn changed(&self) -> bool {
+        let Some(original) = self.original else {
+            return true;
+        };
+        let fields = self.original_fields.get_value();
+        self.kind.get() != original
+            || self.key.with(|k| !k.is_empty())
+            || self.password.with(|p| !p.is_empty())
+            || self.client_secret.with(|s| !s.is_empty())
+            || self.header.with(|h| h.trim() != fields[0].trim())
+            || self.username.with(|u| u.trim() != fields[1].trim())
+            || self.client_id.with(|c| c.trim() != fields[2].trim())
+    }
+
+    /// An untouched edit that keeps what is saved (tracked).
+    fn keeps(&self) -> bool {
+        self.original == Some(Kind::Automatic) && !self.changed()
+            || self.keeps_saved.get() && !self.changed()
+    }
+
+    /// What an edit changes: nothing when the form was left as it was and may stay.
+    pub fn edit_choice(&self) -> Option<SignInChoice> {
+        (!self.keeps()).then(|| self.choice())
     }
 
     /// Switches to "API key" with `key` in the key field (sent as `Authorization: Bearer`
@@ -96,6 +148,9 @@ impl SignInDraft {
 
     /// Whether everything the chosen kind needs is filled in (tracked).
     pub fn is_complete(&self) -> bool {
+        if self.original.is_some() && self.keeps() {
+            return true;
+        }
         match self.kind.get() {
             Kind::Automatic => true,
             Kind::ApiKey => self.key.with(|k| !k.trim().is_empty()),
@@ -166,6 +221,18 @@ fn Field(
 /// The sign-in part of a form: how to sign in, and the fields that way needs.
 #[component]
 pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
+    // A key or a password goes to the keyring: ask it now, not after they are typed.
+    let keyring = LocalResource::new(move || {
+        let needs_keyring = draft.kind.get() != Kind::Automatic;
+        async move {
+            if needs_keyring {
+                tauri::check_keyring().await.err()
+            } else {
+                None
+            }
+        }
+    });
+    Effect::new(move |_| draft.keyring_problem.set(keyring.get().flatten()));
     view! {
         <fieldset class="sign-in-fields">
             <legend class="field-label">"Sign-in"</legend>
@@ -188,6 +255,18 @@ pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
                     })
                     .collect_view()}
             </div>
+            {move || {
+                draft
+                    .keyring_problem
+                    .get()
+                    .map(|problem| {
+                        view! {
+                            <div class="field-warning" role="alert" data-testid="keyring-problem">
+                                <p>{problem.message}</p>
+                            </div>
+                        }
+                    })
+            }}
             {move || match draft.kind.get() {
                 Kind::Automatic => {
                     view! {
@@ -410,42 +489,37 @@ fn change_label(method: &SignInMethod, saved: bool, state: ConnectorState) -> &'
 }
 
 /// The connector page's sign-in section: what is true of the sign-in, and the one thing to
-/// do about it (Sign in, Sign out, Change key, Change password).
+/// do about it (Sign out, Change key, Change password; Sign in is in the problem's box,
+/// where the page says why). Changing opens the Edit dialog at its sign-in.
 #[component]
 pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -> impl IntoView {
     let state = use_app_state();
-    let editing = RwSignal::new(None::<SignInDraft>);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ErrorInfo>);
     let method =
         Memo::new(move |_| summary.with(|s| s.as_ref().map(|s| (s.sign_in.clone(), s.state))));
     let is_off =
         move || summary.with(|s| s.as_ref().is_some_and(|s| s.state == ConnectorState::Off));
-    // Signing out hides its own button and saving closes its own form: the work belongs
-    // to the section, not to the view that started it.
+    // Signing out hides its own button: the work belongs to the section, not to the view
+    // that started it.
     let owner = Owner::current().expect("a reactive owner");
     let sign_out = {
         let id = id.clone();
-        let owner = owner.clone();
         move |_| {
             let action = state.sign_out(id.clone());
             owner.with(|| run_action(busy, true, false, error, action));
         }
     };
-    let save = {
-        let id = id.clone();
-        move || {
-            let Some(draft) = editing.get_untracked() else {
-                return;
-            };
-            let saved = state.set_sign_in(id.clone(), draft.choice());
-            let action = async move {
-                saved.await?;
-                editing.set(None);
-                Ok(())
-            };
-            owner.with(|| run_action(busy, true, false, error, action));
-        }
+    let change = move |_| {
+        let focus = method.with_untracked(|m| match m {
+            Some((m, state))
+                if change_label(&m.method, m.saved, *state) == "Use an API key instead" =>
+            {
+                EditFocus::ApiKeyInstead
+            }
+            _ => EditFocus::Secret,
+        });
+        state.open_edit(id.clone(), focus);
     };
     view! {
         <section class="card sign-in-section" aria-labelledby="sign-in-title" data-testid="sign-in-section">
@@ -469,7 +543,6 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                     }}
                 </div>
                 <div class="sign-in-actions">
-                    // "Sign in" is in the problem's box above, where the page says why.
                     <Show when=move || {
                         method
                             .with(|m| {
@@ -494,24 +567,10 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                         class="button button-small"
                         data-testid="sign-in-replace"
                         disabled=move || {
-                            busy.get() || editing.with(Option::is_some)
+                            busy.get()
                                 || method.with(|m| m.as_ref().is_some_and(|(_, s)| *s == ConnectorState::SigningIn))
                         }
-                        on:click=move |_| {
-                            let draft = method
-                                .with_untracked(|m| {
-                                    m.as_ref()
-                                        .map(|(m, state)| {
-                                            let draft = SignInDraft::from_method(&m.method);
-                                            if change_label(&m.method, m.saved, *state) == "Use an API key instead" {
-                                                draft.kind.set(Kind::ApiKey);
-                                            }
-                                            draft
-                                        })
-                                        .unwrap_or_else(SignInDraft::new)
-                                });
-                            editing.set(Some(draft));
-                        }
+                        on:click=change
                     >
                         {move || {
                             method
@@ -523,51 +582,6 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                     </button>
                 </div>
             </div>
-            {move || {
-                editing
-                    .get()
-                    .map(|draft| {
-                        let save = save.clone();
-                        view! {
-                            <form
-                                class="form sign-in-form"
-                                novalidate
-                                on:submit=move |ev| {
-                                    ev.prevent_default();
-                                    if draft.is_complete() && !busy.get_untracked() {
-                                        save();
-                                    }
-                                }
-                                on:keydown=move |ev| {
-                                    if ev.key() == "Escape" {
-                                        editing.set(None);
-                                    }
-                                }
-                            >
-                                <SignInFields draft />
-                                <div class="modal-actions">
-                                    <button
-                                        type="button"
-                                        class="button"
-                                        data-testid="sign-in-edit-cancel"
-                                        on:click=move |_| editing.set(None)
-                                    >
-                                        "Cancel"
-                                    </button>
-                                    <button
-                                        type="submit"
-                                        class="button button-primary"
-                                        data-testid="sign-in-save"
-                                        disabled=move || busy.get() || !draft.is_complete()
-                                    >
-                                        {move || busy.get().then(|| view! { <Spinner /> })}
-                                        "Save and connect"
-                                    </button>
-                                </div>
-                            </form>
-                        }
-                    })
-            }}
             <ActionError error />
         </section>
     }

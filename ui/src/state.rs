@@ -7,7 +7,7 @@ use std::future::Future;
 
 use leptos::prelude::*;
 use switchboard_ipc::{
-    AddConnectorRequest, ConnectorId, ConnectorSummary, ErrorInfo, Notice, SignInChoice,
+    AddConnectorRequest, ConnectorId, ConnectorSummary, EditConnectorRequest, ErrorInfo, Notice,
 };
 
 use crate::tauri;
@@ -35,6 +35,23 @@ pub enum ListFocus {
     Row(ConnectorId),
 }
 
+/// Which field of the Edit dialog takes the keyboard first: the one the person came to fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditFocus {
+    Address,
+    /// The key or password field of the connector's method.
+    Secret,
+    /// "Use an API key instead": the key field, with API key chosen.
+    ApiKeyInstead,
+}
+
+/// The connector whose Edit dialog is open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditTarget {
+    pub id: ConnectorId,
+    pub focus: EditFocus,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShownNotice {
     /// Local to this window, so a dismissal removes exactly the banner that was clicked even
@@ -53,6 +70,10 @@ pub struct AppState {
     /// Where focus goes when the list comes back from a detail page, so keyboard and
     /// screen-reader users land where they left instead of at the top of the document.
     pub list_focus: RwSignal<Option<ListFocus>>,
+    /// The Edit dialog, over whichever page opened it.
+    pub editing: RwSignal<Option<EditTarget>>,
+    /// Where the keyboard was when the Edit dialog opened, to go back there.
+    edit_opener: StoredValue<Option<web_sys::HtmlElement>, LocalStorage>,
     /// How many events have arrived for each connector. Events and command answers travel
     /// on different channels and may overtake each other, and a summary carries no
     /// revision; so when an event arrived while a command or the list was in flight, the
@@ -70,12 +91,33 @@ impl AppState {
             notices: RwSignal::new(Vec::new()),
             next_notice_key: StoredValue::new(0),
             list_focus: RwSignal::new(None),
+            editing: RwSignal::new(None),
+            edit_opener: StoredValue::new_local(None),
             event_counts: StoredValue::new(HashMap::new()),
         }
     }
 
     pub fn open_connector(&self, id: ConnectorId) {
         self.page.set(Page::Connector(id));
+    }
+
+    pub fn open_edit(&self, id: ConnectorId, focus: EditFocus) {
+        let opener = document()
+            .active_element()
+            .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).ok());
+        self.edit_opener.set_value(opener);
+        self.editing.set(Some(EditTarget { id, focus }));
+    }
+
+    /// Closes the Edit dialog; the keyboard goes back to the button that opened it, if it
+    /// is still on the page.
+    pub fn close_edit(&self) {
+        self.editing.set(None);
+        if let Some(opener) = self.edit_opener.get_value()
+            && opener.is_connected()
+        {
+            let _ = opener.focus();
+        }
     }
 
     pub fn back_to_list(&self, focus: Option<ConnectorId>) {
@@ -88,6 +130,12 @@ impl AppState {
     pub fn connector(&self, id: &ConnectorId) -> Option<ConnectorSummary> {
         self.connectors
             .with(|list| list.iter().find(|c| &c.id == id).cloned())
+    }
+
+    /// Reads one connector from the list, without tracking it.
+    pub fn connector_untracked(&self, id: &ConnectorId) -> Option<ConnectorSummary> {
+        self.connectors
+            .with_untracked(|list| list.iter().find(|c| &c.id == id).cloned())
     }
 
     pub fn upsert(&self, summary: ConnectorSummary) {
@@ -212,8 +260,9 @@ impl AppState {
             .map(drop)
     }
 
-    pub async fn set_sign_in(self, id: ConnectorId, choice: SignInChoice) -> Result<(), ErrorInfo> {
-        self.apply(Some(&id), tauri::set_sign_in(id.clone(), choice))
+    pub async fn edit(self, request: EditConnectorRequest) -> Result<(), ErrorInfo> {
+        let id = request.id.clone();
+        self.apply(Some(&id), tauri::edit_connector(request))
             .await
             .map(drop)
     }

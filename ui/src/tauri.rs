@@ -14,8 +14,8 @@ use switchboard_ipc::chat::{
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
-    ConnectorIdRequest, ConnectorSummary, ErrorInfo, Notice, SecretInput, SetEnabledRequest,
-    SetSignInRequest, SignInChoice, command,
+    ConnectorIdRequest, ConnectorSummary, EditConnectorRequest, ErrorInfo, Notice, SecretInput,
+    SetEnabledRequest, ShowFileRequest, command,
 };
 use wasm_bindgen::prelude::*;
 
@@ -94,8 +94,23 @@ pub async fn take_notices() -> Result<Vec<Notice>, ErrorInfo> {
     call(command::TAKE_NOTICES, to_js(&NoArgs {})?).await
 }
 
-pub async fn check_address(url: String) -> Result<CheckedAddress, ErrorInfo> {
-    call_with(command::CHECK_ADDRESS, &CheckAddressRequest { url }).await
+pub async fn show_kept_file(path: String) -> Result<(), ErrorInfo> {
+    call_with(command::SHOW_KEPT_FILE, &ShowFileRequest { path }).await
+}
+
+pub async fn check_keyring() -> Result<(), ErrorInfo> {
+    call(command::CHECK_KEYRING, to_js(&NoArgs {})?).await
+}
+
+pub async fn check_address(
+    url: String,
+    editing: Option<ConnectorId>,
+) -> Result<CheckedAddress, ErrorInfo> {
+    call_with(
+        command::CHECK_ADDRESS,
+        &CheckAddressRequest { url, editing },
+    )
+    .await
 }
 
 pub async fn add_connector(request: AddConnectorRequest) -> Result<ConnectorSummary, ErrorInfo> {
@@ -253,11 +268,8 @@ pub async fn sign_out(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
     call_with(command::SIGN_OUT, &ConnectorIdRequest { id }).await
 }
 
-pub async fn set_sign_in(
-    id: ConnectorId,
-    sign_in: SignInChoice,
-) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::SET_SIGN_IN, &SetSignInRequest { id, sign_in }).await
+pub async fn edit_connector(request: EditConnectorRequest) -> Result<ConnectorSummary, ErrorInfo> {
+    call_with(command::EDIT_CONNECTOR, &request).await
 }
 
 // ----- Settings → Models -----

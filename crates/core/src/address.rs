@@ -64,16 +64,49 @@ pub fn check(input: &str) -> Result<CheckedAddress> {
             "Use https:// — plain http:// is only allowed for servers on this computer.",
         ));
     }
-    let host = match host {
-        Host::Domain(name) => name.to_owned(),
-        Host::Ipv4(ip) => ip.to_string(),
-        Host::Ipv6(ip) => ip.to_string(),
-    };
     Ok(CheckedAddress {
         secret_in_query: secret_in_query(&url),
         url: text.to_owned(),
-        host,
+        default_name: name_of(&url, &host),
+        other_server: false,
     })
+}
+
+fn name_of(url: &Url, host: &Host<&str>) -> String {
+    let mut name = match host {
+        Host::Domain(name) => (*name).to_owned(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => format!("[{ip}]"),
+    };
+    if let Some(port) = url.port() {
+        name.push_str(&format!(":{port}"));
+    }
+    let path = url.path().trim_end_matches('/');
+    if !path.is_empty() {
+        name.push(' ');
+        name.push_str(path);
+    }
+    name
+}
+
+/// What a connector at this saved address is called until its server names itself.
+pub fn default_name(address: &str) -> String {
+    match Url::parse(address.trim()) {
+        Ok(url) => match url.host() {
+            Some(host) => name_of(&url, &host),
+            None => address.to_owned(),
+        },
+        Err(_) => address.to_owned(),
+    }
+}
+
+/// Two addresses on the same server: the same scheme, host and port. Secrets and tool
+/// settings belong to a server, so they follow an address only within it.
+pub fn same_server(a: &str, b: &str) -> bool {
+    match (Url::parse(a.trim()), Url::parse(b.trim())) {
+        (Ok(a), Ok(b)) => web::same_origin(&a, &b),
+        _ => false,
+    }
 }
 
 /// Query parameter names that carry a secret, compared without case, `-` or `_`: as the
@@ -228,7 +261,41 @@ mod tests {
     fn surrounding_spaces_are_trimmed() {
         let checked = check("  https://example.com/mcp \n").expect("valid");
         assert_eq!(checked.url, "https://example.com/mcp");
-        assert_eq!(checked.host, "example.com");
+        assert_eq!(checked.default_name, "example.com /mcp");
+    }
+
+    #[test]
+    fn until_a_server_names_itself_it_is_called_by_host_port_and_path() {
+        for (address, name) in [
+            ("https://example.com/", "example.com"),
+            ("https://example.com", "example.com"),
+            ("https://example.com:443/mcp", "example.com /mcp"),
+            ("http://127.0.0.1:8931/html", "127.0.0.1:8931 /html"),
+            ("http://[::1]:9000/a/b/?q=1", "[::1]:9000 /a/b"),
+        ] {
+            assert_eq!(check(address).unwrap().default_name, name, "{address}");
+        }
+    }
+
+    #[test]
+    fn the_same_server_is_the_same_scheme_host_and_port() {
+        assert!(same_server(
+            "https://Example.com/mcp",
+            "https://example.com:443/other?x=1"
+        ));
+        assert!(!same_server(
+            "https://example.com/mcp",
+            "http://example.com/mcp"
+        ));
+        assert!(!same_server(
+            "https://example.com/mcp",
+            "https://example.org/mcp"
+        ));
+        assert!(!same_server(
+            "http://127.0.0.1:1/mcp",
+            "http://127.0.0.1:2/mcp"
+        ));
+        assert!(!same_server("not an address", "not an address"));
     }
 
     #[test]

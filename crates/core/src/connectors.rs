@@ -30,6 +30,7 @@ use crate::settings::{ConnectorRecord, Settings, SettingsStore};
 use crate::signin;
 use crate::tools::policy;
 use crate::web;
+use switchboard_ipc::EditConnectorRequest;
 use switchboard_ipc::tools::ToolSettings;
 
 /// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
@@ -279,10 +280,11 @@ impl State {
     }
 
     /// Refuses an address whose endpoint a connector already uses, naming that connector.
-    fn refuse_duplicate(&self, url: &str) -> Result<()> {
+    fn refuse_duplicate(&self, url: &str, except: Option<&ConnectorId>) -> Result<()> {
         match self
             .live
             .values()
+            .filter(|l| Some(&l.record.id) != except)
             .find(|l| address::same_endpoint(&l.record.url, url))
         {
             Some(existing) => Err(Error::new(
@@ -403,19 +405,37 @@ impl Connectors {
             .collect()
     }
 
-    /// Checks an address as the person types: the address rules, then whether a connector
-    /// for the same endpoint exists already.
-    pub fn check_address(&self, input: &str) -> Result<switchboard_ipc::CheckedAddress> {
-        let checked = address::check(input)?;
+    /// Whether the system keyring can be used, asked as soon as the person chooses a
+    /// sign-in that keeps a secret, so that a missing keyring is said before they type it.
+    pub async fn check_keyring(&self) -> Result<()> {
+        let probe = ConnectorId("switchboard-keyring-check".into());
+        self.inner
+            .read_secret(&probe, SecretKind::ApiKey)
+            .await
+            .map(drop)
+    }
+
+    /// Checks an address as the person types: the address rules, then whether another
+    /// connector for the same endpoint exists already. `editing`: the connector whose
+    /// address this would become (its own address is no duplicate).
+    pub fn check_address(
+        &self,
+        input: &str,
+        editing: Option<&ConnectorId>,
+    ) -> Result<switchboard_ipc::CheckedAddress> {
+        let mut checked = address::check(input)?;
         let state = self.inner.lock();
-        state.refuse_duplicate(&checked.url)?;
+        state.refuse_duplicate(&checked.url, editing)?;
+        if let Some(id) = editing {
+            checked.other_server = !address::same_server(&state.get(id)?.record.url, &checked.url);
+        }
         Ok(checked)
     }
 
     /// Saves a new connector, with its secrets in the keyring, and starts connecting to it.
     /// When the keyring or the settings refuse, nothing of it is kept.
     pub async fn add(&self, request: AddConnectorRequest) -> Result<ConnectorSummary> {
-        let checked = self.check_address(&request.url)?;
+        let checked = self.check_address(&request.url, None)?;
         let (method, secrets) = signin::prepare(request.sign_in)?;
         let custom_name = request
             .name
@@ -428,11 +448,11 @@ impl Connectors {
         let added = {
             let mut state = self.inner.lock();
             // Checked again under the lock: two quick clicks must not add it twice.
-            state.refuse_duplicate(&checked.url).and_then(|()| {
+            state.refuse_duplicate(&checked.url, None).and_then(|()| {
                 let record = ConnectorRecord {
                     id: id.clone(),
                     name_is_custom: custom_name.is_some(),
-                    name: custom_name.unwrap_or(checked.host),
+                    name: custom_name.unwrap_or(checked.default_name),
                     url: checked.url,
                     enabled: true,
                     sign_in: method,
@@ -466,51 +486,159 @@ impl Connectors {
         id: &ConnectorId,
         choice: SignInChoice,
     ) -> Result<ConnectorSummary> {
-        let (method, secrets) = signin::prepare(choice)?;
-        let old = self.inner.lock().get(id)?.record.sign_in.clone();
+        self.edit(EditConnectorRequest {
+            id: id.clone(),
+            url: None,
+            name: None,
+            sign_in: Some(choice),
+        })
+        .await
+    }
+
+    /// Changes a connector's address, name or sign-in, all or nothing. Within the same
+    /// server its secrets and tool settings stay; on another server they start fresh (a
+    /// key is never sent to a server it was not given for), so a key or password must come
+    /// with the new address. A new name alone does not reconnect.
+    pub async fn edit(&self, request: EditConnectorRequest) -> Result<ConnectorSummary> {
+        let id = &request.id;
+        let (old, server_name) = {
+            let state = self.inner.lock();
+            let live = state.get(id)?;
+            (live.record.clone(), live.server.as_ref().and_then(own_name))
+        };
+        let checked = match &request.url {
+            Some(url) => Some(self.check_address(url, Some(id))?),
+            None => None,
+        };
+        let other_server = checked.as_ref().is_some_and(|c| c.other_server);
+        let prepared = request.sign_in.map(signin::prepare).transpose()?;
+        if other_server
+            && prepared.is_none()
+            && !matches!(old.sign_in, SignInMethod::Automatic { .. })
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidSignIn,
+                match old.sign_in {
+                    SignInMethod::Basic { .. } => {
+                        "This address is on another server: enter the password for it."
+                    }
+                    _ => "This address is on another server: enter the key for it.",
+                },
+            ));
+        }
+        let name = request
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| *n != old.name);
+        let (method, secrets) = match &prepared {
+            Some((method, secrets)) => (method.clone(), secrets.clone()),
+            None => (old.sign_in.clone(), Vec::new()),
+        };
         let kinds: Vec<SecretKind> = secrets.iter().map(|(kind, _)| *kind).collect();
         let previous = self.inner.read_secrets(id, kinds.clone()).await?;
-        self.inner.write_secrets(id, secrets.clone()).await?;
+        self.inner.write_secrets(id, secrets).await?;
+        let change = |record: &mut ConnectorRecord| {
+            if let Some(checked) = &checked {
+                if !record.name_is_custom && record.name == address::default_name(&old.url) {
+                    record.name = checked.default_name.clone();
+                }
+                record.url = checked.url.clone();
+            }
+            match name {
+                // Back to the server's own name, or the address until it gives one.
+                Some("") => {
+                    record.name_is_custom = false;
+                    record.name = match (&checked, &server_name) {
+                        (Some(checked), _) if other_server => checked.default_name.clone(),
+                        (_, Some(server_name)) => server_name.clone(),
+                        (Some(checked), None) => checked.default_name.clone(),
+                        (None, None) => address::default_name(&old.url),
+                    };
+                }
+                Some(name) => {
+                    record.name_is_custom = true;
+                    record.name = name.to_owned();
+                }
+                None => {}
+            }
+            record.sign_in = method.clone();
+            if other_server {
+                record.tools = Default::default();
+            }
+        };
         let saved = {
             let mut state = self.inner.lock();
-            let records = state.records_changing(id, |r| r.sign_in = method.clone());
+            let records = state.records_changing(id, change);
+            let record = records.iter().find(|r| &r.id == id).cloned();
             state
                 .get(id)
-                .and_then(|_| self.inner.save(state.settings(records)))
-                .map(|()| {
-                    if let Ok(live) = state.get_mut(id) {
-                        live.record.sign_in = method.clone();
+                .and_then(|_| {
+                    checked
+                        .as_ref()
+                        .map_or(Ok(()), |c| state.refuse_duplicate(&c.url, Some(id)))
+                })
+                .and_then(|()| self.inner.save(state.settings(records)))
+                .and_then(|()| {
+                    let live = state.get_mut(id)?;
+                    if let Some(record) = record {
+                        live.record = record;
                     }
+                    if other_server {
+                        live.challenge = None;
+                    }
+                    Ok(live.summary())
                 })
         };
-        if let Err(err) = saved {
-            // Put back what was there, so a failed change changes nothing.
-            for (kind, secret) in previous {
-                match secret {
-                    Some(secret) => {
-                        let _ = self.inner.write_secrets(id, vec![(kind, secret)]).await;
-                    }
-                    None => {
-                        let _ = self.inner.delete_secrets(id, vec![kind]).await;
+        let summary = match saved {
+            Ok(summary) => summary,
+            Err(err) => {
+                // Put back what was there, so a failed change changes nothing.
+                for (kind, secret) in previous {
+                    match secret {
+                        Some(secret) => {
+                            let _ = self.inner.write_secrets(id, vec![(kind, secret)]).await;
+                        }
+                        None => {
+                            let _ = self.inner.delete_secrets(id, vec![kind]).await;
+                        }
                     }
                 }
+                return Err(err);
             }
-            return Err(err);
-        }
-        // Secrets the new method no longer uses go; tokens belong to the old client.
+        };
+        // Secrets the new method no longer uses go; tokens belong to the old client, and
+        // nothing at all follows the connector to another server.
         let mut unused: Vec<SecretKind> = [
             SecretKind::ApiKey,
             SecretKind::Password,
             SecretKind::OAuthClientSecret,
         ]
         .into_iter()
-        .filter(|kind| !kinds.contains(kind))
+        .filter(|kind| !kinds.contains(kind) && (other_server || prepared.is_some()))
         .collect();
-        if method != old {
+        if method != old.sign_in || other_server {
             unused.push(SecretKind::OAuthTokens);
         }
         let _ = self.inner.delete_secrets(id, unused).await;
-        self.inner.connect(id, true)
+        let reconnect = checked.is_some() || prepared.is_some();
+        if !reconnect {
+            self.inner.emit_changed(&summary);
+            return Ok(summary);
+        }
+        if !old.enabled {
+            let summary = {
+                let mut state = self.inner.lock();
+                let live = state.get_mut(id)?;
+                if prepared.is_some() || other_server {
+                    live.saved = !kinds.is_empty();
+                }
+                live.summary()
+            };
+            self.inner.emit_changed(&summary);
+            return Ok(summary);
+        }
+        self.inner.connect(id, prepared.is_some() || other_server)
     }
 
     /// Starts signing in through the browser. The window shows "Finish signing in in your
@@ -880,6 +1008,7 @@ impl Connectors {
                 refusal.message
             ),
             detail: Some(format!("Link: {shown}")),
+            kept_file: None,
         });
     }
 
@@ -1372,6 +1501,7 @@ impl Inner {
                             "\"{name}\" was removed, but its saved sign-in could not be deleted from the system keyring (it may be locked). Switchboard will try again the next time it starts."
                         ),
                         detail: err.detail.or(Some(err.message)),
+                        kept_file: None,
                     }));
                 }
             }
@@ -1402,16 +1532,11 @@ impl Inner {
                     live.refresher = Some(self.runtime.spawn(refresher).abort_handle());
                 }
                 let server = session.server().clone();
-                let server_name = server
-                    .title
-                    .clone()
-                    .filter(|t| !t.trim().is_empty())
-                    .unwrap_or_else(|| server.name.clone());
                 if !live.record.name_is_custom
-                    && !server_name.trim().is_empty()
+                    && let Some(server_name) = own_name(&server)
                     && live.record.name != server_name
                 {
-                    rename = Some(server_name.trim().to_owned());
+                    rename = Some(server_name);
                 }
                 live.state = ConnectorState::Connected;
                 live.problem = None;
@@ -1490,6 +1615,16 @@ impl AppLink {
             .ok_or_else(|| Error::new(ErrorCode::SignInFailed, "This sign-in was stopped."))?;
         self.inner.browser.open(authorization_url)
     }
+}
+
+/// The name a server gives itself: its title, else its name; none when both are blank.
+fn own_name(server: &ServerInfo) -> Option<String> {
+    [server.title.as_deref(), Some(server.name.as_str())]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|name| !name.is_empty())
+        .map(str::to_owned)
 }
 
 /// A sign-in the server no longer accepts (expired, revoked, refresh refused).

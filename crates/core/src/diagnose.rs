@@ -45,7 +45,7 @@ pub(crate) fn handshake(err: &ClientInitializeError) -> Error {
     classify(cause).unwrap_or_else(|| {
         Error::new(
             ErrorCode::Protocol,
-            "Something answered at this address, but it did not complete the MCP handshake. Check that the address points at an MCP server.",
+            "Something answered at this address, but not the way an MCP server does. Check the address — MCP addresses often end in /mcp.",
         )
         .with_detail(chain(err))
     })
@@ -209,26 +209,28 @@ fn http_status(status: u16, detail: &str) -> Error {
         ),
         403 => (
             ErrorCode::NeedsMoreAccess,
-            "The server refused access (403).".to_owned(),
+            "The server refused access for this sign-in.".to_owned(),
         ),
         404 => (
             ErrorCode::NotFound,
-            "The server answered, but there is no MCP server at this address (404). Check the path after the server name.".to_owned(),
+            "The server answered, but there is no MCP server at this address. Check the part after the server name.".to_owned(),
         ),
         429 => (
             ErrorCode::ServerError,
-            "The server is receiving too many requests right now (429). Try again in a few minutes.".to_owned(),
+            "The server is receiving too many requests right now. Try again in a few minutes.".to_owned(),
         ),
         500..=599 => (
             ErrorCode::ServerError,
-            format!("The server had a problem of its own ({status}). Try again later, or tell the server's owner."),
+            "The server had a problem of its own. Try again later, or tell the server's owner.".to_owned(),
         ),
         _ => (
             ErrorCode::NotMcpServer,
-            format!("The server refused the MCP request ({status}). Check that the address points at an MCP server."),
+            "The server refused to connect. Check that the address points at an MCP server.".to_owned(),
         ),
     };
-    Error::new(code, message).with_detail(detail.to_owned())
+    Error::new(code, message).with_detail(format!(
+        "The server answered with HTTP status {status}. {detail}"
+    ))
 }
 
 fn not_mcp(content_type: Option<&str>, detail: &str) -> Error {

@@ -207,6 +207,7 @@ pub fn prepare(path: &Path) -> Vec<Notice> {
             level: NoticeLevel::Warning,
             message: "Your settings could not be updated to this version of Switchboard; changes may not be saved.".into(),
             detail: err.detail,
+            kept_file: None,
         }],
     }
 }
@@ -215,24 +216,49 @@ fn quarantine(path: &Path, why: &str) -> Notice {
     let aside = aside_path(path);
     let moved = std::fs::rename(path, &aside);
     tracing::warn!(path = %path.display(), aside = %aside.display(), why, "settings file moved aside");
-    Notice {
-        level: NoticeLevel::Warning,
-        message: match moved {
-            Ok(()) => "Your saved settings could not be read, so Switchboard started with empty settings. The old file was kept.".into(),
-            Err(_) => "Your saved settings could not be read, so Switchboard started with empty settings.".into(),
-        },
-        detail: Some(match moved {
-            Ok(()) => format!(
+    match moved {
+        Ok(()) => Notice {
+            level: NoticeLevel::Warning,
+            message: format!(
+                "Your saved connectors could not be read, so Switchboard started without them. The old file was kept as {}.",
+                aside.display()
+            ),
+            detail: Some(format!(
                 "{} could not be used because {why}. It was moved to {}.",
                 path.display(),
                 aside.display()
-            ),
-            Err(err) => format!(
+            )),
+            kept_file: Some(aside.display().to_string()),
+        },
+        Err(err) => Notice {
+            level: NoticeLevel::Warning,
+            message:
+                "Your saved connectors could not be read, so Switchboard started without them."
+                    .into(),
+            detail: Some(format!(
                 "{} could not be used because {why}, and moving it aside failed: {err}.",
                 path.display()
-            ),
-        }),
+            )),
+            kept_file: None,
+        },
     }
+}
+
+/// Whether `candidate` is a copy of the settings file at `path` that was kept aside: the
+/// only files the window may ask to be shown.
+pub fn is_kept_aside(path: &Path, candidate: &Path) -> bool {
+    let (Some(name), Some(candidate_name)) = (path.file_name(), candidate.file_name()) else {
+        return false;
+    };
+    let prefix = format!("{}.unreadable-", name.to_string_lossy());
+    candidate.parent() == path.parent()
+        && candidate_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '-')
+            })
+        && candidate.is_file()
 }
 
 fn aside_path(path: &Path) -> PathBuf {

@@ -12,7 +12,10 @@ use support::{MemorySecrets, TestBrowser, add, open, open_with, settled, until};
 use switchboard_core::secrets::{Secret, SecretKind, SecretStore};
 use switchboard_core::settings::{Entries, FileStore, SettingsStore};
 use switchboard_core::{Connectors, ErrorCode, Timeouts};
-use switchboard_ipc::{AddConnectorRequest, ConnectorState, SecretInput, SignInChoice};
+use switchboard_ipc::tools::ToolMode;
+use switchboard_ipc::{
+    AddConnectorRequest, ConnectorState, EditConnectorRequest, SecretInput, SignInChoice,
+};
 use switchboard_testkit as kit;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -27,8 +30,12 @@ async fn added_connectors_connect_persist_and_come_back_after_a_restart() {
     assert_eq!(first.state, ConnectorState::Connecting);
     assert_eq!(first.url, everything.url(), "trimmed, otherwise as typed");
     assert_eq!(
-        first.name, "127.0.0.1",
-        "the host until the server names itself"
+        first.name,
+        everything
+            .url()
+            .trim_start_matches("http://")
+            .replacen('/', " /", 1),
+        "host, port and path until the server names itself"
     );
     let second = add(&connectors, python.url(), Some("My tools")).await;
 
@@ -243,6 +250,136 @@ async fn an_api_key_connects_lives_only_in_the_keyring_and_a_wrong_one_is_named(
     // Removing it removes the key.
     connectors.remove(&added.id).await.expect("removed");
     assert_eq!(secrets.read(&added.id, SecretKind::ApiKey).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_on_the_same_server_keeps_the_key_and_tools_and_another_server_starts_fresh() {
+    let first = kit::PythonMcp::requiring_header("X-API-Key", "sk-first-1111");
+    let second = kit::PythonMcp::requiring_header("X-API-Key", "sk-second-2222");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    let secrets = Arc::new(MemorySecrets::default());
+    let connectors = open_with(&path, secrets.clone());
+    let added = connectors
+        .add(AddConnectorRequest {
+            url: first.url().to_owned(),
+            name: None,
+            sign_in: key(Some("X-API-Key"), "sk-first-1111"),
+        })
+        .await
+        .expect("added");
+    let id = added.id.clone();
+    assert_eq!(
+        settled(&connectors, &id).await.state,
+        ConnectorState::Connected
+    );
+    connectors
+        .set_tool_mode(&id, "echo", ToolMode::Allow)
+        .expect("allowed");
+    let edit = |url: Option<&str>, name: Option<&str>, sign_in: Option<SignInChoice>| {
+        EditConnectorRequest {
+            id: id.clone(),
+            url: url.map(str::to_owned),
+            name: name.map(str::to_owned),
+            sign_in,
+        }
+    };
+    let tool_rules = |connectors: &Connectors| {
+        connectors
+            .detail(&id)
+            .expect("detail")
+            .tools
+            .settings
+            .tools
+            .len()
+    };
+
+    // A name alone: saved, no reconnect, and it outlives the server's own name.
+    let renamed = connectors
+        .edit(edit(None, Some("  Team tools "), None))
+        .await
+        .expect("renamed");
+    assert_eq!(renamed.name, "Team tools");
+    assert_eq!(renamed.state, ConnectorState::Connected, "not reconnected");
+    // Empty: the server's own name again.
+    let unnamed = connectors
+        .edit(edit(None, Some(""), None))
+        .await
+        .expect("reset");
+    assert_eq!(unnamed.name, kit::PYTHON_SERVER_NAME);
+
+    // The same server at an address written another way: the key and the tools stay.
+    let same = format!("{}?team=a", first.url());
+    let check = connectors.check_address(&same, Some(&id)).expect("checked");
+    assert!(!check.other_server);
+    connectors
+        .check_address(first.url(), Some(&id))
+        .expect("its own address is no duplicate");
+    connectors
+        .edit(edit(Some(&same), None, None))
+        .await
+        .expect("moved");
+    let moved = settled(&connectors, &id).await;
+    assert_eq!(moved.state, ConnectorState::Connected, "{moved:?}");
+    assert_eq!(moved.url, same);
+    assert_eq!(tool_rules(&connectors), 1, "the tool's setting stays");
+    assert_eq!(
+        secrets.read(&id, SecretKind::ApiKey).unwrap(),
+        Some(Secret::new("sk-first-1111"))
+    );
+
+    // Another server: said by the check, refused without a key for it, changing nothing.
+    let check = connectors
+        .check_address(second.url(), Some(&id))
+        .expect("checked");
+    assert!(check.other_server);
+    let refused = connectors
+        .edit(edit(Some(second.url()), None, None))
+        .await
+        .expect_err("a key for the other server is needed");
+    assert_eq!(refused.code, ErrorCode::InvalidSignIn);
+    assert_eq!(connectors.detail(&id).unwrap().summary.url, same);
+    assert!(std::fs::read_to_string(&path).unwrap().contains(&same));
+    // With its key: connected there, the tools start fresh, the old key is gone.
+    connectors
+        .edit(edit(
+            Some(second.url()),
+            None,
+            Some(key(Some("X-API-Key"), "sk-second-2222")),
+        ))
+        .await
+        .expect("moved");
+    let there = settled(&connectors, &id).await;
+    assert_eq!(there.state, ConnectorState::Connected, "{there:?}");
+    assert_eq!(tool_rules(&connectors), 0, "tool settings start fresh");
+    assert_eq!(
+        secrets.read(&id, SecretKind::ApiKey).unwrap(),
+        Some(Secret::new("sk-second-2222"))
+    );
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        file.contains(second.url()) && !file.contains("sk-second"),
+        "{file}"
+    );
+
+    // An address another connector has is refused by name.
+    let other = add(&connectors, first.url(), Some("Other")).await;
+    let taken = connectors
+        .edit(edit(
+            Some(first.url()),
+            None,
+            Some(key(Some("X-API-Key"), "sk-first-1111")),
+        ))
+        .await
+        .expect_err("a duplicate");
+    assert_eq!(taken.code, ErrorCode::DuplicateConnector);
+    assert!(taken.message.contains("\"Other\""), "{taken:?}");
+    assert_eq!(
+        secrets.read(&id, SecretKind::ApiKey).unwrap(),
+        Some(Secret::new("sk-second-2222")),
+        "a refused edit changes nothing"
+    );
+    let _ = other;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -23,11 +23,13 @@ pub mod command {
     pub const SET_ENABLED: &str = "set_enabled";
     pub const REMOVE_CONNECTOR: &str = "remove_connector";
     pub const TAKE_NOTICES: &str = "take_notices";
+    pub const CHECK_KEYRING: &str = "check_keyring";
+    pub const SHOW_KEPT_FILE: &str = "show_kept_file";
     pub const SIGN_IN: &str = "sign_in";
     pub const CANCEL_SIGN_IN: &str = "cancel_sign_in";
     pub const OPEN_SIGN_IN_PAGE: &str = "open_sign_in_page";
     pub const SIGN_OUT: &str = "sign_out";
-    pub const SET_SIGN_IN: &str = "set_sign_in";
+    pub const EDIT_CONNECTOR: &str = "edit_connector";
     pub const MODELS_OVERVIEW: &str = "models_overview";
     pub const ADD_PROVIDER: &str = "add_provider";
     pub const REMOVE_PROVIDER: &str = "remove_provider";
@@ -111,6 +113,151 @@ impl ConnectorState {
             Self::CantReach => "Can't reach",
             Self::Off => "Off",
         }
+    }
+}
+
+/// What the person sees of a connector in one word: its state, with the problem behind a
+/// failed connection told apart (a wrong address is not a server that is down). The pill,
+/// the message box and its fix button all follow from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    Connecting,
+    Connected,
+    SigningIn,
+    Off,
+    /// The server wants the person to sign in (or a key or password it refused).
+    NeedsSignIn,
+    /// No keyring on this computer: nothing secret can be kept, so signing in cannot help.
+    CantKeepSignIn,
+    /// A web page, a 404, something that is not an MCP server, a redirect elsewhere.
+    WrongAddress,
+    /// The server answered with an error of its own (5xx, too many requests).
+    ServerProblem,
+    /// Nothing answered: refused, timed out, no such name, an untrusted certificate.
+    CantReach,
+}
+
+/// How loud a standing is: the pill and the message box share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Work under way.
+    Busy,
+    Good,
+    /// Routine, the person's move: amber.
+    Attention,
+    /// Something is wrong: red.
+    Trouble,
+    Quiet,
+}
+
+/// The one thing that fixes a problem, offered inside its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fix {
+    SignIn,
+    EnterNewKey,
+    EnterPassword,
+    EditAddress,
+    TryAgain,
+}
+
+impl Fix {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SignIn => "Sign in",
+            Self::EnterNewKey => "Enter a new key",
+            Self::EnterPassword => "Enter the password",
+            Self::EditAddress => "Edit address",
+            Self::TryAgain => "Try again",
+        }
+    }
+}
+
+impl Standing {
+    pub fn of(state: ConnectorState, problem: Option<&ErrorInfo>) -> Self {
+        match state {
+            ConnectorState::Connecting => Self::Connecting,
+            ConnectorState::Connected => Self::Connected,
+            ConnectorState::SigningIn => Self::SigningIn,
+            ConnectorState::Off => Self::Off,
+            ConnectorState::NeedsSignIn | ConnectorState::CantReach => {
+                match problem.map(|p| p.code) {
+                    Some(ErrorCode::KeyringUnavailable) => Self::CantKeepSignIn,
+                    Some(
+                        ErrorCode::NeedsSignIn
+                        | ErrorCode::NeedsMoreAccess
+                        | ErrorCode::SignInFailed
+                        | ErrorCode::CredentialsRejected
+                        | ErrorCode::InvalidSignIn,
+                    ) => Self::NeedsSignIn,
+                    Some(
+                        ErrorCode::InvalidAddress
+                        | ErrorCode::InsecureAddress
+                        | ErrorCode::CredentialsInAddress
+                        | ErrorCode::NotMcpServer
+                        | ErrorCode::NotFound
+                        | ErrorCode::Moved
+                        | ErrorCode::Protocol,
+                    ) => Self::WrongAddress,
+                    Some(ErrorCode::ServerError) => Self::ServerProblem,
+                    None if state == ConnectorState::NeedsSignIn => Self::NeedsSignIn,
+                    _ => Self::CantReach,
+                }
+            }
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Connecting => "Connecting",
+            Self::Connected => "Connected",
+            Self::SigningIn => "Signing in",
+            Self::Off => "Off",
+            Self::NeedsSignIn => "Needs sign-in",
+            Self::CantKeepSignIn => "Can't keep the sign-in",
+            Self::WrongAddress => "Wrong address",
+            Self::ServerProblem => "Server problem",
+            Self::CantReach => "Can't reach",
+        }
+    }
+
+    pub fn tone(self) -> Tone {
+        match self {
+            Self::Connecting | Self::SigningIn => Tone::Busy,
+            Self::Connected => Tone::Good,
+            Self::NeedsSignIn => Tone::Attention,
+            Self::CantKeepSignIn | Self::WrongAddress | Self::ServerProblem | Self::CantReach => {
+                Tone::Trouble
+            }
+            Self::Off => Tone::Quiet,
+        }
+    }
+
+    /// The buttons that fix the problem, the main one first. A key or password the
+    /// server refused is fixed by typing a new one, not by sending the same one again;
+    /// "Try again" only for troubles that pass (a timeout, a server error, a keyring
+    /// installed meanwhile).
+    pub fn fixes(self, problem: Option<&ErrorInfo>, method: &SignInMethod) -> &'static [Fix] {
+        let code = problem.map(|p| p.code);
+        match self {
+            Self::NeedsSignIn => match method {
+                SignInMethod::Automatic { .. } => &[Fix::SignIn],
+                SignInMethod::ApiKey { .. } => &[Fix::EnterNewKey],
+                SignInMethod::Basic { .. } => &[Fix::EnterPassword],
+            },
+            Self::CantKeepSignIn | Self::ServerProblem => &[Fix::TryAgain],
+            Self::WrongAddress => &[Fix::EditAddress],
+            Self::CantReach => match code {
+                Some(ErrorCode::Timeout) => &[Fix::TryAgain],
+                _ => &[Fix::TryAgain, Fix::EditAddress],
+            },
+            Self::Connecting | Self::Connected | Self::SigningIn | Self::Off => &[],
+        }
+    }
+}
+
+impl ConnectorSummary {
+    pub fn standing(&self) -> Standing {
+        Standing::of(self.state, self.problem.as_ref())
     }
 }
 
@@ -218,10 +365,17 @@ impl Default for SignInChoice {
     }
 }
 
+/// Changes to a connector from the Edit dialog; what is `None` stays as it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetSignInRequest {
+pub struct EditConnectorRequest {
     pub id: ConnectorId,
-    pub sign_in: SignInChoice,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The name the person typed. Empty: the server's own name (or the address) again.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub sign_in: Option<SignInChoice>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -344,14 +498,23 @@ pub struct SetEnabledRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckAddressRequest {
     pub url: String,
+    /// Checking the address of this connector in its Edit dialog: its own address is no
+    /// duplicate, and the answer says whether the new one is another server.
+    #[serde(default)]
+    pub editing: Option<ConnectorId>,
 }
 
 /// An address that passed every check, as it will be saved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckedAddress {
     pub url: String,
-    /// The host, used as the name when the server gives none.
-    pub host: String,
+    /// The host, with the port and path when they tell servers apart ("127.0.0.1:8931
+    /// /html"): the name until the server gives its own.
+    pub default_name: String,
+    /// In the Edit dialog: the address is on another server than the connector's own
+    /// (another scheme, host or port), so its sign-in and tool settings start fresh.
+    #[serde(default)]
+    pub other_server: bool,
     /// The address carries what looks like a secret in its query (`?api_key=…`), which
     /// would be kept in the settings file: the window offers to move it into the API key
     /// field, where it goes to the keyring.
@@ -370,6 +533,12 @@ pub struct SecretInQuery {
     pub address_without: String,
 }
 
+/// "Show file" for a file a notice names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShowFileRequest {
+    pub path: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeLevel {
@@ -382,6 +551,10 @@ pub struct Notice {
     pub level: NoticeLevel,
     pub message: String,
     pub detail: Option<String>,
+    /// A file Switchboard kept aside (settings it could not read): the banner offers
+    /// "Show file", and the empty list asks for the connectors again.
+    #[serde(default)]
+    pub kept_file: Option<String>,
 }
 
 /// Why something failed, closed so the UI can pick its wording and next step.
@@ -508,6 +681,114 @@ mod tests {
         assert_eq!(json, "\"needs_sign_in\"");
         let back: ErrorCode = serde_json::from_str("\"not_mcp_server\"").unwrap();
         assert_eq!(back, ErrorCode::NotMcpServer);
+    }
+
+    #[test]
+    fn each_problem_has_its_own_standing_colour_and_fix() {
+        let problem = |code| ErrorInfo::new(code, "x");
+        let key = SignInMethod::ApiKey {
+            header: "Authorization".into(),
+        };
+        let password = SignInMethod::Basic {
+            username: "ada".into(),
+        };
+        let oauth = SignInMethod::default();
+        let cases = [
+            (
+                ConnectorState::CantReach,
+                ErrorCode::NotMcpServer,
+                &oauth,
+                Standing::WrongAddress,
+                &[Fix::EditAddress][..],
+            ),
+            (
+                ConnectorState::CantReach,
+                ErrorCode::NotFound,
+                &oauth,
+                Standing::WrongAddress,
+                &[Fix::EditAddress],
+            ),
+            (
+                ConnectorState::CantReach,
+                ErrorCode::Moved,
+                &oauth,
+                Standing::WrongAddress,
+                &[Fix::EditAddress],
+            ),
+            (
+                ConnectorState::CantReach,
+                ErrorCode::ServerError,
+                &oauth,
+                Standing::ServerProblem,
+                &[Fix::TryAgain],
+            ),
+            (
+                ConnectorState::CantReach,
+                ErrorCode::Timeout,
+                &oauth,
+                Standing::CantReach,
+                &[Fix::TryAgain],
+            ),
+            (
+                ConnectorState::CantReach,
+                ErrorCode::Unreachable,
+                &oauth,
+                Standing::CantReach,
+                &[Fix::TryAgain, Fix::EditAddress],
+            ),
+            (
+                ConnectorState::CantReach,
+                ErrorCode::Certificate,
+                &oauth,
+                Standing::CantReach,
+                &[Fix::TryAgain, Fix::EditAddress],
+            ),
+            (
+                ConnectorState::NeedsSignIn,
+                ErrorCode::NeedsSignIn,
+                &oauth,
+                Standing::NeedsSignIn,
+                &[Fix::SignIn],
+            ),
+            (
+                ConnectorState::NeedsSignIn,
+                ErrorCode::CredentialsRejected,
+                &key,
+                Standing::NeedsSignIn,
+                &[Fix::EnterNewKey],
+            ),
+            (
+                ConnectorState::NeedsSignIn,
+                ErrorCode::CredentialsRejected,
+                &password,
+                Standing::NeedsSignIn,
+                &[Fix::EnterPassword],
+            ),
+            (
+                ConnectorState::NeedsSignIn,
+                ErrorCode::KeyringUnavailable,
+                &key,
+                Standing::CantKeepSignIn,
+                &[Fix::TryAgain],
+            ),
+        ];
+        for (state, code, method, standing, fixes) in cases {
+            let problem = problem(code);
+            let found = Standing::of(state, Some(&problem));
+            assert_eq!(found, standing, "{code:?}");
+            assert_eq!(found.fixes(Some(&problem), method), fixes, "{code:?}");
+        }
+        assert_eq!(
+            Standing::NeedsSignIn.tone(),
+            Tone::Attention,
+            "routine, amber"
+        );
+        assert_eq!(Standing::WrongAddress.tone(), Tone::Trouble);
+        assert_eq!(
+            Standing::of(ConnectorState::Connected, None).fixes(None, &oauth),
+            &[]
+        );
+        assert_eq!(Fix::TryAgain.label(), "Try again");
     }
 
     #[test]

@@ -756,3 +756,79 @@ async fn a_server_with_thousands_of_tools_stays_usable() {
     desktop.screenshot("31-many-tools-filtered");
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_keeps_the_tools_on_the_same_server_another_starts_fresh_and_a_rename_stays() {
+    let first = kit::PythonMcp::start();
+    let second = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("edit_connector");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, first.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    let fail = tool_row(&app, "fail").await;
+    let off = app
+        .wait_for(&format!("{fail} {}", tid("tool-mode-off")))
+        .await;
+    app.click(&off).await.expect("Off");
+    shows_mode(&app, &fail, "off").await;
+
+    // The same server, its address written another way, under a name of the person's own.
+    let edit = app.wait_for(&tid("edit-button")).await;
+    app.click(&edit).await.expect("Edit");
+    app.wait_for(&tid("edit-dialog")).await;
+    let name = app.wait_for(&tid("add-name-input")).await;
+    assert_eq!(
+        app.property(&name, "value").await.expect("value"),
+        json!(kit::PYTHON_SERVER_NAME),
+        "the dialog starts from what is saved"
+    );
+    app.clear(&name).await.expect("clear");
+    app.type_into(&name, "Team tools").await.expect("type");
+    let url = app.wait_for(&tid("add-url-input")).await;
+    app.clear(&url).await.expect("clear");
+    app.type_into(&url, &format!("{}?team=a", first.url()))
+        .await
+        .expect("type");
+    app.wait_for(".field-ok").await;
+    assert!(
+        texts(&app, &tid("edit-other-server")).await.is_empty(),
+        "the same server: nothing starts fresh"
+    );
+    desktop.screenshot("01-edit-same-server");
+    let save = app.wait_for(&tid("edit-save")).await;
+    app.click(&save).await.expect("Save");
+    app.wait_gone(&tid("edit-dialog")).await;
+    app.wait_text(&tid("detail-name"), "Team tools").await;
+    app.wait_text(&tid("detail-state"), "Connected").await;
+    let fail = tool_row_of(&app, Some("Team tools"), "fail").await;
+    shows_mode(&app, &fail, "off").await;
+
+    // The name is the person's: it stays after a restart, the server's own name aside.
+    app.quit().await;
+    desktop.wait_until_no_app();
+    let app = driver.open_app().await;
+    let row = format!("{}[data-name=\"Team tools\"]", tid("connector-row"));
+    app.wait_until(&row, |t| t.contains("Connected")).await;
+    let fail = tool_row_of(&app, Some("Team tools"), "fail").await;
+    shows_mode(&app, &fail, "off").await;
+
+    // Another server: said before saving, and its tools start at Ask.
+    let edit = app.wait_for(&tid("edit-button")).await;
+    app.click(&edit).await.expect("Edit");
+    let url = app.wait_for(&tid("add-url-input")).await;
+    app.clear(&url).await.expect("clear");
+    app.type_into(&url, second.url()).await.expect("type");
+    app.wait_until(&tid("edit-other-server"), |t| t.contains("start fresh"))
+        .await;
+    desktop.screenshot("02-edit-other-server");
+    let save = app.wait_for(&tid("edit-save")).await;
+    app.click(&save).await.expect("Save");
+    app.wait_gone(&tid("edit-dialog")).await;
+    app.wait_text(&tid("detail-state"), "Connected").await;
+    let fail = tool_row_of(&app, Some("Team tools"), "fail").await;
+    shows_mode(&app, &fail, "ask").await;
+    desktop.screenshot("03-other-server-fresh");
+    app.quit().await;
+}
