@@ -1743,3 +1743,78 @@ async fn keyboard_focus_is_visible_on_every_control_of_a_connectors_page() {
     );
     app.quit().await;
 }
+
+/// The words a person reads: no developer text outside Details and About this server.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_developer_text_outside_details_and_about_this_server() {
+    let server = kit::PythonMcp::start();
+    let missing = kit::Garbage::not_found();
+    let failing = kit::Garbage::server_error();
+    let mut desktop = Desktop::start("glossary");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    for url in [server.url(), missing.url(), failing.url()] {
+        add_by_address(&app, url).await;
+    }
+    app.wait_until(&tid("connector-state"), |t| t == "Connected")
+        .await;
+    app.wait_until(&tid("connector-state"), |t| t == "Wrong address")
+        .await;
+    app.wait_until(&tid("connector-state"), |t| t == "Server problem")
+        .await;
+    const VISIBLE_TEXT: &str = "
+        const clone = document.body.cloneNode(true);
+        clone.querySelectorAll('details, .about-server').forEach(e => e.remove());
+        const box = document.createElement('div');
+        box.style.position = 'absolute';
+        box.style.left = '-10000px';
+        box.appendChild(clone);
+        document.body.appendChild(box);
+        const text = box.innerText;
+        box.remove();
+        return text;";
+    let forbidden = |text: &str| -> Vec<String> {
+        let lower = text.to_lowercase();
+        let mut found: Vec<String> = ["mcp handshake", "protocol version", "endpoint", "some("]
+            .into_iter()
+            .filter(|word| lower.contains(word))
+            .map(str::to_owned)
+            .collect();
+        // A bare HTTP status: a three-digit 4xx or 5xx number standing alone.
+        for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            if word.len() == 3
+                && word.starts_with(['4', '5'])
+                && word.chars().all(|c| c.is_ascii_digit())
+            {
+                found.push(word.to_owned());
+            }
+        }
+        found
+    };
+    let mut pages = vec![("list".to_owned(), String::new())];
+    for name in texts(&app, &tid("connector-name")).await {
+        pages.push((name, String::new()));
+    }
+    for (page, _) in &mut pages {
+        if page != "list" {
+            let nav = app.wait_for(&tid("nav-connectors")).await;
+            app.click(&nav).await.expect("Connectors");
+            let row = app
+                .wait_for(&format!("{}[data-name=\"{page}\"]", tid("connector-row")))
+                .await;
+            app.click(&row).await.expect("open");
+            app.wait_for(&tid("connector-detail")).await;
+            app.wait_for(&tid("sign-in-summary")).await;
+        }
+        let text = app
+            .execute(VISIBLE_TEXT, serde_json::json!([]))
+            .await
+            .expect("visible text");
+        let text = text.as_str().unwrap_or_default().to_owned();
+        assert!(!text.trim().is_empty(), "{page}: some text");
+        assert_eq!(forbidden(&text), Vec::<String>::new(), "{page}: {text}");
+    }
+    desktop.screenshot("01-list");
+    app.quit().await;
+}
