@@ -1744,17 +1744,30 @@ async fn keyboard_focus_is_visible_on_every_control_of_a_connectors_page() {
     app.quit().await;
 }
 
-/// The words a person reads: no developer text outside Details and About this server.
+/// The words a person reads: no developer text outside Details and About this server, in
+/// the light and the dark theme (each page is photographed in both).
 #[tokio::test(flavor = "multi_thread")]
 async fn no_developer_text_outside_details_and_about_this_server() {
     let server = kit::PythonMcp::start();
     let missing = kit::Garbage::not_found();
     let failing = kit::Garbage::server_error();
-    let mut desktop = Desktop::start("glossary");
+    for (theme, look) in [("Adwaita", "light"), ("Adwaita:dark", "dark")] {
+        let mut desktop = Desktop::start(&format!("glossary_{look}"));
+        desktop.set_env("GTK_THEME", theme);
+        glossary_pass(
+            &mut desktop,
+            &[server.url(), missing.url(), failing.url()],
+            look,
+        )
+        .await;
+    }
+}
+
+async fn glossary_pass(desktop: &mut Desktop, urls: &[&str], look: &str) {
     let driver = desktop.driver();
     let app = driver.open_app().await;
     app.wait_for(&tid("connectors-page")).await;
-    for url in [server.url(), missing.url(), failing.url()] {
+    for url in urls {
         add_by_address(&app, url).await;
     }
     app.wait_until(&tid("connector-state"), |t| t == "Connected")
@@ -1814,7 +1827,28 @@ async fn no_developer_text_outside_details_and_about_this_server() {
         let text = text.as_str().unwrap_or_default().to_owned();
         assert!(!text.trim().is_empty(), "{page}: some text");
         assert_eq!(forbidden(&text), Vec::<String>::new(), "{page}: {text}");
+        let shot: String = page
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        desktop.screenshot(&format!("{look}-{shot}"));
     }
-    desktop.screenshot("01-list");
+    // The quieter actions and the Edit dialog, in this theme too.
+    let more = app.wait_for(&tid("more-button")).await;
+    app.click(&more).await.expect("More");
+    app.wait_for(&format!("{}:not([hidden])", tid("more-menu")))
+        .await;
+    desktop.screenshot(&format!("{look}-more-menu"));
+    app.press(keys::ESCAPE).await.expect("Escape");
+    app.wait_for(&format!("{}[hidden]", tid("more-menu"))).await;
+    assert_focused(&app, "more-button").await;
+    let edit = app.wait_for(&tid("edit-button")).await;
+    app.click(&edit).await.expect("Edit");
+    app.wait_for(&tid("edit-dialog")).await;
+    app.wait_for(".field-ok").await;
+    desktop.screenshot(&format!("{look}-edit-dialog"));
+    app.press(keys::ESCAPE).await.expect("Escape");
+    app.wait_gone(&tid("edit-dialog")).await;
+    assert_focused(&app, "edit-button").await;
     app.quit().await;
 }
