@@ -199,16 +199,21 @@ pub fn ActionError(#[prop(into)] error: Signal<Option<ErrorInfo>>) -> impl IntoV
 const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]), \
     select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])";
 
+/// The elements under `root` that match `selector`, in document order.
+fn elements(root: &Element, selector: &str) -> Vec<HtmlElement> {
+    let Ok(nodes) = root.query_selector_all(selector) else {
+        return Vec::new();
+    };
+    (0..nodes.length())
+        .filter_map(|i| nodes.item(i))
+        .filter_map(|node| node.dyn_into::<HtmlElement>().ok())
+        .collect()
+}
+
 /// Keeps Tab and Shift+Tab cycling inside `dialog`, so keyboard users cannot wander into the
 /// page hidden behind the backdrop.
 fn keep_tab_inside(dialog: &Element, ev: &KeyboardEvent) {
-    let Ok(nodes) = dialog.query_selector_all(FOCUSABLE) else {
-        return;
-    };
-    let items: Vec<HtmlElement> = (0..nodes.length())
-        .filter_map(|i| nodes.item(i))
-        .filter_map(|node| node.dyn_into::<HtmlElement>().ok())
-        .collect();
+    let items = elements(dialog, FOCUSABLE);
     let (Some(first), Some(last)) = (items.first(), items.last()) else {
         ev.prevent_default();
         return;
@@ -289,16 +294,9 @@ pub fn MoreMenu(
 ) -> impl IntoView {
     let menu = NodeRef::<leptos::html::Div>::new();
     let items = move || -> Vec<HtmlElement> {
-        let Some(menu) = menu.get_untracked() else {
-            return Vec::new();
-        };
-        let Ok(nodes) = menu.query_selector_all("[role=menuitem]:not([disabled])") else {
-            return Vec::new();
-        };
-        (0..nodes.length())
-            .filter_map(|i| nodes.item(i))
-            .filter_map(|node| node.dyn_into::<HtmlElement>().ok())
-            .collect()
+        menu.get_untracked()
+            .map(|menu| elements(&menu, "[role=menuitem]:not([disabled])"))
+            .unwrap_or_default()
     };
     let focus_item = move |step: i32| {
         let items = items();
