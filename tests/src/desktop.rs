@@ -391,6 +391,16 @@ impl Desktop {
 
 impl Drop for Desktop {
     fn drop(&mut self) {
+        // A failed test leaves a picture of the screen it failed on.
+        if std::thread::panicking() {
+            let path = self.artifacts.join("failed.png");
+            let _ = Command::new("import")
+                .args(["-window", "root"])
+                .arg(&path)
+                .envs(self.env())
+                .status();
+            eprintln!("the screen at the failure: {}", path.display());
+        }
         // Kept beside the screenshots, for reading after the run.
         let _ = std::fs::copy(self.app_log_file(), self.artifacts.join("app.log"));
         for child in self.children.iter_mut().rev() {

@@ -142,7 +142,8 @@ impl Session {
             match self.find_all(css).await {
                 Ok(found) if found.is_empty() => return,
                 _ if Instant::now() > deadline => {
-                    panic!("{css} was still shown after {PATIENCE:?}")
+                    let page = self.page_text().await;
+                    panic!("{css} was still shown after {PATIENCE:?}\n{page}")
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -165,10 +166,25 @@ impl Session {
                 }
             }
             if Instant::now() > deadline {
-                panic!("waited {PATIENCE:?} for {css}; saw {seen:?}");
+                let page = self.page_text().await;
+                panic!("waited {PATIENCE:?} for {css}; saw {seen:?}\n{page}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// What the window shows, for a failed wait's message: the text a person would read
+    /// and the test ids present, so a failure in CI says what was on screen instead.
+    async fn page_text(&self) -> String {
+        let script = "const ids = [...document.querySelectorAll('[data-testid]')]\
+            .map(e => e.dataset.testid);\
+            return 'The window showed:\\n' + document.body.innerText.slice(0, 3000)\
+            + '\\nTest ids: ' + [...new Set(ids)].join(' ');";
+        self.execute(script, json!([]))
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "(the window could not be read)".to_owned())
     }
 
     /// Waits until `css` shows exactly `expected`.
