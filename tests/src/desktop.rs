@@ -77,6 +77,8 @@ impl Desktop {
         let artifacts = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("artifacts")
             .join(name);
+        // Only this run's pictures: names with ports in them would pile up otherwise.
+        let _ = std::fs::remove_dir_all(&artifacts);
         std::fs::create_dir_all(&artifacts).expect("artifacts folder");
         let mut children = Vec::new();
 

@@ -1847,6 +1847,13 @@ async fn glossary_pass(desktop: &mut Desktop, urls: &[&str], look: &str) {
     app.wait_for(&tid("edit-dialog")).await;
     app.wait_for(".field-ok").await;
     desktop.screenshot(&format!("{look}-edit-dialog"));
+    // The key and password forms, as a person choosing them sees them (nothing is saved).
+    for (kind, field) in [("api-key", "sign-in-key"), ("basic", "sign-in-password")] {
+        let segment = app.wait_for(&tid(&format!("sign-in-kind-{kind}"))).await;
+        app.click(&segment).await.expect("choose the kind");
+        app.wait_for(&tid(field)).await;
+        desktop.screenshot(&format!("{look}-edit-dialog-{kind}"));
+    }
     app.press(keys::ESCAPE).await.expect("Escape");
     app.wait_gone(&tid("edit-dialog")).await;
     assert_focused(&app, "edit-button").await;

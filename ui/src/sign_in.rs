@@ -449,7 +449,9 @@ fn describe(method: &SignInMethod, saved: bool, state: ConnectorState) -> String
             let status = match (saved, state) {
                 (_, ConnectorState::SigningIn) => "Signing in in your browser…",
                 (false, ConnectorState::Connected) => "No sign-in needed",
-                (false, _) => "Not signed in",
+                (false, ConnectorState::NeedsSignIn) => "Not signed in",
+                // Not answering (or off): whether it wants a sign-in is not known yet.
+                (false, _) => "In your browser, if the server asks",
                 (true, ConnectorState::NeedsSignIn) => "Your sign-in ended",
                 (true, _) => "Signed in in your browser",
             };
@@ -613,6 +615,14 @@ mod tests {
         assert_eq!(
             describe(&oauth, false, ConnectorState::NeedsSignIn),
             "Not signed in"
+        );
+        assert_eq!(
+            describe(&oauth, false, ConnectorState::CantReach),
+            "In your browser, if the server asks"
+        );
+        assert_eq!(
+            describe(&oauth, false, ConnectorState::Off),
+            "In your browser, if the server asks"
         );
         assert_eq!(
             describe(&oauth, false, ConnectorState::SigningIn),
