@@ -457,6 +457,7 @@ impl Connectors {
                     enabled: true,
                     sign_in: method,
                     tools: Default::default(),
+                    era: None,
                 };
                 let mut records = state.records();
                 records.push(record.clone());
@@ -565,6 +566,7 @@ impl Connectors {
             record.sign_in = method.clone();
             if other_server {
                 record.tools = Default::default();
+                record.era = None;
             }
         };
         let saved = {
@@ -1148,7 +1150,7 @@ impl Inner {
                     .into());
                 };
                 let client = signin::client(method, &secret)?;
-                let connected = Session::connect_with(url, self.timeouts, client).await;
+                let connected = Session::connect_with(url, self.timeouts, client, record.era).await;
                 let listed = self
                     .listed(connected.map_err(|err| {
                         if matches!(
@@ -1175,7 +1177,8 @@ impl Inner {
                 );
                 if !signed_in {
                     let plain = web::client(Default::default())?;
-                    let connected = Session::connect_with(url, self.timeouts, plain).await;
+                    let connected =
+                        Session::connect_with(url, self.timeouts, plain, record.era).await;
                     return self.listed(connected).await;
                 }
                 let oauth = match OAuth::new(url, self.credentials(id)).await {
@@ -1187,7 +1190,8 @@ impl Inner {
                         });
                     }
                 };
-                let connected = Session::connect_with(url, self.timeouts, oauth.client()).await;
+                let connected =
+                    Session::connect_with(url, self.timeouts, oauth.client(), record.era).await;
                 let listed = self.listed(connected.map_err(|err| {
                     if err.error.code == ErrorCode::NeedsSignIn {
                         ConnectError {
@@ -1249,8 +1253,13 @@ impl Inner {
             Some(challenge) => challenge,
             // Asked to sign in without a refusal in hand (after a restart): ask the server.
             None => {
-                match Session::connect_with(url, self.timeouts, web::client(Default::default())?)
-                    .await
+                match Session::connect_with(
+                    url,
+                    self.timeouts,
+                    web::client(Default::default())?,
+                    record.era,
+                )
+                .await
                 {
                     Ok(session) => return self.listed(Ok(session)).await,
                     Err(ConnectError {
@@ -1303,7 +1312,7 @@ impl Inner {
             live.sign_in_page = None;
             live.challenge = None;
         });
-        let connected = Session::connect_with(url, self.timeouts, oauth.client()).await;
+        let connected = Session::connect_with(url, self.timeouts, oauth.client(), record.era).await;
         with_saved_sign_in(self.listed(connected).await, Some(oauth))
     }
 
@@ -1520,6 +1529,7 @@ impl Inner {
         live.task = None;
         live.sign_in_page = None;
         let mut rename = None;
+        let mut era = None;
         match outcome {
             Ok(Reached {
                 session,
@@ -1537,6 +1547,9 @@ impl Inner {
                     && live.record.name != server_name
                 {
                     rename = Some(server_name);
+                }
+                if live.record.era != Some(session.era()) {
+                    era = Some(session.era());
                 }
                 live.state = ConnectorState::Connected;
                 live.problem = None;
@@ -1577,16 +1590,27 @@ impl Inner {
                 live.problem = Some(error);
             }
         }
-        if let Some(name) = rename {
-            let records = state.records_changing(id, |r| r.name = name.clone());
-            // The server's name is a nicety; keep the old name if it cannot be saved.
+        if rename.is_some() || era.is_some() {
+            let learned = |r: &mut ConnectorRecord| {
+                if let Some(name) = &rename {
+                    r.name = name.clone();
+                }
+                if era.is_some() {
+                    r.era = era;
+                }
+            };
+            let records = state.records_changing(id, learned);
+            // The server's name and protocol are niceties: left as they were when they
+            // cannot be saved (the next connect probes again).
             match self.save(state.settings(records)) {
                 Ok(()) => {
                     if let Some(live) = state.live.get_mut(id) {
-                        live.record.name = name;
+                        learned(&mut live.record);
                     }
                 }
-                Err(err) => tracing::warn!(id = %id, ?err, "could not save the server's name"),
+                Err(err) => {
+                    tracing::warn!(id = %id, ?err, "could not save the server's name or protocol")
+                }
             }
         }
         if let Some(live) = state.live.get(id) {

@@ -44,6 +44,32 @@ impl Default for Timeouts {
     }
 }
 
+/// Which protocol a server speaks, remembered per connector so the next connect starts with
+/// it instead of probing again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Era {
+    /// 2026-07-28 and later: stateless, found with `server/discover`.
+    Stateless,
+    /// 2025-11-25 and before: the `initialize` handshake and a session id.
+    Sessions,
+}
+
+impl Era {
+    fn of(version: &ProtocolVersion) -> Self {
+        if *version >= ProtocolVersion::V_2026_07_28 {
+            Self::Stateless
+        } else {
+            Self::Sessions
+        }
+    }
+}
+
+/// How long a first `server/discover` probe may go unanswered before the server is taken for
+/// one of the session era. rmcp's own automatic mode waits 10 s; a server that swallows the
+/// probe would cost that on every connect. Only a server not yet remembered is probed.
+pub const DISCOVER_PATIENCE: Duration = Duration::from_secs(4);
+
 pub struct Session {
     service: RunningService<RoleClient, Handler>,
     server: ServerInfo,
@@ -195,6 +221,23 @@ async fn listen(
     }
 }
 
+/// A handshake that failed because the server speaks another protocol era, rather than
+/// because it is unreachable or refused: a JSON-RPC error other than the stateless era's own
+/// refusals (an older server's "method not found"), or a result of the wrong kind.
+fn wrong_era(err: &ClientInitializeError) -> bool {
+    match err {
+        ClientInitializeError::JsonRpcError(error) => !matches!(
+            error.code,
+            rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+                | rmcp::model::ErrorCode::HEADER_MISMATCH
+        ),
+        ClientInitializeError::ExpectedInitResult(_)
+        | ClientInitializeError::ExpectedInitResponse(_)
+        | ClientInitializeError::NoCompatibleProtocolVersion { .. } => true,
+        _ => false,
+    }
+}
+
 /// Why connecting failed, with the server's `WWW-Authenticate` challenge when it asked for
 /// sign-in (401) or more access (403): what sign-in starts from.
 #[derive(Debug)]
@@ -216,9 +259,17 @@ fn client_config() -> ClientConfig {
     )
 }
 
-fn handler(changes: &watch::Sender<u64>) -> Handler {
+/// The client for one handshake: `initialize` offers the session era's newest version
+/// (the stateless era's is negotiated by `server/discover` instead).
+fn handler(changes: &watch::Sender<u64>, lifecycle: &ClientLifecycleMode) -> Handler {
+    let config = match lifecycle {
+        ClientLifecycleMode::Initialize => {
+            client_config().with_protocol_version(ProtocolVersion::V_2025_11_25)
+        }
+        _ => client_config(),
+    };
     Handler {
-        config: client_config(),
+        config,
         changes: changes.clone(),
         progress: ProgressDispatcher::new(),
     }
@@ -268,14 +319,16 @@ impl Session {
     /// server speaks it, the 2025-11-25 initialize handshake otherwise.
     pub async fn connect(url: &str, timeouts: Timeouts) -> Result<Self> {
         let client = crate::web::client(Default::default())?;
-        Ok(Self::connect_with(url, timeouts, client).await?)
+        Ok(Self::connect_with(url, timeouts, client, None).await?)
     }
 
-    /// Connects through `client` (a signed-in one, say); a refusal keeps its challenge.
+    /// Connects through `client` (a signed-in one, say), starting with the protocol `era`
+    /// the server spoke last time when it is known; a refusal keeps its challenge.
     pub async fn connect_with<C>(
         url: &str,
         timeouts: Timeouts,
         client: C,
+        era: Option<Era>,
     ) -> Result<Self, ConnectError>
     where
         C: StreamableHttpClient + Clone + Send + Sync + 'static,
@@ -286,35 +339,49 @@ impl Session {
                 StreamableHttpClientTransportConfig::with_uri(url),
             )
         };
-        Self::start(transport, timeouts).await
+        Self::start(transport, timeouts, era).await
     }
 
-    /// The handshake, within the connect bound. Automatic era detection first; a server that
-    /// answers the stateless era's `server/discover` with something else entirely (an empty
-    /// result, seen in the wild) gets the classic initialize handshake on a fresh transport.
+    /// The handshake, within the connect bound. A remembered era is tried first, alone; a
+    /// server not remembered, or no longer speaking its era, is probed with
+    /// `server/discover` (within [`DISCOVER_PATIENCE`]) and, when it answers as a server of
+    /// the session era, or with something else entirely (an empty result, seen in the wild),
+    /// or not at all, gets the `initialize` handshake on a fresh transport.
     async fn start<C>(
         transport: impl Fn() -> StreamableHttpClientTransport<C>,
         timeouts: Timeouts,
+        era: Option<Era>,
     ) -> Result<Self, ConnectError>
     where
         C: StreamableHttpClient + Send + Sync + 'static,
     {
         let (changed, changes) = watch::channel(0u64);
+        let discover = || ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        let shake = |lifecycle: ClientLifecycleMode| {
+            handler(&changed, &lifecycle).serve_with_lifecycle(transport(), lifecycle)
+        };
         let handshake = async {
-            let auto = ClientLifecycleMode::Auto {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                legacy_version: Some(ProtocolVersion::V_2025_11_25),
+            let remembered = match era {
+                Some(Era::Sessions) => Some(shake(ClientLifecycleMode::Initialize).await),
+                Some(Era::Stateless) => Some(shake(discover()).await),
+                None => None,
             };
-            match handler(&changed)
-                .serve_with_lifecycle(transport(), auto)
-                .await
-            {
-                Err(ClientInitializeError::ExpectedInitResult(_)) => {
-                    handler(&changed)
-                        .serve_with_lifecycle(transport(), ClientLifecycleMode::Initialize)
-                        .await
+            match remembered {
+                Some(Err(err)) if wrong_era(&err) => {
+                    tracing::info!(
+                        ?era,
+                        "the server no longer speaks its remembered protocol; probing"
+                    );
                 }
-                other => other,
+                Some(done) => return done,
+                None => {}
+            }
+            match tokio::time::timeout(DISCOVER_PATIENCE, shake(discover())).await {
+                Ok(Err(err)) if !wrong_era(&err) => Err(err),
+                Ok(Ok(started)) => Ok(started),
+                Ok(Err(_)) | Err(_) => shake(ClientLifecycleMode::Initialize).await,
             }
         };
         let started = tokio::time::timeout(timeouts.connect, handshake)
@@ -375,6 +442,13 @@ impl Session {
             changes,
             _listening: listening,
         })
+    }
+
+    /// The protocol era this session speaks: what to remember for the next connect.
+    pub fn era(&self) -> Era {
+        self.service
+            .peer_info()
+            .map_or(Era::Sessions, |info| Era::of(&info.protocol_version))
     }
 
     /// A counter that goes up each time the server says its tools, resources or prompts

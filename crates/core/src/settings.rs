@@ -58,6 +58,9 @@ pub struct ConnectorRecord {
     /// What the person chose for its tools: Allow · Ask · Off, limits, pins.
     #[serde(default)]
     pub tools: switchboard_ipc::tools::ToolSettings,
+    /// The protocol its server spoke when it last connected: where the next connect starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<crate::session::Era>,
 }
 
 fn enabled_by_default() -> bool {
@@ -419,6 +422,7 @@ mod tests {
                 header: "X-API-Key".into(),
             },
             tools: Default::default(),
+            era: None,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use switchboard_core::session::Era;
 use switchboard_core::{Session, Timeouts};
 use switchboard_testkit as kit;
 
@@ -23,25 +24,33 @@ fn main() {
         .build()
         .expect("runtime");
 
-    let mut ours = Vec::new();
+    // A first connect (the server's protocol probed for), and a connect as every later one
+    // of a saved connector (its protocol remembered: no probe).
     let mut listed = (0, 0, 0, 0);
-    runtime.block_on(async {
-        for _ in 0..ROUNDS {
-            let started = Instant::now();
-            let session = Session::connect(server.url(), Timeouts::default())
-                .await
-                .expect("connects");
-            let catalog = session.catalog().await.expect("lists");
-            ours.push(started.elapsed().as_secs_f64() * 1000.0);
-            listed = (
-                catalog.tools.len(),
-                catalog.resources.len(),
-                catalog.resource_templates.len(),
-                catalog.prompts.len(),
-            );
-            session.close().await;
-        }
-    });
+    let mut rounds = |era: Option<Era>| {
+        runtime.block_on(async {
+            let mut times = Vec::new();
+            for _ in 0..ROUNDS {
+                let started = Instant::now();
+                let client = switchboard_core::web::client(Default::default()).expect("client");
+                let session = Session::connect_with(server.url(), Timeouts::default(), client, era)
+                    .await
+                    .expect("connects");
+                let catalog = session.catalog().await.expect("lists");
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+                listed = (
+                    catalog.tools.len(),
+                    catalog.resources.len(),
+                    catalog.resource_templates.len(),
+                    catalog.prompts.len(),
+                );
+                session.close().await;
+            }
+            times
+        })
+    };
+    let mut ours = rounds(None);
+    let mut remembered = rounds(Some(Era::Sessions));
 
     let script = kit::fixtures_dir().join("sdk_list_all.cjs");
     let output = Command::new("node")
@@ -67,16 +76,27 @@ fn main() {
         ours.iter().copied().fold(f64::MAX, f64::min),
         theirs.iter().copied().fold(f64::MAX, f64::min),
     );
+    let min_remembered = remembered.iter().copied().fold(f64::MAX, f64::min);
+    let med_remembered = median(&mut remembered);
     let (med_ours, med_theirs) = (median(&mut ours), median(&mut theirs));
     println!(
         "connect + list everything ({} tools, {} resources, {} templates, {} prompts), {ROUNDS} rounds, same server:",
         listed.0, listed.1, listed.2, listed.3
     );
-    println!("  switchboard-core   median {med_ours:7.2} ms   min {min_ours:7.2} ms");
-    println!("  TypeScript SDK     median {med_theirs:7.2} ms   min {min_theirs:7.2} ms");
     println!(
-        "  ratio (ours / SDK) median {:.2}   min {:.2}",
+        "  switchboard-core, first connect   median {med_ours:7.2} ms   min {min_ours:7.2} ms"
+    );
+    println!(
+        "  switchboard-core, era remembered  median {med_remembered:7.2} ms   min {min_remembered:7.2} ms"
+    );
+    println!(
+        "  TypeScript SDK                    median {med_theirs:7.2} ms   min {min_theirs:7.2} ms"
+    );
+    println!(
+        "  ratio (ours / SDK) median {:.2}   min {:.2}   era remembered: median {:.2}   min {:.2}",
         med_ours / med_theirs,
-        min_ours / min_theirs
+        min_ours / min_theirs,
+        med_remembered / med_theirs,
+        min_remembered / min_theirs
     );
 }

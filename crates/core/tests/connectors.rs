@@ -70,6 +70,15 @@ async fn added_connectors_connect_persist_and_come_back_after_a_restart() {
 
     let saved = std::fs::read_to_string(&path).expect("saved");
     assert!(saved.contains(everything.url()) && saved.contains("My tools"));
+    // Each server's protocol is remembered, so the next connect does not probe for it.
+    let file: serde_json::Value = serde_json::from_str(&saved).expect("json");
+    let eras: Vec<_> = file["connectors"]
+        .as_array()
+        .expect("the connectors")
+        .iter()
+        .map(|c| c["era"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(eras, ["sessions", "stateless"], "{saved}");
     drop(connectors);
 
     // A restart: the list is there at once, in order, and connects in the background.

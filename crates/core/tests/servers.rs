@@ -282,3 +282,127 @@ async fn a_server_that_wants_sign_in_says_so() {
     let detail = err.detail.expect("the challenge is kept for Details");
     assert!(detail.contains("resource_metadata="), "{detail}");
 }
+
+/// The JSON-RPC method of a request the server got.
+fn rpc_method(request: &kit::Request) -> String {
+    serde_json::from_slice::<Value>(&request.body)
+        .ok()
+        .and_then(|v| v["method"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A session-era server that never answers the stateless era's `server/discover` probe:
+/// seen in the wild, and what cost every connect rmcp's 10 s before the era was remembered.
+fn swallows_discovery() -> kit::Hostile {
+    let server = kit::Hostile::start();
+    server.route("/mcp", |request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        match body["method"].as_str() {
+            // Held far longer than any test: the probe is never answered.
+            Some("server/discover") => kit::Reply::status(200).after(Duration::from_secs(600)),
+            Some("initialize") => kit::Reply::json(
+                200,
+                &json!({
+                    "jsonrpc": "2.0",
+                    "id": body["id"],
+                    "result": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "serverInfo": {"name": "quiet", "version": "1.0.0"}
+                    }
+                }),
+            )
+            .header("Mcp-Session-Id", "quiet-session"),
+            _ => kit::Reply::status(202),
+        }
+    });
+    server
+}
+
+#[tokio::test]
+async fn a_server_that_swallows_discovery_is_probed_once_and_remembered() {
+    use switchboard_core::session::Era;
+    let server = swallows_discovery();
+    let url = server.url("/mcp");
+    let client = || switchboard_core::web::client(Default::default()).expect("client");
+
+    // Not remembered: one probe, unanswered, then the initialize handshake.
+    let session = Session::connect_with(&url, Timeouts::default(), client(), None)
+        .await
+        .expect("connects after the probe");
+    assert_eq!(session.era(), Era::Sessions);
+    assert_eq!(session.server().protocol_version, "2025-11-25");
+    session.close().await;
+    let methods = |server: &kit::Hostile| {
+        server
+            .requests_to("/mcp")
+            .iter()
+            .map(rpc_method)
+            .collect::<Vec<_>>()
+    };
+    let first = methods(&server);
+    assert_eq!(
+        first.iter().filter(|m| *m == "server/discover").count(),
+        1,
+        "{first:?}"
+    );
+    assert!(first.iter().any(|m| m == "initialize"), "{first:?}");
+
+    // Remembered: straight to initialize, no probe at all.
+    let session = Session::connect_with(&url, Timeouts::default(), client(), Some(Era::Sessions))
+        .await
+        .expect("connects in its era");
+    assert_eq!(session.era(), Era::Sessions);
+    session.close().await;
+    let second = methods(&server);
+    assert_eq!(
+        second.iter().filter(|m| *m == "server/discover").count(),
+        1,
+        "no second probe: {second:?}"
+    );
+    assert_eq!(
+        second.iter().filter(|m| *m == "initialize").count(),
+        2,
+        "{second:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_era_that_no_longer_holds_is_probed_again() {
+    use switchboard_core::session::Era;
+    let client = || switchboard_core::web::client(Default::default()).expect("client");
+    // The reference server speaks 2025-11-25; remembered (wrongly) as stateless.
+    let everything = kit::Everything::start();
+    let session = Session::connect_with(
+        everything.url(),
+        Timeouts::default(),
+        client(),
+        Some(Era::Stateless),
+    )
+    .await
+    .expect("connects after probing again");
+    assert_eq!(session.era(), Era::Sessions);
+    assert_eq!(
+        session.server().protocol_version,
+        kit::EVERYTHING_PROTOCOL_VERSION
+    );
+    session.close().await;
+    // The PyPI server speaks 2026-07-28: found by the probe, remembered as stateless.
+    let python = kit::PythonMcp::start();
+    let session = Session::connect_with(python.url(), Timeouts::default(), client(), None)
+        .await
+        .expect("connects");
+    assert_eq!(session.era(), Era::Stateless);
+    session.close().await;
+    let session = Session::connect_with(
+        python.url(),
+        Timeouts::default(),
+        client(),
+        Some(Era::Stateless),
+    )
+    .await
+    .expect("connects in its era");
+    assert_eq!(session.era(), Era::Stateless);
+    assert_eq!(session.server().protocol_version, "2026-07-28");
+    session.close().await;
+}
