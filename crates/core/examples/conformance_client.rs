@@ -3,7 +3,8 @@
 //!
 //! It does what the app does — connect, sign in on 401 as the app would (the person's own
 //! client when the scenario pre-registers one, else dynamic registration; no Client ID
-//! Metadata Document, as the app hosts none), list the tools and call each — with the same
+//! Metadata Document, as the app hosts none), list the tools and call each with arguments
+//! made up from its schema, as a model would fill them in — with the same
 //! `Session` and `OAuth` code. What differs: the "browser" follows the authorization
 //! server's redirect itself instead of showing a page, tokens are kept in memory instead of
 //! the keyring, and a 403 `insufficient_scope` on a tool call asks for more access
@@ -114,6 +115,55 @@ impl Client {
     }
 }
 
+/// What a model would pass a tool, here made up from its input schema: each required
+/// argument gets its default, its first allowed value, or a value of its type (text with
+/// accents and spaces, which a header cannot carry as it is). A
+/// `schema` object argument gets the input schema of the tool its description names, as
+/// received (how the suite sees what a client kept of a schema it was sent).
+fn arguments(
+    schema: &serde_json::Value,
+    tools: &[switchboard_ipc::ToolInfo],
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{Value, json};
+    let named_schema = |property: &Value| {
+        let description = property["description"].as_str().unwrap_or_default();
+        tools
+            .iter()
+            .find(|tool| description.contains(tool.name.as_str()))
+            .map_or_else(|| schema.clone(), |tool| tool.input_schema.clone())
+    };
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema["properties"].as_object() else {
+        return serde_json::Map::new();
+    };
+    properties
+        .iter()
+        .filter(|(name, _)| required.contains(&name.as_str()))
+        .map(|(name, property)| {
+            let value = if let Some(default) = property.get("default") {
+                default.clone()
+            } else if let Some(first) = property["enum"].as_array().and_then(|e| e.first()) {
+                first.clone()
+            } else {
+                match property["type"].as_str() {
+                    Some("object") if name == "schema" => named_schema(property),
+                    Some("object") => json!({}),
+                    Some("array") => json!([]),
+                    Some("integer") => json!(2),
+                    Some("number") => json!(1.5),
+                    Some("boolean") => json!(true),
+                    // Not plain ASCII, so every text a header carries needs encoding.
+                    _ => json!("Grüße aus Zürich"),
+                }
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
 async fn run(url: &str) -> switchboard_core::Result<()> {
     let context: serde_json::Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
         .ok()
@@ -138,7 +188,7 @@ async fn run(url: &str) -> switchboard_core::Result<()> {
     };
 
     let session = loop {
-        match Session::connect_with(url, Timeouts::default(), client.oauth.client()).await {
+        match Session::connect_with(url, Timeouts::default(), client.oauth.client(), None).await {
             Ok(session) => break session,
             Err(ConnectError {
                 error,
@@ -158,7 +208,10 @@ async fn run(url: &str) -> switchboard_core::Result<()> {
     };
     for tool in &catalog.tools {
         loop {
-            match session.call_tool(&tool.name, serde_json::Map::new()).await {
+            match session
+                .call_tool(&tool.name, arguments(&tool.input_schema, &catalog.tools))
+                .await
+            {
                 Ok(_) => break,
                 Err(error) => match session.take_challenge() {
                     Some(challenge) => client.authorize(error.code, &challenge).await?,
