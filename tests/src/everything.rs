@@ -142,6 +142,16 @@ impl Everything {
     /// from `<tools>/node`, or with the server's output when it fails to start.
     /// Uses `node` from `PATH`, or `$SWITCHBOARD_NODE`.
     pub fn start() -> Self {
+        Self::start_in("streamableHttp", "/mcp")
+    }
+
+    /// The same server in its legacy HTTP+SSE mode (protocol 2024-11-05): an event stream at
+    /// `/sse` that names where to post (`/message?sessionId=…`).
+    pub fn start_sse() -> Self {
+        Self::start_in("sse", "/sse")
+    }
+
+    fn start_in(mode: &str, path: &str) -> Self {
         let package_dir = package_dir();
         let installed = installed_version(&package_dir);
         if installed.as_deref() != Some(EVERYTHING_VERSION) {
@@ -160,7 +170,7 @@ impl Everything {
             .arg("--require")
             .arg(fixtures_dir().join("node-loopback.cjs"))
             .arg(package_dir.join("dist").join("index.js"))
-            .arg("streamableHttp")
+            .arg(mode)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PORT", "0")
@@ -171,7 +181,7 @@ impl Everything {
             Self::install_command()
         );
         let process = ServerProcess::start("server-everything", command, &hint);
-        let url = format!("http://{}/mcp", process.addr());
+        let url = format!("http://{}{path}", process.addr());
         Self { process, url }
     }
 
@@ -184,7 +194,7 @@ impl Everything {
         )
     }
 
-    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp`.
+    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp` (`/sse` in the legacy mode).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -351,6 +351,50 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_server_of_the_older_event_stream_kind_connects_by_its_address_and_after_a_restart() {
+    let server = kit::Everything::start_sse();
+    let mut desktop = Desktop::start("legacy_sse");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+
+    // Its `…/sse` address, as its documentation gives it: found, connected, listed.
+    add_by_address(&app, server.url()).await;
+    row_named(&app, kit::EVERYTHING_SERVER_TITLE).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    let counts = app
+        .wait_until(&tid("connector-counts"), |t| t.contains("tools"))
+        .await;
+    let counts = app.text(&counts).await.expect("counts");
+    assert!(
+        counts.contains(&format!("{} tools", kit::EVERYTHING_TOOLS)),
+        "{counts}"
+    );
+    desktop.screenshot("01-connected");
+    assert!(
+        settings(&desktop).contains("legacy_sse"),
+        "its kind is remembered: {}",
+        settings(&desktop)
+    );
+
+    // Its page lists its tools like any other's.
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open connector");
+    app.wait_for(&tid("connector-detail")).await;
+    let tools = texts(&app, &format!("{} {}", tid("tool-item"), tid("item-name"))).await;
+    assert!(tools.iter().any(|t| t == "echo"), "{tools:?}");
+    desktop.screenshot("02-page");
+
+    // A restart connects it again, straight over its event stream.
+    app.quit().await;
+    let app = driver.open_app().await;
+    row_named(&app, kit::EVERYTHING_SERVER_TITLE).await;
+    app.wait_text(&tid("connector-state"), "Connected").await;
+    desktop.screenshot("03-after-restart");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_address_is_explained_and_nothing_is_saved() {
     let mut desktop = Desktop::start("invalid_address");
     let driver = desktop.driver();

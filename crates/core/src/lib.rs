@@ -7,6 +7,7 @@ pub mod chat;
 pub mod connectors;
 mod diagnose;
 pub mod error;
+pub mod legacy_sse;
 pub mod models;
 pub mod oauth;
 pub mod redirect;

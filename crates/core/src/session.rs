@@ -24,7 +24,7 @@ use switchboard_ipc::{
 use tokio::sync::watch;
 
 use crate::diagnose;
-use crate::error::Result;
+use crate::error::{ErrorCode, Result};
 
 /// How long a step may take before the person is told the server is too slow.
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +53,8 @@ pub enum Era {
     Stateless,
     /// 2025-11-25 and before: the `initialize` handshake and a session id.
     Sessions,
+    /// 2024-11-05's HTTP+SSE transport: an event stream and an address to post to.
+    LegacySse,
 }
 
 impl Era {
@@ -65,6 +67,25 @@ impl Era {
     }
 }
 
+/// An HTTP client a session can connect through. A plain one (no sign-in, a key or a
+/// password in its headers) also serves the legacy HTTP+SSE transport; an OAuth one does not
+/// yet (servers of that era rarely sign in).
+pub trait McpHttpClient: StreamableHttpClient + Clone + Send + Sync + 'static {
+    fn for_legacy_sse(&self) -> Option<reqwest::Client>;
+}
+
+impl McpHttpClient for reqwest::Client {
+    fn for_legacy_sse(&self) -> Option<reqwest::Client> {
+        Some(self.clone())
+    }
+}
+
+impl McpHttpClient for crate::oauth::AuthorizedClient {
+    fn for_legacy_sse(&self) -> Option<reqwest::Client> {
+        None
+    }
+}
+
 /// How long a first `server/discover` probe may go unanswered before the server is taken for
 /// one of the session era. rmcp's own automatic mode waits 10 s; a server that swallows the
 /// probe would cost that on every connect. Only a server not yet remembered is probed.
@@ -72,6 +93,7 @@ pub const DISCOVER_PATIENCE: Duration = Duration::from_secs(4);
 
 pub struct Session {
     service: RunningService<RoleClient, Handler>,
+    era: Era,
     server: ServerInfo,
     timeouts: Timeouts,
     /// The `WWW-Authenticate` challenge of the last request the server refused with 401/403.
@@ -331,15 +353,78 @@ impl Session {
         era: Option<Era>,
     ) -> Result<Self, ConnectError>
     where
-        C: StreamableHttpClient + Clone + Send + Sync + 'static,
+        C: McpHttpClient,
     {
+        let legacy = client.for_legacy_sse();
         let transport = || {
             StreamableHttpClientTransport::with_client(
                 client.clone(),
                 StreamableHttpClientTransportConfig::with_uri(url),
             )
         };
-        Self::start(transport, timeouts, era).await
+        let (changed, changes) = watch::channel(0u64);
+        let handshake = async {
+            // Remembered as a legacy server: its event stream first.
+            if era == Some(Era::LegacySse)
+                && let Some(plain) = &legacy
+            {
+                match Self::legacy_handshake(plain.clone(), url, &changed).await {
+                    Ok(started) => return Ok((started, Era::LegacySse)),
+                    Err(err) => tracing::info!(
+                        code = ?err.code,
+                        "the server no longer speaks the legacy transport; probing"
+                    ),
+                }
+            }
+            let streamable_era = era.filter(|e| *e != Era::LegacySse);
+            match Self::handshake(transport, streamable_era, &changed).await {
+                Ok(started) => {
+                    let era = started
+                        .peer_info()
+                        .map_or(Era::Sessions, |info| Era::of(&info.protocol_version));
+                    Ok((started, era))
+                }
+                Err(err) => {
+                    let error = diagnose::handshake(&err);
+                    let challenge = err.auth_challenge().map(str::to_owned);
+                    // The spec's backwards compatibility: a POST refused (404, 405, an answer
+                    // that is not MCP) may be a server of the HTTP+SSE era. If it is not, the
+                    // first answer stands.
+                    if matches!(
+                        error.code,
+                        ErrorCode::NotFound | ErrorCode::NotMcpServer | ErrorCode::Protocol
+                    ) && era != Some(Era::LegacySse)
+                        && let Some(plain) = &legacy
+                        && let Ok(started) =
+                            Self::legacy_handshake(plain.clone(), url, &changed).await
+                    {
+                        return Ok((started, Era::LegacySse));
+                    }
+                    Err(ConnectError { error, challenge })
+                }
+            }
+        };
+        let (started, era) = tokio::time::timeout(timeouts.connect, handshake)
+            .await
+            .map_err(|_| ConnectError {
+                error: diagnose::timed_out(timeouts.connect),
+                challenge: None,
+            })??;
+        Self::started(started, era, timeouts, changed, changes).await
+    }
+
+    /// The `initialize` handshake over the legacy HTTP+SSE transport.
+    async fn legacy_handshake(
+        client: reqwest::Client,
+        url: &str,
+        changed: &watch::Sender<u64>,
+    ) -> Result<RunningService<RoleClient, Handler>> {
+        let transport = crate::legacy_sse::connect(client, url).await?;
+        let lifecycle = ClientLifecycleMode::Initialize;
+        handler(changed, &lifecycle)
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .map_err(|err| diagnose::handshake(&err))
     }
 
     /// The handshake, within the connect bound. A remembered era is tried first, alone; a
@@ -347,26 +432,25 @@ impl Session {
     /// `server/discover` (within [`DISCOVER_PATIENCE`]) and, when it answers as a server of
     /// the session era, or with something else entirely (an empty result, seen in the wild),
     /// or not at all, gets the `initialize` handshake on a fresh transport.
-    async fn start<C>(
+    async fn handshake<C>(
         transport: impl Fn() -> StreamableHttpClientTransport<C>,
-        timeouts: Timeouts,
         era: Option<Era>,
-    ) -> Result<Self, ConnectError>
+        changed: &watch::Sender<u64>,
+    ) -> Result<RunningService<RoleClient, Handler>, ClientInitializeError>
     where
         C: StreamableHttpClient + Send + Sync + 'static,
     {
-        let (changed, changes) = watch::channel(0u64);
         let discover = || ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         };
         let shake = |lifecycle: ClientLifecycleMode| {
-            handler(&changed, &lifecycle).serve_with_lifecycle(transport(), lifecycle)
+            handler(changed, &lifecycle).serve_with_lifecycle(transport(), lifecycle)
         };
-        let handshake = async {
+        {
             let remembered = match era {
                 Some(Era::Sessions) => Some(shake(ClientLifecycleMode::Initialize).await),
                 Some(Era::Stateless) => Some(shake(discover()).await),
-                None => None,
+                Some(Era::LegacySse) | None => None,
             };
             match remembered {
                 Some(Err(err)) if wrong_era(&err) => {
@@ -383,17 +467,18 @@ impl Session {
                 Ok(Ok(started)) => Ok(started),
                 Ok(Err(_)) | Err(_) => shake(ClientLifecycleMode::Initialize).await,
             }
-        };
-        let started = tokio::time::timeout(timeouts.connect, handshake)
-            .await
-            .map_err(|_| ConnectError {
-                error: diagnose::timed_out(timeouts.connect),
-                challenge: None,
-            })?
-            .map_err(|err| ConnectError {
-                error: diagnose::handshake(&err),
-                challenge: err.auth_challenge().map(str::to_owned),
-            })?;
+        }
+    }
+
+    /// A session whose handshake is done: what the server said of itself, and list changes
+    /// followed from here on.
+    async fn started(
+        started: RunningService<RoleClient, Handler>,
+        era: Era,
+        timeouts: Timeouts,
+        changed: watch::Sender<u64>,
+        changes: watch::Receiver<u64>,
+    ) -> Result<Self, ConnectError> {
         let peer = started.peer_info();
         let server = match peer.as_deref() {
             Some(peer) => {
@@ -436,6 +521,7 @@ impl Session {
         }
         Ok(Self {
             service: started,
+            era,
             server,
             timeouts,
             challenge: std::sync::Mutex::new(None),
@@ -446,9 +532,7 @@ impl Session {
 
     /// The protocol era this session speaks: what to remember for the next connect.
     pub fn era(&self) -> Era {
-        self.service
-            .peer_info()
-            .map_or(Era::Sessions, |info| Era::of(&info.protocol_version))
+        self.era
     }
 
     /// A counter that goes up each time the server says its tools, resources or prompts

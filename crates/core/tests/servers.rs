@@ -406,3 +406,89 @@ async fn a_remembered_era_that_no_longer_holds_is_probed_again() {
     assert_eq!(session.server().protocol_version, "2026-07-28");
     session.close().await;
 }
+
+#[tokio::test]
+async fn a_legacy_sse_server_is_found_used_and_remembered() {
+    use switchboard_core::session::Era;
+    let server = kit::Everything::start_sse();
+    let client = || switchboard_core::web::client(Default::default()).expect("client");
+
+    // Its `/sse` refuses a Streamable HTTP POST; the event stream is tried next.
+    let session = Session::connect_with(server.url(), Timeouts::default(), client(), None)
+        .await
+        .expect("connects over HTTP+SSE");
+    assert_eq!(session.era(), Era::LegacySse);
+    assert_eq!(session.server().name, kit::EVERYTHING_SERVER_NAME);
+    let catalog = session.catalog().await.expect("lists");
+    assert_eq!(
+        names(catalog.tools.iter().map(|t| t.name.as_str())),
+        names(kit::EVERYTHING_TOOL_NAMES)
+    );
+    let echoed = session
+        .call_tool("echo", args(json!({"message": "over the old transport"})))
+        .await
+        .expect("calls a tool");
+    assert!(
+        text_of(&echoed).contains("over the old transport"),
+        "{echoed:?}"
+    );
+    session.close().await;
+
+    // Remembered: straight to the event stream.
+    let session = Session::connect_with(
+        server.url(),
+        Timeouts::default(),
+        client(),
+        Some(Era::LegacySse),
+    )
+    .await
+    .expect("connects in its era");
+    assert_eq!(session.era(), Era::LegacySse);
+    assert_eq!(
+        session.catalog().await.expect("lists").tools.len(),
+        kit::EVERYTHING_TOOLS
+    );
+    session.close().await;
+}
+
+#[tokio::test]
+async fn a_legacy_endpoint_on_another_server_is_refused_and_gets_nothing() {
+    let elsewhere = kit::Hostile::start();
+    let server = kit::Hostile::start();
+    let endpoint = elsewhere.url("/collect");
+    server.route("/sse", move |request| {
+        if request.method == "GET" {
+            kit::Reply::status(200)
+                .header("Content-Type", "text/event-stream")
+                .body(format!("event: endpoint\ndata: {endpoint}\n\n"))
+        } else {
+            kit::Reply::status(405)
+        }
+    });
+    let key = switchboard_core::signin::client(
+        &switchboard_ipc::SignInMethod::ApiKey {
+            header: "X-API-Key".into(),
+        },
+        &switchboard_core::secrets::Secret::new("sk-legacy-secret"),
+    )
+    .expect("a client with a key");
+    let err = match Session::connect_with(&server.url("/sse"), Timeouts::default(), key, None).await
+    {
+        Ok(session) => panic!("connected: {:?}", session.server()),
+        Err(err) => err.error,
+    };
+    // The first answer stands: the POST was refused (405).
+    assert_eq!(err.code, ErrorCode::Protocol, "{err:?}");
+    assert!(err.detail.unwrap_or_default().contains("405"));
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing, and no key, went to the other server"
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path() == "/sse"),
+        "the event stream was tried"
+    );
+}
