@@ -205,6 +205,12 @@ impl PythonMcp {
         Self::launch_with(None, SignIn::Off, &["--legacy".to_owned()])
     }
 
+    /// Start it on the legacy HTTP+SSE transport (2024-11-05), as `mcp.run(transport="sse")`
+    /// serves: an event stream at `/sse` naming `/messages/?session_id=…` to post to.
+    pub fn start_sse() -> Self {
+        Self::launch_with(None, SignIn::Off, &["--sse".to_owned()])
+    }
+
     /// Adds one resource (`fixture://added/<n>`, named `added-<n>`, text `Added resource
     /// <n>.`) and one prompt without arguments (`added_<n>`) to the running server, and
     /// tells every connected client that the resource and prompt lists changed
@@ -326,7 +332,12 @@ impl PythonMcp {
             .env("PYTHONDONTWRITEBYTECODE", "1");
         let hint = format!("It needs:\n  {}", Self::install_command());
         let process = ServerProcess::start("python_server.py", command, &hint);
-        let url = format!("http://{}/mcp", process.addr());
+        let path = if extra.iter().any(|a| a == "--sse") {
+            "/sse"
+        } else {
+            "/mcp"
+        };
+        let url = format!("http://{}{path}", process.addr());
         Self {
             process,
             url,
@@ -345,7 +356,7 @@ impl PythonMcp {
         )
     }
 
-    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp`.
+    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp` (`/sse` on the legacy transport).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -492,3 +492,19 @@ async fn a_legacy_endpoint_on_another_server_is_refused_and_gets_nothing() {
         "the event stream was tried"
     );
 }
+
+#[tokio::test]
+async fn a_pypi_server_on_the_legacy_transport_works_too() {
+    use switchboard_core::session::Era;
+    let server = kit::PythonMcp::start_sse();
+    let client = switchboard_core::web::client(Default::default()).expect("client");
+    let session = Session::connect_with(server.url(), Timeouts::default(), client, None)
+        .await
+        .expect("connects over HTTP+SSE");
+    assert_eq!(session.era(), Era::LegacySse);
+    let catalog = session.catalog().await.expect("lists");
+    assert_eq!(catalog.tools.len(), kit::PYTHON_TOOLS);
+    assert_eq!(catalog.resources.len(), kit::PYTHON_RESOURCES);
+    assert_eq!(catalog.prompts.len(), kit::PYTHON_PROMPTS);
+    session.close().await;
+}
