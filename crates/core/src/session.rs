@@ -427,7 +427,7 @@ impl Session {
             .map_err(|err| diagnose::handshake(&err))
     }
 
-    /// The handshake, within the connect bound. A remembered era is tried first, alone; a
+    /// The Streamable HTTP handshake. A remembered era is tried first, alone; a
     /// server not remembered, or no longer speaking its era, is probed with
     /// `server/discover` (within [`DISCOVER_PATIENCE`]) and, when it answers as a server of
     /// the session era, or with something else entirely (an empty result, seen in the wild),
@@ -446,27 +446,25 @@ impl Session {
         let shake = |lifecycle: ClientLifecycleMode| {
             handler(changed, &lifecycle).serve_with_lifecycle(transport(), lifecycle)
         };
-        {
-            let remembered = match era {
-                Some(Era::Sessions) => Some(shake(ClientLifecycleMode::Initialize).await),
-                Some(Era::Stateless) => Some(shake(discover()).await),
-                Some(Era::LegacySse) | None => None,
-            };
-            match remembered {
-                Some(Err(err)) if wrong_era(&err) => {
-                    tracing::info!(
-                        ?era,
-                        "the server no longer speaks its remembered protocol; probing"
-                    );
-                }
-                Some(done) => return done,
-                None => {}
+        let remembered = match era {
+            Some(Era::Sessions) => Some(shake(ClientLifecycleMode::Initialize).await),
+            Some(Era::Stateless) => Some(shake(discover()).await),
+            Some(Era::LegacySse) | None => None,
+        };
+        match remembered {
+            Some(Err(err)) if wrong_era(&err) => {
+                tracing::info!(
+                    ?era,
+                    "the server no longer speaks its remembered protocol; probing"
+                );
             }
-            match tokio::time::timeout(DISCOVER_PATIENCE, shake(discover())).await {
-                Ok(Err(err)) if !wrong_era(&err) => Err(err),
-                Ok(Ok(started)) => Ok(started),
-                Ok(Err(_)) | Err(_) => shake(ClientLifecycleMode::Initialize).await,
-            }
+            Some(done) => return done,
+            None => {}
+        }
+        match tokio::time::timeout(DISCOVER_PATIENCE, shake(discover())).await {
+            Ok(Err(err)) if !wrong_era(&err) => Err(err),
+            Ok(Ok(started)) => Ok(started),
+            Ok(Err(_)) | Err(_) => shake(ClientLifecycleMode::Initialize).await,
         }
     }
 
