@@ -233,7 +233,7 @@ fn http_status(status: u16, detail: &str) -> Error {
     ))
 }
 
-fn not_mcp(content_type: Option<&str>, detail: &str) -> Error {
+pub(crate) fn not_mcp(content_type: Option<&str>, detail: &str) -> Error {
     let message = match content_type {
         Some(ct) if ct.to_ascii_lowercase().contains("html") => {
             "This address shows a web page, not an MCP server. Check the address — MCP addresses often end in /mcp."

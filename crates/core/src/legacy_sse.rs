@@ -127,11 +127,7 @@ fn endpoint_of(address: &url::Url, data: &str) -> Result<url::Url> {
 }
 
 fn not_legacy(detail: String) -> Error {
-    Error::new(
-        ErrorCode::NotMcpServer,
-        "Something answered at this address, but it is not an MCP server.",
-    )
-    .with_detail(detail)
+    crate::diagnose::not_mcp(None, &detail)
 }
 
 #[cfg(test)]
