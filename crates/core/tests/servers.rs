@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rmcp::model::ResourceContents;
 use serde_json::{Map, Value, json};
+use switchboard_core::session::{ConnectError, Era};
 use switchboard_core::{ErrorCode, Session, Timeouts};
 use switchboard_testkit as kit;
 
@@ -283,6 +284,12 @@ async fn a_server_that_wants_sign_in_says_so() {
     assert!(detail.contains("resource_metadata="), "{detail}");
 }
 
+/// Connects as a saved connector would, starting with the protocol `era` it remembers.
+async fn connect_in(url: &str, era: Option<Era>) -> Result<Session, ConnectError> {
+    let client = switchboard_core::web::client(Default::default()).expect("client");
+    Session::connect_with(url, Timeouts::default(), client, era).await
+}
+
 /// The JSON-RPC method of a request the server got.
 fn rpc_method(request: &kit::Request) -> String {
     serde_json::from_slice::<Value>(&request.body)
@@ -321,13 +328,11 @@ fn swallows_discovery() -> kit::Hostile {
 
 #[tokio::test]
 async fn a_server_that_swallows_discovery_is_probed_once_and_remembered() {
-    use switchboard_core::session::Era;
     let server = swallows_discovery();
     let url = server.url("/mcp");
-    let client = || switchboard_core::web::client(Default::default()).expect("client");
 
     // Not remembered: one probe, unanswered, then the initialize handshake.
-    let session = Session::connect_with(&url, Timeouts::default(), client(), None)
+    let session = connect_in(&url, None)
         .await
         .expect("connects after the probe");
     assert_eq!(session.era(), Era::Sessions);
@@ -349,7 +354,7 @@ async fn a_server_that_swallows_discovery_is_probed_once_and_remembered() {
     assert!(first.iter().any(|m| m == "initialize"), "{first:?}");
 
     // Remembered: straight to initialize, no probe at all.
-    let session = Session::connect_with(&url, Timeouts::default(), client(), Some(Era::Sessions))
+    let session = connect_in(&url, Some(Era::Sessions))
         .await
         .expect("connects in its era");
     assert_eq!(session.era(), Era::Sessions);
@@ -369,18 +374,11 @@ async fn a_server_that_swallows_discovery_is_probed_once_and_remembered() {
 
 #[tokio::test]
 async fn a_remembered_era_that_no_longer_holds_is_probed_again() {
-    use switchboard_core::session::Era;
-    let client = || switchboard_core::web::client(Default::default()).expect("client");
     // The reference server speaks 2025-11-25; remembered (wrongly) as stateless.
     let everything = kit::Everything::start();
-    let session = Session::connect_with(
-        everything.url(),
-        Timeouts::default(),
-        client(),
-        Some(Era::Stateless),
-    )
-    .await
-    .expect("connects after probing again");
+    let session = connect_in(everything.url(), Some(Era::Stateless))
+        .await
+        .expect("connects after probing again");
     assert_eq!(session.era(), Era::Sessions);
     assert_eq!(
         session.server().protocol_version,
@@ -389,19 +387,12 @@ async fn a_remembered_era_that_no_longer_holds_is_probed_again() {
     session.close().await;
     // The PyPI server speaks 2026-07-28: found by the probe, remembered as stateless.
     let python = kit::PythonMcp::start();
-    let session = Session::connect_with(python.url(), Timeouts::default(), client(), None)
-        .await
-        .expect("connects");
+    let session = connect_in(python.url(), None).await.expect("connects");
     assert_eq!(session.era(), Era::Stateless);
     session.close().await;
-    let session = Session::connect_with(
-        python.url(),
-        Timeouts::default(),
-        client(),
-        Some(Era::Stateless),
-    )
-    .await
-    .expect("connects in its era");
+    let session = connect_in(python.url(), Some(Era::Stateless))
+        .await
+        .expect("connects in its era");
     assert_eq!(session.era(), Era::Stateless);
     assert_eq!(session.server().protocol_version, "2026-07-28");
     session.close().await;
@@ -409,12 +400,10 @@ async fn a_remembered_era_that_no_longer_holds_is_probed_again() {
 
 #[tokio::test]
 async fn a_legacy_sse_server_is_found_used_and_remembered() {
-    use switchboard_core::session::Era;
     let server = kit::Everything::start_sse();
-    let client = || switchboard_core::web::client(Default::default()).expect("client");
 
     // Its `/sse` refuses a Streamable HTTP POST; the event stream is tried next.
-    let session = Session::connect_with(server.url(), Timeouts::default(), client(), None)
+    let session = connect_in(server.url(), None)
         .await
         .expect("connects over HTTP+SSE");
     assert_eq!(session.era(), Era::LegacySse);
@@ -435,14 +424,9 @@ async fn a_legacy_sse_server_is_found_used_and_remembered() {
     session.close().await;
 
     // Remembered: straight to the event stream.
-    let session = Session::connect_with(
-        server.url(),
-        Timeouts::default(),
-        client(),
-        Some(Era::LegacySse),
-    )
-    .await
-    .expect("connects in its era");
+    let session = connect_in(server.url(), Some(Era::LegacySse))
+        .await
+        .expect("connects in its era");
     assert_eq!(session.era(), Era::LegacySse);
     assert_eq!(
         session.catalog().await.expect("lists").tools.len(),
@@ -495,10 +479,8 @@ async fn a_legacy_endpoint_on_another_server_is_refused_and_gets_nothing() {
 
 #[tokio::test]
 async fn a_pypi_server_on_the_legacy_transport_works_too() {
-    use switchboard_core::session::Era;
     let server = kit::PythonMcp::start_sse();
-    let client = switchboard_core::web::client(Default::default()).expect("client");
-    let session = Session::connect_with(server.url(), Timeouts::default(), client, None)
+    let session = connect_in(server.url(), None)
         .await
         .expect("connects over HTTP+SSE");
     assert_eq!(session.era(), Era::LegacySse);
