@@ -242,11 +242,7 @@ impl Desktop {
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let path = self.artifacts.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&path);
-        let status = Command::new("import")
-            .args(["-window", "root"])
-            .arg(&path)
-            .envs(self.env())
-            .status();
+        let status = self.capture(&path);
         assert!(
             matches!(status, Ok(s) if s.success()),
             "screenshot {name} failed: {status:?}"
@@ -258,6 +254,15 @@ impl Desktop {
             png.len()
         );
         path
+    }
+
+    /// The whole screen into `path`, as a PNG.
+    fn capture(&self, path: &Path) -> std::io::Result<std::process::ExitStatus> {
+        Command::new("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .envs(self.env())
+            .status()
     }
 
     /// Starts tauri-driver on this desktop, ready to open the app. Its ports are picked by
@@ -396,11 +401,7 @@ impl Drop for Desktop {
         // A failed test leaves a picture of the screen it failed on.
         if std::thread::panicking() {
             let path = self.artifacts.join("failed.png");
-            let _ = Command::new("import")
-                .args(["-window", "root"])
-                .arg(&path)
-                .envs(self.env())
-                .status();
+            let _ = self.capture(&path);
             eprintln!("the screen at the failure: {}", path.display());
         }
         // Kept beside the screenshots, for reading after the run.

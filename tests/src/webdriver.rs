@@ -214,6 +214,14 @@ impl Session {
             .map(str::to_owned))
     }
 
+    /// The element's `class` attribute, empty when it has none.
+    pub async fn class(&self, element: &Element) -> String {
+        self.attribute(element, "class")
+            .await
+            .expect("class")
+            .unwrap_or_default()
+    }
+
     pub async fn property(&self, element: &Element, name: &str) -> Result<Value, String> {
         self.get(&format!("/element/{}/property/{name}", element.0))
             .await

@@ -303,11 +303,7 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
         .wait_text(&tid("toggle-enabled-button"), "Turn on")
         .await;
     assert!(
-        app.attribute(&toggle, "class")
-            .await
-            .expect("class")
-            .unwrap_or_default()
-            .contains("button-primary"),
+        app.class(&toggle).await.contains("button-primary"),
         "Turn on is the main button of a connector that is off"
     );
     app.click(&toggle).await.expect("Turn on");
@@ -459,13 +455,7 @@ async fn a_wrong_address_is_fixed_from_its_message_and_a_server_problem_can_be_t
     let pill = app
         .wait_text(&tid("connector-state"), "Wrong address")
         .await;
-    assert!(
-        app.attribute(&pill, "class")
-            .await
-            .expect("class")
-            .unwrap_or_default()
-            .contains("tone-trouble")
-    );
+    assert!(app.class(&pill).await.contains("tone-trouble"));
     app.wait_until(&tid("connector-problem"), |t| t.contains("web page"))
         .await;
     // The sentence on the list is whole: wrapped, never cut where the advice starts.
@@ -803,11 +793,7 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
         ("box", ".card-problem".to_owned()),
     ] {
         let el = app.wait_for(&css).await;
-        let class = app
-            .attribute(&el, "class")
-            .await
-            .expect("class")
-            .unwrap_or_default();
+        let class = app.class(&el).await;
         assert!(class.contains("tone-attention"), "{what}: {class}");
     }
     desktop.screenshot("03-key-not-accepted");
