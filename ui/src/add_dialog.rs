@@ -10,7 +10,7 @@ use switchboard_ipc::{
     AddConnectorRequest, ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo,
 };
 
-use crate::components::{ActionError, Details, Modal, Spinner, focus_when_mounted};
+use crate::components::{ActionError, Details, Icon, Modal, Spinner, focus_when_mounted};
 use crate::sign_in::{Kind, SignInDraft, SignInFields};
 use crate::state::{EditFocus, EditTarget, use_app_state};
 use crate::tauri;
@@ -291,16 +291,7 @@ fn ConnectorDialog(
                                             }
                                         })}
                                     <p class="field-ok">
-                                        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-                                            <path
-                                                d="M3.5 8.5l3 3 6-7"
-                                                stroke="currentColor"
-                                                stroke-width="1.8"
-                                                fill="none"
-                                                stroke-linecap="round"
-                                                stroke-linejoin="round"
-                                            />
-                                        </svg>
+                                        <Icon d="M3.5 8.5l3 3 6-7" size=14 stroke_width="1.8" />
                                         {if tidied {
                                             view! {
                                                 "Will be saved as "

@@ -10,7 +10,7 @@ use switchboard_ipc::{ConnectorId, ConnectorSummary, ErrorInfo, Notice, NoticeLe
 use crate::add_dialog::EditDialog;
 use crate::chat::{ChatPage, ChatState};
 use crate::chats_nav::ChatsNav;
-use crate::components::{ActionError, Details};
+use crate::components::{ActionError, Details, Icon};
 use crate::connectors::ConnectorsPage;
 use crate::detail::DetailPage;
 use crate::models::ModelsPage;
@@ -189,14 +189,7 @@ fn NoticeBanner(shown: ShownNotice) -> impl IntoView {
                 title="Dismiss"
                 on:click=move |_| state.dismiss_notice(key)
             >
-                <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-                    <path
-                        d="M4 4l8 8M12 4l-8 8"
-                        stroke="currentColor"
-                        stroke-width="1.6"
-                        stroke-linecap="round"
-                    />
-                </svg>
+                <Icon d="M4 4l8 8M12 4l-8 8" size=14 stroke_width="1.6" />
             </button>
         </div>
     }
@@ -223,46 +216,20 @@ fn BrandMark() -> impl IntoView {
 #[component]
 fn ActivityIcon() -> impl IntoView {
     view! {
-        <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
-            <path
-                d="M2.5 10h3.5l2-5 4 10 2-5h3.5"
-                stroke="currentColor"
-                stroke-width="1.5"
-                fill="none"
-                stroke-linejoin="round"
-                stroke-linecap="round"
-            />
-        </svg>
+        <Icon d="M2.5 10h3.5l2-5 4 10 2-5h3.5" size=18 stroke_width="1.5" grid=20 class="nav-icon" />
     }
 }
 
 #[component]
 fn ModelIcon() -> impl IntoView {
     view! {
-        <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
-            <path
-                d="M10 2.5l1.6 4.2 4.4.3-3.4 2.8 1.1 4.3L10 11.7l-3.7 2.4 1.1-4.3L4 7l4.4-.3z"
-                stroke="currentColor"
-                stroke-width="1.5"
-                fill="none"
-                stroke-linejoin="round"
-            />
-        </svg>
+        <Icon d="M10 2.5l1.6 4.2 4.4.3-3.4 2.8 1.1 4.3L10 11.7l-3.7 2.4 1.1-4.3L4 7l4.4-.3z" size=18 stroke_width="1.5" grid=20 class="nav-icon" />
     }
 }
 
 #[component]
 fn PlugIcon() -> impl IntoView {
     view! {
-        <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
-            <path
-                d="M7 2.5v4M13 2.5v4M5 6.5h10v3a5 5 0 0 1-10 0zM10 14.5v3"
-                stroke="currentColor"
-                stroke-width="1.6"
-                fill="none"
-                stroke-linecap="round"
-                stroke-linejoin="round"
-            />
-        </svg>
+        <Icon d="M7 2.5v4M13 2.5v4M5 6.5h10v3a5 5 0 0 1-10 0zM10 14.5v3" size=18 stroke_width="1.6" grid=20 class="nav-icon" />
     }
 }

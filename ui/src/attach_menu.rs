@@ -35,7 +35,7 @@ use switchboard_ipc::{
 };
 use wasm_bindgen::JsCast;
 
-use crate::components::{Modal, Spinner, focus_when_mounted, format_size};
+use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size};
 use crate::state::use_app_state;
 use crate::tauri;
 
@@ -926,41 +926,21 @@ fn KindIcon(kind: AttachmentKind) -> impl IntoView {
         AttachmentKind::Prompt => "M2.5 3h11v7.5H8l-3.5 3v-3h-2z",
     };
     view! {
-        <svg class="attach-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-            <path
-                d=path
-                fill="none"
-                stroke="currentColor"
-                stroke-width="1.3"
-                stroke-linejoin="round"
-                stroke-linecap="round"
-            />
-        </svg>
+        <Icon d=path size=16 stroke_width="1.3" class="attach-icon" />
     }
 }
 
 #[component]
 fn WarningIcon() -> impl IntoView {
     view! {
-        <svg class="attach-warning-icon" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-            <path
-                d="M8 2l6.5 11.5h-13zM8 6.5v3.5M8 11.75v.25"
-                fill="none"
-                stroke="currentColor"
-                stroke-width="1.4"
-                stroke-linejoin="round"
-                stroke-linecap="round"
-            />
-        </svg>
+        <Icon d="M8 2l6.5 11.5h-13zM8 6.5v3.5M8 11.75v.25" size=14 stroke_width="1.4" class="attach-warning-icon" />
     }
 }
 
 #[component]
 fn CloseIcon() -> impl IntoView {
     view! {
-        <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
-            <path d="M4 4l8 8M12 4l-8 8" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" />
-        </svg>
+        <Icon d="M4 4l8 8M12 4l-8 8" size=12 stroke_width="1.6" />
     }
 }
 

@@ -20,7 +20,7 @@ use crate::attach_menu::{
     AttachMenu, AttachmentChip, ChipState, LinkChip, PendingAttachment, SentAttachmentChip,
     audio_data_url, image_data_url,
 };
-use crate::components::{ActionError, Spinner, run_action};
+use crate::components::{ActionError, Icon, Spinner, run_action};
 use crate::markdown::Markdown;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
@@ -1213,16 +1213,7 @@ pub fn ModelSelect(
 #[component]
 fn PaperclipIcon() -> impl IntoView {
     view! {
-        <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
-            <path
-                d="M14.5 9.5l-5.3 5.3a3.2 3.2 0 0 1-4.5-4.5l5.6-5.6a2.1 2.1 0 0 1 3 3l-5.5 5.5a1 1 0 0 1-1.5-1.5l5-5"
-                stroke="currentColor"
-                stroke-width="1.6"
-                fill="none"
-                stroke-linecap="round"
-                stroke-linejoin="round"
-            />
-        </svg>
+        <Icon d="M14.5 9.5l-5.3 5.3a3.2 3.2 0 0 1-4.5-4.5l5.6-5.6a2.1 2.1 0 0 1 3 3l-5.5 5.5a1 1 0 0 1-1.5-1.5l5-5" size=18 stroke_width="1.6" grid=20 />
     }
 }
 

@@ -7,7 +7,7 @@ use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::chat::Conversation;
 
 use crate::chat::use_chat_state;
-use crate::components::{ConfirmDialog, focus_when_mounted, run_action};
+use crate::components::{ConfirmDialog, Icon, focus_when_mounted, run_action};
 use crate::state::{Page, use_app_state};
 use crate::tauri;
 
@@ -141,15 +141,7 @@ fn ChatItem(conversation: Conversation) -> impl IntoView {
                                 title="Rename"
                                 on:click=move |_| renaming.set(true)
                             >
-                                <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-                                    <path
-                                        d="M3 13l.6-2.6L10.8 3.2a1.2 1.2 0 0 1 1.7 0l.3.3a1.2 1.2 0 0 1 0 1.7L5.6 12.4z"
-                                        stroke="currentColor"
-                                        stroke-width="1.3"
-                                        fill="none"
-                                        stroke-linejoin="round"
-                                    />
-                                </svg>
+                                <Icon d="M3 13l.6-2.6L10.8 3.2a1.2 1.2 0 0 1 1.7 0l.3.3a1.2 1.2 0 0 1 0 1.7L5.6 12.4z" size=14 stroke_width="1.3" />
                             </button>
                             <button
                                 type="button"
@@ -159,16 +151,7 @@ fn ChatItem(conversation: Conversation) -> impl IntoView {
                                 title="Delete"
                                 on:click=move |_| confirming.set(true)
                             >
-                                <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-                                    <path
-                                        d="M3.5 4.5h9M6.5 4.5V3h3v1.5M5 4.5l.6 8.5h4.8l.6-8.5"
-                                        stroke="currentColor"
-                                        stroke-width="1.3"
-                                        fill="none"
-                                        stroke-linecap="round"
-                                        stroke-linejoin="round"
-                                    />
-                                </svg>
+                                <Icon d="M3.5 4.5h9M6.5 4.5V3h3v1.5M5 4.5l.6 8.5h4.8l.6-8.5" size=14 stroke_width="1.3" />
                             </button>
                         </span>
                     }

@@ -37,6 +37,30 @@ pub fn Spinner() -> impl IntoView {
 }
 
 /// The class of a tone, shared by the pill and the message box so their colours agree.
+/// A line icon: one path stroked in the text's colour, hidden from screen readers. `d` is
+/// drawn on a `grid`-unit square (16 unless said) shown `size` pixels wide.
+#[component]
+pub fn Icon(
+    d: &'static str,
+    size: u32,
+    stroke_width: &'static str,
+    #[prop(default = 16)] grid: u32,
+    #[prop(optional)] class: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <svg class=class viewBox=format!("0 0 {grid} {grid}") width=size height=size aria-hidden="true">
+            <path
+                d=d
+                stroke="currentColor"
+                stroke-width=stroke_width
+                fill="none"
+                stroke-linecap="round"
+                stroke-linejoin="round"
+            />
+        </svg>
+    }
+}
+
 pub fn tone_class(tone: Tone) -> &'static str {
     match tone {
         Tone::Busy => "tone-busy",
@@ -366,16 +390,7 @@ pub fn MoreMenu(
                 on:click=move |_| open.update(|open| *open = !*open)
             >
                 "More"
-                <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
-                    <path
-                        d="M4 6l4 4 4-4"
-                        stroke="currentColor"
-                        stroke-width="1.6"
-                        fill="none"
-                        stroke-linecap="round"
-                        stroke-linejoin="round"
-                    />
-                </svg>
+                <Icon d="M4 6l4 4 4-4" size=12 stroke_width="1.6" />
             </button>
             <div class="menu" role="menu" data-testid="more-menu" node_ref=menu hidden=move || !open.get()>
                 {children()}

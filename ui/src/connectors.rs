@@ -7,7 +7,7 @@ use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo, Standing};
 use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
-use crate::components::{ProblemView, Spinner, StatePill, counts_label, tone_class};
+use crate::components::{Icon, ProblemView, Spinner, StatePill, counts_label, tone_class};
 use crate::problem::ConnectorProblem;
 use crate::state::{ListFocus, ListStatus, use_app_state};
 
@@ -109,14 +109,7 @@ pub fn ConnectorsPage() -> impl IntoView {
                     node_ref=add_button
                     on:click=move |_| dialog_open.set(true)
                 >
-                    <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-                        <path
-                            d="M8 3v10M3 8h10"
-                            stroke="currentColor"
-                            stroke-width="1.8"
-                            stroke-linecap="round"
-                        />
-                    </svg>
+                    <Icon d="M8 3v10M3 8h10" size=14 stroke_width="1.8" />
                     "Add custom connector"
                 </button>
             </div>
@@ -251,16 +244,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                     }}
                     <StatePill standing testid="connector-state" />
                 </span>
-                <svg class="row-chevron" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-                    <path
-                        d="M6 3.5L10.5 8L6 12.5"
-                        stroke="currentColor"
-                        stroke-width="1.6"
-                        fill="none"
-                        stroke-linecap="round"
-                        stroke-linejoin="round"
-                    />
-                </svg>
+                <Icon d="M6 3.5L10.5 8L6 12.5" size=16 stroke_width="1.6" class="row-chevron" />
             </button>
             {move || {
                 (connector_state.get() == ConnectorState::SigningIn)
