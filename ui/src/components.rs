@@ -153,24 +153,31 @@ pub fn ProblemView(
             // Clicks here must not reach an enclosing clickable row.
             <div class="problem-actions" on:click=|ev| ev.stop_propagation()>
                 {children.map(|children| children())}
-                {on_retry
-                    .map(|retry| {
-                        view! {
-                            <button
-                                type="button"
-                                class="button button-small"
-                                data-testid="retry-button"
-                                disabled=move || retrying.get()
-                                on:click=move |_| retry.run(())
-                            >
-                                {move || retrying.get().then(|| view! { <Spinner /> })}
-                                "Try again"
-                            </button>
-                        }
-                    })}
+                {on_retry.map(|retry| view! { <RetryButton on_retry=retry retrying /> })}
                 {detail.map(|detail| view! { <Details detail /> })}
             </div>
         </div>
+    }
+}
+
+/// "Try again", with a spinner while the new try runs; `primary` when it is the one fix.
+#[component]
+pub fn RetryButton(
+    #[prop(into)] on_retry: Callback<()>,
+    #[prop(into)] retrying: Signal<bool>,
+    #[prop(optional)] primary: bool,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class=if primary { "button button-small button-primary" } else { "button button-small" }
+            data-testid="retry-button"
+            disabled=move || retrying.get()
+            on:click=move |_| on_retry.run(())
+        >
+            {move || retrying.get().then(|| view! { <Spinner /> })}
+            "Try again"
+        </button>
     }
 }
 

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use switchboard_ipc::{ConnectorId, ConnectorSummary, ErrorCode, ErrorInfo, Fix};
 
-use crate::components::{ActionError, ProblemView, Spinner, run_action};
+use crate::components::{ActionError, ProblemView, RetryButton, run_action};
 use crate::sign_in::SignInButton;
 use crate::state::{EditFocus, use_app_state};
 
@@ -59,16 +59,7 @@ pub fn ConnectorProblem(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>
                     match fix {
                         Fix::SignIn => view! { <SignInButton id=id.clone() summary /> }.into_any(),
                         Fix::TryAgain => view! {
-                            <button
-                                type="button"
-                                class=class
-                                data-testid="retry-button"
-                                disabled=move || retrying.get()
-                                on:click=move |_| retry.run(())
-                            >
-                                {move || retrying.get().then(|| view! { <Spinner /> })}
-                                {fix.label()}
-                            </button>
+                            <RetryButton on_retry=retry retrying primary=at == 0 />
                         }
                         .into_any(),
                         Fix::EnterNewKey | Fix::EnterPassword | Fix::EditAddress => {
