@@ -470,3 +470,18 @@ pub async fn open_link(app: tauri::AppHandle, request: OpenLinkRequest) -> Reply
             .with_detail(err.to_string())
         })
 }
+
+#[tauri::command]
+pub async fn answer_question(
+    connectors: State<'_, Connectors>,
+    request: switchboard_ipc::ask::AnswerQuestionRequest,
+) -> Reply<()> {
+    Ok(connectors.answer_question(&request.id, request.answer)?)
+}
+
+#[tauri::command]
+pub async fn waiting_questions(
+    connectors: State<'_, Connectors>,
+) -> Reply<Vec<switchboard_ipc::ask::Question>> {
+    Ok(connectors.waiting_questions())
+}

@@ -120,6 +120,8 @@ pub fn run() {
             commands::complete_argument,
             commands::open_link,
             commands::show_kept_file,
+            commands::answer_question,
+            commands::waiting_questions,
         ])
         .build(tauri::generate_context!());
     match app {
@@ -271,6 +273,7 @@ fn forward_events(app: &AppHandle, connectors: &Connectors) {
                 Ok(Event::ConnectorChanged(summary)) => app.emit(event::CONNECTOR_CHANGED, summary),
                 Ok(Event::ConnectorRemoved(id)) => app.emit(event::CONNECTOR_REMOVED, id),
                 Ok(Event::Notice(notice)) => app.emit(event::NOTICE, notice),
+                Ok(Event::Question(question)) => app.emit(event::QUESTION, question),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "window fell behind on connector events");
                     continue;

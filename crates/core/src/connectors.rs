@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -19,6 +19,7 @@ use tokio::sync::{OnceCell, broadcast, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::address;
+use crate::ask::{Asker, Desk};
 use crate::error::{Error, Result};
 use crate::oauth::{Browser, ClientIdentity, OAuth};
 use crate::redirect::{
@@ -31,6 +32,7 @@ use crate::signin;
 use crate::tools::policy;
 use crate::web;
 use switchboard_ipc::EditConnectorRequest;
+use switchboard_ipc::ask::{Answer, Question, QuestionEvent};
 use switchboard_ipc::tools::ToolSettings;
 
 /// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
@@ -77,6 +79,8 @@ pub enum Event {
     ConnectorChanged(ConnectorSummary),
     ConnectorRemoved(ConnectorId),
     Notice(Notice),
+    /// A server asks the person for input, or no longer does.
+    Question(QuestionEvent),
 }
 
 #[derive(Clone)]
@@ -85,6 +89,8 @@ pub struct Connectors {
 }
 
 struct Inner {
+    /// Itself, for what a session keeps of it (the asker) without keeping it alive.
+    me: Weak<Inner>,
     store: Box<dyn SettingsStore>,
     secrets: Arc<dyn SecretStore>,
     browser: Pages,
@@ -94,6 +100,8 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     events: broadcast::Sender<Event>,
     state: Mutex<State>,
+    /// Servers' questions waiting for the person.
+    desk: Desk,
 }
 
 #[derive(Default)]
@@ -350,13 +358,20 @@ impl Connectors {
         }
         let (events, _) = broadcast::channel(256);
         Ok(Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|me| Inner {
+                me: me.clone(),
                 store,
                 secrets,
                 browser: Pages(browser),
                 pending: Mutex::new(PendingSignIns::default()),
                 timeouts,
                 runtime,
+                desk: Desk::new({
+                    let events = events.clone();
+                    move |question| {
+                        let _ = events.send(Event::Question(question));
+                    }
+                }),
                 events,
                 state: Mutex::new(state),
             }),
@@ -847,12 +862,22 @@ impl Connectors {
             )
             .with_detail(format!("{call_timeout_secs} s")));
         }
-        self.change_tools(id, |settings, _| {
+        let mut declared_differently = false;
+        let detail = self.change_tools(id, |settings, _| {
+            declared_differently = settings.allow_elicitation != allow_elicitation;
             settings.call_timeout_secs = call_timeout_secs;
             settings.allow_elicitation = allow_elicitation;
             settings.allow_sampling = allow_sampling;
             Ok(())
-        })
+        })?;
+        // What a client can do is declared when it connects: the server learns of the change
+        // on a new connection (and may offer other tools on it).
+        if declared_differently && detail.summary.state != ConnectorState::Off {
+            tracing::info!(%id, allow_elicitation, "connecting again to declare what the server may ask");
+            let summary = self.inner.connect(id, false)?;
+            return Ok(ConnectorDetail { summary, ..detail });
+        }
+        Ok(detail)
     }
 
     /// The tools' settings of a connector and its tools as listed now.
@@ -1014,6 +1039,27 @@ impl Connectors {
         });
     }
 
+    /// The person's answer to a server's question. A form's values are checked first; a
+    /// page is opened in the person's browser on Accept, and only then.
+    pub fn answer_question(&self, id: &str, answer: Answer) -> Result<()> {
+        let browser = &self.inner.browser.0;
+        self.inner.desk.answer(id, answer, |page| {
+            tracing::info!("opening a page a server asked the person to visit");
+            browser.open(page).map_err(|err| {
+                Error::new(
+                    ErrorCode::Internal,
+                    "Switchboard could not open your browser.",
+                )
+                .with_detail(err.detail.unwrap_or(err.message))
+            })
+        })
+    }
+
+    /// The servers' questions waiting for the person, for a window that opens.
+    pub fn waiting_questions(&self) -> Vec<Question> {
+        self.inner.desk.waiting()
+    }
+
     /// The live session of a connected connector, for reading and calling.
     pub fn session(&self, id: &ConnectorId) -> Result<Arc<Session>> {
         let state = self.inner.lock();
@@ -1127,6 +1173,33 @@ impl Inner {
         true
     }
 
+    /// Who answers the server's questions for a connector that allows them: the person,
+    /// through the desk, under the connector's name as it is when the question comes.
+    fn asker(&self, record: &ConnectorRecord) -> Option<Asker> {
+        if !record.tools.allow_elicitation {
+            return None;
+        }
+        let me = self.me.clone();
+        let id = record.id.clone();
+        let name = record.name.clone();
+        Some(Arc::new(move |asked| {
+            let me = me.clone();
+            let id = id.clone();
+            let name = name.clone();
+            Box::pin(async move {
+                let Some(inner) = me.upgrade() else {
+                    return Answer::Cancel;
+                };
+                let name = inner
+                    .lock()
+                    .live
+                    .get(&id)
+                    .map_or(name, |live| live.record.name.clone());
+                inner.desk.ask(id, name, asked).await
+            })
+        }))
+    }
+
     fn generation(&self, id: &ConnectorId) -> Option<u64> {
         self.lock().live.get(id).map(|l| l.generation)
     }
@@ -1150,7 +1223,14 @@ impl Inner {
                     .into());
                 };
                 let client = signin::client(method, &secret)?;
-                let connected = Session::connect_with(url, self.timeouts, client, record.era).await;
+                let connected = Session::connect_asking(
+                    url,
+                    self.timeouts,
+                    client,
+                    record.era,
+                    self.asker(record),
+                )
+                .await;
                 let listed = self
                     .listed(connected.map_err(|err| {
                         if matches!(
@@ -1177,8 +1257,14 @@ impl Inner {
                 );
                 if !signed_in {
                     let plain = web::client(Default::default())?;
-                    let connected =
-                        Session::connect_with(url, self.timeouts, plain, record.era).await;
+                    let connected = Session::connect_asking(
+                        url,
+                        self.timeouts,
+                        plain,
+                        record.era,
+                        self.asker(record),
+                    )
+                    .await;
                     return self.listed(connected).await;
                 }
                 let oauth = match OAuth::new(url, self.credentials(id)).await {
@@ -1190,8 +1276,14 @@ impl Inner {
                         });
                     }
                 };
-                let connected =
-                    Session::connect_with(url, self.timeouts, oauth.client(), record.era).await;
+                let connected = Session::connect_asking(
+                    url,
+                    self.timeouts,
+                    oauth.client(),
+                    record.era,
+                    self.asker(record),
+                )
+                .await;
                 let listed = self.listed(connected.map_err(|err| {
                     if err.error.code == ErrorCode::NeedsSignIn {
                         ConnectError {
@@ -1253,11 +1345,12 @@ impl Inner {
             Some(challenge) => challenge,
             // Asked to sign in without a refusal in hand (after a restart): ask the server.
             None => {
-                match Session::connect_with(
+                match Session::connect_asking(
                     url,
                     self.timeouts,
                     web::client(Default::default())?,
                     record.era,
+                    self.asker(&record),
                 )
                 .await
                 {
@@ -1312,7 +1405,14 @@ impl Inner {
             live.sign_in_page = None;
             live.challenge = None;
         });
-        let connected = Session::connect_with(url, self.timeouts, oauth.client(), record.era).await;
+        let connected = Session::connect_asking(
+            url,
+            self.timeouts,
+            oauth.client(),
+            record.era,
+            self.asker(&record),
+        )
+        .await;
         with_saved_sign_in(self.listed(connected).await, Some(oauth))
     }
 

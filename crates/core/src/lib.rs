@@ -3,6 +3,7 @@
 //! wires this to the window; tests drive it headless against real servers.
 
 pub mod address;
+pub mod ask;
 pub mod chat;
 pub mod connectors;
 mod diagnose;
@@ -15,6 +16,7 @@ pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod text;
 pub mod tools;
 pub mod web;
 

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use rmcp::handler::client::progress::ProgressDispatcher;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability,
     GetPromptRequestParams, GetPromptResult, Implementation, ProtocolVersion,
-    ReadResourceRequestParams, ReadResourceResult,
+    ReadResourceRequestParams, ReadResourceResult, UrlElicitationCapability,
 };
 use rmcp::service::{
     ClientInitializeError, ClientLifecycleMode, ClientServiceExt, NotificationContext,
@@ -17,12 +18,15 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClient, StreamableHttpClientTransportConfig,
 };
 use rmcp::{ClientHandler, RoleClient, ServiceError};
+use serde_json::Value;
+use switchboard_ipc::ask::Answer;
 use switchboard_ipc::{
     Catalog, PromptArgumentInfo, PromptInfo, ResourceInfo, ResourceTemplateInfo, ServerInfo,
     ToolInfo,
 };
 use tokio::sync::watch;
 
+use crate::ask::{self, Asker};
 use crate::diagnose;
 use crate::error::{ErrorCode, Result};
 
@@ -91,6 +95,9 @@ impl McpHttpClient for crate::oauth::AuthorizedClient {
 /// probe would cost that on every connect. Only a server not yet remembered is probed.
 pub const DISCOVER_PATIENCE: Duration = Duration::from_secs(4);
 
+/// How many rounds of questions one 2026-07-28 call may ask before Switchboard gives up.
+const MAX_INPUT_ROUNDS: usize = 10;
+
 pub struct Session {
     service: RunningService<RoleClient, Handler>,
     era: Era,
@@ -102,18 +109,55 @@ pub struct Session {
     _listening: Listening,
 }
 
-/// What the client does with what the server sends unasked: it counts list changes.
+/// What the client does with what the server sends unasked: it counts list changes, and
+/// puts the server's questions to the person when the connector allows it.
 struct Handler {
     config: ClientConfig,
     changes: watch::Sender<u64>,
     /// Progress of requests in flight, to whoever waits on their token.
     progress: ProgressDispatcher,
+    /// Who answers the server's questions; none when the connector does not allow them
+    /// (and then none are declared).
+    asker: Option<Asker>,
+    /// How many questions are before the person now: a request's time bound waits for them.
+    asking: watch::Sender<usize>,
 }
 
 impl Handler {
     fn changed(&self, what: &'static str) {
         tracing::debug!(what, "the server's list changed");
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A server's question (an `elicitation/create` request, or one round of a 2026-07-28
+    /// call's `input_required`), put to the person when allowed, declined otherwise.
+    async fn elicit(&self, request: ElicitRequestParams) -> Result<ElicitResult, rmcp::ErrorData> {
+        let Some(asker) = &self.asker else {
+            tracing::info!("a server asked for input, which its connector does not allow");
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        let asked = ask::question_of(&request).map_err(|err| {
+            tracing::info!(detail = ?err.detail, "a server's question could not be shown");
+            rmcp::ErrorData::invalid_params(err.message, None)
+        })?;
+        self.asking.send_modify(|n| *n += 1);
+        let _answered = Answered(&self.asking);
+        Ok(match asker(asked).await {
+            Answer::Accept { content } => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content))
+            }
+            Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
+            Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+        })
+    }
+}
+
+/// One question fewer before the person, however the wait for its answer ended.
+struct Answered<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -132,6 +176,14 @@ impl ClientHandler for Handler {
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.changed("tools");
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        self.elicit(request).await
     }
 
     async fn on_progress(
@@ -274,26 +326,43 @@ impl From<ConnectError> for crate::Error {
     }
 }
 
-fn client_config() -> ClientConfig {
+/// What Switchboard declares it can do: elicitation (forms and pages) only when someone
+/// answers the questions.
+fn client_config(asks: bool) -> ClientConfig {
+    let mut capabilities = ClientCapabilities::default();
+    if asks {
+        capabilities.elicitation = Some(
+            ElicitationCapability::new()
+                .with_form(FormElicitationCapability::new().with_schema_validation(true))
+                .with_url(UrlElicitationCapability::new()),
+        );
+    }
     ClientConfig::new(
-        ClientCapabilities::default(),
+        capabilities,
         Implementation::new("Switchboard", env!("CARGO_PKG_VERSION")),
     )
 }
 
 /// The client for one handshake: `initialize` offers the session era's newest version
 /// (the stateless era's is negotiated by `server/discover` instead).
-fn handler(changes: &watch::Sender<u64>, lifecycle: &ClientLifecycleMode) -> Handler {
+fn handler(
+    changes: &watch::Sender<u64>,
+    lifecycle: &ClientLifecycleMode,
+    asker: &Option<Asker>,
+) -> Handler {
+    let config = client_config(asker.is_some());
     let config = match lifecycle {
         ClientLifecycleMode::Initialize => {
-            client_config().with_protocol_version(ProtocolVersion::V_2025_11_25)
+            config.with_protocol_version(ProtocolVersion::V_2025_11_25)
         }
-        _ => client_config(),
+        _ => config,
     };
     Handler {
         config,
         changes: changes.clone(),
         progress: ProgressDispatcher::new(),
+        asker: asker.clone(),
+        asking: watch::Sender::new(0),
     }
 }
 
@@ -355,6 +424,21 @@ impl Session {
     where
         C: McpHttpClient,
     {
+        Self::connect_asking(url, timeouts, client, era, None).await
+    }
+
+    /// [`Self::connect_with`], declaring that the server may ask the person for input,
+    /// which `asker` puts to them.
+    pub async fn connect_asking<C>(
+        url: &str,
+        timeouts: Timeouts,
+        client: C,
+        era: Option<Era>,
+        asker: Option<Asker>,
+    ) -> Result<Self, ConnectError>
+    where
+        C: McpHttpClient,
+    {
         let legacy = client.for_legacy_sse();
         let transport = || {
             StreamableHttpClientTransport::with_client(
@@ -368,7 +452,7 @@ impl Session {
             if era == Some(Era::LegacySse)
                 && let Some(plain) = &legacy
             {
-                match Self::legacy_handshake(plain.clone(), url, &changed).await {
+                match Self::legacy_handshake(plain.clone(), url, &changed, &asker).await {
                     Ok(started) => return Ok((started, Era::LegacySse)),
                     Err(err) => tracing::info!(
                         code = ?err.code,
@@ -377,7 +461,7 @@ impl Session {
                 }
             }
             let streamable_era = era.filter(|e| *e != Era::LegacySse);
-            match Self::handshake(transport, streamable_era, &changed).await {
+            match Self::handshake(transport, streamable_era, &changed, &asker).await {
                 Ok(started) => {
                     let era = started
                         .peer_info()
@@ -396,7 +480,7 @@ impl Session {
                     ) && era != Some(Era::LegacySse)
                         && let Some(plain) = &legacy
                         && let Ok(started) =
-                            Self::legacy_handshake(plain.clone(), url, &changed).await
+                            Self::legacy_handshake(plain.clone(), url, &changed, &asker).await
                     {
                         return Ok((started, Era::LegacySse));
                     }
@@ -418,10 +502,11 @@ impl Session {
         client: reqwest::Client,
         url: &str,
         changed: &watch::Sender<u64>,
+        asker: &Option<Asker>,
     ) -> Result<RunningService<RoleClient, Handler>> {
         let transport = crate::legacy_sse::connect(client, url).await?;
         let lifecycle = ClientLifecycleMode::Initialize;
-        handler(changed, &lifecycle)
+        handler(changed, &lifecycle, asker)
             .serve_with_lifecycle(transport, lifecycle)
             .await
             .map_err(|err| diagnose::handshake(&err))
@@ -436,6 +521,7 @@ impl Session {
         transport: impl Fn() -> StreamableHttpClientTransport<C>,
         era: Option<Era>,
         changed: &watch::Sender<u64>,
+        asker: &Option<Asker>,
     ) -> Result<RunningService<RoleClient, Handler>, ClientInitializeError>
     where
         C: StreamableHttpClient + Send + Sync + 'static,
@@ -444,7 +530,7 @@ impl Session {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         };
         let shake = |lifecycle: ClientLifecycleMode| {
-            handler(changed, &lifecycle).serve_with_lifecycle(transport(), lifecycle)
+            handler(changed, &lifecycle, asker).serve_with_lifecycle(transport(), lifecycle)
         };
         let remembered = match era {
             Some(Era::Sessions) => Some(shake(ClientLifecycleMode::Initialize).await),
@@ -558,9 +644,9 @@ impl Session {
         what: &'static str,
         call: impl Future<Output = Result<T, ServiceError>>,
     ) -> Result<T> {
-        tokio::time::timeout(within, call)
+        self.patiently(within, call)
             .await
-            .map_err(|_| diagnose::timed_out(within))?
+            .ok_or_else(|| diagnose::timed_out(within))?
             .map_err(|err| {
                 if let Some(challenge) = err.auth_challenge() {
                     *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -568,6 +654,25 @@ impl Session {
                 }
                 diagnose::request(what, &err)
             })
+    }
+
+    /// Waits at most `within` for `work`, not counting the time the person spends on a
+    /// question the server asked meanwhile: that is the person's time, not the server's.
+    async fn patiently<T>(&self, within: Duration, work: impl Future<Output = T>) -> Option<T> {
+        tokio::pin!(work);
+        let mut asking = self.service.service().asking.subscribe();
+        loop {
+            match tokio::time::timeout(within, &mut work).await {
+                Ok(done) => return Some(done),
+                Err(_) if *asking.borrow_and_update() == 0 => return None,
+                Err(_) => {
+                    tokio::select! {
+                        done = &mut work => return Some(done),
+                        _ = asking.wait_for(|n| *n == 0) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// The challenge of the last request refused for sign-in or access, taken once.
@@ -717,56 +822,110 @@ impl Session {
         use rmcp::model::{ClientRequest, ServerResult};
 
         let call = async {
-            let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
-                CallToolRequestParams::new(name.to_owned()).with_arguments(arguments),
-            ));
-            let handle = self
-                .service
-                .peer()
-                .send_request_with_option(request, rmcp::service::PeerRequestOptions::no_options())
-                .await?;
-            let mut reports = self
-                .service
-                .service()
-                .progress
-                .subscribe(handle.progress_token.clone())
-                .await;
-            let mut cancel = CancelOnDrop {
-                peer: handle.peer.clone(),
-                id: Some(handle.id.clone()),
-            };
-            let response = handle.await_response();
-            tokio::pin!(response);
-            let response = loop {
-                tokio::select! {
-                    response = &mut response => break response,
-                    Some(report) = reports.next() => progress(Progress {
-                        progress: report.progress,
-                        total: report.total,
-                        message: report.message,
-                    }),
+            let mut params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);
+            for round in 0..MAX_INPUT_ROUNDS {
+                let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
+                    params.clone(),
+                ));
+                let handle = self
+                    .service
+                    .peer()
+                    .send_request_with_option(
+                        request,
+                        rmcp::service::PeerRequestOptions::no_options(),
+                    )
+                    .await?;
+                let mut reports = self
+                    .service
+                    .service()
+                    .progress
+                    .subscribe(handle.progress_token.clone())
+                    .await;
+                let mut cancel = CancelOnDrop {
+                    peer: handle.peer.clone(),
+                    id: Some(handle.id.clone()),
+                };
+                let response = handle.await_response();
+                tokio::pin!(response);
+                let response = loop {
+                    tokio::select! {
+                        response = &mut response => break response,
+                        Some(report) = reports.next() => progress(Progress {
+                            progress: report.progress,
+                            total: report.total,
+                            message: report.message,
+                        }),
+                    }
+                };
+                cancel.id = None;
+                match response? {
+                    ServerResult::CallToolResult(result) => return Ok(result),
+                    // 2026-07-28: the server wants input before it goes on; the call is
+                    // sent again with the answers and the state it handed out.
+                    ServerResult::InputRequiredResult(needed) => {
+                        let Some((answers, state)) = self.answer_input(needed, round).await? else {
+                            return Ok(CallToolResult::error(vec![
+                                rmcp::model::ContentBlock::text(
+                                    "The tool asked for something Switchboard cannot give yet (a model's completion or the computer's folders).",
+                                ),
+                            ]));
+                        };
+                        params.input_responses = answers;
+                        params.request_state = state;
+                    }
+                    ServerResult::CreateTaskResult(_) => {
+                        return Ok(CallToolResult::error(vec![
+                            rmcp::model::ContentBlock::text(
+                                "The tool started a long-running task, which Switchboard cannot follow yet.",
+                            ),
+                        ]));
+                    }
+                    _ => return Err(ServiceError::UnexpectedResponse),
                 }
-            };
-            cancel.id = None;
-            match response? {
-                ServerResult::CallToolResult(result) => Ok(result),
-                // 2026-07-28: the server wants the person's input before it goes on, or
-                // runs the call as a task to be polled; Switchboard does neither yet, and
-                // says so to the model and the person instead of failing the connection.
-                ServerResult::InputRequiredResult(_) => Ok(CallToolResult::error(vec![
-                    rmcp::model::ContentBlock::text(
-                        "The tool asked for more input from the person, which Switchboard cannot give yet.",
-                    ),
-                ])),
-                ServerResult::CreateTaskResult(_) => Ok(CallToolResult::error(vec![
-                    rmcp::model::ContentBlock::text(
-                        "The tool started a long-running task, which Switchboard cannot follow yet.",
-                    ),
-                ])),
-                _ => Err(ServiceError::UnexpectedResponse),
             }
+            Ok(CallToolResult::error(vec![
+                rmcp::model::ContentBlock::text(format!(
+                    "The tool kept asking for more input; Switchboard stopped after {MAX_INPUT_ROUNDS} rounds."
+                )),
+            ]))
         };
         self.bounded_by(within, "call the tool", call).await
+    }
+
+    /// Answers one `input_required` round of a 2026-07-28 call: each question put to the
+    /// person (or declined, as the connector allows). None when the server asks for
+    /// something other than the person's input. A round that only hands back state waits a
+    /// little longer each time before the call is sent again.
+    async fn answer_input(
+        &self,
+        needed: rmcp::model::InputRequiredResult,
+        round: usize,
+    ) -> Result<Option<(Option<rmcp::model::InputResponses>, Option<String>)>, ServiceError> {
+        let requests = needed.input_requests.unwrap_or_default();
+        if requests.is_empty() {
+            if needed.request_state.is_none() {
+                return Err(ServiceError::UnexpectedResponse);
+            }
+            tokio::time::sleep(Duration::from_millis(100) * (round as u32 + 1)).await;
+            return Ok(Some((None, needed.request_state)));
+        }
+        let mut answers = rmcp::model::InputResponses::new();
+        for (key, request) in requests {
+            let rmcp::model::InputRequest::Elicitation(request) = request else {
+                return Ok(None);
+            };
+            let answer = self
+                .service
+                .service()
+                .elicit(request.params)
+                .await
+                .map_err(ServiceError::McpError)?;
+            let answer = serde_json::to_value(answer).map_err(|err| {
+                ServiceError::McpError(rmcp::ErrorData::internal_error(err.to_string(), None))
+            })?;
+            answers.insert(key, answer);
+        }
+        Ok(Some((Some(answers), needed.request_state)))
     }
 
     /// Suggestions for one argument of a prompt or a resource template, as typed so far

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod ask;
 pub mod chat;
 pub mod tools;
 
@@ -64,6 +65,8 @@ pub mod command {
     pub const GET_PROMPT: &str = "get_prompt";
     pub const COMPLETE_ARGUMENT: &str = "complete_argument";
     pub const OPEN_LINK: &str = "open_link";
+    pub const ANSWER_QUESTION: &str = "answer_question";
+    pub const WAITING_QUESTIONS: &str = "waiting_questions";
 }
 
 /// Names of the events the shell emits to the window.
@@ -77,6 +80,9 @@ pub mod event {
     pub const NOTICE: &str = "notice";
     /// Payload: [`super::chat::ChatEvent`]. Conversations and replies as they happen.
     pub const CHAT: &str = "chat";
+    /// Payload: [`super::ask::QuestionEvent`]. A server asks the person for input, or no
+    /// longer does.
+    pub const QUESTION: &str = "question";
 }
 
 /// Stable identifier of a connector, assigned when it is added.

@@ -312,7 +312,7 @@ impl PermissionGate {
             running(Some(ToolProgress {
                 progress: p.progress,
                 total: p.total.filter(|t| t.is_finite() && *t > 0.0),
-                message: p.message.map(|m| one_line(&m, 200)),
+                message: p.message.map(|m| crate::text::one_line(&m, 200)),
             }));
         });
         // Dropping the call on Stop tells the server (`notifications/cancelled`).
@@ -477,17 +477,6 @@ impl ToolGate for PermissionGate {
 
 /// What the model (and the block) says of a call the person stopped.
 pub const STOPPED: &str = "The person stopped this call.";
-
-/// Server words for one line of the window: control characters and line breaks become
-/// spaces, at most `max` characters.
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect();
-    flat.trim().to_owned()
-}
 
 /// What the activity log keeps of an outcome: its text, cut.
 fn outcome_summary(outcome: &ToolOutcome) -> String {
