@@ -11,6 +11,8 @@ use switchboard_testkit::webdriver::{Session, keys, tid};
 
 #[path = "e2e/chat.rs"]
 mod chat;
+#[path = "e2e/questions.rs"]
+mod questions;
 #[path = "e2e/tools.rs"]
 mod tools;
 
@@ -962,6 +964,37 @@ fn with_test_browser(desktop: &mut Desktop) -> std::path::PathBuf {
     log
 }
 
+/// A browser that opens nothing and writes each address it is handed to a line of the
+/// returned file. It takes the test browser's place (same name, earlier on PATH) for
+/// xdg-open.
+fn with_recording_browser(desktop: &mut Desktop) -> std::path::PathBuf {
+    with_test_browser(desktop);
+    let opened = desktop.home().join("opened.txt");
+    let bin = desktop.home().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let walk_away = bin.join("switchboard-test-browser");
+    std::fs::write(
+        &walk_away,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )
+    .expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&walk_away, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+    }
+    let path = desktop
+        .env()
+        .into_iter()
+        .rev()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, path)| path)
+        .unwrap_or_default();
+    desktop.set_env("PATH", &format!("{}:{path}", bin.display()));
+    desktop.set_env("BROWSER", &walk_away.display().to_string());
+    opened
+}
+
 /// The OAuth token values the keyring holds for the app, to search for elsewhere.
 fn tokens_in_keyring(desktop: &Desktop) -> Vec<String> {
     let listing = desktop.keyring_listing();
@@ -1192,32 +1225,8 @@ async fn a_provider_that_refuses_the_app_link_gets_the_loopback_page() {
 async fn a_sign_in_left_open_can_be_reopened_and_cancelled() {
     let auth = kit::AuthServer::start();
     let mut desktop = Desktop::start("oauth_cancel");
-    // A browser that shows the page and nothing more: the person walked away. It takes the
-    // test browser's place (same name, earlier on PATH) for xdg-open.
-    with_test_browser(&mut desktop);
-    let opened = desktop.home().join("opened.txt");
-    let bin = desktop.home().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    let walk_away = bin.join("switchboard-test-browser");
-    std::fs::write(
-        &walk_away,
-        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
-    )
-    .expect("script");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&walk_away, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
-    }
-    let path = desktop
-        .env()
-        .into_iter()
-        .rev()
-        .find(|(key, _)| key == "PATH")
-        .map(|(_, path)| path)
-        .unwrap_or_default();
-    desktop.set_env("PATH", &format!("{}:{path}", bin.display()));
-    desktop.set_env("BROWSER", &walk_away.display().to_string());
+    // A browser that shows the page and nothing more: the person walked away.
+    let opened = with_recording_browser(&mut desktop);
     let driver = desktop.driver();
     let app = driver.open_app().await;
     app.wait_for(&tid("connectors-page")).await;

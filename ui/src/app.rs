@@ -121,6 +121,7 @@ pub fn App() -> impl IntoView {
                     .get()
                     .map(|target| view! { <EditDialog target on_close=move || state.close_edit() /> })
             }}
+            <crate::question::Questions />
         </div>
     }
 }

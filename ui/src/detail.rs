@@ -1250,7 +1250,7 @@ fn ToolOptions(
                 "Let this server ask the model to write text"
             </label>
             <p class="field-hint">
-                "Switchboard does not offer these two to servers yet; your choice is kept for when it does."
+                "A server's questions open in a window that names this connector; nothing is sent until you answer. Asking the model is not offered to servers yet; that choice is kept for when it is."
             </p>
         </details>
     }

@@ -13,6 +13,7 @@ mod detail;
 mod markdown;
 mod models;
 mod problem;
+mod question;
 mod sign_in;
 mod state;
 mod tauri;

@@ -430,3 +430,20 @@ pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl 
         }
     });
 }
+
+/// The person's answer to a server's question (the core checks a form's values first).
+pub async fn answer_question(
+    id: String,
+    answer: switchboard_ipc::ask::Answer,
+) -> Result<(), ErrorInfo> {
+    call_unit(
+        command::ANSWER_QUESTION,
+        &switchboard_ipc::ask::AnswerQuestionRequest { id, answer },
+    )
+    .await
+}
+
+/// The servers' questions waiting, for a window that opens.
+pub async fn waiting_questions() -> Result<Vec<switchboard_ipc::ask::Question>, ErrorInfo> {
+    call(command::WAITING_QUESTIONS, to_js(&NoArgs {})?).await
+}

@@ -17,7 +17,7 @@ async fn tool_row(app: &Session, tool: &str) -> String {
 }
 
 /// [`tool_row`] on the page of the connector named `connector` (else the first).
-async fn tool_row_of(app: &Session, connector: Option<&str>, tool: &str) -> String {
+pub(super) async fn tool_row_of(app: &Session, connector: Option<&str>, tool: &str) -> String {
     let nav = app.wait_for(&tid("nav-connectors")).await;
     app.click(&nav).await.expect("Connectors");
     let row = match connector {
@@ -34,7 +34,7 @@ async fn tool_row_of(app: &Session, connector: Option<&str>, tool: &str) -> Stri
 }
 
 /// Whether the tool's control shows `mode` (allow, ask, off) as chosen.
-async fn shows_mode(app: &Session, row: &str, mode: &str) {
+pub(super) async fn shows_mode(app: &Session, row: &str, mode: &str) {
     app.wait_for(&format!(
         "{row} {}[aria-checked=\"true\"]",
         tid(&format!("tool-mode-{mode}"))
@@ -57,7 +57,7 @@ async fn offered(models: &ModelServer, n: usize) -> Vec<String> {
 }
 
 /// The content the model received for tool call `id` in request `n`.
-async fn tool_result_sent(models: &ModelServer, n: usize, id: &str) -> Value {
+pub(super) async fn tool_result_sent(models: &ModelServer, n: usize, id: &str) -> Value {
     let body = request_number(models, n).await;
     body["messages"]
         .as_array()

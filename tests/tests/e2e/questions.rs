@@ -1,0 +1,207 @@
+//! A server asking the person for input while a tool runs, in the real window: the switch
+//! on the connector's page, a form built from the server's fields (a wrong value refused in
+//! words, the dialog kept), Escape, and a page opened in the browser only on the person's
+//! word. What the server received is what the model reads back.
+
+use serde_json::json;
+use switchboard_testkit as kit;
+use switchboard_testkit::desktop::Desktop;
+use switchboard_testkit::webdriver::{Session, keys, tid};
+use switchboard_testkit::{ModelReply, ModelServer};
+
+use super::chat::{add_provider, send};
+use super::tools::{shows_mode, tool_result_sent, tool_row_of};
+use super::{add_by_address, texts, with_recording_browser};
+
+const PREFIX: &str = "everything_reference_server__";
+
+/// Allows a tool on its row, so the model's call runs without an approval card.
+async fn allow(app: &Session, tool: &str) {
+    let row = tool_row_of(app, Some(kit::EVERYTHING_SERVER_TITLE), tool).await;
+    let allow = app
+        .wait_for(&format!("{row} {}", tid("tool-mode-allow")))
+        .await;
+    app.click(&allow).await.expect("Allow");
+    shows_mode(app, &row, "allow").await;
+}
+
+/// How far the question's dialog scrolls sideways: it should not.
+async fn sideways(app: &Session) -> serde_json::Value {
+    app.execute(
+        "const m = document.querySelector(arguments[0]); return m.scrollWidth - m.clientWidth;",
+        json!([tid("question-dialog")]),
+    )
+    .await
+    .expect("the dialog's widths")
+}
+
+/// Types `text` into the question's field named `name`.
+async fn fill(app: &Session, name: &str, text: &str) {
+    let input = app
+        .wait_for(&format!(
+            "{}[data-name=\"{name}\"] input",
+            tid("question-field")
+        ))
+        .await;
+    app.clear(&input).await.expect("clear");
+    app.type_into(&input, text).await.expect("type");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
+    let models = ModelServer::start();
+    models.models(&["tool-model"]);
+    let everything = kit::Everything::start();
+    let mut desktop = Desktop::start("questions");
+    let opened = with_recording_browser(&mut desktop);
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, everything.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+
+    // Off by default; the switch connects again, and the server then offers its asking tools.
+    tool_row_of(&app, Some(kit::EVERYTHING_SERVER_TITLE), "echo").await;
+    assert!(
+        app.find_all(&format!(
+            "{}[data-name=\"trigger-elicitation-request\"]",
+            tid("tool-item")
+        ))
+        .await
+        .expect("rows")
+        .is_empty(),
+        "not offered before it is allowed"
+    );
+    let options = app
+        .wait_for(&format!("{} summary", tid("tool-options")))
+        .await;
+    app.click(&options).await.expect("open the settings");
+    let switch = app.wait_for(&tid("allow-elicitation")).await;
+    app.click(&switch).await.expect("allow questions");
+    desktop.screenshot("01-switch");
+    allow(&app, "trigger-elicitation-request").await;
+    allow(&app, "trigger-url-elicitation").await;
+
+    // A form: the model's call makes the server ask.
+    models.push(ModelReply::new().tool_call(
+        "form",
+        &format!("{PREFIX}trigger-elicitation-request"),
+        json!({}),
+    ));
+    models.push(ModelReply::text("Thanks for the details."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Ask me for my details").await;
+    app.wait_text(
+        &tid("question-title"),
+        &format!("{} asks for information", kit::EVERYTHING_SERVER_TITLE),
+    )
+    .await;
+    app.wait_until(&tid("question-from"), |t| {
+        t.contains(kit::EVERYTHING_SERVER_TITLE) && t.contains("Nothing is sent until you choose")
+    })
+    .await;
+    app.wait_text(
+        &tid("question-message"),
+        "Please provide inputs for the following fields:",
+    )
+    .await;
+    let fields: Vec<String> = texts(&app, &tid("question-field")).await;
+    assert!(fields[0].starts_with("String *"), "{fields:?}");
+    // Defaults are filled in: the server's story line, its number, its choices.
+    let first_line = app
+        .wait_for(&format!(
+            "{}[data-name=\"firstLine\"] input",
+            tid("question-field")
+        ))
+        .await;
+    assert_eq!(
+        app.property(&first_line, "value").await.expect("value"),
+        json!("It was a dark and stormy night.")
+    );
+    desktop.screenshot("02-form");
+    assert_eq!(sideways(&app).await, json!(0));
+
+    // A wrong e-mail address is refused in words, and nothing is lost.
+    fill(&app, "name", "Ada Lovelace").await;
+    fill(&app, "email", "ada at home").await;
+    let send_button = app.wait_for(&tid("question-send")).await;
+    app.click(&send_button).await.expect("Send");
+    app.wait_until(&tid("action-error"), |t| {
+        t.contains("“String with email format” is not an e-mail address.")
+    })
+    .await;
+    desktop.screenshot("03-wrong-email");
+    fill(&app, "email", "ada@example.com").await;
+    let agree = app
+        .wait_for(&format!(
+            "{}[data-name=\"check\"] input",
+            tid("question-field")
+        ))
+        .await;
+    app.click(&agree).await.expect("agree");
+    let send_button = app.wait_for(&tid("question-send")).await;
+    app.click(&send_button).await.expect("Send");
+    app.wait_gone(&tid("question-dialog")).await;
+    app.wait_until(&tid("messages"), |t| t.contains("Thanks for the details."))
+        .await;
+    let read = tool_result_sent(&models, 2, "form").await.to_string();
+    for line in [
+        "- Name: Ada Lovelace",
+        "- Agreed to terms: true",
+        "- Email: ada@example.com",
+        "- Favorite Integer: 42",
+    ] {
+        assert!(read.contains(line), "{line} in {read}");
+    }
+
+    // Escape closes the form without an answer: the server hears it was cancelled.
+    models.push(ModelReply::new().tool_call(
+        "again",
+        &format!("{PREFIX}trigger-elicitation-request"),
+        json!({}),
+    ));
+    models.push(ModelReply::text("Maybe later."));
+    send(&app, "Ask me again").await;
+    app.wait_for(&tid("question-dialog")).await;
+    app.press(keys::ESCAPE).await.expect("Escape");
+    app.wait_gone(&tid("question-dialog")).await;
+    app.wait_until(&tid("messages"), |t| t.contains("Maybe later."))
+        .await;
+    let read = tool_result_sent(&models, 4, "again").await.to_string();
+    assert!(read.contains("cancelled"), "{read}");
+
+    // A page: its host and whole address shown; opened only on Open page.
+    let page = format!("{}/pay?order=42", models.openai_url().trim_end_matches('/'));
+    models.push(ModelReply::new().tool_call(
+        "page",
+        &format!("{PREFIX}trigger-url-elicitation"),
+        json!({"url": page, "message": "Finish paying on the shop's page."}),
+    ));
+    models.push(ModelReply::text("The page is open."));
+    send(&app, "Take me to the checkout").await;
+    app.wait_text(
+        &tid("question-title"),
+        &format!("{} asks you to open a page", kit::EVERYTHING_SERVER_TITLE),
+    )
+    .await;
+    app.wait_text(&tid("question-page-url"), &page).await;
+    app.wait_text(&tid("question-page-host"), "127.0.0.1").await;
+    desktop.screenshot("04-page");
+    assert_eq!(sideways(&app).await, json!(0));
+    assert!(
+        std::fs::read_to_string(&opened)
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing opened before the person says so"
+    );
+    let open = app.wait_for(&tid("question-open-page")).await;
+    app.click(&open).await.expect("Open page");
+    app.wait_gone(&tid("question-dialog")).await;
+    app.wait_until(&tid("messages"), |t| t.contains("The page is open."))
+        .await;
+    let opened = std::fs::read_to_string(&opened).expect("the browser was handed the page");
+    assert_eq!(opened.trim(), page);
+    app.quit().await;
+}
