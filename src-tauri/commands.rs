@@ -476,7 +476,7 @@ pub async fn answer_question(
     connectors: State<'_, Connectors>,
     request: switchboard_ipc::ask::AnswerQuestionRequest,
 ) -> Reply<()> {
-    Ok(connectors.answer_question(&request.id, request.answer)?)
+    connectors.answer_question(&request.id, request.answer)
 }
 
 #[tauri::command]
