@@ -228,8 +228,6 @@ fn conformance() -> Result {
     // Left out, for a flaw of 0.1.16's mocks, not of the client:
     // `auth/2025-03-26-oauth-metadata-backcompat` serves metadata whose issuer does not match
     // (a correct client refuses it; fixed in later suites).
-    // Left out until the app answers a server's questions (elicitation, off by default and
-    // not built yet): `elicitation-sep1034-client-defaults`, whose server asks one.
     // Left out on purpose: `auth/2025-03-26-oauth-endpoint-fallback` expects a client to
     // guess `<origin>/authorize` and `<origin>/token` when a server publishes no metadata
     // (the 2025-03-26 protocol's fallback, dropped since); Switchboard refuses to send a
@@ -271,7 +269,14 @@ fn conformance() -> Result {
         "auth/metadata-issuer-mismatch",
     ];
     // Everything else a client is judged on, sign-in aside.
-    const PROTOCOL_2025: [&str; 3] = ["initialize", "tools_call", "sse-retry"];
+    // The client answers `elicitation-sep1034-client-defaults`'s form with its defaults, as a
+    // person who changes nothing would.
+    const PROTOCOL_2025: [&str; 4] = [
+        "initialize",
+        "tools_call",
+        "elicitation-sep1034-client-defaults",
+        "sse-retry",
+    ];
     const PROTOCOL_2026: [&str; 8] = [
         "tools_call",
         "request-metadata",

@@ -7,7 +7,7 @@
 //! made up from its schema, as a model would fill them in — with the same
 //! `Session` and `OAuth` code. What differs: the "browser" follows the authorization
 //! server's redirect itself instead of showing a page, tokens are kept in memory instead of
-//! the keyring, and a 403 `insufficient_scope` on a tool call asks for more access
+//! the keyring, a server's questions are answered with the form's defaults, and a 403 `insufficient_scope` on a tool call asks for more access
 //! (`OAuth::step_up`), which the app's window has no use for until the chat calls tools. Usage: `<this> <server-url>`,
 //! with `MCP_CONFORMANCE_CONTEXT` (JSON) carrying a pre-registered client when a scenario
 //! has one.
@@ -16,10 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rmcp::transport::{AuthError, CredentialStore, StoredCredentials};
+use switchboard_core::ask::{self, Asker};
 use switchboard_core::oauth::{Browser, ClientIdentity, MAX_AUTHORIZATIONS, OAuth};
 use switchboard_core::secrets::Secret;
 use switchboard_core::session::ConnectError;
 use switchboard_core::{Error, ErrorCode, Session, Timeouts};
+use switchboard_ipc::ask::{Answer, QuestionKind};
 
 /// One connector's redirect, as the app gives each its own (`/oauth/callback/<connector>`).
 const REDIRECT_URI: &str = "http://127.0.0.1:53682/oauth/callback/conformance";
@@ -164,6 +166,21 @@ fn arguments(
         .collect()
 }
 
+/// A person who accepts each form the server sends as it came filled in (its defaults, what
+/// the suite's `elicitation-sep1034-client-defaults` checks), and opens no page.
+fn accept_defaults() -> Asker {
+    Arc::new(|asked| {
+        Box::pin(async move {
+            match asked.kind {
+                QuestionKind::Form { fields } => Answer::Accept {
+                    content: ask::defaults(&fields),
+                },
+                QuestionKind::Page { .. } => Answer::Decline,
+            }
+        })
+    })
+}
+
 async fn run(url: &str) -> switchboard_core::Result<()> {
     let context: serde_json::Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
         .ok()
@@ -188,7 +205,15 @@ async fn run(url: &str) -> switchboard_core::Result<()> {
     };
 
     let session = loop {
-        match Session::connect_with(url, Timeouts::default(), client.oauth.client(), None).await {
+        match Session::connect_asking(
+            url,
+            Timeouts::default(),
+            client.oauth.client(),
+            None,
+            Some(accept_defaults()),
+        )
+        .await
+        {
             Ok(session) => break session,
             Err(ConnectError {
                 error,
