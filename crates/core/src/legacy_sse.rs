@@ -11,7 +11,6 @@ use std::time::Duration;
 use futures_util::{Sink, Stream, StreamExt};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::sink_stream::SinkStreamTransport;
-use sse_stream::SseStream;
 
 use crate::error::{Error, ErrorCode, Result};
 
@@ -53,7 +52,7 @@ pub async fn connect(client: reqwest::Client, url: &str) -> Result<LegacyTranspo
             response.status()
         )));
     }
-    let mut events = SseStream::from_bytes_stream(response.bytes_stream());
+    let mut events = crate::sse::events(response.bytes_stream());
     let endpoint = tokio::time::timeout(ENDPOINT_PATIENCE, async {
         while let Some(event) = events.next().await {
             let event =

@@ -8,6 +8,8 @@ pub mod chat;
 pub mod connectors;
 mod diagnose;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod legacy_sse;
 pub mod models;
 pub mod oauth;
@@ -16,6 +18,7 @@ pub mod secrets;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod sse;
 pub mod text;
 pub mod tools;
 pub mod web;

@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
+use crate::sse::Sse;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use sse_stream::Sse;
 
 use super::wire::{self, Decoder};
 use super::{
@@ -148,7 +148,7 @@ enum Block {
 
 /// The decoder: blocks by index, the stop reason once `message_delta` says it.
 #[derive(Default)]
-struct Events {
+pub(super) struct Events {
     blocks: HashMap<u64, Block>,
     stop: Option<StopReason>,
     done: bool,

@@ -10,6 +10,8 @@
 //! on and whose sentence a person can: what went wrong and what to do next.
 
 pub mod anthropic;
+#[cfg(test)]
+mod fuzz;
 pub mod openai;
 pub mod providers;
 mod wire;

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::sse::Sse;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
-use sse_stream::Sse;
 
 use super::wire::{self, Decoder};
 use super::{
@@ -224,7 +224,7 @@ struct PendingCall {
 }
 
 #[derive(Default)]
-struct Events {
+pub(super) struct Events {
     calls: BTreeMap<u64, PendingCall>,
     finish: Option<StopReason>,
     done: bool,

@@ -4,10 +4,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::sse::{self, Sse, SseError};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use sse_stream::{Sse, SseStream};
 use switchboard_ipc::SignInMethod;
 use url::Url;
 
@@ -222,7 +222,7 @@ pub(super) fn events(response: reqwest::Response, decoder: impl Decoder) -> Even
         ended: bool,
     }
     let state = State {
-        sse: SseStream::from_bytes_stream(response.bytes_stream()),
+        sse: sse::events(response.bytes_stream()),
         decoder,
         queue: VecDeque::new(),
         ended: false,
@@ -238,7 +238,12 @@ pub(super) fn events(response: reqwest::Response, decoder: impl Decoder) -> Even
             }
             let fed = match state.sse.next().await {
                 Some(Ok(message)) => state.decoder.feed(message),
-                Some(Err(err)) => Err(ModelError::new(ModelErrorKind::Cut, err.to_string())),
+                Some(Err(err @ SseError::Body(_))) => {
+                    Err(ModelError::new(ModelErrorKind::Cut, err.to_string()))
+                }
+                Some(Err(err @ SseError::TooLarge)) => {
+                    Err(ModelError::new(ModelErrorKind::BadAnswer, err.to_string()))
+                }
                 None => {
                     state.ended = true;
                     state.decoder.end()
