@@ -12,6 +12,7 @@
 //! | [`Everything`] | npm `@modelcontextprotocol/server-everything`, streamable HTTP | Node.js, `<tools>/node` |
 //! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras; optionally requiring sign-in) | `<tools>/venv` |
 //! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
+//! | [`FaultProxy`] | in-process proxy in front of any of these that misbehaves on command: a forgotten session, 401, HTML, garbage, a huge answer, a stall, a delay, a cut stream, a flood of notifications, the network gone and back | nothing |
 //! | [`Hostile`] | an in-process HTTP server whose every answer the test sets, recording every request: the attacker's server (lying sign-in metadata, redirects elsewhere) | nothing |
 //! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
 //! | [`ModelServer`] | in-process fake of the Anthropic Messages and OpenAI Chat Completions APIs: scripted replies streamed as the real ones, errors, cuts, holds; [`model_sdk`] checks it with the official SDKs | nothing (the SDK check: `<tools>/node`) |
@@ -37,6 +38,7 @@
 
 pub mod desktop;
 mod everything;
+mod fault;
 mod garbage;
 mod hostile;
 mod http;
@@ -56,6 +58,7 @@ pub use everything::{
     EVERYTHING_SERVER_VERSION, EVERYTHING_TOOL_NAMES, EVERYTHING_TOOLS, EVERYTHING_VERSION,
     Everything,
 };
+pub use fault::{Fault, FaultProxy, Seen};
 pub use garbage::{Garbage, GarbageKind, HTML_BODY, NOT_FOUND_BODY, SERVER_ERROR_BODY};
 pub use hostile::{Hostile, Reply, Request, non_loopback_ip, sign_in_metadata};
 pub use models::{
