@@ -133,6 +133,12 @@ struct Live {
     follower: Option<AbortHandle>,
     /// Goes up each time the lists are read, so the window knows to read them again.
     catalog_revision: u64,
+    /// Watches a live session for the connection to end.
+    watcher: Option<AbortHandle>,
+    /// Attempts in a row that could not reach the server: how long the next wait is.
+    failures: u32,
+    /// The next attempt of its own, after a wait.
+    retry: Option<AbortHandle>,
 }
 
 /// A connection that worked.
@@ -199,6 +205,9 @@ impl Live {
             refresher: None,
             follower: None,
             catalog_revision: 0,
+            watcher: None,
+            failures: 0,
+            retry: None,
         }
     }
 
@@ -255,6 +264,8 @@ impl Live {
             self.task.take(),
             self.refresher.take(),
             self.follower.take(),
+            self.watcher.take(),
+            self.retry.take(),
         ]
         .into_iter()
         .flatten()
@@ -1060,6 +1071,30 @@ impl Connectors {
         self.inner.desk.waiting()
     }
 
+    /// Connects again now and waits for the outcome: a request refused for its sign-in
+    /// (401 on a connection that worked) gets fresh tokens this way, or the connector shows
+    /// "Sign in again". The new session, or why there is none.
+    pub async fn renew(&self, id: &ConnectorId) -> Result<Arc<Session>> {
+        let mut events = self.subscribe();
+        let mut state = self.inner.connect(id, false)?.state;
+        while state == ConnectorState::Connecting {
+            match events.recv().await {
+                Ok(Event::ConnectorChanged(summary)) if &summary.id == id => state = summary.state,
+                Ok(Event::ConnectorRemoved(removed)) if &removed == id => {
+                    return Err(unknown(id));
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    state = self.inner.lock().get(id)?.state;
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err(Error::internal("the connectors are gone"));
+                }
+            }
+        }
+        self.session(id)
+    }
+
     /// The live session of a connected connector, for reading and calling.
     pub fn session(&self, id: &ConnectorId) -> Result<Arc<Session>> {
         let state = self.inner.lock();
@@ -1136,11 +1171,28 @@ impl Inner {
         F: FnOnce(ConnectorId, ConnectorRecord, Option<String>) -> Fut + Send + 'static,
         Fut: Future<Output = Attempt> + Send + 'static,
     {
+        self.run_showing(id, Some(state), work)
+    }
+
+    /// [`Inner::run`]; with no `state`, what the window shows stays until the outcome (an
+    /// attempt of the connector's own, which should not flicker).
+    fn run_showing<F, Fut>(
+        self: &Arc<Self>,
+        id: &ConnectorId,
+        state: Option<ConnectorState>,
+        work: F,
+    ) -> Result<ConnectorSummary>
+    where
+        F: FnOnce(ConnectorId, ConnectorRecord, Option<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = Attempt> + Send + 'static,
+    {
         let mut guard = self.lock();
         let live = guard.get_mut(id)?;
         live.stop(&self.runtime);
-        live.state = state;
-        live.problem = None;
+        if let Some(state) = state {
+            live.state = state;
+            live.problem = None;
+        }
         let generation = live.generation;
         let (record, challenge) = (live.record.clone(), live.challenge.clone());
         let this = Arc::clone(self);
@@ -1152,8 +1204,74 @@ impl Inner {
         live.task = Some(task.abort_handle());
         let summary = live.summary();
         drop(guard);
-        self.emit_changed(&summary);
+        if state.is_some() {
+            self.emit_changed(&summary);
+        }
         Ok(summary)
+    }
+
+    /// After a failure to reach the server (or a connection lost), tries again on its own
+    /// once the wait is over: the wait doubles with each failure in a row, up to five
+    /// minutes, and is jittered so many connectors that lost the same network do not all
+    /// come back in the same instant.
+    fn retry_later(self: &Arc<Self>, id: &ConnectorId, live: &mut Live) {
+        live.failures = live.failures.saturating_add(1);
+        let wait = backoff(self.timeouts.retry_after, live.failures);
+        let generation = live.generation;
+        let this = Arc::clone(self);
+        let id = id.clone();
+        tracing::info!(%id, failures = live.failures, wait_ms = wait.as_millis() as u64, "trying again later");
+        let task = self.runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            if this.generation(&id) != Some(generation) {
+                return;
+            }
+            let this2 = Arc::clone(&this);
+            let _ = this.run_showing(&id, None, move |id, record, _| async move {
+                this2.attempt(&id, &record).await
+            });
+        });
+        live.retry = Some(task.abort_handle());
+    }
+
+    /// Watches a live session; when its connection ends, the connector shows it and tries
+    /// again on its own.
+    async fn watch_connection(
+        self: Arc<Self>,
+        id: ConnectorId,
+        generation: u64,
+        session: std::sync::Weak<Session>,
+    ) {
+        const EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(EVERY).await;
+            let Some(live_session) = session.upgrade() else {
+                return;
+            };
+            if !live_session.is_closed() {
+                continue;
+            }
+            drop(live_session);
+            let mut state = self.lock();
+            let Some(live) = state.live.get_mut(&id) else {
+                return;
+            };
+            if live.generation != generation {
+                return;
+            }
+            tracing::info!(%id, "the connection to the server was lost");
+            live.stop(&self.runtime);
+            live.state = ConnectorState::CantReach;
+            live.problem = Some(Error::new(
+                ErrorCode::Unreachable,
+                "The connection to the server was lost. Switchboard tries again on its own, or choose Try again.",
+            ));
+            self.retry_later(&id, live);
+            let summary = live.summary();
+            drop(state);
+            self.emit_changed(&summary);
+            return;
+        }
     }
 
     /// Changes a connector while `generation` is still current, and tells the window.
@@ -1666,7 +1784,14 @@ impl Inner {
                     session.list_changes(),
                 );
                 live.follower = Some(self.runtime.spawn(follower).abort_handle());
+                let watcher = Arc::clone(self).watch_connection(
+                    id.clone(),
+                    generation,
+                    Arc::downgrade(&session),
+                );
+                live.watcher = Some(self.runtime.spawn(watcher).abort_handle());
                 live.session = Some(session);
+                live.failures = 0;
             }
             Err(Missed {
                 error,
@@ -1687,7 +1812,14 @@ impl Inner {
                     live.challenge = challenge;
                 }
                 live.saved = saved;
+                let again = matches!(
+                    error.code,
+                    ErrorCode::Unreachable | ErrorCode::Timeout | ErrorCode::ServerError
+                );
                 live.problem = Some(error);
+                if again {
+                    self.retry_later(id, live);
+                }
             }
         }
         if rename.is_some() || era.is_some() {
@@ -1739,6 +1871,20 @@ impl AppLink {
             .ok_or_else(|| Error::new(ErrorCode::SignInFailed, "This sign-in was stopped."))?;
         self.inner.browser.open(authorization_url)
     }
+}
+
+/// The wait before attempt `failures` + 1: `first`, doubled for each failure in a row after
+/// the first, at most five minutes, then a random part of it taken off (up to half), so
+/// connectors that failed together spread out.
+fn backoff(first: std::time::Duration, failures: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let doubled = first.saturating_mul(1 << failures.saturating_sub(1).min(16));
+    let wait = doubled.min(std::time::Duration::from_secs(300));
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let kept = 0.5 + (random % 1000) as f64 / 2000.0;
+    wait.mul_f64(kept)
 }
 
 /// The name a server gives itself: its title, else its name; none when both are blank.

@@ -69,13 +69,71 @@ pub(crate) fn request(what: &str, err: &ServiceError) -> Error {
         }
         return needs_sign_in(Some(challenge));
     }
-    classify(err).unwrap_or_else(|| {
-        Error::new(
+    mid_session(what, err)
+        .or_else(|| classify(err))
+        .unwrap_or_else(|| {
+            Error::new(
+                ErrorCode::Protocol,
+                format!("The connection to the server broke while trying to {what}. Try again."),
+            )
+            .with_detail(chain(err))
+        })
+}
+
+/// What goes wrong with one request on a connection that worked: the answer, not the
+/// address, is at fault (the address was good a moment ago), so the person is not sent to
+/// check it.
+fn mid_session(what: &str, err: &ServiceError) -> Option<Error> {
+    let detail = chain(err);
+    let lower = detail.to_ascii_lowercase();
+    let mut too_large = None;
+    let mut source: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(StreamableHttpError::ResponseBodyTooLarge { max_size }) =
+            current.downcast_ref::<StreamableHttpError<reqwest::Error>>()
+        {
+            too_large = Some(*max_size);
+        }
+        source = current.source();
+    }
+    let error = |code, message: String| Some(Error::new(code, message).with_detail(detail.clone()));
+    if too_large.is_some() || lower.contains("exceeded the maximum size") {
+        let mb = too_large.unwrap_or(16 * 1024 * 1024) / (1024 * 1024);
+        return error(
             ErrorCode::Protocol,
-            format!("The connection broke while trying to {what}. Reconnect to try again."),
-        )
-        .with_detail(chain(err))
-    })
+            format!(
+                "The server's answer was larger than {mb} MB, so Switchboard stopped reading it. Ask for less, or tell the server's owner."
+            ),
+        );
+    }
+    if lower.contains("unexpected content type") && lower.contains("text/html") {
+        return error(
+            ErrorCode::NotMcpServer,
+            format!(
+                "The server answered with a web page while trying to {what}. Something may stand between you and the server, such as a network's sign-in page; try again."
+            ),
+        );
+    }
+    if lower.contains("unexpected server response") || lower.contains("deserialize error") {
+        return error(
+            ErrorCode::Protocol,
+            format!(
+                "The server's answer could not be read while trying to {what}. Try again; if it keeps happening, tell the server's owner."
+            ),
+        );
+    }
+    if lower.contains("session expired")
+        || lower.contains("session recovery timed out")
+        || lower.contains("session re-initialization failed")
+    {
+        return error(
+            ErrorCode::ServerError,
+            format!(
+                "The server restarted and Switchboard could not start over with it while trying to {what}. Try again."
+            ),
+        );
+    }
+    None
 }
 
 fn needs_more_access(what: &str, challenge: &str) -> Error {

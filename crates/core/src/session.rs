@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use crate::ask::{self, Asker};
 use crate::diagnose;
 use crate::error::{ErrorCode, Result};
+use crate::text;
 
 /// How long a step may take before the person is told the server is too slow.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +38,9 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Any one request after that (a list page, a read, a call).
     pub request: Duration,
+    /// The first wait before a connector that could not reach its server (or lost it) tries
+    /// again on its own; each next wait doubles, up to five minutes, each with jitter.
+    pub retry_after: Duration,
 }
 
 impl Default for Timeouts {
@@ -44,6 +48,7 @@ impl Default for Timeouts {
         Self {
             connect: Duration::from_secs(30),
             request: Duration::from_secs(30),
+            retry_after: Duration::from_secs(2),
         }
     }
 }
@@ -94,6 +99,39 @@ impl McpHttpClient for crate::oauth::AuthorizedClient {
 /// one of the session era. rmcp's own automatic mode waits 10 s; a server that swallows the
 /// probe would cost that on every connect. Only a server not yet remembered is probed.
 pub const DISCOVER_PATIENCE: Duration = Duration::from_secs(4);
+
+/// A title or a name that is only shown: one line of at most this many characters.
+const MAX_SHOWN_NAME: usize = 200;
+/// A description: this many characters at most (it goes to the model with every turn too).
+const MAX_DESCRIPTION: usize = 8_000;
+/// An identifier (a tool's name, a resource's address) longer than this is nothing a
+/// person or a model could use: the entry is left out.
+const MAX_IDENTIFIER: usize = 2_048;
+
+fn shown_title(title: Option<String>) -> Option<String> {
+    title
+        .map(|t| text::one_line(&t, MAX_SHOWN_NAME))
+        .filter(|t| !t.is_empty())
+}
+
+fn shown_description(description: Option<String>) -> Option<String> {
+    description
+        .map(|d| text::paragraphs(&d, MAX_DESCRIPTION))
+        .filter(|d| !d.is_empty())
+}
+
+/// Whether an identifier the server sent can be used; one that cannot is logged and left out.
+fn usable(what: &'static str, identifier: &str) -> bool {
+    let fits = identifier.len() <= MAX_IDENTIFIER;
+    if !fits {
+        tracing::warn!(
+            what,
+            bytes = identifier.len(),
+            "left out an entry whose identifier is too long to use"
+        );
+    }
+    fits
+}
 
 /// How many rounds of questions one 2026-07-28 call may ask before Switchboard gives up.
 const MAX_INPUT_ROUNDS: usize = 10;
@@ -572,12 +610,12 @@ impl Session {
                         .as_ref()
                         .map(|i| i.name.clone())
                         .unwrap_or_default(),
-                    title: implementation.as_ref().and_then(|i| i.title.clone()),
+                    title: shown_title(implementation.as_ref().and_then(|i| i.title.clone())),
                     version: implementation
                         .as_ref()
                         .map(|i| i.version.clone())
                         .unwrap_or_default(),
-                    instructions: peer.instructions.clone().filter(|s| !s.trim().is_empty()),
+                    instructions: shown_description(peer.instructions.clone()),
                     protocol_version: peer.protocol_version.to_string(),
                 }
             }
@@ -612,6 +650,12 @@ impl Session {
             changes,
             _listening: listening,
         })
+    }
+
+    /// The connection is gone for good (the transport ended: a legacy event stream that
+    /// closed, a server that hung up): a new session is needed.
+    pub fn is_closed(&self) -> bool {
+        self.service.peer().is_transport_closed()
     }
 
     /// The protocol era this session speaks: what to remember for the next connect.
@@ -684,7 +728,10 @@ impl Session {
     }
 
     /// Lists everything the server offers, following every page to the end. Kinds the
-    /// server does not declare are empty rather than asked for.
+    /// server does not declare are empty rather than asked for. What is only shown (titles,
+    /// descriptions, a resource's name) is cut to a readable length and cleaned of hidden
+    /// characters; an entry whose identifier is absurdly long is left out, as nobody could
+    /// use it.
     pub async fn catalog(&self) -> Result<Catalog> {
         let capabilities = self
             .service
@@ -697,13 +744,15 @@ impl Session {
                 .bounded("list the tools", self.service.list_all_tools())
                 .await?
                 .into_iter()
+                .filter(|tool| usable("tool", &tool.name))
                 .map(|tool| ToolInfo {
                     read_only_hint: tool.annotations.as_ref().and_then(|a| a.read_only_hint),
-                    title: tool
-                        .title
-                        .clone()
-                        .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
-                    description: tool.description.map(|d| d.into_owned()),
+                    title: shown_title(
+                        tool.title
+                            .clone()
+                            .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
+                    ),
+                    description: shown_description(tool.description.map(|d| d.into_owned())),
                     input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
                     output_schema: tool
                         .output_schema
@@ -722,12 +771,16 @@ impl Session {
                 .bounded("list the resources", self.service.list_all_resources())
                 .await?
                 .into_iter()
+                .filter(|r| usable("resource", &r.uri))
                 .map(|r| ResourceInfo {
                     uri: r.uri.clone(),
-                    name: r.name.clone(),
-                    title: r.title.clone(),
-                    description: r.description.clone(),
-                    mime_type: r.mime_type.clone(),
+                    name: text::one_line(&r.name, MAX_SHOWN_NAME),
+                    title: shown_title(r.title.clone()),
+                    description: shown_description(r.description.clone()),
+                    mime_type: r
+                        .mime_type
+                        .clone()
+                        .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
                     size: r.size,
                 })
                 .collect();
@@ -738,12 +791,16 @@ impl Session {
                 )
                 .await?
                 .into_iter()
+                .filter(|t| usable("resource template", &t.uri_template))
                 .map(|t| ResourceTemplateInfo {
                     uri_template: t.uri_template.clone(),
-                    name: t.name.clone(),
-                    title: t.title.clone(),
-                    description: t.description.clone(),
-                    mime_type: t.mime_type.clone(),
+                    name: text::one_line(&t.name, MAX_SHOWN_NAME),
+                    title: shown_title(t.title.clone()),
+                    description: shown_description(t.description.clone()),
+                    mime_type: t
+                        .mime_type
+                        .clone()
+                        .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
                 })
                 .collect();
         }
@@ -752,17 +809,24 @@ impl Session {
                 .bounded("list the prompts", self.service.list_all_prompts())
                 .await?
                 .into_iter()
+                .filter(|p| {
+                    usable("prompt", &p.name)
+                        && p.arguments
+                            .iter()
+                            .flatten()
+                            .all(|a| usable("prompt argument", &a.name))
+                })
                 .map(|p| PromptInfo {
                     name: p.name,
-                    title: p.title,
-                    description: p.description,
+                    title: shown_title(p.title),
+                    description: shown_description(p.description),
                     arguments: p
                         .arguments
                         .unwrap_or_default()
                         .into_iter()
                         .map(|a| PromptArgumentInfo {
                             name: a.name,
-                            description: a.description,
+                            description: shown_description(a.description),
                             required: a.required.unwrap_or(false),
                         })
                         .collect(),

@@ -19,12 +19,12 @@ pub fn one_line(text: &str, max: usize) -> String {
     flat.trim().to_owned()
 }
 
-/// Paragraphs of at most `max` characters in all: line breaks kept, other hidden
+/// Paragraphs of at most `max` characters in all: line breaks and tabs kept, other hidden
 /// characters dropped, the ends trimmed.
 pub fn paragraphs(text: &str, max: usize) -> String {
     let kept: String = text
         .chars()
-        .filter(|c| *c == '\n' || !hidden(*c))
+        .filter(|c| matches!(c, '\n' | '\t') || !hidden(*c))
         .take(max)
         .collect();
     kept.trim().to_owned()
@@ -37,7 +37,7 @@ mod tests {
     #[test]
     fn hidden_characters_do_not_reach_the_screen() {
         assert_eq!(one_line("a\nb\tc\u{202e}d", 100), "a b c d");
-        assert_eq!(paragraphs("a\nb\r\n\u{2066}c\u{7}", 100), "a\nb\nc");
+        assert_eq!(paragraphs("a\nb\r\n\u{2066}c\u{7}\td", 100), "a\nb\nc\td");
         assert_eq!(one_line(&"é".repeat(10), 3), "ééé");
         assert_eq!(paragraphs("  \n x \n ", 100), "x");
     }

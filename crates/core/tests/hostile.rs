@@ -731,6 +731,8 @@ async fn only_what_a_server_offers_is_asked_for_and_every_request_is_bounded() {
         switchboard_core::Timeouts {
             connect: std::time::Duration::from_secs(10),
             request: std::time::Duration::from_secs(2),
+            // Nothing tries again on its own within the test.
+            retry_after: std::time::Duration::from_secs(3600),
         },
         tokio::runtime::Handle::current(),
     )

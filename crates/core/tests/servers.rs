@@ -257,6 +257,7 @@ async fn a_silent_server_times_out_within_the_bound() {
     let timeouts = Timeouts {
         connect: Duration::from_secs(2),
         request: Duration::from_secs(2),
+        ..Timeouts::default()
     };
     let started = std::time::Instant::now();
     let err = failure(server.url(), timeouts).await;

@@ -2,86 +2,25 @@
 //! runs, Ask waits for the person, Deny and Off refuse in words, limits count in the
 //! database across a restart, and an approval cannot be forged or replayed.
 
+#[path = "support/gate.rs"]
+mod gate_support;
 #[path = "support/registry.rs"]
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use gate_support::{Fixture, text};
 use serde_json::json;
 use support::{add, open, settled};
 use switchboard_core::chat::Part;
 use switchboard_core::chat::store::ChatStore;
 use switchboard_core::chat::turn::{ToolCallRequest, ToolGate};
-use switchboard_core::tools::gate::{Approvals, PermissionGate};
 use switchboard_core::{Connectors, ErrorCode};
 use switchboard_ipc::ConnectorState;
 use switchboard_ipc::chat::ChatEvent;
-use switchboard_ipc::tools::{ApprovalAnswer, Limits, ToolApproval, ToolMode};
+use switchboard_ipc::tools::{ApprovalAnswer, Limits, ToolMode};
 use switchboard_testkit as kit;
-use tokio::sync::mpsc;
-
-struct Fixture {
-    connectors: Connectors,
-    store: ChatStore,
-    conversation: i64,
-    approvals: Arc<Approvals>,
-    events: mpsc::UnboundedReceiver<ChatEvent>,
-    sender: mpsc::UnboundedSender<ChatEvent>,
-}
-
-impl Fixture {
-    /// A conversation titled `title` in a history under `dir`, for `connectors`' tools.
-    fn new(connectors: &Connectors, dir: &std::path::Path, title: &str) -> Self {
-        let store = ChatStore::open(&dir.join("history.sqlite3")).expect("history");
-        let conversation = store.create_conversation(title, None).expect("a chat").id;
-        let (sender, events) = mpsc::unbounded_channel();
-        Self {
-            connectors: connectors.clone(),
-            store,
-            conversation,
-            approvals: Arc::new(Approvals::default()),
-            events,
-            sender,
-        }
-    }
-
-    fn gate(&self) -> PermissionGate {
-        let sender = self.sender.clone();
-        PermissionGate::new(
-            self.connectors.clone(),
-            self.store.clone(),
-            Arc::clone(&self.approvals),
-            self.conversation,
-            Arc::new(move |event| {
-                let _ = sender.send(event);
-            }),
-        )
-    }
-
-    async fn approval(&mut self) -> ToolApproval {
-        loop {
-            let event = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
-                .await
-                .expect("an approval within 30 s")
-                .expect("events");
-            if let ChatEvent::ToolApproval { approval, .. } = event {
-                return approval;
-            }
-        }
-    }
-}
-
-fn text(outcome: &switchboard_core::chat::turn::ToolOutcome) -> String {
-    outcome
-        .content
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
 
 fn echo(name: &str, message: &str) -> ToolCallRequest {
     ToolCallRequest {

@@ -304,21 +304,45 @@ impl PermissionGate {
         // A server may send progress as fast as it likes: the window hears at most ten a
         // second (and always the first).
         let mut last_told: Option<Instant> = None;
-        let call = session.call_tool_within(&tool.definition.name, arguments, within, |p| {
-            if last_told.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
-                return;
+        let mut session = session;
+        let mut renewed = false;
+        let result = loop {
+            let call =
+                session.call_tool_within(&tool.definition.name, arguments.clone(), within, |p| {
+                    if last_told.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+                        return;
+                    }
+                    last_told = Some(Instant::now());
+                    running(Some(ToolProgress {
+                        progress: p.progress,
+                        total: p.total.filter(|t| t.is_finite() && *t > 0.0),
+                        message: p.message.map(|m| crate::text::one_line(&m, 200)),
+                    }));
+                });
+            // Dropping the call on Stop tells the server (`notifications/cancelled`).
+            let result = tokio::select! {
+                result = call => result,
+                () = stop.cancelled() => return ToolOutcome::error(STOPPED),
+            };
+            match result {
+                // Refused for its sign-in on a connection that worked (a token that expired
+                // or was withdrawn): the server did not run it, so it runs once more on a
+                // connection signed in afresh. When that cannot be, the connector says
+                // "Sign in again" and the model reads why.
+                Err(err) if err.code == ErrorCode::NeedsSignIn && !renewed => {
+                    renewed = true;
+                    tracing::info!(connector = %tool.connector_id, "a call was refused for its sign-in; connecting again");
+                    let fresh = tokio::select! {
+                        fresh = self.connectors.renew(&tool.connector_id) => fresh,
+                        () = stop.cancelled() => return ToolOutcome::error(STOPPED),
+                    };
+                    match fresh {
+                        Ok(fresh) => session = fresh,
+                        Err(err) => break Err(err),
+                    }
+                }
+                result => break result,
             }
-            last_told = Some(Instant::now());
-            running(Some(ToolProgress {
-                progress: p.progress,
-                total: p.total.filter(|t| t.is_finite() && *t > 0.0),
-                message: p.message.map(|m| crate::text::one_line(&m, 200)),
-            }));
-        });
-        // Dropping the call on Stop tells the server (`notifications/cancelled`).
-        let result = tokio::select! {
-            result = call => result,
-            () = stop.cancelled() => return ToolOutcome::error(STOPPED),
         };
         match result {
             Ok(result) => {

@@ -98,11 +98,13 @@ impl OpenUrl for RecordingBrowser {
     }
 }
 
-/// Short bounds: the servers here are local.
+/// Short bounds: the servers here are local. A connector that cannot reach its server
+/// does not try again on its own within a test (the fault tests set their own wait).
 pub fn timeouts() -> Timeouts {
     Timeouts {
         connect: Duration::from_secs(10),
         request: Duration::from_secs(10),
+        retry_after: Duration::from_secs(3600),
     }
 }
 
