@@ -158,6 +158,8 @@ fn test(args: &[String]) -> Result {
         "bench_connect",
         "--test",
         "bench_gate",
+        "--test",
+        "faults",
         "--",
         "-D",
         "warnings",
@@ -173,6 +175,18 @@ fn test(args: &[String]) -> Result {
         "warnings",
     ]))?;
     sh(cargo().args(["test", "--features", APP_FEATURES]))?;
+    // The fault matrix, each row's outcome and how long it took to show.
+    sh(cargo().args([
+        "test",
+        "--package",
+        "switchboard-core",
+        "--test",
+        "faults",
+        "--",
+        "--nocapture",
+        "--test-threads",
+        "2",
+    ]))?;
     keyring_tests()?;
     conformance()?;
     // The window's own logic (list merging, wording, filters) tested on the host.
