@@ -11,6 +11,8 @@ use switchboard_testkit::webdriver::{Session, keys, tid};
 
 #[path = "e2e/chat.rs"]
 mod chat;
+#[path = "e2e/faults.rs"]
+mod faults;
 #[path = "e2e/questions.rs"]
 mod questions;
 #[path = "e2e/tools.rs"]

@@ -2301,6 +2301,7 @@ mod tests {
             counts: None,
             catalog_revision: 0,
             problem: None,
+            retrying: false,
             sign_in: SignInSummary::default(),
         }
     }

@@ -41,12 +41,12 @@ pub fn ConnectorProblem(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>
                     "Switchboard could not connect to this server.",
                 )
             });
-            Some((problem, fixes))
+            Some((problem, fixes, s.retrying))
         })
     });
     move || {
         let id = id.clone();
-        shown.get().map(move |(problem, fixes)| {
+        shown.get().map(move |(problem, fixes, retrying_by_itself)| {
             let buttons = fixes
                 .iter()
                 .enumerate()
@@ -86,6 +86,14 @@ pub fn ConnectorProblem(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>
                 .collect_view();
             view! {
                 <ProblemView problem>{buttons}</ProblemView>
+                {retrying_by_itself
+                    .then(|| {
+                        view! {
+                            <p class="problem-retrying" data-testid="problem-retrying">
+                                "Switchboard keeps trying on its own, less often as time goes by."
+                            </p>
+                        }
+                    })}
                 <ActionError error=retry_error />
             }
         })

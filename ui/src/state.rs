@@ -317,6 +317,7 @@ mod tests {
             counts: None,
             catalog_revision: 0,
             problem: None,
+            retrying: false,
             sign_in: Default::default(),
         }
     }

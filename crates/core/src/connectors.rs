@@ -220,6 +220,7 @@ impl Live {
             counts: self.catalog.as_ref().map(Catalog::counts),
             catalog_revision: self.catalog_revision,
             problem: self.problem.clone(),
+            retrying: self.state == ConnectorState::CantReach && self.failures > 0,
             sign_in: SignInSummary {
                 redirect_uri: matches!(
                     self.record.sign_in,
@@ -1819,6 +1820,8 @@ impl Inner {
                 live.problem = Some(error);
                 if again {
                     self.retry_later(id, live);
+                } else {
+                    live.failures = 0;
                 }
             }
         }

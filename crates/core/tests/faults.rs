@@ -385,6 +385,7 @@ async fn row_10_the_network_gone_and_back_brings_50_connectors_back_without_a_st
             s.state == ConnectorState::CantReach
         })
         .await;
+        assert!(summary.retrying, "it says it keeps trying");
         assert_eq!(
             summary.problem.map(|p| p.message).as_deref(),
             Some(

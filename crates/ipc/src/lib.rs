@@ -291,6 +291,9 @@ pub struct ConnectorSummary {
     pub catalog_revision: u64,
     /// Why the connector is not connected (for `NeedsSignIn` and `CantReach`).
     pub problem: Option<ErrorInfo>,
+    /// It could not reach its server and tries again on its own, with growing waits.
+    #[serde(default)]
+    pub retrying: bool,
     /// How the connector signs in, and whether a sign-in is saved. Never the secret itself.
     pub sign_in: SignInSummary,
 }

@@ -1,0 +1,106 @@
+//! Faults in the real window, through the test kit's fault proxy in front of a real server:
+//! a call whose answer is garbage fails in words on its own block while the chat goes on, a
+//! server whose texts are a megabyte long with hidden characters shows them cut and clean,
+//! and a connector that cannot reach its server comes back by itself when the network does.
+
+use serde_json::json;
+use switchboard_testkit as kit;
+use switchboard_testkit::desktop::Desktop;
+use switchboard_testkit::webdriver::tid;
+use switchboard_testkit::{Fault, FaultProxy, ModelReply, ModelServer};
+
+use super::chat::{add_provider, send};
+use super::tools::{shows_mode, tool_row_of};
+use super::{add_by_address, from_more_menu};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes_back_by_itself() {
+    let models = ModelServer::start();
+    models.models(&["tool-model"]);
+    let everything = kit::Everything::start();
+    let proxy = FaultProxy::start(everything.url());
+    let mut desktop = Desktop::start("faults");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    // Its first list of tools comes back with a megabyte of text in one description.
+    proxy.next(Some("tools/list"), Fault::LongText(1024 * 1024));
+    add_by_address(&app, &proxy.url("/mcp")).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+
+    // Cut to a readable length, without the hidden characters.
+    let row = tool_row_of(&app, Some(kit::EVERYTHING_SERVER_TITLE), "echo").await;
+    // Their whole text, shown or folded under "Show more".
+    let descriptions: Vec<String> = serde_json::from_value(
+        app.execute(
+            "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent);",
+            json!([format!("{} .item-desc", tid("tool-item"))]),
+        )
+        .await
+        .expect("the descriptions"),
+    )
+    .expect("texts");
+    let long = descriptions
+        .iter()
+        .find(|d| d.starts_with("Line one"))
+        .unwrap_or_else(|| panic!("the long description is shown: {descriptions:?}"));
+    assert!(long.chars().count() <= 8_000, "{}", long.chars().count());
+    assert!(
+        !long
+            .chars()
+            .any(|c| c == '\u{202e}' || c == '\u{7}' || c == '\u{1b}'),
+        "no hidden characters"
+    );
+    desktop.screenshot("01-long-text");
+    let allow = app
+        .wait_for(&format!("{row} {}", tid("tool-mode-allow")))
+        .await;
+    app.click(&allow).await.expect("Allow echo");
+    shows_mode(&app, &row, "allow").await;
+
+    // The answer to the call is garbage: that call fails in words, the reply goes on.
+    proxy.next(Some("tools/call"), Fault::Garbage);
+    models.push(ModelReply::new().tool_call(
+        "garbled",
+        "everything_reference_server__echo",
+        json!({"message": "hello"}),
+    ));
+    models.push(ModelReply::text("That call failed; carrying on."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Echo hello").await;
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("That call failed; carrying on.")
+    })
+    .await;
+    let failed = app
+        .wait_for(&format!("{}[data-error=\"true\"]", tid("tool-result")))
+        .await;
+    let said = app.text(&failed).await.expect("the block's text");
+    assert!(
+        said.contains("The server's answer could not be read while trying to call the tool."),
+        "{said}"
+    );
+    desktop.screenshot("02-garbage");
+
+    // The network goes: connecting again says nothing answers; when it is back, the
+    // connector connects by itself, with no click.
+    proxy.down();
+    let nav = app.wait_for(&tid("nav-connectors")).await;
+    app.click(&nav).await.expect("Connectors");
+    let row = app.wait_for(&tid("connector-row")).await;
+    app.click(&row).await.expect("open the connector");
+    from_more_menu(&app, "reconnect-button").await;
+    app.wait_text(&tid("detail-state"), "Can't reach").await;
+    app.wait_text(
+        &tid("problem-retrying"),
+        "Switchboard keeps trying on its own, less often as time goes by.",
+    )
+    .await;
+    desktop.screenshot("03-network-gone");
+    proxy.up();
+    app.wait_text(&tid("detail-state"), "Connected").await;
+    desktop.screenshot("04-back");
+    app.quit().await;
+}
