@@ -485,3 +485,11 @@ pub async fn waiting_questions(
 ) -> Reply<Vec<switchboard_ipc::ask::Question>> {
     Ok(connectors.waiting_questions())
 }
+
+#[tauri::command]
+pub async fn server_messages(
+    connectors: State<'_, Connectors>,
+    request: ConnectorIdRequest,
+) -> Reply<switchboard_ipc::ServerMessages> {
+    connectors.server_messages(&request.id)
+}

@@ -122,6 +122,7 @@ pub fn run() {
             commands::show_kept_file,
             commands::answer_question,
             commands::waiting_questions,
+            commands::server_messages,
         ])
         .build(tauri::generate_context!());
     match app {

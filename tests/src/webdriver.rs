@@ -270,6 +270,21 @@ impl Session {
             .await
     }
 
+    /// Returns once the page has drawn what changed (two animation frames): a screenshot
+    /// taken right after a change made by script (a scroll) may otherwise show the frame
+    /// before it.
+    pub async fn painted(&self) -> Result<(), String> {
+        self.post(
+            "/execute/async",
+            json!({
+                "script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                "args": [],
+            }),
+        )
+        .await
+        .map(drop)
+    }
+
     /// The `data-testid` of the focused element, if it has one.
     pub async fn focused_test_id(&self) -> Result<Option<String>, String> {
         let value = self

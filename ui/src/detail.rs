@@ -319,7 +319,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
             }
 
             <SignInSection id=id.clone() summary=current />
-            <AboutServer server />
+            <AboutServer id=id.clone() server />
 
             <Show when=move || confirm_open.get()>
                 <ConfirmDialog
@@ -340,7 +340,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
 /// its instructions (written for the model, shown as Markdown) and the protocol it speaks.
 /// Facts for the curious and for whoever helps them, not the person's next step.
 #[component]
-fn AboutServer(server: Memo<Option<ServerInfo>>) -> impl IntoView {
+fn AboutServer(id: ConnectorId, server: Memo<Option<ServerInfo>>) -> impl IntoView {
     let link_error = RwSignal::new(None::<ErrorInfo>);
     let open_link = Callback::new(move |url: String| {
         leptos::task::spawn_local(async move {
@@ -348,7 +348,8 @@ fn AboutServer(server: Memo<Option<ServerInfo>>) -> impl IntoView {
         });
     });
     move || {
-        server.get().map(|server| {
+        let id = id.clone();
+        server.get().map(move |server| {
             let ServerInfo {
                 name,
                 title,
@@ -393,11 +394,104 @@ fn AboutServer(server: Memo<Option<ServerInfo>>) -> impl IntoView {
                                 }
                             })}
                         <ActionError error=link_error />
+                        <ServerMessagesView id=id.clone() />
                         <p class="fine-print">"MCP protocol version " {protocol_version}</p>
                     </div>
                 </details>
             }
         })
+    }
+}
+
+/// What the server logged since it connected, read when the person asks (a busy server may
+/// log many a second; the core keeps the latest 500).
+#[component]
+fn ServerMessagesView(id: ConnectorId) -> impl IntoView {
+    let messages = RwSignal::new(None::<switchboard_ipc::ServerMessages>);
+    let error = RwSignal::new(None::<ErrorInfo>);
+    let load = move |id: ConnectorId| {
+        leptos::task::spawn_local(async move {
+            match tauri::server_messages(id).await {
+                Ok(read) => {
+                    error.set(None);
+                    messages.set(Some(read));
+                }
+                Err(err) => error.set(Some(err)),
+            }
+        });
+    };
+    let label = move || {
+        if messages.with(Option::is_some) {
+            "Show the latest"
+        } else {
+            "Show messages"
+        }
+    };
+    view! {
+        <div class="server-messages">
+            <div class="server-messages-head">
+                <h2 class="card-subtitle">"Messages from the server"</h2>
+                <button
+                    type="button"
+                    class="button button-small"
+                    data-testid="server-messages-show"
+                    on:click=move |_| load(id.clone())
+                >
+                    {label}
+                </button>
+            </div>
+            <ActionError error />
+            {move || {
+                messages
+                    .get()
+                    .map(|read| {
+                        if read.messages.is_empty() {
+                            return view! {
+                                <p class="field-hint" data-testid="server-messages-none">
+                                    "The server has sent no messages since it connected."
+                                </p>
+                            }
+                                .into_any();
+                        }
+                        let older = (read.dropped > 0)
+                            .then(|| {
+                                view! {
+                                    <p class="field-hint" data-testid="server-messages-dropped">
+                                        {format!(
+                                            "{} older messages are no longer kept.",
+                                            crate::components::grouped(
+                                                usize::try_from(read.dropped).unwrap_or(usize::MAX),
+                                            ),
+                                        )}
+                                    </p>
+                                }
+                            });
+                        let count = read.messages.len();
+                        view! {
+                            {older}
+                            <ol class="server-messages-list" data-testid="server-messages" data-count=count>
+                                {read
+                                    .messages
+                                    .into_iter()
+                                    .rev()
+                                    .map(|m| {
+                                        let level_class = format!("server-message-level level-{}", m.level);
+                                        view! {
+                                            <li class="server-message" data-testid="server-message">
+                                                <span class="server-message-at">{m.at}</span>
+                                                <span class=level_class>{m.level}</span>
+                                                {m.logger.map(|l| view! { <span class="server-message-logger">{l}</span> })}
+                                                <span class="server-message-text">{m.text}</span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ol>
+                        }
+                            .into_any()
+                    })
+            }}
+        </div>
     }
 }
 

@@ -447,3 +447,10 @@ pub async fn answer_question(
 pub async fn waiting_questions() -> Result<Vec<switchboard_ipc::ask::Question>, ErrorInfo> {
     call(command::WAITING_QUESTIONS, to_js(&NoArgs {})?).await
 }
+
+/// What a connector's server logged since it connected.
+pub async fn server_messages(
+    id: ConnectorId,
+) -> Result<switchboard_ipc::ServerMessages, ErrorInfo> {
+    call_with(command::SERVER_MESSAGES, &ConnectorIdRequest { id }).await
+}

@@ -31,9 +31,9 @@ use crate::settings::{ConnectorRecord, Settings, SettingsStore};
 use crate::signin;
 use crate::tools::policy;
 use crate::web;
-use switchboard_ipc::EditConnectorRequest;
 use switchboard_ipc::ask::{Answer, Question, QuestionEvent};
 use switchboard_ipc::tools::ToolSettings;
+use switchboard_ipc::{EditConnectorRequest, ServerMessages};
 
 /// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
 /// registered by the shell), where the browser sends a sign-in back to.
@@ -1094,6 +1094,17 @@ impl Connectors {
             }
         }
         self.session(id)
+    }
+
+    /// What the connector's server logged since it connected (none when it is not connected).
+    pub fn server_messages(&self, id: &ConnectorId) -> Result<ServerMessages> {
+        let state = self.inner.lock();
+        Ok(state
+            .get(id)?
+            .session
+            .as_ref()
+            .map(|s| s.messages())
+            .unwrap_or_default())
     }
 
     /// The live session of a connected connector, for reading and calling.

@@ -159,7 +159,20 @@ struct Handler {
     asker: Option<Asker>,
     /// How many questions are before the person now: a request's time bound waits for them.
     asking: watch::Sender<usize>,
+    /// The latest messages the server logged, bounded.
+    messages: std::sync::Mutex<MessageLog>,
 }
+
+/// The last [`MAX_MESSAGES`] messages a server logged; older ones are counted, not kept.
+#[derive(Default)]
+struct MessageLog {
+    kept: std::collections::VecDeque<switchboard_ipc::ServerMessage>,
+    dropped: u64,
+}
+
+/// How many of a server's log messages are kept, and how long each may be.
+const MAX_MESSAGES: usize = 500;
+const MAX_MESSAGE_TEXT: usize = 2_000;
 
 impl Handler {
     fn changed(&self, what: &'static str) {
@@ -222,6 +235,38 @@ impl ClientHandler for Handler {
         _: rmcp::service::RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
         self.elicit(request).await
+    }
+
+    // Logging leaves the protocol in 2026-07-28 (SEP-2577), but servers of the 2025-11-25
+    // era log, and their messages help whoever helps the person.
+    #[allow(deprecated)]
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        let text = match &params.data {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let message = switchboard_ipc::ServerMessage {
+            level: serde_json::to_value(params.level)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            logger: params
+                .logger
+                .map(|l| text::one_line(&l, MAX_SHOWN_NAME))
+                .filter(|l| !l.is_empty()),
+            text: text::paragraphs(&text, MAX_MESSAGE_TEXT),
+            at: chrono::Local::now().format("%H:%M:%S").to_string(),
+        };
+        let mut log = self.messages.lock().unwrap_or_else(|e| e.into_inner());
+        if log.kept.len() == MAX_MESSAGES {
+            log.kept.pop_front();
+            log.dropped += 1;
+        }
+        log.kept.push_back(message);
     }
 
     async fn on_progress(
@@ -401,6 +446,7 @@ fn handler(
         progress: ProgressDispatcher::new(),
         asker: asker.clone(),
         asking: watch::Sender::new(0),
+        messages: std::sync::Mutex::default(),
     }
 }
 
@@ -656,6 +702,20 @@ impl Session {
     /// closed, a server that hung up): a new session is needed.
     pub fn is_closed(&self) -> bool {
         self.service.peer().is_transport_closed()
+    }
+
+    /// The latest messages the server logged, oldest first.
+    pub fn messages(&self) -> switchboard_ipc::ServerMessages {
+        let log = self
+            .service
+            .service()
+            .messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        switchboard_ipc::ServerMessages {
+            messages: log.kept.iter().cloned().collect(),
+            dropped: log.dropped,
+        }
     }
 
     /// The protocol era this session speaks: what to remember for the next connect.

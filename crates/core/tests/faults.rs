@@ -436,6 +436,24 @@ async fn row_11_a_flood_of_notifications_leaves_the_call_and_memory_alone() {
     );
     assert!(!failed, "{said}");
     assert_eq!(said, "Echo: through the flood");
+    // The messages are kept for "About this server", the latest 500 of them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let kept = loop {
+        let kept = row.connectors.server_messages(&row.id).expect("messages");
+        if kept.messages.len() as u64 + kept.dropped >= 10_000 {
+            break kept;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} kept, {} dropped",
+            kept.messages.len(),
+            kept.dropped
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((kept.messages.len(), kept.dropped), (500, 9_500));
+    assert_eq!(kept.messages[0].level, "info");
+    assert_eq!(kept.messages[0].text, "flood");
     row.recovers().await;
 }
 

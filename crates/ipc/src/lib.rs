@@ -20,6 +20,7 @@ pub mod command {
     pub const CHECK_ADDRESS: &str = "check_address";
     pub const ADD_CONNECTOR: &str = "add_connector";
     pub const CONNECTOR_DETAIL: &str = "connector_detail";
+    pub const SERVER_MESSAGES: &str = "server_messages";
     pub const RECONNECT: &str = "reconnect";
     pub const SET_ENABLED: &str = "set_enabled";
     pub const REMOVE_CONNECTOR: &str = "remove_connector";
@@ -396,6 +397,26 @@ pub struct ServerInfo {
     pub instructions: Option<String>,
     /// The protocol version that was negotiated.
     pub protocol_version: String,
+}
+
+/// One message a server logged (`notifications/message`), kept for "About this server".
+/// The server's words, cut and cleaned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerMessage {
+    /// `debug`, `info`, `notice`, `warning`, `error`, `critical`, `alert` or `emergency`.
+    pub level: String,
+    pub logger: Option<String>,
+    pub text: String,
+    /// When it arrived, the person's local time (`14:03:07`).
+    pub at: String,
+}
+
+/// The latest messages of a connector's server, oldest first, and how many older ones were
+/// let go to keep the list bounded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerMessages {
+    pub messages: Vec<ServerMessage>,
+    pub dropped: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

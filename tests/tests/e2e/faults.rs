@@ -84,13 +84,50 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
     );
     desktop.screenshot("02-garbage");
 
-    // The network goes: connecting again says nothing answers; when it is back, the
-    // connector connects by itself, with no click.
-    proxy.down();
+    // A call that comes with 10,000 log messages: the reply goes on, and the latest 500 are
+    // under "About this server".
+    proxy.next(Some("tools/call"), Fault::Flood(10_000));
+    models.push(ModelReply::new().tool_call(
+        "flooded",
+        "everything_reference_server__echo",
+        json!({"message": "through the flood"}),
+    ));
+    models.push(ModelReply::text("The flood is over."));
+    send(&app, "Echo through the flood").await;
+    app.wait_until(&tid("messages"), |t| t.contains("The flood is over."))
+        .await;
     let nav = app.wait_for(&tid("nav-connectors")).await;
     app.click(&nav).await.expect("Connectors");
     let row = app.wait_for(&tid("connector-row")).await;
     app.click(&row).await.expect("open the connector");
+    let about = app
+        .wait_for(&format!("{} summary", tid("about-server")))
+        .await;
+    app.click(&about).await.expect("About this server");
+    let show = app.wait_for(&tid("server-messages-show")).await;
+    app.click(&show).await.expect("Show messages");
+    app.wait_text(
+        &tid("server-messages-dropped"),
+        "9,500 older messages are no longer kept.",
+    )
+    .await;
+    let list = app.wait_for(&tid("server-messages")).await;
+    assert_eq!(
+        app.attribute(&list, "data-count").await.expect("count"),
+        Some("500".to_owned())
+    );
+    app.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center', behavior: 'instant'});",
+        json!([tid("server-messages")]),
+    )
+    .await
+    .expect("scrolled");
+    app.painted().await.expect("drawn");
+    desktop.screenshot("03-server-messages");
+
+    // The network goes: connecting again says nothing answers; when it is back, the
+    // connector connects by itself, with no click.
+    proxy.down();
     from_more_menu(&app, "reconnect-button").await;
     app.wait_text(&tid("detail-state"), "Can't reach").await;
     app.wait_text(
@@ -98,9 +135,9 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
         "Switchboard keeps trying on its own, less often as time goes by.",
     )
     .await;
-    desktop.screenshot("03-network-gone");
+    desktop.screenshot("04-network-gone");
     proxy.up();
     app.wait_text(&tid("detail-state"), "Connected").await;
-    desktop.screenshot("04-back");
+    desktop.screenshot("05-back");
     app.quit().await;
 }
