@@ -71,7 +71,7 @@ pub fn ActivityPage() -> impl IntoView {
                         "Activity"
                     </h1>
                     <p class="page-lead">
-                        "Every tool the model used or tried to use, newest first, and what decided it."
+                        "Every tool the model used or tried to use, and what servers had your model write, newest first, with what decided it."
                     </p>
                 </div>
                 <button
@@ -197,7 +197,11 @@ fn ActivityRow(
                 <span class="activity-tool">
                     {entry.connector_name.clone()}
                     " · "
-                    <code>{entry.tool.clone()}</code>
+                    {if entry.tool == switchboard_ipc::tools::SAMPLING_ACTIVITY {
+                        view! { <span>{entry.tool.clone()}</span> }.into_any()
+                    } else {
+                        view! { <code>{entry.tool.clone()}</code> }.into_any()
+                    }}
                 </span>
                 <span class="activity-when">{when}</span>
             </div>
@@ -224,6 +228,10 @@ fn ActivityRow(
                     >
                         {format!("Open “{title}”")}
                     </button>
+                }
+                .into_any(),
+                None if conversation_id == 0 => view! {
+                    <span class="activity-gone">"Asked by the server, outside any conversation."</span>
                 }
                 .into_any(),
                 None => view! { <span class="activity-gone">"The conversation was deleted."</span> }.into_any(),

@@ -1344,7 +1344,7 @@ fn ToolOptions(
                 "Let this server ask the model to write text"
             </label>
             <p class="field-hint">
-                "A server's questions open in a window that names this connector; nothing is sent until you answer. Asking the model is not offered to servers yet; that choice is kept for when it is."
+                "A server's questions, and what it would have your model write, open in a window that names this connector; nothing is sent until you answer. What your model writes for a server counts toward this connector's daily limit and shows in Activity."
             </p>
         </details>
     }

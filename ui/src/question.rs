@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use serde_json::{Map, Value};
 use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::ask::{
-    Answer, Field, Input, Question, QuestionEvent, QuestionKind, TextFormat,
+    Answer, Field, Input, Question, QuestionEvent, QuestionKind, SamplingLine, TextFormat,
 };
 use switchboard_ipc::event;
 
@@ -95,11 +95,10 @@ fn QuestionDialog(question: Question, done: Callback<()>) -> impl IntoView {
         });
     };
     let answer = Callback::new(send);
-    let is_page = matches!(kind, QuestionKind::Page { .. });
-    let title = if is_page {
-        format!("{connector_name} asks you to open a page")
-    } else {
-        format!("{connector_name} asks for information")
+    let title = match kind {
+        QuestionKind::Page { .. } => format!("{connector_name} asks you to open a page"),
+        QuestionKind::Sampling { .. } => format!("{connector_name} asks your model to write"),
+        QuestionKind::Form { .. } => format!("{connector_name} asks for information"),
     };
     let from = format!(
         "From your connector “{connector_name}”. Nothing is sent until you choose; Esc closes this without answering."
@@ -108,6 +107,14 @@ fn QuestionDialog(question: Question, done: Callback<()>) -> impl IntoView {
         QuestionKind::Form { fields } => view! { <FormBody fields answer busy error /> }.into_any(),
         QuestionKind::Page { url, host } => {
             view! { <PageBody url host answer busy error /> }.into_any()
+        }
+        QuestionKind::Sampling {
+            model,
+            system,
+            messages,
+            max_tokens,
+        } => {
+            view! { <SamplingBody model system messages max_tokens answer busy error /> }.into_any()
         }
     };
     view! {
@@ -170,6 +177,77 @@ fn PageBody(
             </button>
             </div>
         </div>
+        </div>
+    }
+}
+
+/// What the server would have the person's model read, and which model: sent only on the
+/// person's word.
+#[component]
+fn SamplingBody(
+    model: String,
+    system: Option<String>,
+    messages: Vec<SamplingLine>,
+    max_tokens: u32,
+    answer: Callback<Answer>,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<ErrorInfo>>,
+) -> impl IntoView {
+    let decline = NodeRef::<leptos::html::Button>::new();
+    // Decline first: a stray Enter must not spend the person's model on a server.
+    focus_when_mounted(decline);
+    view! {
+        <div class="form">
+            <p class="question-sampling-model" data-testid="question-sampling-model">
+                "It goes to " <strong>{model}</strong> ", and the answer goes back to the server."
+            </p>
+            {system
+                .map(|system| {
+                    view! {
+                        <div class="question-sampling-part">
+                            <h3 class="field-label">"Instructions for the model"</h3>
+                            <p class="question-sampling-text" data-testid="question-sampling-system">{system}</p>
+                        </div>
+                    }
+                })}
+            {messages
+                .into_iter()
+                .map(|line| {
+                    let label = if line.role == "assistant" { "An earlier answer" } else { "What the model reads" };
+                    view! {
+                        <div class="question-sampling-part">
+                            <h3 class="field-label">{label}</h3>
+                            <p class="question-sampling-text" data-testid="question-sampling-message">{line.text}</p>
+                        </div>
+                    }
+                })
+                .collect_view()}
+            <p class="field-hint">{format!("An answer of up to {} tokens.", crate::components::grouped(max_tokens as usize))}</p>
+            <div class="modal-actions question-actions">
+                <ActionError error />
+                <div class="question-buttons">
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="question-decline"
+                        node_ref=decline
+                        disabled=move || busy.get()
+                        on:click=move |_| answer.run(Answer::Decline)
+                    >
+                        "Decline"
+                    </button>
+                    <button
+                        type="button"
+                        class="button button-primary"
+                        data-testid="question-send-to-model"
+                        disabled=move || busy.get()
+                        on:click=move |_| answer.run(Answer::Accept { content: Map::new() })
+                    >
+                        {move || busy.get().then(|| view! { <Spinner /> })}
+                        "Send to the model"
+                    </button>
+                </div>
+            </div>
         </div>
     }
 }

@@ -19,7 +19,7 @@ use rmcp::transport::{AuthError, CredentialStore, StoredCredentials};
 use switchboard_core::ask::{self, Asker};
 use switchboard_core::oauth::{Browser, ClientIdentity, MAX_AUTHORIZATIONS, OAuth};
 use switchboard_core::secrets::Secret;
-use switchboard_core::session::ConnectError;
+use switchboard_core::session::{ConnectError, Powers};
 use switchboard_core::{Error, ErrorCode, Session, Timeouts};
 use switchboard_ipc::ask::{Answer, QuestionKind};
 
@@ -175,7 +175,7 @@ fn accept_defaults() -> Asker {
                 QuestionKind::Form { fields } => Answer::Accept {
                     content: ask::defaults(&fields),
                 },
-                QuestionKind::Page { .. } => Answer::Decline,
+                QuestionKind::Page { .. } | QuestionKind::Sampling { .. } => Answer::Decline,
             }
         })
     })
@@ -210,7 +210,11 @@ async fn run(url: &str) -> switchboard_core::Result<()> {
             Timeouts::default(),
             client.oauth.client(),
             None,
-            Some(accept_defaults()),
+            Powers {
+                asker: Some(accept_defaults()),
+                elicitation: true,
+                sampling: None,
+            },
         )
         .await
         {

@@ -15,7 +15,7 @@ use rmcp::model::{ElicitRequestParams, ElicitationSchema};
 use serde_json::{Map, Value};
 use switchboard_ipc::ConnectorId;
 use switchboard_ipc::ask::{
-    Answer, Choice, Field, Input, Question, QuestionEvent, QuestionKind, TextFormat,
+    Answer, Choice, Field, Input, Question, QuestionEvent, QuestionKind, SamplingLine, TextFormat,
 };
 use tokio::sync::oneshot;
 use url::Url;
@@ -41,6 +41,101 @@ pub struct Asked {
 
 /// Whoever answers a connector's questions: the window through the [`Desk`], or a test.
 pub type Asker = Arc<dyn Fn(Asked) -> Pin<Box<dyn Future<Output = Answer> + Send>> + Send + Sync>;
+
+/// What a server asks the person's model to answer, checked ([`sampling_of`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingRequest {
+    pub system: Option<String>,
+    pub messages: Vec<SamplingLine>,
+    pub max_tokens: u32,
+}
+
+/// The model's answer to a server's request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingReply {
+    pub text: String,
+    /// The model's id, as the server is told.
+    pub model: String,
+}
+
+/// Who answers a server's requests for the model (sampling): the chat, with the person's
+/// default model, counting each against the connector's limits.
+#[async_trait::async_trait]
+pub trait Sampler: Send + Sync + 'static {
+    /// The model that would answer, as the person knows it; none when no model is set up.
+    fn model(&self) -> Option<String>;
+    /// Refuses, in words, a request the connector's limits do not allow, before the
+    /// person is asked.
+    fn allowed(&self, connector: &ConnectorId) -> Result<()>;
+    /// Has the model answer a request the person approved, and logs it.
+    async fn sample(
+        &self,
+        connector: &ConnectorId,
+        connector_name: &str,
+        request: SamplingRequest,
+    ) -> Result<SamplingReply>;
+}
+
+const MAX_SAMPLING_MESSAGES: usize = 50;
+const MAX_SAMPLING_TEXT: usize = 20_000;
+/// The longest answer a server may ask for.
+const MAX_SAMPLING_TOKENS: u32 = 8_192;
+
+/// Checks a server's request for the model: text only (an image or a sound is named, tools
+/// are refused), bounded in length and count.
+#[allow(deprecated)]
+pub fn sampling_of(request: &rmcp::model::CreateMessageRequestParams) -> Result<SamplingRequest> {
+    use rmcp::model::SamplingMessageContentBlock as Block;
+    if request.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+        return Err(unusable(
+            "The server asked the model to use tools of its own.",
+        ));
+    }
+    if request.messages.is_empty() || request.messages.len() > MAX_SAMPLING_MESSAGES {
+        return Err(unusable(format!(
+            "The request has {} messages.",
+            request.messages.len()
+        )));
+    }
+    let messages = request
+        .messages
+        .iter()
+        .map(|message| {
+            let text = message
+                .content
+                .clone()
+                .into_vec()
+                .into_iter()
+                .map(|block| match block {
+                    Block::Text(text) => Ok(text.text),
+                    Block::Image(_) => Ok("[an image]".to_owned()),
+                    Block::Audio(_) => Ok("[a sound]".to_owned()),
+                    _ => Err(unusable(
+                        "The server sent the model a tool's call or result.",
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?
+                .join("\n");
+            Ok(SamplingLine {
+                role: match message.role {
+                    rmcp::model::Role::Assistant => "assistant",
+                    _ => "user",
+                }
+                .to_owned(),
+                text: paragraphs(&text, MAX_SAMPLING_TEXT),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SamplingRequest {
+        system: request
+            .system_prompt
+            .as_deref()
+            .map(|s| paragraphs(s, MAX_SAMPLING_TEXT))
+            .filter(|s| !s.is_empty()),
+        messages,
+        max_tokens: request.max_tokens.clamp(1, MAX_SAMPLING_TOKENS),
+    })
+}
 
 /// Checks what a server asks before anything of it is shown.
 pub fn question_of(request: &ElicitRequestParams) -> Result<Asked> {

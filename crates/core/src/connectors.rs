@@ -19,14 +19,14 @@ use tokio::sync::{OnceCell, broadcast, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::address;
-use crate::ask::{Asker, Desk};
+use crate::ask::{Asker, Desk, Sampler};
 use crate::error::{Error, Result};
 use crate::oauth::{Browser, ClientIdentity, OAuth};
 use crate::redirect::{
     Loopback, PendingSignIns, Redirect, Refused, SIGN_IN_PATIENCE, callback_path,
 };
 use crate::secrets::{KeyringCredentials, Secret, SecretKind, SecretStore};
-use crate::session::{ConnectError, Session, Timeouts};
+use crate::session::{ConnectError, Powers, Sampling, Session, Timeouts};
 use crate::settings::{ConnectorRecord, Settings, SettingsStore};
 use crate::signin;
 use crate::tools::policy;
@@ -102,6 +102,8 @@ struct Inner {
     state: Mutex<State>,
     /// Servers' questions waiting for the person.
     desk: Desk,
+    /// Answers servers' requests for the model, once the chat is there.
+    sampler: Mutex<Option<Arc<dyn Sampler>>>,
 }
 
 #[derive(Default)]
@@ -386,6 +388,7 @@ impl Connectors {
                 }),
                 events,
                 state: Mutex::new(state),
+                sampler: Mutex::new(None),
             }),
         })
     }
@@ -876,7 +879,8 @@ impl Connectors {
         }
         let mut declared_differently = false;
         let detail = self.change_tools(id, |settings, _| {
-            declared_differently = settings.allow_elicitation != allow_elicitation;
+            declared_differently = settings.allow_elicitation != allow_elicitation
+                || settings.allow_sampling != allow_sampling;
             settings.call_timeout_secs = call_timeout_secs;
             settings.allow_elicitation = allow_elicitation;
             settings.allow_sampling = allow_sampling;
@@ -885,7 +889,7 @@ impl Connectors {
         // What a client can do is declared when it connects: the server learns of the change
         // on a new connection (and may offer other tools on it).
         if declared_differently && detail.summary.state != ConnectorState::Off {
-            tracing::info!(%id, allow_elicitation, "connecting again to declare what the server may ask");
+            tracing::info!(%id, allow_elicitation, allow_sampling, "connecting again to declare what the server may ask");
             let summary = self.inner.connect(id, false)?;
             return Ok(ConnectorDetail { summary, ..detail });
         }
@@ -1049,6 +1053,12 @@ impl Connectors {
             detail: Some(format!("Link: {shown}")),
             kept_file: None,
         });
+    }
+
+    /// Who answers servers' requests for the model (the chat). Connectors that allow it
+    /// declare it from their next connection.
+    pub fn set_sampler(&self, sampler: Arc<dyn Sampler>) {
+        *self.inner.sampler.lock().unwrap_or_else(|e| e.into_inner()) = Some(sampler);
     }
 
     /// The person's answer to a server's question. A form's values are checked first; a
@@ -1303,16 +1313,25 @@ impl Inner {
         true
     }
 
-    /// Who answers the server's questions for a connector that allows them: the person,
-    /// through the desk, under the connector's name as it is when the question comes.
-    fn asker(&self, record: &ConnectorRecord) -> Option<Asker> {
-        if !record.tools.allow_elicitation {
-            return None;
+    /// What a connector's server may ask of the person, as the connector allows: forms and
+    /// pages (elicitation) and requests for the person's model (sampling, when the chat
+    /// answers them), put to the person through the desk under the connector's name as it
+    /// is when the question comes.
+    fn powers(&self, record: &ConnectorRecord) -> Powers {
+        let settings = &record.tools;
+        let sampler = self
+            .sampler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|_| settings.allow_sampling);
+        if !settings.allow_elicitation && sampler.is_none() {
+            return Powers::default();
         }
         let me = self.me.clone();
         let id = record.id.clone();
         let name = record.name.clone();
-        Some(Arc::new(move |asked| {
+        let asker: Asker = Arc::new(move |asked| {
             let me = me.clone();
             let id = id.clone();
             let name = name.clone();
@@ -1327,7 +1346,16 @@ impl Inner {
                     .map_or(name, |live| live.record.name.clone());
                 inner.desk.ask(id, name, asked).await
             })
-        }))
+        });
+        Powers {
+            asker: Some(asker),
+            elicitation: settings.allow_elicitation,
+            sampling: sampler.map(|sampler| Sampling {
+                sampler,
+                connector: record.id.clone(),
+                connector_name: record.name.clone(),
+            }),
+        }
     }
 
     fn generation(&self, id: &ConnectorId) -> Option<u64> {
@@ -1358,7 +1386,7 @@ impl Inner {
                     self.timeouts,
                     client,
                     record.era,
-                    self.asker(record),
+                    self.powers(record),
                 )
                 .await;
                 let listed = self
@@ -1392,7 +1420,7 @@ impl Inner {
                         self.timeouts,
                         plain,
                         record.era,
-                        self.asker(record),
+                        self.powers(record),
                     )
                     .await;
                     return self.listed(connected).await;
@@ -1411,7 +1439,7 @@ impl Inner {
                     self.timeouts,
                     oauth.client(),
                     record.era,
-                    self.asker(record),
+                    self.powers(record),
                 )
                 .await;
                 let listed = self.listed(connected.map_err(|err| {
@@ -1480,7 +1508,7 @@ impl Inner {
                     self.timeouts,
                     web::client(Default::default())?,
                     record.era,
-                    self.asker(&record),
+                    self.powers(&record),
                 )
                 .await
                 {
@@ -1540,7 +1568,7 @@ impl Inner {
             self.timeouts,
             oauth.client(),
             record.era,
-            self.asker(&record),
+            self.powers(&record),
         )
         .await;
         with_saved_sign_in(self.listed(connected).await, Some(oauth))

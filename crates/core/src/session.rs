@@ -157,6 +157,10 @@ struct Handler {
     /// Who answers the server's questions; none when the connector does not allow them
     /// (and then none are declared).
     asker: Option<Asker>,
+    /// Whether forms and pages may be asked for (elicitation).
+    elicitation: bool,
+    /// Who has the person's model answer the server (sampling), for which connector.
+    sampling: Option<Sampling>,
     /// How many questions are before the person now: a request's time bound waits for them.
     asking: watch::Sender<usize>,
     /// The latest messages the server logged, bounded.
@@ -183,7 +187,7 @@ impl Handler {
     /// A server's question (an `elicitation/create` request, or one round of a 2026-07-28
     /// call's `input_required`), put to the person when allowed, declined otherwise.
     async fn elicit(&self, request: ElicitRequestParams) -> Result<ElicitResult, rmcp::ErrorData> {
-        let Some(asker) = &self.asker else {
+        let Some(asker) = self.asker.as_ref().filter(|_| self.elicitation) else {
             tracing::info!("a server asked for input, which its connector does not allow");
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         };
@@ -200,6 +204,99 @@ impl Handler {
             Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
             Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
         })
+    }
+}
+
+/// What the person lets a connector's server ask of them, and who answers: declared to the
+/// server at the handshake, so a change needs a new connection.
+#[derive(Clone, Default)]
+pub struct Powers {
+    /// Puts a question to the person (both kinds below go through it).
+    pub asker: Option<Asker>,
+    /// Forms and pages (elicitation).
+    pub elicitation: bool,
+    /// Requests for the person's model (sampling).
+    pub sampling: Option<Sampling>,
+}
+
+/// Who answers a connector's requests for the model.
+#[derive(Clone)]
+pub struct Sampling {
+    pub sampler: std::sync::Arc<dyn ask::Sampler>,
+    pub connector: switchboard_ipc::ConnectorId,
+    pub connector_name: String,
+}
+
+impl Powers {
+    fn elicits(&self) -> bool {
+        self.elicitation && self.asker.is_some()
+    }
+
+    fn samples(&self) -> bool {
+        self.sampling.is_some() && self.asker.is_some()
+    }
+}
+
+impl Handler {
+    /// A server's request for the person's model (`sampling/createMessage`): within the
+    /// connector's limits, shown to the person, sent to their default model only on their
+    /// word. A refusal is the spec's "user rejected" error (-1).
+    #[allow(deprecated)]
+    async fn sample(
+        &self,
+        request: rmcp::model::CreateMessageRequestParams,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        let (Some(asker), Some(sampling)) = (&self.asker, &self.sampling) else {
+            tracing::info!("a server asked for the model, which its connector does not allow");
+            return Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                "This client does not take requests for the model from this server.",
+                None,
+            ));
+        };
+        let refused =
+            |message: String| rmcp::ErrorData::new(rmcp::model::ErrorCode(-1), message, None);
+        let Some(model) = sampling.sampler.model() else {
+            return Err(refused(
+                "The person has no model set up to answer.".to_owned(),
+            ));
+        };
+        sampling
+            .sampler
+            .allowed(&sampling.connector)
+            .map_err(|err| refused(err.message))?;
+        let checked = ask::sampling_of(&request).map_err(|err| {
+            tracing::info!(detail = ?err.detail, "a server's request for the model could not be shown");
+            rmcp::ErrorData::invalid_params(err.message, None)
+        })?;
+        let asked = ask::Asked {
+            message: String::new(),
+            kind: switchboard_ipc::ask::QuestionKind::Sampling {
+                model,
+                system: checked.system.clone(),
+                messages: checked.messages.clone(),
+                max_tokens: checked.max_tokens,
+            },
+        };
+        let answer = {
+            self.asking.send_modify(|n| *n += 1);
+            let _answered = Answered(&self.asking);
+            asker(asked).await
+        };
+        if !matches!(answer, Answer::Accept { .. }) {
+            return Err(refused("The person declined the request.".to_owned()));
+        }
+        let reply = sampling
+            .sampler
+            .sample(&sampling.connector, &sampling.connector_name, checked)
+            .await
+            .map_err(|err| rmcp::ErrorData::internal_error(err.message, None))?;
+        let mut result = rmcp::model::CreateMessageResult::new(
+            rmcp::model::SamplingMessage::assistant_text(reply.text),
+            reply.model,
+        );
+        result.stop_reason = Some("endTurn".to_owned());
+        Ok(result)
     }
 }
 
@@ -227,6 +324,15 @@ impl ClientHandler for Handler {
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.changed("tools");
+    }
+
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        request: rmcp::model::CreateMessageRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        self.sample(request).await
     }
 
     async fn create_elicitation(
@@ -409,11 +515,15 @@ impl From<ConnectError> for crate::Error {
     }
 }
 
-/// What Switchboard declares it can do: elicitation (forms and pages) only when someone
-/// answers the questions.
-fn client_config(asks: bool) -> ClientConfig {
+/// What Switchboard declares it can do: elicitation (forms and pages) and sampling only
+/// when the connector allows them and someone answers.
+#[allow(deprecated)]
+fn client_config(powers: &Powers) -> ClientConfig {
     let mut capabilities = ClientCapabilities::default();
-    if asks {
+    if powers.samples() {
+        capabilities.sampling = Some(rmcp::model::SamplingCapability::default());
+    }
+    if powers.elicits() {
         capabilities.elicitation = Some(
             ElicitationCapability::new()
                 .with_form(FormElicitationCapability::new().with_schema_validation(true))
@@ -431,9 +541,9 @@ fn client_config(asks: bool) -> ClientConfig {
 fn handler(
     changes: &watch::Sender<u64>,
     lifecycle: &ClientLifecycleMode,
-    asker: &Option<Asker>,
+    powers: &Powers,
 ) -> Handler {
-    let config = client_config(asker.is_some());
+    let config = client_config(powers);
     let config = match lifecycle {
         ClientLifecycleMode::Initialize => {
             config.with_protocol_version(ProtocolVersion::V_2025_11_25)
@@ -444,7 +554,9 @@ fn handler(
         config,
         changes: changes.clone(),
         progress: ProgressDispatcher::new(),
-        asker: asker.clone(),
+        asker: powers.asker.clone(),
+        elicitation: powers.elicits(),
+        sampling: powers.sampling.clone().filter(|_| powers.samples()),
         asking: watch::Sender::new(0),
         messages: std::sync::Mutex::default(),
     }
@@ -508,17 +620,16 @@ impl Session {
     where
         C: McpHttpClient,
     {
-        Self::connect_asking(url, timeouts, client, era, None).await
+        Self::connect_asking(url, timeouts, client, era, Powers::default()).await
     }
 
-    /// [`Self::connect_with`], declaring that the server may ask the person for input,
-    /// which `asker` puts to them.
+    /// [`Self::connect_with`], declaring what the server may ask of the person (`powers`).
     pub async fn connect_asking<C>(
         url: &str,
         timeouts: Timeouts,
         client: C,
         era: Option<Era>,
-        asker: Option<Asker>,
+        powers: Powers,
     ) -> Result<Self, ConnectError>
     where
         C: McpHttpClient,
@@ -536,7 +647,7 @@ impl Session {
             if era == Some(Era::LegacySse)
                 && let Some(plain) = &legacy
             {
-                match Self::legacy_handshake(plain.clone(), url, &changed, &asker).await {
+                match Self::legacy_handshake(plain.clone(), url, &changed, &powers).await {
                     Ok(started) => return Ok((started, Era::LegacySse)),
                     Err(err) => tracing::info!(
                         code = ?err.code,
@@ -545,7 +656,7 @@ impl Session {
                 }
             }
             let streamable_era = era.filter(|e| *e != Era::LegacySse);
-            match Self::handshake(transport, streamable_era, &changed, &asker).await {
+            match Self::handshake(transport, streamable_era, &changed, &powers).await {
                 Ok(started) => {
                     let era = started
                         .peer_info()
@@ -564,7 +675,7 @@ impl Session {
                     ) && era != Some(Era::LegacySse)
                         && let Some(plain) = &legacy
                         && let Ok(started) =
-                            Self::legacy_handshake(plain.clone(), url, &changed, &asker).await
+                            Self::legacy_handshake(plain.clone(), url, &changed, &powers).await
                     {
                         return Ok((started, Era::LegacySse));
                     }
@@ -586,11 +697,11 @@ impl Session {
         client: reqwest::Client,
         url: &str,
         changed: &watch::Sender<u64>,
-        asker: &Option<Asker>,
+        powers: &Powers,
     ) -> Result<RunningService<RoleClient, Handler>> {
         let transport = crate::legacy_sse::connect(client, url).await?;
         let lifecycle = ClientLifecycleMode::Initialize;
-        handler(changed, &lifecycle, asker)
+        handler(changed, &lifecycle, powers)
             .serve_with_lifecycle(transport, lifecycle)
             .await
             .map_err(|err| diagnose::handshake(&err))
@@ -605,7 +716,7 @@ impl Session {
         transport: impl Fn() -> StreamableHttpClientTransport<C>,
         era: Option<Era>,
         changed: &watch::Sender<u64>,
-        asker: &Option<Asker>,
+        powers: &Powers,
     ) -> Result<RunningService<RoleClient, Handler>, ClientInitializeError>
     where
         C: StreamableHttpClient + Send + Sync + 'static,
@@ -614,7 +725,7 @@ impl Session {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         };
         let shake = |lifecycle: ClientLifecycleMode| {
-            handler(changed, &lifecycle, asker).serve_with_lifecycle(transport(), lifecycle)
+            handler(changed, &lifecycle, powers).serve_with_lifecycle(transport(), lifecycle)
         };
         let remembered = match era {
             Some(Era::Sessions) => Some(shake(ClientLifecycleMode::Initialize).await),
@@ -1034,19 +1145,30 @@ impl Session {
             return Ok(Some((None, needed.request_state)));
         }
         let mut answers = rmcp::model::InputResponses::new();
-        for (key, request) in requests {
-            let rmcp::model::InputRequest::Elicitation(request) = request else {
-                return Ok(None);
-            };
-            let answer = self
-                .service
-                .service()
-                .elicit(request.params)
-                .await
-                .map_err(ServiceError::McpError)?;
-            let answer = serde_json::to_value(answer).map_err(|err| {
+        let to_value = |value: Result<Value, serde_json::Error>| {
+            value.map_err(|err| {
                 ServiceError::McpError(rmcp::ErrorData::internal_error(err.to_string(), None))
-            })?;
+            })
+        };
+        for (key, request) in requests {
+            let handler = self.service.service();
+            let answer = match request {
+                rmcp::model::InputRequest::Elicitation(request) => to_value(serde_json::to_value(
+                    handler
+                        .elicit(request.params)
+                        .await
+                        .map_err(ServiceError::McpError)?,
+                ))?,
+                rmcp::model::InputRequest::CreateMessage(request) => {
+                    to_value(serde_json::to_value(
+                        handler
+                            .sample(request.params)
+                            .await
+                            .map_err(ServiceError::McpError)?,
+                    ))?
+                }
+                _ => return Ok(None),
+            };
             answers.insert(key, answer);
         }
         Ok(Some((Some(answers), needed.request_state)))

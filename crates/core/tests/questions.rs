@@ -268,3 +268,165 @@ async fn a_server_asks_only_when_allowed_and_every_answer_is_checked_before_it_g
     )
     .await;
 }
+
+/// A model that answers every request with the same words, and remembers what it read.
+#[derive(Default)]
+struct TestSampler {
+    read: std::sync::Mutex<Vec<switchboard_core::ask::SamplingRequest>>,
+    over_limit: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl switchboard_core::ask::Sampler for TestSampler {
+    fn model(&self) -> Option<String> {
+        Some("Test models · tiny".to_owned())
+    }
+
+    fn allowed(&self, _: &ConnectorId) -> switchboard_core::Result<()> {
+        if self.over_limit.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(switchboard_core::Error::new(
+                switchboard_core::ErrorCode::InvalidSetting,
+                "This connector has reached its limit of 1 uses today.",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn sample(
+        &self,
+        _: &ConnectorId,
+        _: &str,
+        request: switchboard_core::ask::SamplingRequest,
+    ) -> switchboard_core::Result<switchboard_core::ask::SamplingReply> {
+        self.read.lock().expect("read").push(request);
+        Ok(switchboard_core::ask::SamplingReply {
+            text: "Autumn moonlight, a worm digs silently.".to_owned(),
+            model: "tiny".to_owned(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_has_the_persons_model_write_only_when_allowed_and_approved() {
+    const SAMPLING_TOOL: &str = "trigger-sampling-request";
+    let everything = kit::Everything::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open_with_browser(
+        &dir.path().join("settings.json"),
+        Arc::new(MemorySecrets::default()),
+        Arc::new(RecordingBrowser::default()),
+    );
+    let sampler = Arc::new(TestSampler::default());
+    connectors.set_sampler(sampler.clone());
+    let mut events = connectors.subscribe();
+    let added = add(&connectors, everything.url(), None).await;
+    assert_eq!(
+        settled(&connectors, &added.id).await.state,
+        ConnectorState::Connected
+    );
+    assert!(
+        !tool_names(&connectors, &added.id)
+            .iter()
+            .any(|t| t == SAMPLING_TOOL)
+    );
+
+    connectors
+        .set_tool_options(&added.id, 30, false, true)
+        .expect("allowed");
+    until(
+        &connectors,
+        &added.id,
+        "connected again, declaring sampling",
+        |s| {
+            s.state == ConnectorState::Connected
+                && s.counts
+                    .is_some_and(|c| c.tools as usize > kit::EVERYTHING_TOOLS)
+        },
+    )
+    .await;
+    let tools = tool_names(&connectors, &added.id);
+    assert!(tools.iter().any(|t| t == SAMPLING_TOOL), "{tools:?}");
+    assert!(
+        !tools.iter().any(|t| t == FORM_TOOL),
+        "forms were not allowed: {tools:?}"
+    );
+
+    let session = connectors.session(&added.id).expect("session");
+    let call = |session: Arc<switchboard_core::Session>| {
+        tokio::spawn(async move {
+            let arguments = json!({"prompt": "Write a haiku", "maxTokens": 50});
+            session
+                .call_tool_within(
+                    SAMPLING_TOOL,
+                    arguments.as_object().cloned().expect("object"),
+                    Duration::from_secs(30),
+                    |_| {},
+                )
+                .await
+        })
+    };
+    // Shown first: the model that would answer, the server's instructions and its words.
+    let running = call(session.clone());
+    let question = asked(&mut events).await;
+    assert_eq!(question.connector_name, kit::EVERYTHING_SERVER_TITLE);
+    let QuestionKind::Sampling {
+        model,
+        system,
+        messages,
+        max_tokens,
+    } = &question.kind
+    else {
+        panic!("{question:?}");
+    };
+    assert_eq!(model, "Test models · tiny");
+    assert_eq!(system.as_deref(), Some("You are a helpful test server."));
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].role, "user");
+    assert!(messages[0].text.ends_with("Write a haiku"), "{messages:?}");
+    assert_eq!(*max_tokens, 50);
+    assert!(
+        sampler.read.lock().expect("read").is_empty(),
+        "nothing sent before the person says so"
+    );
+    connectors
+        .answer_question(
+            &question.id,
+            Answer::Accept {
+                content: Map::new(),
+            },
+        )
+        .expect("approved");
+    let text = text_of(&running.await.expect("joined").expect("the call ends"));
+    assert!(
+        text.contains("Autumn moonlight, a worm digs silently."),
+        "{text}"
+    );
+    assert_eq!(sampler.read.lock().expect("read").len(), 1);
+
+    // Declined: the model is not asked; the server hears the person said no.
+    let running = call(session.clone());
+    let question = asked(&mut events).await;
+    connectors
+        .answer_question(&question.id, Answer::Decline)
+        .expect("declined");
+    let declined = running.await.expect("joined");
+    let said = match &declined {
+        Ok(result) => text_of(result),
+        Err(err) => err.message.clone(),
+    };
+    assert!(said.contains("declined"), "{said}");
+    assert_eq!(sampler.read.lock().expect("read").len(), 1);
+
+    // Over the connector's limit: refused before the person is even asked.
+    sampler
+        .over_limit
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let refused = call(session.clone()).await.expect("joined");
+    let said = match &refused {
+        Ok(result) => text_of(result),
+        Err(err) => err.message.clone(),
+    };
+    assert!(said.contains("limit"), "{said}");
+    assert!(connectors.waiting_questions().is_empty());
+    assert_eq!(sampler.read.lock().expect("read").len(), 1);
+}

@@ -33,6 +33,25 @@ pub enum QuestionKind {
         /// Its host, which the person should recognise.
         host: String,
     },
+    /// Text for the person's model to answer (sampling): sent to `model` only when the
+    /// person says so, its answer going back to the server.
+    Sampling {
+        /// The model that would answer, as the person knows it ("Anthropic · claude-…").
+        model: String,
+        /// The server's instructions to the model.
+        system: Option<String>,
+        messages: Vec<SamplingLine>,
+        /// The longest answer the server asks for, in tokens.
+        max_tokens: u32,
+    },
+}
+
+/// One message of a server's request to the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplingLine {
+    /// `user` (the server's words) or `assistant` (an earlier answer it quotes).
+    pub role: String,
+    pub text: String,
 }
 
 /// One field of a form.

@@ -332,6 +332,10 @@ pub fn input_changes(before: &Value, now: &Value) -> Vec<String> {
     lines
 }
 
+/// The activity log's name for a server's request for the person's model (sampling), in
+/// place of a tool's name; such a request belongs to no conversation (its id is 0).
+pub const SAMPLING_ACTIVITY: &str = "asked the model to write";
+
 #[cfg(test)]
 mod input_change_tests {
     use serde_json::json;

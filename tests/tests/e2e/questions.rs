@@ -205,3 +205,104 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
     assert_eq!(opened.trim(), page);
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_has_the_persons_model_write_only_on_their_word_and_it_shows_in_activity() {
+    let models = ModelServer::start();
+    models.models(&["tool-model"]);
+    let everything = kit::Everything::start();
+    let mut desktop = Desktop::start("questions_sampling");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, everything.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    tool_row_of(&app, Some(kit::EVERYTHING_SERVER_TITLE), "echo").await;
+    let options = app
+        .wait_for(&format!("{} summary", tid("tool-options")))
+        .await;
+    app.click(&options).await.expect("open the settings");
+    let switch = app.wait_for(&tid("allow-sampling")).await;
+    app.click(&switch)
+        .await
+        .expect("allow requests for the model");
+    allow(&app, "trigger-sampling-request").await;
+
+    // The chat's model calls the tool; the server asks the person's model for a haiku; the
+    // chat's model reads the tool's result.
+    models.push(ModelReply::new().tool_call(
+        "haiku",
+        &format!("{PREFIX}trigger-sampling-request"),
+        json!({"prompt": "Write a haiku about autumn", "maxTokens": 60}),
+    ));
+    models.push(ModelReply::text("Autumn moonlight, a worm digs silently."));
+    models.push(ModelReply::text("The server got its haiku."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Get the server a haiku").await;
+    app.wait_text(
+        &tid("question-title"),
+        &format!("{} asks your model to write", kit::EVERYTHING_SERVER_TITLE),
+    )
+    .await;
+    app.wait_until(&tid("question-sampling-model"), |t| {
+        t.contains("127.0.0.1 · tool-model")
+    })
+    .await;
+    app.wait_text(
+        &tid("question-sampling-system"),
+        "You are a helpful test server.",
+    )
+    .await;
+    app.wait_until(&tid("question-sampling-message"), |t| {
+        t.ends_with("Write a haiku about autumn")
+    })
+    .await;
+    desktop.screenshot("01-sampling");
+    // Nothing went to the model before the person said so: only the chat's own request.
+    assert_eq!(
+        models
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/chat/completions"))
+            .count(),
+        1
+    );
+    let send_it = app.wait_for(&tid("question-send-to-model")).await;
+    app.click(&send_it).await.expect("Send to the model");
+    app.wait_gone(&tid("question-dialog")).await;
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("The server got its haiku.")
+    })
+    .await;
+    let read = tool_result_sent(&models, 3, "haiku").await.to_string();
+    assert!(
+        read.contains("Autumn moonlight, a worm digs silently."),
+        "{read}"
+    );
+    // What the person's model was sent: the server's instructions and words, no tools.
+    let sampled = super::chat::request_number(&models, 2).await;
+    assert_eq!(
+        sampled["messages"][0]["content"],
+        "You are a helpful test server."
+    );
+    assert!(
+        sampled["tools"].as_array().is_none_or(|t| t.is_empty()),
+        "{sampled}"
+    );
+
+    // Activity lists it under the connector.
+    let nav = app.wait_for(&tid("nav-activity")).await;
+    app.click(&nav).await.expect("Activity");
+    app.wait_until(
+        &format!(
+            "{}[data-tool=\"asked the model to write\"]",
+            tid("activity-row")
+        ),
+        |t| t.contains("approved by the person") && t.contains("Autumn moonlight"),
+    )
+    .await;
+    desktop.screenshot("02-activity");
+    app.quit().await;
+}

@@ -7,6 +7,7 @@
 //! is saved.
 
 pub mod attachments;
+mod sampling;
 pub mod service;
 pub mod store;
 pub mod turn;

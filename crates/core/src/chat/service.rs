@@ -36,10 +36,10 @@ pub struct Chat {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: ChatStore,
-    providers: Providers,
-    connectors: Connectors,
+pub(super) struct Inner {
+    pub(super) store: ChatStore,
+    pub(super) providers: Providers,
+    pub(super) connectors: Connectors,
     /// Tool calls waiting for the person's answer, across conversations.
     approvals: Arc<Approvals>,
     /// The reply being written in each conversation, to stop it.
@@ -56,17 +56,22 @@ impl Chat {
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                providers,
-                connectors,
-                approvals: Arc::new(Approvals::default()),
-                replying: Mutex::new(HashMap::new()),
-                events,
-                runtime,
-            }),
-        }
+        let inner = Arc::new(Inner {
+            store,
+            providers,
+            connectors,
+            approvals: Arc::new(Approvals::default()),
+            replying: Mutex::new(HashMap::new()),
+            events,
+            runtime,
+        });
+        // Servers' requests for the model are answered by the chat's models.
+        inner
+            .connectors
+            .set_sampler(Arc::new(super::sampling::ChatSampler(Arc::downgrade(
+                &inner,
+            ))));
+        Self { inner }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ChatEvent> {
