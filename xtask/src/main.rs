@@ -160,6 +160,8 @@ fn test(args: &[String]) -> Result {
         "bench_gate",
         "--test",
         "faults",
+        "--test",
+        "keyring_locked",
         "--",
         "-D",
         "warnings",
@@ -224,6 +226,18 @@ fn keyring_tests() -> Result {
     sh(Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &script])
         .env("PATH", setup::path_with_tools()))?;
+    // A keyring the test locks, in a session of its own and with no display, so no unlock
+    // prompt can be shown (as when the person dismisses it).
+    let locked = format!(
+        "export XDG_DATA_HOME=\"$(mktemp -d)\" \
+         && echo -n switchboard | gnome-keyring-daemon --unlock --replace --components=secrets >/dev/null \
+         && exec '{cargo_bin}' test --features {APP_FEATURES} --test keyring_locked -- --nocapture"
+    );
+    sh(Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &locked])
+        .env("PATH", setup::path_with_tools())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY"))?;
     sh(cargo()
         .args(["test", "--features", APP_FEATURES, "--test", "no_keyring"])
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"))

@@ -161,6 +161,18 @@ pub fn account(connector: &ConnectorId, kind: SecretKind) -> String {
 }
 
 fn unavailable(err: keyring::Error) -> Error {
+    let said = err.to_string().to_ascii_lowercase();
+    if matches!(err, keyring::Error::NoStorageAccess(_))
+        && (said.contains("prompt dismissed") || said.contains("locked"))
+    {
+        // The keyring is there but stayed locked: its unlock prompt was dismissed, or none
+        // could be shown.
+        return Error::new(
+            ErrorCode::KeyringUnavailable,
+            "Your system keyring is locked, so Switchboard kept nothing. Unlock it when your system asks (or sign in to your computer again), then try again.",
+        )
+        .with_detail(err.to_string());
+    }
     match err {
         keyring::Error::NoDefaultStore | keyring::Error::NoStorageAccess(_) => Error::new(
             ErrorCode::KeyringUnavailable,

@@ -6,8 +6,9 @@
 //!
 //! Rows covered elsewhere: DNS failure, refused connection and a bad certificate each have
 //! their sentence (`servers.rs`, `hostile.rs`); a settings write and a chat write killed
-//! half way leave the previous state (`settings_crash.rs`, `chat_store.rs`); no keyring is
-//! refused in words with nothing in plain text (`no_keyring.rs`, `hostile.rs`).
+//! half way leave the previous state (`settings_crash.rs`, `chat_store.rs`); no keyring, or a
+//! locked one, is refused in words with nothing in plain text (`no_keyring.rs`,
+//! `keyring_locked.rs`, `hostile.rs`).
 
 #[path = "support/gate.rs"]
 mod gate_support;
