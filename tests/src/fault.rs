@@ -408,6 +408,26 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut up: watch::R
     pass(&shared, &mut stream, &method, &path, &raw, cut, flood, &id).await;
 }
 
+/// The request as the server gets it: the same method, path, headers (less those of this
+/// hop) and body.
+fn upstream(shared: &Shared, method: &str, path: &str, raw: &Raw) -> reqwest::RequestBuilder {
+    let url = format!("{}{path}", shared.upstream);
+    let mut request = shared
+        .client
+        .request(method.parse().unwrap_or(reqwest::Method::GET), &url)
+        .body(raw.body.clone());
+    for line in raw.head.lines().skip(1) {
+        if let Some((name, value)) = line.split_once(':')
+            && !["host", "connection", "content-length", "accept-encoding"]
+                .iter()
+                .any(|hop| name.trim().eq_ignore_ascii_case(hop))
+        {
+            request = request.header(name.trim(), value.trim());
+        }
+    }
+    request
+}
+
 /// Passes the request to the server and its answer back, as it arrives (event streams
 /// included), cut after `cut` bytes of the body, with `flood` log notifications first.
 #[allow(clippy::too_many_arguments)]
@@ -421,23 +441,7 @@ async fn pass(
     flood: usize,
     id: &serde_json::Value,
 ) {
-    let url = format!("{}{path}", shared.upstream);
-    let mut request = shared
-        .client
-        .request(method.parse().unwrap_or(reqwest::Method::GET), &url)
-        .body(raw.body.clone());
-    for line in raw.head.lines().skip(1) {
-        if let Some((name, value)) = line.split_once(':') {
-            let name = name.trim();
-            if !["host", "connection", "content-length", "accept-encoding"]
-                .iter()
-                .any(|n| name.eq_ignore_ascii_case(n))
-            {
-                request = request.header(name, value.trim());
-            }
-        }
-    }
-    let Ok(mut response) = request.send().await else {
+    let Ok(mut response) = upstream(shared, method, path, raw).send().await else {
         answer(
             stream,
             b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -554,21 +558,7 @@ async fn rewrite(
             _ => false,
         }
     }
-    let url = format!("{}{path}", shared.upstream);
-    let mut request = shared
-        .client
-        .request(method.parse().unwrap_or(reqwest::Method::GET), &url)
-        .body(raw.body.clone());
-    for line in raw.head.lines().skip(1) {
-        if let Some((name, value)) = line.split_once(':')
-            && !["host", "connection", "content-length", "accept-encoding"]
-                .iter()
-                .any(|h| name.trim().eq_ignore_ascii_case(h))
-        {
-            request = request.header(name.trim(), value.trim());
-        }
-    }
-    let Ok(response) = request.send().await else {
+    let Ok(response) = upstream(shared, method, path, raw).send().await else {
         return;
     };
     let status = response.status();

@@ -142,41 +142,15 @@ fn PageBody(
     busy: RwSignal<bool>,
     error: RwSignal<Option<ErrorInfo>>,
 ) -> impl IntoView {
-    let decline = NodeRef::<leptos::html::Button>::new();
-    // Decline first: a stray Enter must not open a server's page.
-    focus_when_mounted(decline);
     view! {
         <div class="form">
-        <div class="question-page">
-            <p class="question-page-host" data-testid="question-page-host">{host}</p>
-            <p class="question-page-url selectable" data-testid="question-page-url">{url}</p>
-            <p class="field-hint">"The page opens in your browser. Check the address before you go on."</p>
-        </div>
-        <div class="modal-actions question-actions">
-            <ActionError error />
-            <div class="question-buttons">
-            <button
-                type="button"
-                class="button"
-                data-testid="question-decline"
-                node_ref=decline
-                disabled=move || busy.get()
-                on:click=move |_| answer.run(Answer::Decline)
-            >
-                "Decline"
-            </button>
-            <button
-                type="button"
-                class="button button-primary"
-                data-testid="question-open-page"
-                disabled=move || busy.get()
-                on:click=move |_| answer.run(Answer::Accept { content: Map::new() })
-            >
-                {move || busy.get().then(|| view! { <Spinner /> })}
-                "Open page"
-            </button>
+            <div class="question-page">
+                <p class="question-page-host" data-testid="question-page-host">{host}</p>
+                <p class="question-page-url selectable" data-testid="question-page-url">{url}</p>
+                <p class="field-hint">"The page opens in your browser. Check the address before you go on."</p>
             </div>
-        </div>
+            // Decline first: a stray Enter must not open a server's page.
+            <QuestionActions answer busy error accept_label="Open page" accept_testid="question-open-page" submits=false />
         </div>
     }
 }
@@ -193,9 +167,6 @@ fn SamplingBody(
     busy: RwSignal<bool>,
     error: RwSignal<Option<ErrorInfo>>,
 ) -> impl IntoView {
-    let decline = NodeRef::<leptos::html::Button>::new();
-    // Decline first: a stray Enter must not spend the person's model on a server.
-    focus_when_mounted(decline);
     view! {
         <div class="form">
             <p class="question-sampling-model" data-testid="question-sampling-model">
@@ -223,30 +194,58 @@ fn SamplingBody(
                 })
                 .collect_view()}
             <p class="field-hint">{format!("An answer of up to {} tokens.", crate::components::grouped(max_tokens as usize))}</p>
-            <div class="modal-actions question-actions">
-                <ActionError error />
-                <div class="question-buttons">
-                    <button
-                        type="button"
-                        class="button"
-                        data-testid="question-decline"
-                        node_ref=decline
-                        disabled=move || busy.get()
-                        on:click=move |_| answer.run(Answer::Decline)
-                    >
-                        "Decline"
-                    </button>
-                    <button
-                        type="button"
-                        class="button button-primary"
-                        data-testid="question-send-to-model"
-                        disabled=move || busy.get()
-                        on:click=move |_| answer.run(Answer::Accept { content: Map::new() })
-                    >
-                        {move || busy.get().then(|| view! { <Spinner /> })}
-                        "Send to the model"
-                    </button>
-                </div>
+            // Decline first: a stray Enter must not spend the person's model on a server.
+            <QuestionActions answer busy error accept_label="Send to the model" accept_testid="question-send-to-model" submits=false />
+        </div>
+    }
+}
+
+/// Decline and the question's own Accept, with the core's refusal above them, in sight
+/// however long the question. With `submits`, Accept submits the form it sits in (whose
+/// fields have the keyboard first); otherwise Accept answers at once and Decline takes the
+/// keyboard first, so a stray Enter answers nothing.
+#[component]
+fn QuestionActions(
+    answer: Callback<Answer>,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<ErrorInfo>>,
+    accept_label: &'static str,
+    accept_testid: &'static str,
+    submits: bool,
+) -> impl IntoView {
+    let decline = NodeRef::<leptos::html::Button>::new();
+    if !submits {
+        focus_when_mounted(decline);
+    }
+    view! {
+        <div class="modal-actions question-actions">
+            <ActionError error />
+            <div class="question-buttons">
+                <button
+                    type="button"
+                    class="button"
+                    data-testid="question-decline"
+                    node_ref=decline
+                    disabled=move || busy.get()
+                    on:click=move |_| answer.run(Answer::Decline)
+                >
+                    "Decline"
+                </button>
+                <button
+                    type=if submits { "submit" } else { "button" }
+                    class="button button-primary"
+                    data-testid=accept_testid
+                    disabled=move || busy.get()
+                    on:click=move |ev| {
+                        if !submits {
+                            ev.prevent_default();
+                            answer.run(Answer::Accept { content: Map::new() });
+                        }
+                    }
+                >
+                    {move || busy.get().then(|| view! { <Spinner /> })}
+                    {accept_label}
+                </button>
             </div>
         </div>
     }
@@ -288,30 +287,8 @@ fn FormBody(
                 .collect_view()}
             {any_required
                 .then(|| view! { <p class="field-hint">"Fields marked * are required."</p> })}
-            // The core's refusal stays in sight above the buttons, however long the form.
-            <div class="modal-actions question-actions">
-                <ActionError error />
-                <div class="question-buttons">
-                    <button
-                        type="button"
-                        class="button"
-                        data-testid="question-decline"
-                        disabled=move || busy.get()
-                        on:click=move |_| answer.run(Answer::Decline)
-                    >
-                        "Decline"
-                    </button>
-                    <button
-                        type="submit"
-                        class="button button-primary"
-                        data-testid="question-send"
-                        disabled=move || busy.get()
-                    >
-                        {move || busy.get().then(|| view! { <Spinner /> })}
-                        "Send"
-                    </button>
-                </div>
-            </div>
+            // Send submits the form (Enter in a field does too).
+            <QuestionActions answer busy error accept_label="Send" accept_testid="question-send" submits=true />
         </form>
     }
 }

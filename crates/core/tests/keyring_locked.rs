@@ -15,9 +15,9 @@ use switchboard_core::{Connectors, ErrorCode};
 use switchboard_ipc::{AddConnectorRequest, ConnectorId, SecretInput, SignInChoice};
 use switchboard_testkit as kit;
 
-/// Locks the keyring's default collection, as the system does at screen lock or logout.
-fn lock_the_keyring() {
-    let collection = Command::new("gdbus")
+/// A method of the session's Secret Service, called with `gdbus`; what it printed.
+fn secret_service(method: &str, argument: &str) -> String {
+    let out = Command::new("gdbus")
         .args([
             "call",
             "--session",
@@ -26,37 +26,29 @@ fn lock_the_keyring() {
             "--object-path",
             "/org/freedesktop/secrets",
             "--method",
-            "org.freedesktop.Secret.Service.ReadAlias",
-            "default",
+            &format!("org.freedesktop.Secret.Service.{method}"),
+            argument,
         ])
         .output()
         .expect("gdbus runs");
-    let collection = String::from_utf8_lossy(&collection.stdout);
-    let path = collection
+    assert!(
+        out.status.success(),
+        "{method}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Locks the keyring's default collection, as the system does at screen lock or logout.
+fn lock_the_keyring() {
+    let default = secret_service("ReadAlias", "default");
+    let path = default
         .split('\'')
         .nth(1)
         .filter(|p| p.starts_with("/org/freedesktop/secrets/collection/"))
         .unwrap_or("/org/freedesktop/secrets/collection/login")
         .to_owned();
-    let locked = Command::new("gdbus")
-        .args([
-            "call",
-            "--session",
-            "--dest",
-            "org.freedesktop.secrets",
-            "--object-path",
-            "/org/freedesktop/secrets",
-            "--method",
-            "org.freedesktop.Secret.Service.Lock",
-            &format!("[objectpath '{path}']"),
-        ])
-        .output()
-        .expect("gdbus runs");
-    assert!(
-        locked.status.success(),
-        "locked: {}",
-        String::from_utf8_lossy(&locked.stderr)
-    );
+    secret_service("Lock", &format!("[objectpath '{path}']"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

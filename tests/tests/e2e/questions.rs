@@ -35,6 +35,21 @@ async fn sideways(app: &Session) -> serde_json::Value {
     .expect("the dialog's widths")
 }
 
+/// Turns on one of the connector's "Let this server ask…" switches (`switch` is its test
+/// id) and allows `tools` (which the server offers once connected again).
+async fn let_it_ask(app: &Session, switch: &str, tools: &[&str]) {
+    tool_row_of(app, Some(kit::EVERYTHING_SERVER_TITLE), "echo").await;
+    let options = app
+        .wait_for(&format!("{} summary", tid("tool-options")))
+        .await;
+    app.click(&options).await.expect("open the settings");
+    let switch = app.wait_for(&tid(switch)).await;
+    app.click(&switch).await.expect("the switch");
+    for tool in tools {
+        allow(app, tool).await;
+    }
+}
+
 /// Types `text` into the question's field named `name`.
 async fn fill(app: &Session, name: &str, text: &str) {
     let input = app
@@ -73,15 +88,13 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
         .is_empty(),
         "not offered before it is allowed"
     );
-    let options = app
-        .wait_for(&format!("{} summary", tid("tool-options")))
-        .await;
-    app.click(&options).await.expect("open the settings");
-    let switch = app.wait_for(&tid("allow-elicitation")).await;
-    app.click(&switch).await.expect("allow questions");
+    let_it_ask(
+        &app,
+        "allow-elicitation",
+        &["trigger-elicitation-request", "trigger-url-elicitation"],
+    )
+    .await;
     desktop.screenshot("01-switch");
-    allow(&app, "trigger-elicitation-request").await;
-    allow(&app, "trigger-url-elicitation").await;
 
     // A form: the model's call makes the server ask.
     models.push(ModelReply::new().tool_call(
@@ -218,16 +231,7 @@ async fn a_server_has_the_persons_model_write_only_on_their_word_and_it_shows_in
     app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
         .await;
     add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
-    tool_row_of(&app, Some(kit::EVERYTHING_SERVER_TITLE), "echo").await;
-    let options = app
-        .wait_for(&format!("{} summary", tid("tool-options")))
-        .await;
-    app.click(&options).await.expect("open the settings");
-    let switch = app.wait_for(&tid("allow-sampling")).await;
-    app.click(&switch)
-        .await
-        .expect("allow requests for the model");
-    allow(&app, "trigger-sampling-request").await;
+    let_it_ask(&app, "allow-sampling", &["trigger-sampling-request"]).await;
 
     // The chat's model calls the tool; the server asks the person's model for a haiku; the
     // chat's model reads the tool's result.
