@@ -150,6 +150,7 @@ pub struct AuthServer {
 pub struct AuthServerBuilder {
     loopback_only: bool,
     access_ttl: Duration,
+    legacy_sse: bool,
 }
 
 impl AuthServerBuilder {
@@ -157,6 +158,13 @@ impl AuthServerBuilder {
     /// invalid_redirect_uri`), like providers that take no custom-scheme links.
     pub fn loopback_only(mut self) -> Self {
         self.loopback_only = true;
+        self
+    }
+
+    /// The MCP server speaks the 2024-11-05 HTTP+SSE transport (an event stream at the MCP
+    /// address, messages posted to the address it names), behind the same sign-in.
+    pub fn legacy_sse(mut self) -> Self {
+        self.legacy_sse = true;
         self
     }
 
@@ -188,6 +196,9 @@ impl AuthServerBuilder {
             .arg(self.access_ttl.as_secs().to_string());
         if self.loopback_only {
             command.arg("--loopback-only");
+        }
+        if self.legacy_sse {
+            command.arg("--legacy-sse");
         }
         command
             .env_clear()
@@ -234,6 +245,7 @@ impl AuthServer {
         AuthServerBuilder {
             loopback_only: false,
             access_ttl: Duration::from_secs(3600),
+            legacy_sse: false,
         }
     }
 

@@ -76,22 +76,36 @@ impl Era {
     }
 }
 
-/// An HTTP client a session can connect through. A plain one (no sign-in, a key or a
-/// password in its headers) also serves the legacy HTTP+SSE transport; an OAuth one does not
-/// yet (servers of that era rarely sign in).
+/// An HTTP client a session can connect through, and its twin for the legacy HTTP+SSE
+/// transport (a plain reqwest client carrying the same key, password or, signed in with
+/// OAuth, the current access token).
 pub trait McpHttpClient: StreamableHttpClient + Clone + Send + Sync + 'static {
-    fn for_legacy_sse(&self) -> Option<reqwest::Client>;
+    fn for_legacy_sse(&self) -> impl Future<Output = Option<reqwest::Client>> + Send;
 }
 
 impl McpHttpClient for reqwest::Client {
-    fn for_legacy_sse(&self) -> Option<reqwest::Client> {
+    async fn for_legacy_sse(&self) -> Option<reqwest::Client> {
         Some(self.clone())
     }
 }
 
 impl McpHttpClient for crate::oauth::AuthorizedClient {
-    fn for_legacy_sse(&self) -> Option<reqwest::Client> {
-        None
+    /// A client that sends the access token as the OAuth client would (refreshed first when
+    /// it is about to expire); none without one. A token that expires while the stream is
+    /// open is renewed by connecting again.
+    async fn for_legacy_sse(&self) -> Option<reqwest::Client> {
+        let token = self
+            .auth_manager
+            .lock()
+            .await
+            .get_access_token()
+            .await
+            .ok()?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        crate::web::client(headers).ok()
     }
 }
 
@@ -634,7 +648,7 @@ impl Session {
     where
         C: McpHttpClient,
     {
-        let legacy = client.for_legacy_sse();
+        let legacy = || client.for_legacy_sse();
         let transport = || {
             StreamableHttpClientTransport::with_client(
                 client.clone(),
@@ -645,9 +659,9 @@ impl Session {
         let handshake = async {
             // Remembered as a legacy server: its event stream first.
             if era == Some(Era::LegacySse)
-                && let Some(plain) = &legacy
+                && let Some(plain) = legacy().await
             {
-                match Self::legacy_handshake(plain.clone(), url, &changed, &powers).await {
+                match Self::legacy_handshake(plain, url, &changed, &powers).await {
                     Ok(started) => return Ok((started, Era::LegacySse)),
                     Err(err) => tracing::info!(
                         code = ?err.code,
@@ -673,9 +687,9 @@ impl Session {
                         error.code,
                         ErrorCode::NotFound | ErrorCode::NotMcpServer | ErrorCode::Protocol
                     ) && era != Some(Era::LegacySse)
-                        && let Some(plain) = &legacy
+                        && let Some(plain) = legacy().await
                         && let Ok(started) =
-                            Self::legacy_handshake(plain.clone(), url, &changed, &powers).await
+                            Self::legacy_handshake(plain, url, &changed, &powers).await
                     {
                         return Ok((started, Era::LegacySse));
                     }

@@ -824,3 +824,61 @@ async fn tool_choices_are_saved_and_a_changed_tool_is_asked_about_again() {
         .expect("ask for all");
     assert_eq!(standing(&connectors, "echo").standing, ToolStanding::Ask);
 }
+
+/// A server of the older HTTP+SSE kind behind OAuth (as early remote servers were): signing
+/// in works as for any other, and the event stream and every message carry the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_event_stream_server_behind_oauth_signs_in_and_connects() {
+    let auth = kit::AuthServer::builder()
+        .loopback_only()
+        .legacy_sse()
+        .start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("browser.jsonl");
+    let path = dir.path().join("settings.json");
+    let (store, _) = FileStore::open(&path);
+    let connectors = Connectors::load(
+        Box::new(store),
+        Arc::new(MemorySecrets::default()),
+        Arc::new(TestBrowser {
+            env: kit::browser_env(Path::new("/bin/false"), &log),
+        }),
+        support::timeouts(),
+        tokio::runtime::Handle::current(),
+    )
+    .expect("loads");
+    let added = add(&connectors, auth.mcp_url(), None).await;
+    let connected = until(&connectors, &added.id, "signed in", |c| {
+        c.state == ConnectorState::Connected
+    })
+    .await;
+    assert!(connected.sign_in.saved);
+    let catalog = connectors
+        .detail(&added.id)
+        .expect("detail")
+        .catalog
+        .expect("listed");
+    assert!(!catalog.tools.is_empty());
+    let stats = auth.stats().await;
+    let methods: Vec<String> =
+        serde_json::from_value(stats["mcp_methods"].clone()).expect("methods");
+    assert!(
+        methods.contains(&"GET event stream".to_owned())
+            && methods.contains(&"tools/list".to_owned()),
+        "{methods:?}"
+    );
+    let saved = std::fs::read_to_string(&path).expect("saved");
+    assert!(saved.contains("\"legacy_sse\""), "{saved}");
+    // A tool call goes through the stream too.
+    let session = connectors.session(&added.id).expect("session");
+    let tool = &catalog.tools[0].name;
+    let called = session
+        .call_tool_within(
+            tool,
+            serde_json::Map::new(),
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await;
+    assert!(called.is_ok(), "{called:?}");
+}
