@@ -275,6 +275,7 @@ fn forward_events(app: &AppHandle, connectors: &Connectors) {
                 Ok(Event::ConnectorRemoved(id)) => app.emit(event::CONNECTOR_REMOVED, id),
                 Ok(Event::Notice(notice)) => app.emit(event::NOTICE, notice),
                 Ok(Event::Question(question)) => app.emit(event::QUESTION, question),
+                Ok(Event::ResourceUpdated(updated)) => app.emit(event::RESOURCE_UPDATED, updated),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "window fell behind on connector events");
                     continue;

@@ -24,6 +24,13 @@ pub fn App() -> impl IntoView {
     let chat = ChatState::new();
     provide_context(chat);
     tauri::listen(event::CHAT, move |event: ChatEvent| chat.on_event(event));
+    tauri::listen(
+        event::RESOURCE_UPDATED,
+        move |updated: switchboard_ipc::ResourceUpdated| {
+            chat.resource_updated
+                .update(|last| *last = Some((last.as_ref().map_or(1, |(n, _)| n + 1), updated)));
+        },
+    );
     chat.load();
 
     // Subscribe before the first fetch so nothing that happens in between is missed.

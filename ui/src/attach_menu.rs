@@ -72,6 +72,8 @@ pub struct PendingAttachment {
     pub connector_name: String,
     pub kind: AttachmentKind,
     pub state: RwSignal<ChipState>,
+    /// Read again because its server said it changed (the chip says so).
+    pub updated: RwSignal<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -964,9 +966,9 @@ fn start_chip(
 ) -> PendingAttachment {
     // The signal belongs to the menu's owner (the composer's), not to the row that was
     // clicked, which goes when the menu closes.
-    let state = match owner {
-        Some(owner) => owner.with(|| RwSignal::new(ChipState::Reading)),
-        None => RwSignal::new(ChipState::Reading),
+    let (state, updated) = match owner {
+        Some(owner) => owner.with(|| (RwSignal::new(ChipState::Reading), RwSignal::new(false))),
+        None => (RwSignal::new(ChipState::Reading), RwSignal::new(false)),
     };
     spawn_local(async move {
         let outcome = ChipState::from_result(read.await);
@@ -978,6 +980,42 @@ fn start_chip(
         connector_name,
         kind,
         state,
+        updated,
+    }
+}
+
+impl PendingAttachment {
+    /// Reads the chip again when its server says the resource changed, keeping the chip
+    /// ready (and sendable) meanwhile; a failed read keeps what was read before.
+    pub fn refresh_if(&self, updated: &switchboard_ipc::ResourceUpdated) {
+        let Some(attachment) = self.state.with_untracked(|s| match s {
+            ChipState::Ready(a) => Some(a.clone()),
+            _ => None,
+        }) else {
+            return;
+        };
+        let is_it = matches!(
+            attachment.kind,
+            AttachmentKind::Resource | AttachmentKind::Template
+        ) && attachment.connector_id == updated.connector_id.0
+            && attachment.uri.as_deref() == Some(updated.uri.as_str());
+        if !is_it {
+            return;
+        }
+        let request = switchboard_ipc::chat::ReadResourceRequest {
+            connector_id: updated.connector_id.clone(),
+            uri: updated.uri.clone(),
+            name: attachment.name.clone(),
+            from_template: attachment.kind == AttachmentKind::Template,
+        };
+        let (state, flag) = (self.state, self.updated);
+        spawn_local(async move {
+            if let Ok(read) = tauri::read_resource(request).await
+                && state.try_set(ChipState::Ready(read)).is_none()
+            {
+                let _ = flag.try_set(true);
+            }
+        });
     }
 }
 
@@ -1923,10 +1961,11 @@ pub fn AttachmentChip(
         connector_name,
         kind,
         state,
+        updated,
     } = chip;
     let on_remove = on_remove.map(|remove| Callback::new(move |()| remove.run(key)));
     let state = Signal::derive(move || Some(state.get()));
-    view! { <ChipView label connector_name kind state on_remove /> }
+    view! { <ChipView label connector_name kind state on_remove updated=updated /> }
 }
 
 /// The chip on a sent message: the same look, without ×.
@@ -1996,6 +2035,9 @@ fn ChipView(
     #[prop(optional)]
     read: Option<(Callback<()>, String)>,
     #[prop(default = "attachment-chip")] testid: &'static str,
+    /// The server changed it since it was attached, and it was read again.
+    #[prop(optional, into)]
+    updated: Option<Signal<bool>>,
 ) -> impl IntoView {
     let preview_open = RwSignal::new(false);
     let open_when_read = RwSignal::new(false);
@@ -2086,6 +2128,17 @@ fn ChipView(
                 <span class="attach-chip-name">{label}</span>
                 <span class="attach-chip-connector">{connector_name}</span>
                 {move || size().map(|size| view! { <span class="attach-chip-size">{size}</span> })}
+                {move || {
+                    updated
+                        .is_some_and(|u| u.get())
+                        .then(|| {
+                            view! {
+                                <span class="attach-chip-updated" data-testid="chip-updated">
+                                    "updated"
+                                </span>
+                            }
+                        })
+                }}
                 {move || (status() == "reading").then(|| view! { <Spinner /> })}
             </button>
             {move || {

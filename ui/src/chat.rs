@@ -46,6 +46,8 @@ pub struct ChatState {
     pub approvals: RwSignal<Vec<ToolApproval>>,
     /// Tool calls of the conversation on screen that run now, with their progress.
     pub running: RwSignal<HashMap<String, Option<ToolProgress>>>,
+    /// The last resource a server said changed (with a count, so each news is news).
+    pub resource_updated: RwSignal<Option<(u64, switchboard_ipc::ResourceUpdated)>>,
     /// Text received since the last frame: the window repaints once per frame, not once
     /// per event.
     pending_text: StoredValue<String>,
@@ -71,6 +73,7 @@ impl ChatState {
             open_error: RwSignal::new(None),
             approvals: RwSignal::new(Vec::new()),
             running: RwSignal::new(HashMap::new()),
+            resource_updated: RwSignal::new(None),
             pending_text: StoredValue::new(String::new()),
             frame_requested: StoredValue::new(false),
             events_seen: StoredValue::new(0),
@@ -891,6 +894,12 @@ fn Composer() -> impl IntoView {
     let app = use_app_state();
     let draft = RwSignal::new(String::new());
     let chips = RwSignal::new(Vec::<PendingAttachment>::new());
+    // A chip not yet sent follows its resource: read again when the server says it changed.
+    Effect::new(move |_| {
+        if let Some((_, updated)) = chat.resource_updated.get() {
+            chips.with_untracked(|list| list.iter().for_each(|chip| chip.refresh_if(&updated)));
+        }
+    });
     let menu_open = RwSignal::new(false);
     let menu_query = RwSignal::new(String::new());
     let mention_start = StoredValue::new(None::<usize>);

@@ -33,7 +33,7 @@ use crate::tools::policy;
 use crate::web;
 use switchboard_ipc::ask::{Answer, Question, QuestionEvent};
 use switchboard_ipc::tools::ToolSettings;
-use switchboard_ipc::{EditConnectorRequest, ServerMessages};
+use switchboard_ipc::{EditConnectorRequest, ResourceUpdated, ServerMessages};
 
 /// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
 /// registered by the shell), where the browser sends a sign-in back to.
@@ -81,6 +81,8 @@ pub enum Event {
     Notice(Notice),
     /// A server asks the person for input, or no longer does.
     Question(QuestionEvent),
+    /// A connector's server says a resource it follows for the person changed.
+    ResourceUpdated(ResourceUpdated),
 }
 
 #[derive(Clone)]
@@ -137,6 +139,8 @@ struct Live {
     catalog_revision: u64,
     /// Watches a live session for the connection to end.
     watcher: Option<AbortHandle>,
+    /// Passes the server's news of changed resources on to the window.
+    updates: Option<AbortHandle>,
     /// Attempts in a row that could not reach the server: how long the next wait is.
     failures: u32,
     /// The next attempt of its own, after a wait.
@@ -208,6 +212,7 @@ impl Live {
             follower: None,
             catalog_revision: 0,
             watcher: None,
+            updates: None,
             failures: 0,
             retry: None,
         }
@@ -268,6 +273,7 @@ impl Live {
             self.refresher.take(),
             self.follower.take(),
             self.watcher.take(),
+            self.updates.take(),
             self.retry.take(),
         ]
         .into_iter()
@@ -1830,6 +1836,25 @@ impl Inner {
                     Arc::downgrade(&session),
                 );
                 live.watcher = Some(self.runtime.spawn(watcher).abort_handle());
+                let mut updates = session.resource_updates();
+                let events = self.events.clone();
+                let connector_id = id.clone();
+                let forward = async move {
+                    use tokio::sync::broadcast::error::RecvError;
+                    loop {
+                        match updates.recv().await {
+                            Ok(uri) => {
+                                let _ = events.send(Event::ResourceUpdated(ResourceUpdated {
+                                    connector_id: connector_id.clone(),
+                                    uri,
+                                }));
+                            }
+                            Err(RecvError::Lagged(_)) => {}
+                            Err(RecvError::Closed) => return,
+                        }
+                    }
+                };
+                live.updates = Some(self.runtime.spawn(forward).abort_handle());
                 live.session = Some(session);
                 live.failures = 0;
             }

@@ -179,6 +179,8 @@ struct Handler {
     asking: watch::Sender<usize>,
     /// The latest messages the server logged, bounded.
     messages: std::sync::Mutex<MessageLog>,
+    /// Resources the server says changed (`notifications/resources/updated`), by URI.
+    updated: tokio::sync::broadcast::Sender<String>,
 }
 
 /// The last [`MAX_MESSAGES`] messages a server logged; older ones are counted, not kept.
@@ -355,6 +357,15 @@ impl ClientHandler for Handler {
         _: rmcp::service::RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
         self.elicit(request).await
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        // Nobody listening (no chip holds it) is no error.
+        let _ = self.updated.send(params.uri);
     }
 
     // Logging leaves the protocol in 2026-07-28 (SEP-2577), but servers of the 2025-11-25
@@ -573,6 +584,7 @@ fn handler(
         sampling: powers.sampling.clone().filter(|_| powers.samples()),
         asking: watch::Sender::new(0),
         messages: std::sync::Mutex::default(),
+        updated: tokio::sync::broadcast::Sender::new(64),
     }
 }
 
@@ -827,6 +839,40 @@ impl Session {
     /// closed, a server that hung up): a new session is needed.
     pub fn is_closed(&self) -> bool {
         self.service.peer().is_transport_closed()
+    }
+
+    /// Asks the server to say when the resource at `uri` changes, if it can
+    /// (`resources/subscribe`, a server of 2025-11-25 or before that declares it); other
+    /// servers are left alone (a 2026-07-28 server would be asked on its
+    /// `subscriptions/listen` stream: not yet). The news arrives on
+    /// [`Session::resource_updates`].
+    #[allow(deprecated)]
+    pub async fn subscribe(&self, uri: &str) -> Result<()> {
+        let subscribes = self
+            .service
+            .peer_info()
+            .filter(|info| info.protocol_version < ProtocolVersion::V_2026_07_28)
+            .and_then(|info| {
+                info.capabilities
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.subscribe)
+            })
+            .unwrap_or(false);
+        if !subscribes {
+            return Ok(());
+        }
+        self.bounded(
+            "follow the resource",
+            self.service
+                .subscribe(rmcp::model::SubscribeRequestParams::new(uri.to_owned())),
+        )
+        .await
+    }
+
+    /// The URIs of resources the server says changed, as it says so.
+    pub fn resource_updates(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.service.service().updated.subscribe()
     }
 
     /// The latest messages the server logged, oldest first.

@@ -882,3 +882,44 @@ async fn an_older_event_stream_server_behind_oauth_signs_in_and_connects() {
         .await;
     assert!(called.is_ok(), "{called:?}");
 }
+
+/// A resource the person attached is followed (`resources/subscribe`, where the server can):
+/// the server's news that it changed reaches the window as an event naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attached_resource_is_followed_and_its_changes_reach_the_window() {
+    let everything = kit::Everything::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open(&dir.path().join("settings.json"));
+    let mut events = connectors.subscribe();
+    let added = add(&connectors, everything.url(), None).await;
+    assert_eq!(
+        settled(&connectors, &added.id).await.state,
+        ConnectorState::Connected
+    );
+    let session = connectors.session(&added.id).expect("session");
+    let uri = kit::EVERYTHING_RESOURCE_URIS[0];
+    session.subscribe(uri).await.expect("followed");
+    // server-everything tells its subscribers every 5 s once this is on.
+    session
+        .call_tool_within(
+            "toggle-subscriber-updates",
+            serde_json::Map::new(),
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await
+        .expect("updates on");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Ok(switchboard_core::Event::ResourceUpdated(updated))) => {
+                assert_eq!(updated.connector_id, added.id);
+                assert_eq!(updated.uri, uri);
+                break;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no news of the resource: {other:?}"),
+        }
+    }
+}

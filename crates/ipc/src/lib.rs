@@ -81,6 +81,9 @@ pub mod event {
     pub const NOTICE: &str = "notice";
     /// Payload: [`super::chat::ChatEvent`]. Conversations and replies as they happen.
     pub const CHAT: &str = "chat";
+    /// Payload: [`super::ResourceUpdated`]. A server says a resource the person attached
+    /// changed.
+    pub const RESOURCE_UPDATED: &str = "resource-updated";
     /// Payload: [`super::ask::QuestionEvent`]. A server asks the person for input, or no
     /// longer does.
     pub const QUESTION: &str = "question";
@@ -397,6 +400,13 @@ pub struct ServerInfo {
     pub instructions: Option<String>,
     /// The protocol version that was negotiated.
     pub protocol_version: String,
+}
+
+/// A connector's server says the resource at `uri` changed (`notifications/resources/updated`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceUpdated {
+    pub connector_id: ConnectorId,
+    pub uri: String,
 }
 
 /// One message a server logged (`notifications/message`), kept for "About this server".

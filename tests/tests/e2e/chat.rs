@@ -837,3 +837,55 @@ async fn the_attachment_limit_is_chosen_in_settings_and_cuts_a_long_attachment()
     );
     app.quit().await;
 }
+
+/// A resource waiting in the composer is followed: when its server says it changed, the chip
+/// is read again (and says so) before it is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attached_resource_the_server_changes_is_read_again_before_it_is_sent() {
+    let models = ModelServer::start();
+    models.models(&["tool-model"]);
+    let everything = kit::Everything::start();
+    let mut desktop = Desktop::start("chat_resource_updated");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_by_address(&app, everything.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    // server-everything sends news of the resources a session follows once this tool ran.
+    let row = super::tools::tool_row_of(
+        &app,
+        Some(kit::EVERYTHING_SERVER_TITLE),
+        "toggle-subscriber-updates",
+    )
+    .await;
+    let allow = app
+        .wait_for(&format!("{row} {}", tid("tool-mode-allow")))
+        .await;
+    app.click(&allow).await.expect("Allow");
+    super::tools::shows_mode(&app, &row, "allow").await;
+    models.push(ModelReply::new().tool_call(
+        "updates",
+        "everything_reference_server__toggle-subscriber-updates",
+        serde_json::json!({}),
+    ));
+    models.push(ModelReply::text("Updates are on."));
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    send(&app, "Turn on resource updates").await;
+    app.wait_until(&tid("messages"), |t| t.contains("Updates are on."))
+        .await;
+
+    let option = find_in_menu(&app, "architecture", "architecture.md").await;
+    app.click(&option).await.expect("choose architecture.md");
+    chips_ready(&app, 1).await;
+    app.wait_for(&format!(
+        "{} {}",
+        tid("attachment-chip"),
+        tid("chip-updated")
+    ))
+    .await;
+    chips_ready(&app, 1).await;
+    desktop.screenshot("01-chip-updated");
+    app.quit().await;
+}

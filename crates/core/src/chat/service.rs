@@ -339,6 +339,10 @@ impl Chat {
     pub async fn read_resource(&self, request: ReadResourceRequest) -> Result<Attachment> {
         let (session, connector_name) = self.inner.session(&request.connector_id)?;
         let read = session.read_resource(&request.uri).await?;
+        // Its chip is read again if the server says it changed before it is sent.
+        if let Err(err) = session.subscribe(&request.uri).await {
+            tracing::info!(code = ?err.code, "could not follow an attached resource");
+        }
         let kind = if request.from_template {
             AttachmentKind::Template
         } else {
