@@ -109,6 +109,194 @@ impl McpHttpClient for crate::oauth::AuthorizedClient {
     }
 }
 
+/// Where a session's own event stream (the standalone GET a 2025-11-25 session opens right
+/// after its handshake) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standalone {
+    /// No session id yet: no such stream will be opened.
+    NoSession,
+    /// The server gave a session id: the stream is about to be opened.
+    Coming,
+    /// Opened, or refused: requests may go now.
+    Tried,
+}
+
+/// A Streamable HTTP client watched for one thing: whether the session's own event stream
+/// has been tried. rmcp opens it in a task of its own after the handshake, so a first
+/// request could overtake it, and a server that sends a request of its own on that stream
+/// (a question, during the call that caused it) would find nowhere to send it: the call
+/// would wait for ever. [`Session::started`] waits for it, briefly.
+#[derive(Clone)]
+struct Watched<C> {
+    inner: C,
+    standalone: std::sync::Arc<watch::Sender<Standalone>>,
+}
+
+impl<C> Watched<C> {
+    fn saw(&self, response: &rmcp::transport::streamable_http_client::StreamableHttpPostResponse) {
+        use rmcp::transport::streamable_http_client::StreamableHttpPostResponse as Response;
+        let has_session = matches!(
+            response,
+            Response::Json(_, Some(_)) | Response::Sse(_, Some(_))
+        );
+        if has_session {
+            self.standalone.send_if_modified(|s| {
+                let first = *s == Standalone::NoSession;
+                if first {
+                    *s = Standalone::Coming;
+                }
+                first
+            });
+        }
+    }
+
+    fn tried(&self) {
+        self.standalone.send_replace(Standalone::Tried);
+    }
+}
+
+type Headers = std::collections::HashMap<reqwest::header::HeaderName, reqwest::header::HeaderValue>;
+type PostResult<E> = Result<
+    rmcp::transport::streamable_http_client::StreamableHttpPostResponse,
+    rmcp::transport::streamable_http_client::StreamableHttpError<E>,
+>;
+type StreamResult<E> = Result<
+    futures_util::stream::BoxStream<
+        'static,
+        Result<sse_stream::Sse, rmcp::transport::streamable_http_client::SseError>,
+    >,
+    rmcp::transport::streamable_http_client::StreamableHttpError<E>,
+>;
+
+impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Watched<C> {
+    type Error = C::Error;
+
+    async fn post_message(
+        &self,
+        uri: std::sync::Arc<str>,
+        message: rmcp::model::ClientJsonRpcMessage,
+        session_id: Option<std::sync::Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: Headers,
+    ) -> PostResult<Self::Error> {
+        let response = self
+            .inner
+            .post_message(uri, message, session_id, auth_header, custom_headers)
+            .await;
+        if let Ok(response) = &response {
+            self.saw(response);
+        }
+        response
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: std::sync::Arc<str>,
+        message: rmcp::model::ClientJsonRpcMessage,
+        session_id: Option<std::sync::Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: Headers,
+        max_sse_event_size: usize,
+    ) -> PostResult<Self::Error> {
+        let response = self
+            .inner
+            .post_message_with_max_sse_event_size(
+                uri,
+                message,
+                session_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await;
+        if let Ok(response) = &response {
+            self.saw(response);
+        }
+        response
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: std::sync::Arc<str>,
+        message: rmcp::model::ClientJsonRpcMessage,
+        session_id: Option<std::sync::Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: Headers,
+        limits: rmcp::transport::streamable_http_client::StreamableHttpResponseLimits,
+    ) -> PostResult<Self::Error> {
+        let response = self
+            .inner
+            .post_message_with_response_limits(
+                uri,
+                message,
+                session_id,
+                auth_header,
+                custom_headers,
+                limits,
+            )
+            .await;
+        if let Ok(response) = &response {
+            self.saw(response);
+        }
+        response
+    }
+
+    async fn delete_session(
+        &self,
+        uri: std::sync::Arc<str>,
+        session_id: std::sync::Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: Headers,
+    ) -> Result<(), rmcp::transport::streamable_http_client::StreamableHttpError<Self::Error>> {
+        self.inner
+            .delete_session(uri, session_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: std::sync::Arc<str>,
+        session_id: Option<std::sync::Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: Headers,
+    ) -> StreamResult<Self::Error> {
+        let stream = self
+            .inner
+            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+            .await;
+        self.tried();
+        stream
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: std::sync::Arc<str>,
+        session_id: Option<std::sync::Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: Headers,
+        max_sse_event_size: usize,
+    ) -> StreamResult<Self::Error> {
+        let stream = self
+            .inner
+            .get_stream_with_max_sse_event_size(
+                uri,
+                session_id,
+                last_event_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await;
+        self.tried();
+        stream
+    }
+}
+
+/// How long a session waits for its own event stream to be tried before its first request.
+const STANDALONE_PATIENCE: Duration = Duration::from_secs(3);
+
 /// How long a first `server/discover` probe may go unanswered before the server is taken for
 /// one of the session era. rmcp's own automatic mode waits 10 s; a server that swallows the
 /// probe would cost that on every connect. Only a server not yet remembered is probed.
@@ -159,6 +347,8 @@ pub struct Session {
     challenge: std::sync::Mutex<Option<String>>,
     changes: watch::Receiver<u64>,
     _listening: Listening,
+    /// Where the session's own event stream stands: a call waits for it to be tried.
+    standalone: Option<watch::Receiver<Standalone>>,
 }
 
 /// What the client does with what the server sends unasked: it counts list changes, and
@@ -661,9 +851,15 @@ impl Session {
         C: McpHttpClient,
     {
         let legacy = || client.for_legacy_sse();
+        let standalone = std::sync::Arc::new(watch::Sender::new(Standalone::NoSession));
         let transport = || {
+            // Each handshake on a transport of its own; what counts is the last one's.
+            standalone.send_replace(Standalone::NoSession);
             StreamableHttpClientTransport::with_client(
-                client.clone(),
+                Watched {
+                    inner: client.clone(),
+                    standalone: standalone.clone(),
+                },
                 StreamableHttpClientTransportConfig::with_uri(url),
             )
         };
@@ -715,7 +911,9 @@ impl Session {
                 error: diagnose::timed_out(timeouts.connect),
                 challenge: None,
             })??;
-        Self::started(started, era, timeouts, changed, changes).await
+        let mut session = Self::started(started, era, timeouts, changed, changes).await?;
+        session.standalone = Some(standalone.subscribe());
+        Ok(session)
     }
 
     /// The `initialize` handshake over the legacy HTTP+SSE transport.
@@ -832,6 +1030,7 @@ impl Session {
             challenge: std::sync::Mutex::new(None),
             changes,
             _listening: listening,
+            standalone: None,
         })
     }
 
@@ -947,6 +1146,24 @@ impl Session {
                     }
                 }
             }
+        }
+    }
+
+    /// Waits (briefly, once) for the session's own event stream to be tried: a call may make
+    /// the server ask something of its own there, and must not overtake the stream. Lists
+    /// need not wait.
+    async fn stream_tried(&self) {
+        let Some(mut standalone) = self.standalone.clone() else {
+            return;
+        };
+        if tokio::time::timeout(
+            STANDALONE_PATIENCE,
+            standalone.wait_for(|s| *s != Standalone::Coming),
+        )
+        .await
+        .is_err()
+        {
+            tracing::info!("the session's event stream was not opened in time; going on");
         }
     }
 
@@ -1068,6 +1285,7 @@ impl Session {
     }
 
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
+        self.stream_tried().await;
         self.bounded(
             "read the resource",
             self.service
@@ -1081,6 +1299,7 @@ impl Session {
         name: &str,
         arguments: serde_json::Map<String, serde_json::Value>,
     ) -> Result<GetPromptResult> {
+        self.stream_tried().await;
         self.bounded(
             "get the prompt",
             self.service
@@ -1094,6 +1313,7 @@ impl Session {
         name: &str,
         arguments: serde_json::Map<String, serde_json::Value>,
     ) -> Result<CallToolResult> {
+        self.stream_tried().await;
         self.bounded(
             "call the tool",
             self.service
@@ -1116,6 +1336,7 @@ impl Session {
         use futures_util::StreamExt;
         use rmcp::model::{ClientRequest, ServerResult};
 
+        self.stream_tried().await;
         let call = async {
             let mut params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);
             for round in 0..MAX_INPUT_ROUNDS {
