@@ -62,8 +62,9 @@ pub struct SamplingReply {
 /// default model, counting each against the connector's limits.
 #[async_trait::async_trait]
 pub trait Sampler: Send + Sync + 'static {
-    /// The model that would answer, as the person knows it; none when no model is set up.
-    fn model(&self) -> Option<String>;
+    /// The model that would answer a request from `connector`'s server, as the person knows
+    /// it; none when no model is set up.
+    fn model(&self, connector: &ConnectorId) -> Option<String>;
     /// Refuses, in words, a request the connector's limits do not allow, before the
     /// person is asked.
     fn allowed(&self, connector: &ConnectorId) -> Result<()>;

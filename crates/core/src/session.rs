@@ -462,7 +462,7 @@ impl Handler {
         };
         let refused =
             |message: String| rmcp::ErrorData::new(rmcp::model::ErrorCode(-1), message, None);
-        let Some(model) = sampling.sampler.model() else {
+        let Some(model) = sampling.sampler.model(&sampling.connector) else {
             return Err(refused(
                 "The person has no model set up to answer.".to_owned(),
             ));

@@ -278,7 +278,7 @@ struct TestSampler {
 
 #[async_trait::async_trait]
 impl switchboard_core::ask::Sampler for TestSampler {
-    fn model(&self) -> Option<String> {
+    fn model(&self, _: &ConnectorId) -> Option<String> {
         Some("Test models · tiny".to_owned())
     }
 

@@ -333,7 +333,8 @@ pub fn input_changes(before: &Value, now: &Value) -> Vec<String> {
 }
 
 /// The activity log's name for a server's request for the person's model (sampling), in
-/// place of a tool's name; such a request belongs to no conversation (its id is 0).
+/// place of a tool's name; logged under the conversation whose call the server was
+/// answering, or under none (id 0) when that is not known.
 pub const SAMPLING_ACTIVITY: &str = "asked the model to write";
 
 #[cfg(test)]

@@ -222,7 +222,8 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_has_the_persons_model_write_only_on_their_word_and_it_shows_in_activity() {
     let models = ModelServer::start();
-    models.models(&["tool-model"]);
+    // The default is the first; the conversation picks the second, which answers the server.
+    models.models(&["tool-model", "chat-model"]);
     let everything = kit::Everything::start();
     let mut desktop = Desktop::start("questions_sampling");
     let driver = desktop.driver();
@@ -244,14 +245,25 @@ async fn a_server_has_the_persons_model_write_only_on_their_word_and_it_shows_in
     models.push(ModelReply::text("The server got its haiku."));
     let new_chat = app.wait_for(&tid("new-chat")).await;
     app.click(&new_chat).await.expect("New chat");
+    let picker = app.wait_for(&tid("model-picker")).await;
+    let options = app.find_all_in(&picker, "option").await.expect("options");
+    let mut chosen = false;
+    for option in &options {
+        if app.text(option).await.expect("text").contains("chat-model") {
+            app.click(option).await.expect("choose chat-model");
+            chosen = true;
+        }
+    }
+    assert!(chosen, "chat-model is offered");
     send(&app, "Get the server a haiku").await;
     app.wait_text(
         &tid("question-title"),
         &format!("{} asks your model to write", kit::EVERYTHING_SERVER_TITLE),
     )
     .await;
+    // The conversation's model, not the default.
     app.wait_until(&tid("question-sampling-model"), |t| {
-        t.contains("127.0.0.1 · tool-model")
+        t.contains("127.0.0.1 · chat-model")
     })
     .await;
     app.wait_text(
@@ -287,6 +299,7 @@ async fn a_server_has_the_persons_model_write_only_on_their_word_and_it_shows_in
     );
     // What the person's model was sent: the server's instructions and words, no tools.
     let sampled = super::chat::request_number(&models, 2).await;
+    assert_eq!(sampled["model"], "chat-model");
     assert_eq!(
         sampled["messages"][0]["content"],
         "You are a helpful test server."
@@ -296,15 +309,21 @@ async fn a_server_has_the_persons_model_write_only_on_their_word_and_it_shows_in
         "{sampled}"
     );
 
-    // Activity lists it under the connector.
+    // Activity lists it under the connector and the conversation.
     let nav = app.wait_for(&tid("nav-activity")).await;
     app.click(&nav).await.expect("Activity");
-    app.wait_until(
-        &format!(
-            "{}[data-tool=\"asked the model to write\"]",
-            tid("activity-row")
-        ),
-        |t| t.contains("approved by the person") && t.contains("Autumn moonlight"),
+    let row = format!(
+        "{}[data-tool=\"asked the model to write\"]",
+        tid("activity-row")
+    );
+    app.wait_until(&row, |t| {
+        t.contains("approved by the person") && t.contains("Autumn moonlight")
+    })
+    .await;
+    // Under the conversation whose tool call the server was answering.
+    app.wait_text(
+        &format!("{row} {}", tid("activity-open-chat")),
+        "Open “Get the server a haiku”",
     )
     .await;
     desktop.screenshot("02-activity");

@@ -1,6 +1,8 @@
 //! Servers' requests for the person's model (MCP sampling), answered by the chat: with the
-//! person's default model, within the connector's daily limit, each logged in Activity
-//! beside the tool calls (under the connector, as "asked the model to write").
+//! model of the conversation whose tool call the server is answering (when exactly one
+//! conversation has a call running on that connector), else the default model; within the
+//! connector's daily limit; each logged in Activity beside the tool calls (under that
+//! conversation and the connector, as "asked the model to write").
 
 use std::sync::Weak;
 use std::time::Instant;
@@ -28,11 +30,29 @@ impl ChatSampler {
     }
 }
 
+/// The conversation a request from `connector`'s server belongs to (0: none known), and the
+/// model that answers it.
+fn routed(
+    chat: &Inner,
+    connector: &ConnectorId,
+) -> Option<(i64, switchboard_ipc::chat::ModelChoice)> {
+    match chat.approvals.calling(connector) {
+        Some(conversation) => chat
+            .store
+            .conversation(conversation)
+            .ok()
+            .and_then(|c| c.model)
+            .or_else(|| chat.providers.default_model())
+            .map(|choice| (conversation, choice)),
+        None => chat.providers.default_model().map(|choice| (0, choice)),
+    }
+}
+
 #[async_trait::async_trait]
 impl Sampler for ChatSampler {
-    fn model(&self) -> Option<String> {
+    fn model(&self, connector: &ConnectorId) -> Option<String> {
         let chat = self.0.upgrade()?;
-        let choice = chat.providers.default_model()?;
+        let (_, choice) = routed(&chat, connector)?;
         let provider = chat
             .providers
             .overview()
@@ -71,7 +91,7 @@ impl Sampler for ChatSampler {
         request: SamplingRequest,
     ) -> Result<SamplingReply> {
         let chat = self.chat()?;
-        let choice = chat.providers.default_model().ok_or_else(|| {
+        let (conversation_id, choice) = routed(&chat, connector).ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidSetting,
                 "No model is set up in Settings → Models.",
@@ -85,7 +105,7 @@ impl Sampler for ChatSampler {
         let day = crate::tools::gate::today();
         let (logged, ()) = chat.store.log_tool_call(
             &NewToolCall {
-                conversation_id: 0,
+                conversation_id,
                 connector_id: &connector.0,
                 connector_name,
                 tool: SAMPLING,

@@ -40,8 +40,8 @@ pub(super) struct Inner {
     pub(super) store: ChatStore,
     pub(super) providers: Providers,
     pub(super) connectors: Connectors,
-    /// Tool calls waiting for the person's answer, across conversations.
-    approvals: Arc<Approvals>,
+    /// Tool calls waiting for the person's answer, and running, across conversations.
+    pub(super) approvals: Arc<Approvals>,
     /// The reply being written in each conversation, to stop it.
     replying: Mutex<HashMap<i64, CancellationToken>>,
     events: broadcast::Sender<ChatEvent>,

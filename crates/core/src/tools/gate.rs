@@ -33,7 +33,8 @@ use crate::models::ToolSpec;
 #[derive(Default)]
 pub struct Approvals {
     pending: Mutex<HashMap<String, Waiting>>,
-    running: Mutex<HashMap<(i64, String), CancellationToken>>,
+    /// By (conversation, call id): its Stop, and the connector it runs on.
+    running: Mutex<HashMap<(i64, String), (CancellationToken, ConnectorId)>>,
 }
 
 struct Waiting {
@@ -96,7 +97,7 @@ impl Approvals {
     /// that the person stopped it. A call that is not running is refused.
     pub fn stop(&self, conversation_id: i64, call_id: &str) -> Result<()> {
         let running = self.lock_running();
-        let token = running
+        let (token, _) = running
             .get(&(conversation_id, call_id.to_owned()))
             .ok_or_else(|| {
                 Error::new(ErrorCode::InvalidSetting, "This tool call is not running.")
@@ -106,7 +107,21 @@ impl Approvals {
         Ok(())
     }
 
-    fn lock_running(&self) -> MutexGuard<'_, HashMap<(i64, String), CancellationToken>> {
+    /// The conversation whose calls are running on `connector`, when exactly one is: what a
+    /// request the server makes meanwhile (for the model) belongs to.
+    pub fn calling(&self, connector: &ConnectorId) -> Option<i64> {
+        let running = self.lock_running();
+        let mut conversations = running
+            .iter()
+            .filter(|(_, (_, on))| on == connector)
+            .map(|((conversation, _), _)| *conversation);
+        let first = conversations.next()?;
+        conversations.all(|c| c == first).then_some(first)
+    }
+
+    fn lock_running(
+        &self,
+    ) -> MutexGuard<'_, HashMap<(i64, String), (CancellationToken, ConnectorId)>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -288,7 +303,7 @@ impl PermissionGate {
         let key = (self.conversation_id, call_id.to_owned());
         self.approvals
             .lock_running()
-            .insert(key.clone(), stop.clone());
+            .insert(key.clone(), (stop.clone(), tool.connector_id.clone()));
         let _running = Running {
             approvals: &self.approvals,
             key,
