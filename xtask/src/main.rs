@@ -215,32 +215,32 @@ fn test(args: &[String]) -> Result {
 /// The secret store against a real keyring: gnome-keyring's Secret Service, unlocked, in a
 /// D-Bus session of its own; then with no session bus at all.
 fn keyring_tests() -> Result {
-    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // A fresh keyring folder each run: an existing keyring with another password would
-    // stay locked, and the person's own keyring is none of the tests' business.
-    let script = format!(
-        "export XDG_DATA_HOME=\"$(mktemp -d)\" \
-         && echo -n switchboard | gnome-keyring-daemon --unlock --replace --components=secrets >/dev/null \
-         && exec '{cargo_bin}' test --features {APP_FEATURES} --test keyring"
-    );
-    sh(Command::new("dbus-run-session")
-        .args(["--", "sh", "-c", &script])
-        .env("PATH", setup::path_with_tools()))?;
-    // A keyring the test locks, in a session of its own and with no display, so no unlock
-    // prompt can be shown (as when the person dismisses it).
-    let locked = format!(
-        "export XDG_DATA_HOME=\"$(mktemp -d)\" \
-         && echo -n switchboard | gnome-keyring-daemon --unlock --replace --components=secrets >/dev/null \
-         && exec '{cargo_bin}' test --features {APP_FEATURES} --test keyring_locked -- --nocapture"
-    );
-    sh(Command::new("dbus-run-session")
-        .args(["--", "sh", "-c", &locked])
-        .env("PATH", setup::path_with_tools())
+    sh(&mut in_private_keyring("keyring", ""))?;
+    // A keyring the test locks, with no display, so no unlock prompt can be shown (as when
+    // the person dismisses it).
+    sh(in_private_keyring("keyring_locked", "-- --nocapture")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY"))?;
     sh(cargo()
         .args(["test", "--features", APP_FEATURES, "--test", "no_keyring"])
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"))
+}
+
+/// Runs the test target `test` (with `extra` arguments) in a D-Bus session of its own with
+/// an unlocked gnome-keyring in a fresh folder: an existing keyring with another password
+/// would stay locked, and the person's own keyring is none of the tests' business.
+fn in_private_keyring(test: &str, extra: &str) -> Command {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let script = format!(
+        "export XDG_DATA_HOME=\"$(mktemp -d)\" \
+         && echo -n switchboard | gnome-keyring-daemon --unlock --replace --components=secrets >/dev/null \
+         && exec '{cargo_bin}' test --features {APP_FEATURES} --test {test} {extra}"
+    );
+    let mut command = Command::new("dbus-run-session");
+    command
+        .args(["--", "sh", "-c", &script])
+        .env("PATH", setup::path_with_tools());
+    command
 }
 
 /// The official MCP conformance suite's client scenarios, against a headless client built

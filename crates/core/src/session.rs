@@ -133,11 +133,15 @@ struct Watched<C> {
 }
 
 impl<C> Watched<C> {
-    fn saw(&self, response: &rmcp::transport::streamable_http_client::StreamableHttpPostResponse) {
+    /// A POST's answer, passed on; one that gives a session id means the stream is coming.
+    fn saw<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        response: PostResult<E>,
+    ) -> PostResult<E> {
         use rmcp::transport::streamable_http_client::StreamableHttpPostResponse as Response;
         let has_session = matches!(
-            response,
-            Response::Json(_, Some(_)) | Response::Sse(_, Some(_))
+            &response,
+            Ok(Response::Json(_, Some(_)) | Response::Sse(_, Some(_)))
         );
         if has_session {
             self.standalone.send_if_modified(|s| {
@@ -148,10 +152,16 @@ impl<C> Watched<C> {
                 first
             });
         }
+        response
     }
 
-    fn tried(&self) {
+    /// The stream's first try, passed on, whatever came of it.
+    fn tried<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        stream: StreamResult<E>,
+    ) -> StreamResult<E> {
         self.standalone.send_replace(Standalone::Tried);
+        stream
     }
 }
 
@@ -179,14 +189,11 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Watched<C> {
         auth_header: Option<String>,
         custom_headers: Headers,
     ) -> PostResult<Self::Error> {
-        let response = self
-            .inner
-            .post_message(uri, message, session_id, auth_header, custom_headers)
-            .await;
-        if let Ok(response) = &response {
-            self.saw(response);
-        }
-        response
+        self.saw(
+            self.inner
+                .post_message(uri, message, session_id, auth_header, custom_headers)
+                .await,
+        )
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -198,21 +205,18 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Watched<C> {
         custom_headers: Headers,
         max_sse_event_size: usize,
     ) -> PostResult<Self::Error> {
-        let response = self
-            .inner
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await;
-        if let Ok(response) = &response {
-            self.saw(response);
-        }
-        response
+        self.saw(
+            self.inner
+                .post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
     }
 
     async fn post_message_with_response_limits(
@@ -224,21 +228,18 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Watched<C> {
         custom_headers: Headers,
         limits: rmcp::transport::streamable_http_client::StreamableHttpResponseLimits,
     ) -> PostResult<Self::Error> {
-        let response = self
-            .inner
-            .post_message_with_response_limits(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                limits,
-            )
-            .await;
-        if let Ok(response) = &response {
-            self.saw(response);
-        }
-        response
+        self.saw(
+            self.inner
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    limits,
+                )
+                .await,
+        )
     }
 
     async fn delete_session(
@@ -261,12 +262,11 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Watched<C> {
         auth_header: Option<String>,
         custom_headers: Headers,
     ) -> StreamResult<Self::Error> {
-        let stream = self
-            .inner
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await;
-        self.tried();
-        stream
+        self.tried(
+            self.inner
+                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+                .await,
+        )
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -278,19 +278,18 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for Watched<C> {
         custom_headers: Headers,
         max_sse_event_size: usize,
     ) -> StreamResult<Self::Error> {
-        let stream = self
-            .inner
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await;
-        self.tried();
-        stream
+        self.tried(
+            self.inner
+                .get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
     }
 }
 
@@ -401,9 +400,7 @@ impl Handler {
             tracing::info!(detail = ?err.detail, "a server's question could not be shown");
             rmcp::ErrorData::invalid_params(err.message, None)
         })?;
-        self.asking.send_modify(|n| *n += 1);
-        let _answered = Answered(&self.asking);
-        Ok(match asker(asked).await {
+        Ok(match self.put(asker, asked).await {
             Answer::Accept { content } => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content))
             }
@@ -484,11 +481,7 @@ impl Handler {
                 max_tokens: checked.max_tokens,
             },
         };
-        let answer = {
-            self.asking.send_modify(|n| *n += 1);
-            let _answered = Answered(&self.asking);
-            asker(asked).await
-        };
+        let answer = self.put(asker, asked).await;
         if !matches!(answer, Answer::Accept { .. }) {
             return Err(refused("The person declined the request.".to_owned()));
         }
@@ -503,6 +496,16 @@ impl Handler {
         );
         result.stop_reason = Some("endTurn".to_owned());
         Ok(result)
+    }
+}
+
+impl Handler {
+    /// Puts a question to the person; while it is before them, a request's time bound
+    /// waits ([`Session::patiently`]).
+    async fn put(&self, asker: &Asker, asked: ask::Asked) -> Answer {
+        self.asking.send_modify(|n| *n += 1);
+        let _answered = Answered(&self.asking);
+        asker(asked).await
     }
 }
 
