@@ -37,6 +37,10 @@ pub enum Fault {
     Delay(Duration),
     /// Passes the request on and cuts the answer after this many bytes of its body.
     CutAfter(usize),
+    /// Passes the request on and cuts its event stream right after this many whole events
+    /// (a server's priming event, say), so that a client can resume it with
+    /// `Last-Event-ID`.
+    CutAfterEvents(usize),
     /// Passes the request on; the answer becomes an event stream of this many
     /// `notifications/message` before the real answer.
     Flood(usize),
@@ -52,6 +56,8 @@ pub struct Seen {
     /// The JSON-RPC method of a POST (`tools/call`), if its body is one request.
     pub rpc: Option<String>,
     pub session: Option<String>,
+    /// The `Last-Event-ID` header: a stream being resumed.
+    pub last_event_id: Option<String>,
     pub at: Instant,
     /// What the proxy did: `None` passed it on.
     pub fault: Option<Fault>,
@@ -293,6 +299,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut up: watch::R
         method: method.clone(),
         rpc,
         session: session.clone(),
+        last_event_id: header(&raw.head, "last-event-id").map(str::to_owned),
         at: Instant::now(),
         fault: fault.clone(),
     });
@@ -394,7 +401,8 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut up: watch::R
         _ => {}
     }
     let cut = match fault {
-        Some(Fault::CutAfter(n)) => Some(n),
+        Some(Fault::CutAfter(n)) => Some(Cut::Bytes(n)),
+        Some(Fault::CutAfterEvents(n)) => Some(Cut::Events(n)),
         _ => None,
     };
     let flood = match fault {
@@ -430,6 +438,44 @@ fn upstream(shared: &Shared, method: &str, path: &str, raw: &Raw) -> reqwest::Re
 
 /// Passes the request to the server and its answer back, as it arrives (event streams
 /// included), cut after `cut` bytes of the body, with `flood` log notifications first.
+/// Where [`pass`] cuts an answer.
+#[derive(Clone, Copy)]
+enum Cut {
+    Bytes(usize),
+    Events(usize),
+}
+
+/// Counts the ends of events (a blank line) in an event stream read chunk by chunk.
+#[derive(Default)]
+struct Events {
+    ended: usize,
+    /// Line ends in a row so far (`\r` aside): two end an event.
+    newlines: u8,
+}
+
+impl Events {
+    /// Where in `chunk` the `n`th event ends (just past it), if it does in this chunk.
+    fn end_of(&mut self, n: usize, chunk: &[u8]) -> Option<usize> {
+        for (at, byte) in chunk.iter().enumerate() {
+            match byte {
+                b'\r' => {}
+                b'\n' => {
+                    self.newlines += 1;
+                    if self.newlines == 2 {
+                        self.newlines = 0;
+                        self.ended += 1;
+                        if self.ended == n {
+                            return Some(at + 1);
+                        }
+                    }
+                }
+                _ => self.newlines = 0,
+            }
+        }
+        None
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn pass(
     shared: &Shared,
@@ -437,7 +483,7 @@ async fn pass(
     method: &str,
     path: &str,
     raw: &Raw,
-    cut: Option<usize>,
+    cut: Option<Cut>,
     flood: usize,
     id: &serde_json::Value,
 ) {
@@ -499,13 +545,25 @@ async fn pass(
         }
     }
     let mut json_body = Vec::new();
+    let mut events = Events::default();
     while let Ok(Some(chunk)) = response.chunk().await {
         let mut chunk = &chunk[..];
-        if let Some(cut) = cut {
-            let left = cut.saturating_sub(written);
-            if chunk.len() > left {
-                chunk = &chunk[..left];
+        let mut done = false;
+        match cut {
+            Some(Cut::Bytes(cut)) => {
+                let left = cut.saturating_sub(written);
+                if chunk.len() >= left {
+                    chunk = &chunk[..left];
+                    done = true;
+                }
             }
+            Some(Cut::Events(n)) => {
+                if let Some(end) = events.end_of(n, chunk) {
+                    chunk = &chunk[..end];
+                    done = true;
+                }
+            }
+            None => {}
         }
         if flood > 0 && is_json {
             json_body.extend_from_slice(chunk);
@@ -513,7 +571,7 @@ async fn pass(
             return;
         }
         written += chunk.len();
-        if cut.is_some_and(|cut| written >= cut) {
+        if done {
             // The connection drops mid-answer: no clean close.
             let _ = stream.set_zero_linger();
             return;

@@ -309,7 +309,8 @@ impl AuthServer {
     /// - `logins`, `failed_logins` (wrong password), `consents`, `denials`;
     /// - `token_requests` and `token_errors`: objects counting token endpoint requests
     ///   by `grant_type`; `refreshes`: successful refresh grants;
-    /// - `revocation_requests`, `revocations` (answered 200), `revoke_all`;
+    /// - `revocation_requests`, `revocations` (answered 200), `revoke_all`,
+    ///   `forget_access_tokens`;
     /// - `mcp_requests` (with a valid token), `mcp_unauthorized` (401), `mcp_forbidden`
     ///   (403), `mcp_methods`: the JSON-RPC methods of the authorized POSTs, in order.
     pub async fn stats(&self) -> Value {
@@ -322,6 +323,15 @@ impl AuthServer {
     /// Returns how many of each were destroyed, e.g. `{"AccessToken": 2, …}`.
     pub async fn revoke_all(&self) -> Value {
         self.admin("POST", "revoke-all").await["revoked"].clone()
+    }
+
+    /// Destroy the access tokens only (`POST /admin/forget-access-tokens`), as a server that
+    /// kept them in memory and restarted would: the MCP server answers 401 to each one
+    /// issued so far, while refresh tokens still work. Returns how many were destroyed.
+    pub async fn forget_access_tokens(&self) -> u64 {
+        self.admin("POST", "forget-access-tokens").await["revoked"]["AccessToken"]
+            .as_u64()
+            .unwrap_or_default()
     }
 
     /// Like [`revoke_all`](Self::revoke_all), and forget every registered client too: a

@@ -167,8 +167,32 @@ async fn row_1_a_restarted_server_gets_a_new_session_and_the_call_goes_through()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn row_2_a_stream_cut_during_a_call_fails_that_call_only() {
+async fn row_2_a_stream_cut_during_a_call_is_resumed_or_fails_that_call_only() {
     let row = Row::start().await;
+    // The server numbers its events (it keeps them for resumption) and opens the call's
+    // stream with an empty event: cut right after it, the stream is picked up again with
+    // `Last-Event-ID` and the call's answer arrives on the resumed stream.
+    row.proxy.next(Some("tools/call"), Fault::CutAfterEvents(1));
+    let started = Instant::now();
+    let (failed, said) = row.echo("resumed").await;
+    report("2 (stream cut, resumed)", started, "the call went through");
+    assert!(!failed, "{said}");
+    assert_eq!(said, "Echo: resumed");
+    let resumed: Vec<_> = row
+        .proxy
+        .seen_since(started)
+        .into_iter()
+        .filter(|s| s.method == "GET" && s.last_event_id.is_some())
+        .collect();
+    assert!(
+        !resumed.is_empty(),
+        "resumed with Last-Event-ID: {:?}",
+        row.sent_since(started)
+    );
+    row.recovers().await;
+
+    // Cut before the first event is whole, there is nothing to resume from: that call
+    // fails in words, and the next one runs.
     row.proxy.next(Some("tools/call"), Fault::CutAfter(10));
     let started = Instant::now();
     let (failed, said) = row.echo("cut").await;
@@ -239,6 +263,75 @@ async fn row_3_a_sign_in_refused_mid_session_is_renewed_once_or_asks_to_sign_in_
             .len(),
         1,
         "the conversation is intact"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn row_3_an_oauth_token_refused_mid_session_is_refreshed_silently_and_the_call_runs() {
+    // Signed in through the real authorization server (tokens live an hour: no background
+    // refresh here). The server then forgets its access tokens, as one that kept them in
+    // memory and restarted would, while its refresh tokens still hold.
+    let auth = kit::AuthServer::builder().loopback_only().start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("browser.jsonl");
+    let connectors = support::open_with_browser(
+        &dir.path().join("settings.json"),
+        Arc::new(MemorySecrets::default()),
+        Arc::new(support::TestBrowser {
+            env: kit::browser_env(std::path::Path::new("/bin/false"), &log),
+        }),
+    );
+    let id = add(&connectors, auth.mcp_url(), None).await.id;
+    let connected = until(&connectors, &id, "signed in", |c| {
+        c.state == ConnectorState::Connected
+    })
+    .await;
+    assert!(connected.sign_in.saved);
+    connectors
+        .set_tool_mode(&id, "add", ToolMode::Allow)
+        .expect("allowed");
+    let fixture = Fixture::new(&connectors, dir.path(), "Faults");
+    let gate = fixture.gate();
+    let name = gate
+        .offered()
+        .into_iter()
+        .map(|t| t.name)
+        .find(|n| n.ends_with("__add"))
+        .expect("add is offered");
+    let before = auth.stats().await;
+    assert_eq!(before["refreshes"], 0, "{before}");
+    assert!(auth.forget_access_tokens().await >= 1);
+
+    let started = Instant::now();
+    let outcome = gate
+        .call(&ToolCallRequest {
+            id: "call-add".to_owned(),
+            name,
+            arguments: json!({"a": 2, "b": 3}),
+        })
+        .await;
+    report(
+        "3 (401 mid-session, OAuth refreshed)",
+        started,
+        "the call went through",
+    );
+    assert!(!outcome.is_error, "{}", text(&outcome));
+    assert_eq!(text(&outcome), "5");
+    let after = auth.stats().await;
+    assert_eq!(after["refreshes"], 1, "refreshed once: {after}");
+    assert!(
+        after["mcp_unauthorized"].as_u64() > before["mcp_unauthorized"].as_u64(),
+        "the old token was refused first: {after}"
+    );
+    assert_eq!(
+        after["authorization_requests"], 1,
+        "no browser opened again: {after}"
+    );
+    assert_eq!(
+        connectors.list()[0].state,
+        ConnectorState::Connected,
+        "{:?}",
+        connectors.list()
     );
 }
 
