@@ -1189,102 +1189,126 @@ impl Session {
             .peer_info()
             .map(|info| info.capabilities.clone())
             .unwrap_or_default();
-        let mut catalog = Catalog::default();
-        if capabilities.tools.is_some() {
-            catalog.tools = self
-                .bounded("list the tools", self.service.list_all_tools())
-                .await?
-                .into_iter()
-                .filter(|tool| usable("tool", &tool.name))
-                .map(|tool| ToolInfo {
-                    read_only_hint: tool.annotations.as_ref().and_then(|a| a.read_only_hint),
-                    title: shown_title(
-                        tool.title
-                            .clone()
-                            .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
-                    ),
-                    description: shown_description(tool.description.map(|d| d.into_owned())),
-                    input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
-                    output_schema: tool
-                        .output_schema
-                        .as_ref()
-                        .map(|schema| serde_json::Value::Object((**schema).clone())),
-                    annotations: tool
-                        .annotations
-                        .as_ref()
-                        .and_then(|a| serde_json::to_value(a).ok()),
-                    name: tool.name.into_owned(),
-                })
-                .collect();
-        }
-        if capabilities.resources.is_some() {
-            catalog.resources = self
-                .bounded("list the resources", self.service.list_all_resources())
-                .await?
-                .into_iter()
-                .filter(|r| usable("resource", &r.uri))
-                .map(|r| ResourceInfo {
-                    uri: r.uri.clone(),
-                    name: text::one_line(&r.name, MAX_SHOWN_NAME),
-                    title: shown_title(r.title.clone()),
-                    description: shown_description(r.description.clone()),
-                    mime_type: r
-                        .mime_type
+        // The four lists are independent: asked for at once, they cost one round trip.
+        let (tools, resources, templates, prompts) = tokio::try_join!(
+            self.listed(
+                capabilities.tools.is_some(),
+                "list the tools",
+                self.service.list_all_tools()
+            ),
+            self.listed(
+                capabilities.resources.is_some(),
+                "list the resources",
+                self.service.list_all_resources()
+            ),
+            self.listed(
+                capabilities.resources.is_some(),
+                "list the resource templates",
+                self.service.list_all_resource_templates()
+            ),
+            self.listed(
+                capabilities.prompts.is_some(),
+                "list the prompts",
+                self.service.list_all_prompts()
+            ),
+        )?;
+        let tools = tools
+            .into_iter()
+            .filter(|tool| usable("tool", &tool.name))
+            .map(|tool| ToolInfo {
+                read_only_hint: tool.annotations.as_ref().and_then(|a| a.read_only_hint),
+                title: shown_title(
+                    tool.title
                         .clone()
-                        .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
-                    size: r.size,
-                })
-                .collect();
-            catalog.resource_templates = self
-                .bounded(
-                    "list the resource templates",
-                    self.service.list_all_resource_templates(),
-                )
-                .await?
-                .into_iter()
-                .filter(|t| usable("resource template", &t.uri_template))
-                .map(|t| ResourceTemplateInfo {
-                    uri_template: t.uri_template.clone(),
-                    name: text::one_line(&t.name, MAX_SHOWN_NAME),
-                    title: shown_title(t.title.clone()),
-                    description: shown_description(t.description.clone()),
-                    mime_type: t
-                        .mime_type
-                        .clone()
-                        .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
-                })
-                .collect();
+                        .or_else(|| tool.annotations.as_ref().and_then(|a| a.title.clone())),
+                ),
+                description: shown_description(tool.description.map(|d| d.into_owned())),
+                input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
+                output_schema: tool
+                    .output_schema
+                    .as_ref()
+                    .map(|schema| serde_json::Value::Object((**schema).clone())),
+                annotations: tool
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| serde_json::to_value(a).ok()),
+                name: tool.name.into_owned(),
+            })
+            .collect();
+        let resources = resources
+            .into_iter()
+            .filter(|r| usable("resource", &r.uri))
+            .map(|r| ResourceInfo {
+                uri: r.uri.clone(),
+                name: text::one_line(&r.name, MAX_SHOWN_NAME),
+                title: shown_title(r.title.clone()),
+                description: shown_description(r.description.clone()),
+                mime_type: r
+                    .mime_type
+                    .clone()
+                    .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
+                size: r.size,
+            })
+            .collect();
+        let resource_templates = templates
+            .into_iter()
+            .filter(|t| usable("resource template", &t.uri_template))
+            .map(|t| ResourceTemplateInfo {
+                uri_template: t.uri_template.clone(),
+                name: text::one_line(&t.name, MAX_SHOWN_NAME),
+                title: shown_title(t.title.clone()),
+                description: shown_description(t.description.clone()),
+                mime_type: t
+                    .mime_type
+                    .clone()
+                    .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
+            })
+            .collect();
+        let prompts = prompts
+            .into_iter()
+            .filter(|p| {
+                usable("prompt", &p.name)
+                    && p.arguments
+                        .iter()
+                        .flatten()
+                        .all(|a| usable("prompt argument", &a.name))
+            })
+            .map(|p| PromptInfo {
+                name: p.name,
+                title: shown_title(p.title),
+                description: shown_description(p.description),
+                arguments: p
+                    .arguments
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| PromptArgumentInfo {
+                        name: a.name,
+                        description: shown_description(a.description),
+                        required: a.required.unwrap_or(false),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Catalog {
+            tools,
+            resources,
+            resource_templates,
+            prompts,
+        })
+    }
+
+    /// A whole list, when the server says it has one (else none, unasked).
+    async fn listed<T>(
+        &self,
+        offered: bool,
+        what: &'static str,
+        list: impl Future<Output = Result<Vec<T>, ServiceError>>,
+    ) -> Result<Vec<T>> {
+        if offered {
+            self.bounded(what, list).await
+        } else {
+            Ok(Vec::new())
         }
-        if capabilities.prompts.is_some() {
-            catalog.prompts = self
-                .bounded("list the prompts", self.service.list_all_prompts())
-                .await?
-                .into_iter()
-                .filter(|p| {
-                    usable("prompt", &p.name)
-                        && p.arguments
-                            .iter()
-                            .flatten()
-                            .all(|a| usable("prompt argument", &a.name))
-                })
-                .map(|p| PromptInfo {
-                    name: p.name,
-                    title: shown_title(p.title),
-                    description: shown_description(p.description),
-                    arguments: p
-                        .arguments
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|a| PromptArgumentInfo {
-                            name: a.name,
-                            description: shown_description(a.description),
-                            required: a.required.unwrap_or(false),
-                        })
-                        .collect(),
-                })
-                .collect();
-        }
-        Ok(catalog)
     }
 
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {

@@ -1,7 +1,12 @@
 //! Benchmark (`cargo xtask bench`, not part of the test run): time from "connect" to
 //! "everything listed" against the npm reference server, for Switchboard's core and for
 //! the official TypeScript SDK client, side by side against the same server in the same run.
+//! Then Switchboard starting with 50 saved connectors (each its own address on that server)
+//! against starting with one: until every one is connected and listed.
 //! Prints numbers; asserts no time.
+
+#[path = "support/registry.rs"]
+mod support;
 
 use std::process::Command;
 use std::time::Instant;
@@ -11,6 +16,9 @@ use switchboard_core::{Session, Timeouts};
 use switchboard_testkit as kit;
 
 const ROUNDS: usize = 30;
+/// Saved connectors at start, against one.
+const MANY: usize = 50;
+const START_ROUNDS: usize = 5;
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -99,4 +107,44 @@ fn main() {
         med_remembered / med_theirs,
         min_remembered / min_theirs
     );
+    let (mut one, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..START_ROUNDS {
+        one.push(runtime.block_on(start_with(&server, 1)));
+        many.push(runtime.block_on(start_with(&server, MANY)));
+    }
+    let (one, many) = (median(&mut one), median(&mut many));
+    println!(
+        "start-up with saved connectors, until every one is connected and listed ({START_ROUNDS} rounds):"
+    );
+    println!("  1 connector     median {one:7.2} ms");
+    println!("  {MANY} connectors   median {many:7.2} ms");
+    println!("  ratio {:.2} (goal: at most 2)", many / one);
+}
+
+/// Starts the registry with `n` saved connectors to `server` and waits for each to be
+/// connected with its catalog listed; returns the milliseconds that took.
+async fn start_with(server: &kit::Everything, n: usize) -> f64 {
+    use switchboard_ipc::ConnectorState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("settings.json");
+    {
+        let connectors = support::open(&path);
+        for i in 0..n {
+            let id = support::add(&connectors, &format!("{}?c={i}", server.url()), None)
+                .await
+                .id;
+            assert_eq!(
+                support::settled(&connectors, &id).await.state,
+                ConnectorState::Connected
+            );
+        }
+    }
+    let started = Instant::now();
+    let connectors = support::open(&path);
+    connectors.start();
+    for summary in connectors.list() {
+        let state = support::settled(&connectors, &summary.id).await.state;
+        assert_eq!(state, ConnectorState::Connected);
+    }
+    started.elapsed().as_secs_f64() * 1000.0
 }
