@@ -2,6 +2,8 @@
 //! `switchboard-core`; this crate only wires it to Tauri.
 
 mod commands;
+#[cfg(any(target_os = "linux", test))]
+mod link_handler;
 mod log;
 mod store;
 
@@ -292,13 +294,21 @@ fn forward_events(app: &AppHandle, connectors: &Connectors) {
 fn watch_deep_links(app: &AppHandle) {
     // Linux and Windows learn the scheme at run time. Without xdg-utils (or on a
     // read-only profile) this fails; sign-in then falls back to a loopback redirect.
+    // An installed package (.deb, .rpm) declares the scheme in its own desktop file: then
+    // nothing is written into the person's profile that would outlive the app.
+    #[cfg(target_os = "linux")]
+    let registered = link_handler::installed(switchboard_core::connectors::APP_SCHEME);
+    #[cfg(windows)]
+    let registered = false;
     #[cfg(any(target_os = "linux", windows))]
-    match app.deep_link().register_all() {
-        Ok(()) => {
-            #[cfg(target_os = "linux")]
-            unquote_link_handler(app);
+    if !registered {
+        match app.deep_link().register_all() {
+            Ok(()) => {
+                #[cfg(target_os = "linux")]
+                link_handler::unquote(app);
+            }
+            Err(err) => tracing::warn!(%err, "could not register the app's link scheme"),
         }
-        Err(err) => tracing::warn!(%err, "could not register the app's link scheme"),
     }
     let handle = app.clone();
     app.deep_link().on_open_url(move |event| {
@@ -310,87 +320,10 @@ fn watch_deep_links(app: &AppHandle) {
     });
 }
 
-/// xdg-open from xdg-utils 1.1.3 (Debian 12, Ubuntu 22.04) takes the first word of a
-/// handler's `Exec` literally, quotes and all, so the handler tauri-plugin-deep-link writes
-/// (`Exec="/path/to/switchboard" %u`) never runs when a browser that uses xdg-open
-/// (Chromium) hands the sign-in link on. A path without spaces or shell characters needs no
-/// quotes: they are dropped (the plugin writes them again at every start, and so this
-/// runs at every start).
-#[cfg(target_os = "linux")]
-fn unquote_link_handler(app: &AppHandle) {
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let Some(name) = exe.file_name() else {
-        return;
-    };
-    let Ok(folder) = app.path().data_dir() else {
-        return;
-    };
-    let file = folder
-        .join("applications")
-        .join(format!("{}-handler.desktop", name.to_string_lossy()));
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return;
-    };
-    if let Some(simpler) = unquoted_exec(&text)
-        && let Err(err) = std::fs::write(&file, simpler)
-    {
-        tracing::warn!(%err, "could not simplify the link handler's Exec line");
-    }
-}
-
-/// The desktop file with its `Exec="<path>" …` line unquoted, when the path needs no quotes;
-/// `None` when there is nothing to change.
-#[cfg(any(target_os = "linux", test))]
-fn unquoted_exec(desktop_file: &str) -> Option<String> {
-    let mut changed = false;
-    let lines: Vec<String> = desktop_file
-        .lines()
-        .map(|line| {
-            let simpler = line
-                .strip_prefix("Exec=\"")
-                .and_then(|rest| rest.split_once('"'))
-                .filter(|(path, _)| {
-                    !path.is_empty()
-                        && !path.chars().any(|c| {
-                            c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '$' | '`')
-                        })
-                })
-                .map(|(path, args)| format!("Exec={path}{args}"));
-            changed |= simpler.is_some();
-            simpler.unwrap_or_else(|| line.to_owned())
-        })
-        .collect();
-    changed.then(|| lines.join("\n") + "\n")
-}
-
 fn show_main_window(app: &AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unquoted_exec;
-
-    #[test]
-    fn a_quoted_exec_without_spaces_loses_its_quotes_for_old_xdg_open() {
-        let written = "[Desktop Entry]\nType=Application\nExec=\"/opt/switchboard/switchboard\" %u\nMimeType=x-scheme-handler/io.switchboard.desktop\n";
-        assert_eq!(
-            unquoted_exec(written).as_deref(),
-            Some(
-                "[Desktop Entry]\nType=Application\nExec=/opt/switchboard/switchboard %u\nMimeType=x-scheme-handler/io.switchboard.desktop\n"
-            )
-        );
-        // Already simple, or needing its quotes: left alone.
-        assert_eq!(unquoted_exec("Exec=/opt/s/switchboard %u\n"), None);
-        assert_eq!(
-            unquoted_exec("Exec=\"/home/ada/My Apps/switchboard\" %u\n"),
-            None
-        );
     }
 }

@@ -13,6 +13,8 @@ use switchboard_testkit::webdriver::{Session, keys, tid};
 mod chat;
 #[path = "e2e/faults.rs"]
 mod faults;
+#[path = "e2e/install.rs"]
+mod install;
 #[path = "e2e/questions.rs"]
 mod questions;
 #[path = "e2e/tools.rs"]

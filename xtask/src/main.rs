@@ -6,6 +6,7 @@
 //!   integration tests against real servers, and end-to-end tests in the real window;
 //! - `cargo xtask setup` — only the installs (`--for app` or `--for test`, default test);
 //! - `cargo xtask bench` — the benchmarks, which print numbers next to a baseline;
+//! - `cargo xtask bundle [--debug]` — the Linux installers (.deb, .rpm), and their sizes;
 //! - `cargo xtask conformance` — only the MCP conformance suite's scenarios.
 //!
 //! Every install is skipped when the right version is already there.
@@ -36,11 +37,12 @@ fn main() -> ExitCode {
             setup::ensure(purpose)
         }
         Some("bench") => bench(),
+        Some("bundle") => bundle(args.iter().any(|a| a == "--debug")).map(drop),
         Some("ui") => build_ui(),
         Some("conformance") => setup::ensure(Purpose::Test).and_then(|()| conformance()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run | test [--no-e2e] | setup [--for app|test] | bench | ui | conformance>"
+                "usage: cargo xtask <run | test [--no-e2e] | setup [--for app|test] | bench | bundle [--debug] | ui | conformance>"
             );
             return ExitCode::from(2);
         }
@@ -176,6 +178,16 @@ fn test(args: &[String]) -> Result {
         "-D",
         "warnings",
     ]))?;
+    // The Windows build of the app compiles (its code paths differ: the keyring, links).
+    sh(cargo().args([
+        "check",
+        "--target",
+        setup::WINDOWS_TARGET,
+        "--bin",
+        "switchboard",
+        "--features",
+        APP_FEATURES,
+    ]))?;
     sh(cargo().args(["test", "--features", APP_FEATURES]))?;
     // The fault matrix, each row's outcome and how long it took to show.
     sh(cargo().args([
@@ -206,6 +218,7 @@ fn test(args: &[String]) -> Result {
                 "--test-threads=1",
             ])
             .env("SWITCHBOARD_APP", root().join("target/debug/switchboard")))?;
+        install_test()?;
     }
     println!("\nxtask: every check passed");
     Ok(())
@@ -576,4 +589,119 @@ fn bench() -> Result {
             "SWITCHBOARD_BLANK",
             root().join("target/release/examples/blank_window"),
         ))
+}
+
+/// Builds the Linux installers with the Tauri bundler (`.deb`, `.rpm`; an AppImage needs
+/// linuxdeploy, which the bundler downloads from GitHub: not reachable from here), prints
+/// their sizes and returns the `.deb`. `debug` bundles the debug build the tests use.
+fn bundle(debug: bool) -> Result<PathBuf> {
+    setup::ensure(Purpose::App)?;
+    trunk_build(if debug { &[] } else { &["--release"] })?;
+    let mut tauri = Command::new("tauri");
+    tauri
+        .args(["build", "--bundles", "deb,rpm", "--features", APP_FEATURES])
+        // The window was just built (above), for this profile.
+        .args(["--config", r#"{"build":{"beforeBuildCommand":null}}"#])
+        .env("PATH", setup::path_with_tools());
+    if debug {
+        tauri.arg("--debug");
+    }
+    sh(&mut tauri)?;
+    let out = root()
+        .join("target")
+        .join(if debug { "debug" } else { "release" });
+    let find = |kind: &str| -> Result<PathBuf> {
+        std::fs::read_dir(out.join("bundle").join(kind))
+            .map_err(|err| format!("no {kind} bundle: {err}"))?
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| path.extension().is_some_and(|e| e == kind))
+            .ok_or_else(|| format!("no .{kind} file in {}", out.display()))
+    };
+    let deb = find("deb")?;
+    let rpm = find("rpm")?;
+    let binary = out.join("switchboard");
+    let stripped = std::env::temp_dir().join("switchboard-stripped");
+    sh(Command::new("strip").arg("-o").arg(&stripped).arg(&binary))?;
+    let wasm = std::fs::read_dir(root().join("ui/dist"))
+        .map_err(|err| format!("ui/dist: {err}"))?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|e| e == "wasm"))
+        .ok_or("no wasm in ui/dist")?;
+    let gzipped = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(&wasm)
+        .output()
+        .map_err(|err| format!("gzip: {err}"))?
+        .stdout
+        .len() as u64;
+    let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
+    let kib = |bytes: u64| format!("{:.0} KiB", bytes as f64 / 1024.0);
+    println!(
+        "\ninstallers ({} build):",
+        if debug { "debug" } else { "release" }
+    );
+    println!("  {:<40} {}", deb.display(), kib(size(&deb)));
+    println!("  {:<40} {}", rpm.display(), kib(size(&rpm)));
+    println!(
+        "  binary {} KiB, stripped {}",
+        size(&binary) / 1024,
+        kib(size(&stripped))
+    );
+    println!("  wasm {} raw, {} gzip", kib(size(&wasm)), kib(gzipped));
+    let _ = std::fs::remove_file(&stripped);
+    Ok(deb)
+}
+
+/// Installs the debug `.deb` into this machine and checks it as the system sees it
+/// (`tests/tests/e2e/install.rs`), then removes it. Needs root, as installing does.
+fn install_test() -> Result {
+    if !setup::is_root() {
+        println!(
+            "\nxtask: the installer test installs a package into the system: run as root to include it"
+        );
+        return Ok(());
+    }
+    let deb = bundle(true)?;
+    // The .rpm holds the same files, as rpm itself lists them.
+    let rpm = deb
+        .parent()
+        .and_then(Path::parent)
+        .map(|bundles| bundles.join("rpm"))
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|e| e == "rpm"))
+        .ok_or("no .rpm beside the .deb")?;
+    let listed = Command::new("rpm")
+        .arg("-qpl")
+        .arg(&rpm)
+        .output()
+        .map_err(|err| format!("rpm -qpl: {err}"))?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for file in [
+        "/usr/bin/switchboard",
+        "/usr/share/applications/Switchboard.desktop",
+    ] {
+        if !listed.lines().any(|line| line == file) {
+            return Err(format!("{} lacks {file}:\n{listed}", rpm.display()));
+        }
+    }
+    sh(cargo()
+        .args([
+            "test",
+            "--package",
+            "switchboard-testkit",
+            "--test",
+            "e2e",
+            "--",
+            "--ignored",
+            "--exact",
+            "install::the_deb_installs_opens_takes_its_sign_in_link_and_removes_cleanly",
+        ])
+        .env("SWITCHBOARD_DEB", deb)
+        .env("SWITCHBOARD_APP", "/usr/bin/switchboard"))
 }

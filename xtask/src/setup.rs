@@ -47,13 +47,26 @@ const TEST_PACKAGES: &[&str] = &[
     // The person's browser in sign-in tests (tests/fixtures/oauth/browser.mjs drives it
     // headless through playwright-core; Playwright's own browser downloads are not used).
     "chromium",
+    // The Windows build is checked too (`cargo check --target x86_64-pc-windows-gnu`): its
+    // C dependencies (SQLite, the TLS library) need a C compiler for Windows.
+    "gcc-mingw-w64-x86-64",
+    // The installers are checked as the system sees them: `rpm -qpl` lists the .rpm.
+    "rpm",
 ];
+
+/// The Rust target of the Windows check.
+pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 
 const TRUNK_VERSION: &str = "0.21.14";
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 /// npm packages, installed into `.tools/node`.
-const NODE_APP_PACKAGES: &[(&str, &str)] = &[("@tauri-apps/cli", "2.12.5")];
+const NODE_APP_PACKAGES: &[(&str, &str)] = &[
+    ("@tauri-apps/cli", "2.12.5"),
+    // wasm-opt for release builds of the window (ui/index.html, ui/Trunk.toml): Debian's
+    // binaryen is too old for the wasm features Rust emits now.
+    ("binaryen", "132.0.0"),
+];
 const NODE_TEST_PACKAGES: &[(&str, &str)] = &[
     ("@modelcontextprotocol/server-everything", "2026.8.31"),
     ("@modelcontextprotocol/sdk", "1.32.2"),
@@ -115,7 +128,7 @@ pub fn ensure(purpose: Purpose) -> Result {
         packages.extend(["nodejs", "npm"]);
     }
     ensure_debian_packages(&packages)?;
-    ensure_wasm_target()?;
+    ensure_target("wasm32-unknown-unknown")?;
     ensure_cargo_tool("trunk", TRUNK_VERSION, &["--locked"])?;
     // trunk insists on the wasm-bindgen CLI that matches the library in Cargo.lock exactly.
     let bindgen = locked_version("wasm-bindgen")?;
@@ -124,13 +137,14 @@ pub fn ensure(purpose: Purpose) -> Result {
     if purpose == Purpose::Test {
         node.extend(NODE_TEST_PACKAGES);
         ensure_cargo_tool("tauri-driver", TAURI_DRIVER_VERSION, &["--locked"])?;
+        ensure_target(WINDOWS_TARGET)?;
         ensure_python_packages(PYTHON_TEST_PACKAGES)?;
     }
     ensure_node_packages(&node)?;
     Ok(())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -180,17 +194,24 @@ fn ensure_debian_packages(packages: &[&str]) -> Result {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
-fn ensure_wasm_target() -> Result {
+/// Adds the standard library of a Rust target, unless rustup has it already.
+fn ensure_target(target: &str) -> Result {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .current_dir(root())
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
         .unwrap_or(false);
     if installed {
         return Ok(());
     }
-    sh(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+    sh(Command::new("rustup")
+        .args(["target", "add", target])
+        .current_dir(root()))
 }
 
 /// The version of `name` that Cargo.lock pins.
