@@ -623,6 +623,10 @@ fn keep_matching<T: Searchable + Clone>(
 /// What a tool's row is assumed to take before it is drawn and measured (name, a line or
 /// two of description, the control).
 const TOOL_ROW_ESTIMATE: f64 = 110.0;
+/// A resource's or template's row: name, address, a line of description.
+const RESOURCE_ROW_ESTIMATE: f64 = 80.0;
+/// A prompt's row: name, a line of description, what it asks for.
+const PROMPT_ROW_ESTIMATE: f64 = 90.0;
 
 fn row_key<T>(row: &Keyed<T>) -> (u32, usize) {
     row.0
@@ -843,25 +847,27 @@ fn CatalogView(
                                 shown=Signal::derive(move || resources.with(Vec::len) + templates.with(Vec::len))
                                 query
                             />
-                            <ul class="items">
-                                <For
-                                    each=move || resources.get()
-                                    key=|(key, _)| *key
-                                    children=|(_, resource)| view! { <ResourceItem resource /> }
-                                />
-                            </ul>
+                            <LongList
+                                items=Signal::from(resources)
+                                key=row_key
+                                estimate=RESOURCE_ROW_ESTIMATE
+                                class="items"
+                                testid="resource-list"
+                                row=|(_, resource)| view! { <ResourceItem resource /> }
+                            />
                             <Show when=move || templates.with(|t| !t.is_empty())>
                                 <h3 class="subheading">"Templates"</h3>
                                 <p class="subheading-hint">
                                     "Addresses with blanks to fill in, such as a file name or an ID."
                                 </p>
-                                <ul class="items">
-                                    <For
-                                        each=move || templates.get()
-                                        key=|(key, _)| *key
-                                        children=|(_, template)| view! { <TemplateItem template /> }
-                                    />
-                                </ul>
+                                <LongList
+                                    items=Signal::from(templates)
+                                    key=row_key
+                                    estimate=RESOURCE_ROW_ESTIMATE
+                                    class="items"
+                                    testid="template-list"
+                                    row=|(_, template)| view! { <TemplateItem template /> }
+                                />
                             </Show>
                         }
                             .into_any()
@@ -874,13 +880,14 @@ fn CatalogView(
                                 shown=Signal::derive(move || prompts.with(Vec::len))
                                 query
                             />
-                            <ul class="items">
-                                <For
-                                    each=move || prompts.get()
-                                    key=|(key, _)| *key
-                                    children=|(_, prompt)| view! { <PromptItem prompt /> }
-                                />
-                            </ul>
+                            <LongList
+                                items=Signal::from(prompts)
+                                key=row_key
+                                estimate=PROMPT_ROW_ESTIMATE
+                                class="items"
+                                testid="prompt-list"
+                                row=|(_, prompt)| view! { <PromptItem prompt /> }
+                            />
                         }
                             .into_any()
                     }

@@ -40,6 +40,8 @@ const BIG_PROMPTS: usize = 2_000;
 const MENU_ROUNDS: usize = 5;
 /// Typed one key at a time: a topic of the big catalog's titles and a number.
 const QUERY: &str = "budget 42";
+/// Typed into the connector page's filter: one resource's title ("Budget 4792").
+const TAB_QUERY: &str = "budget 4792";
 /// The goal for a keystroke: within the frame.
 const KEY_GOAL_MS: f64 = 16.0;
 
@@ -168,8 +170,25 @@ struct Menu {
     /// Rows of the unfiltered list, and of them the options in the page.
     rows: u64,
     in_page: u64,
+    /// The connector page's Resources tab: click → first resource shown, per round.
+    tab_open: Vec<f64>,
+    /// Its filter: key → the list updated, and → the frame showing it.
+    tab_work: Vec<f64>,
+    tab_keys: Vec<f64>,
+    /// Resources in the page once the tab settled, and after the query.
+    tab_in_page: u64,
+    tab_matched: u64,
     /// The screen reader's count after the query ("N results").
     results: String,
+}
+
+#[derive(Default)]
+struct Tab {
+    open: Vec<f64>,
+    keys: Vec<f64>,
+    work: Vec<f64>,
+    in_page: u64,
+    matched: u64,
 }
 
 async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
@@ -181,6 +200,21 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
     add_by_address(&app, server.url()).await;
     app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
         .await;
+    let mut tab = Tab::default();
+    for round in 0..=MENU_ROUNDS {
+        let r = in_page(&app, "resourcesRound", json!([TAB_QUERY, 120_000])).await;
+        if round == 0 {
+            continue;
+        }
+        tab.open.push(ms(&r["open"]));
+        for key in r["keys"].as_array().expect("keys") {
+            tab.keys.push(ms(&key["ms"]));
+            tab.work.push(ms(&key["work"]));
+        }
+        tab.in_page = r["itemsInPage"].as_u64().unwrap_or(0);
+        tab.matched = r["matched"].as_u64().unwrap_or(0);
+    }
+    desktop.screenshot("resources-tab-filtered");
     add_provider(&app, &models).await;
     new_chat(&app).await;
     app.wait_for(&tid("paperclip")).await;
@@ -208,6 +242,11 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
         rows: 0,
         in_page: 0,
         results: String::new(),
+        tab_open: tab.open,
+        tab_work: tab.work,
+        tab_keys: tab.keys,
+        tab_in_page: tab.in_page,
+        tab_matched: tab.matched,
     };
     for _ in 0..MENU_ROUNDS {
         let round = in_page(&app, "menuRound", json!([QUERY, 120_000])).await;
@@ -308,6 +347,41 @@ fn menu_report(small: &mut Menu, big: &mut Menu) -> Vec<String> {
             } else {
                 "NOT met"
             }
+        ),
+        format!(
+            "the connector page's Resources tab (the same catalogs; {TAB_QUERY:?} typed a key at \
+             a time):"
+        ),
+        format!(
+            "    {:<40} {:>12}  {:>12}",
+            "resources in the page (after the query)",
+            format!("{} ({})", small.tab_in_page, small.tab_matched),
+            format!("{} ({})", big.tab_in_page, big.tab_matched),
+        ),
+        line(
+            "click → first resource shown, median",
+            median(&mut small.tab_open),
+            median(&mut big.tab_open),
+        ),
+        line(
+            "click → first resource shown, worst",
+            worst(&small.tab_open),
+            worst(&big.tab_open),
+        ),
+        line(
+            "key → list updated, median",
+            median(&mut small.tab_work),
+            median(&mut big.tab_work),
+        ),
+        line(
+            "key → list updated, worst",
+            worst(&small.tab_work),
+            worst(&big.tab_work),
+        ),
+        line(
+            "key → frame showing it, median",
+            median(&mut small.tab_keys),
+            median(&mut big.tab_keys),
         ),
     ]
 }

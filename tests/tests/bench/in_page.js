@@ -318,6 +318,48 @@
     return { open, itemsInPage, keys, matched, flips: flipped, first: document.querySelector(tid("tool-item")).getAttribute("data-name") };
   };
 
+  // The first connector's page, from the list of connectors → its Resources tab: the click
+  // on the tab → the frame that shows the first resource; then the filter typed a key at a
+  // time (each key: the list updated, the frame showing it).
+  B.resourcesRound = async (query, limitMs) => {
+    document.querySelector(tid("nav-connectors")).click();
+    await frameWhen(
+      document.body,
+      () => document.querySelector(tid("connector-row")) && !document.querySelector(tid("detail-filter")),
+      limitMs,
+      "the list of connectors",
+    );
+    document.querySelector(tid("connector-row")).click();
+    await frameWhen(document.body, () => document.querySelector(tid("tab-resources")) !== null, limitMs, "the connector's page");
+    await sleep(200);
+    const t0 = performance.now();
+    document.querySelector(tid("tab-resources")).click();
+    const shown = await frameWhen(
+      document.body,
+      () => document.querySelector(tid("resource-item")) !== null,
+      limitMs,
+      "the first resource",
+    );
+    const open = shown - t0;
+    for (let i = 0; i < 10; i++) {
+      await frame();
+    }
+    const itemsInPage = document.querySelectorAll(tid("resource-item")).length;
+    const panel = document.querySelector(".tabpanel");
+    const input = document.querySelector(tid("detail-filter"));
+    input.focus();
+    const keys = [];
+    for (const key of query) {
+      keys.push(await typeKey(input, panel, key));
+    }
+    const matched = document.querySelectorAll(tid("resource-item")).length;
+    const note = (document.querySelector(tid("list-note")) || {}).textContent || "";
+    input.value = "";
+    input.dispatchEvent(new InputEvent("input", { inputType: "deleteContent", bubbles: true }));
+    await frameWhen(panel, () => document.querySelectorAll(tid("resource-item")).length > matched, limitMs, "the whole list");
+    return { open, itemsInPage, keys, matched, note };
+  };
+
   // A message sent from the composer (as Enter does) → the frame that shows the approval
   // card for the tool call the model answers with; then Deny, and the reply's end.
   B.cardRound = async (text, limitMs) => {
