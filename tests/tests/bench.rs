@@ -204,6 +204,91 @@ fn main() {
     }
 }
 
+/// Reads the page's own clock: navigation, the wasm's download, and the marks the window
+/// sets (`ui/src/timing.rs`), each in ms since the page's time origin (null when absent).
+const MARKS: &str = r#"
+const nav = performance.getEntriesByType("navigation")[0];
+const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWith(".wasm"));
+const mark = (n) => { const e = performance.getEntriesByName(n)[0]; return e ? e.startTime : null; };
+return {
+  origin: performance.timeOrigin,
+  html: nav ? nav.responseEnd : null,
+  wasm: wasm ? wasm.responseEnd : null,
+  started: mark("sb-wasm-started"),
+  data: mark("sb-first-data"),
+  frame: mark("sb-first-frame"),
+};
+"#;
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or_default()
+}
+
+/// Where one start-up's time went, in ms from the launch: each phase ends at its mark.
+#[derive(Default)]
+struct Phases {
+    /// Launch (the WebDriver session asked for) → the webview starts loading the page.
+    page: Option<f64>,
+    html: Option<f64>,
+    wasm: Option<f64>,
+    started: Option<f64>,
+    data: Option<f64>,
+    frame: Option<f64>,
+}
+
+impl Phases {
+    fn read(launched: f64, marks: &serde_json::Value) -> Self {
+        let origin = marks["origin"].as_f64();
+        let at = |key: &str| {
+            origin
+                .zip(marks[key].as_f64())
+                .map(|(origin, t)| origin + t - launched)
+        };
+        Self {
+            page: origin.map(|o| o - launched),
+            html: at("html"),
+            wasm: at("wasm"),
+            started: at("started"),
+            data: at("data"),
+            frame: at("frame"),
+        }
+    }
+
+    fn report(all: &[Phases]) -> Vec<String> {
+        type Step = (&'static str, fn(&Phases) -> Option<f64>);
+        let steps: [Step; 6] = [
+            ("process and webview up, page requested", |p| p.page),
+            ("page (index.html) loaded", |p| p.html),
+            ("wasm downloaded", |p| p.wasm),
+            ("wasm compiled, instantiated, started", |p| p.started),
+            ("first list of connectors arrived", |p| p.data),
+            ("the frame that shows it began", |p| p.frame),
+        ];
+        let mut out = vec![
+            "  where the app's start-up goes (median ms since launch, and the step):".to_owned(),
+        ];
+        let mut previous = Some(0.0);
+        for (what, get) in steps {
+            let mut values: Vec<f64> = all.iter().filter_map(get).collect();
+            if values.is_empty() {
+                out.push(format!("    {what:<44} {:>8}", "n/a"));
+                continue;
+            }
+            let at = median(&mut values);
+            let step = previous.map(|p| at - p);
+            out.push(format!(
+                "    {what:<44} {at:8.1}  (+{:.1})",
+                step.unwrap_or(f64::NAN)
+            ));
+            previous = Some(at);
+        }
+        out
+    }
+}
+
 /// Start-up to first paint and idle memory, next to the blank window.
 fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
     let server = kit::PythonMcp::start();
@@ -218,10 +303,12 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
 
     let (mut app_paint, mut app_mem, mut blank_paint, mut blank_mem) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut phases = Vec::new();
     runtime.block_on(async {
         for _ in 0..ROUNDS {
             seed_settings(&desktop, server.url());
             let started = Instant::now();
+            let launched = epoch_ms();
             let session = driver.open(&app).await;
             session.wait_for(&tid("connectors-page")).await;
             while session
@@ -234,6 +321,11 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             app_paint.push(started.elapsed().as_secs_f64() * 1000.0);
+            let marks = session
+                .execute(MARKS, serde_json::json!([]))
+                .await
+                .expect("the page's timing");
+            phases.push(Phases::read(launched, &marks));
             tokio::time::sleep(IDLE).await;
             app_mem.push(memory_mib(&app, &desktop));
             session.quit().await;
@@ -269,6 +361,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
         "  ratio                                            {:.2}",
         ap / bp
     ));
+    out.extend(Phases::report(&phases));
     out.push(format!(
         "idle memory after {}s, PSS of the app and its WebKit processes:",
         IDLE.as_secs()

@@ -17,8 +17,10 @@ mod question;
 mod sign_in;
 mod state;
 mod tauri;
+mod timing;
 
 fn main() {
+    timing::mark(timing::STARTED);
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
 }

@@ -175,8 +175,10 @@ impl AppState {
         leptos::task::spawn_local(async move {
             match tauri::list_connectors().await {
                 Ok(list) => {
+                    crate::timing::mark(crate::timing::FIRST_DATA);
                     state.merge_list(list, &counts_before);
                     state.list_status.set(ListStatus::Loaded);
+                    crate::timing::mark_next_frame(crate::timing::FIRST_FRAME);
                 }
                 Err(err) => state.list_status.set(ListStatus::Failed(err)),
             }

@@ -1,0 +1,20 @@
+//! Start-up marks for the benchmark's breakdown (`cargo xtask bench` reads them with
+//! `performance.getEntriesByName`): when the window's code started, when the first list of
+//! connectors arrived, and the frame that showed it.
+
+use leptos::prelude::request_animation_frame;
+
+pub const STARTED: &str = "sb-wasm-started";
+pub const FIRST_DATA: &str = "sb-first-data";
+pub const FIRST_FRAME: &str = "sb-first-frame";
+
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
+/// Marks `name` at the start of the next frame: the one that paints what just changed.
+pub fn mark_next_frame(name: &'static str) {
+    request_animation_frame(move || mark(name));
+}
