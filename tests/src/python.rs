@@ -233,6 +233,17 @@ impl PythonMcp {
         self.command("/test/add-tool", "added").await
     }
 
+    /// Says the resource at `uri` changed, to every client that follows it (a 2026-07-28
+    /// client's `subscriptions/listen` stream naming it). Returns how many updates were
+    /// sent so far, counting from 1.
+    pub async fn update(&self, uri: &str) -> u32 {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("uri", uri)
+            .finish();
+        self.command(&format!("/test/update?{query}"), "updated")
+            .await
+    }
+
     /// The tool calls the server saw cancelled, oldest first (`"sleep 30"` for a `sleep`
     /// of 30 seconds that a client cancelled).
     pub async fn cancelled_calls(&self) -> Vec<String> {

@@ -345,7 +345,8 @@ pub struct Session {
     /// The `WWW-Authenticate` challenge of the last request the server refused with 401/403.
     challenge: std::sync::Mutex<Option<String>>,
     changes: watch::Receiver<u64>,
-    _listening: Listening,
+    /// The 2026-07-28 `subscriptions/listen` stream: what it asks for, and its reader.
+    listening: tokio::sync::Mutex<Listening>,
     /// Where the session's own event stream stands: a call waits for it to be tried.
     standalone: Option<watch::Receiver<Standalone>>,
 }
@@ -642,19 +643,24 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The `subscriptions/listen` stream of a 2026-07-28 session, closed with the session.
-struct Listening(Option<tokio::task::AbortHandle>);
+/// The `subscriptions/listen` stream of a 2026-07-28 session: the filter it was opened
+/// with and the task reading it, closed with the session (or when a wider one replaces it).
+#[derive(Default)]
+struct Listening {
+    filter: Option<rmcp::model::SubscriptionFilter>,
+    task: Option<tokio::task::AbortHandle>,
+}
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
+        if let Some(task) = self.task.take() {
             task.abort();
         }
     }
 }
 
 /// Counts each list change a 2026-07-28 server sends on its `subscriptions/listen` stream
-/// into `changes`. A stream that ends is opened again (the server keeps nothing for a
+/// into `changes`, and passes on the resources it says changed to `updated`. A stream that ends is opened again (the server keeps nothing for a
 /// dropped stream, so the lists are read again too); a server that then refuses is left
 /// alone.
 async fn listen(
@@ -662,6 +668,7 @@ async fn listen(
     filter: rmcp::model::SubscriptionFilter,
     mut subscription: rmcp::service::Subscription,
     changes: watch::Sender<u64>,
+    updated: tokio::sync::broadcast::Sender<String>,
 ) {
     let mut pause = Duration::from_secs(1);
     loop {
@@ -675,6 +682,10 @@ async fn listen(
                     tracing::debug!("the server's list changed");
                     pause = Duration::from_secs(1);
                     changes.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                Ok(Some(rmcp::model::ServerNotification::ResourceUpdatedNotification(n))) => {
+                    // Nobody listening (no chip holds it) is no error.
+                    let _ = updated.send(n.params.uri);
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
@@ -820,6 +831,29 @@ fn listen_filter(
     any.then(|| filter.build())
 }
 
+/// Opens a `subscriptions/listen` stream with `filter` and starts reading it; the reader
+/// task's handle, or why the server would not (in time).
+async fn open_listen(
+    service: &RunningService<RoleClient, Handler>,
+    filter: rmcp::model::SubscriptionFilter,
+    within: Duration,
+) -> Result<tokio::task::AbortHandle> {
+    let peer = service.peer().clone();
+    let subscription = tokio::time::timeout(within, peer.listen(filter.clone()))
+        .await
+        .map_err(|_| diagnose::timed_out(within))?
+        .map_err(|err| crate::Error::internal(err.to_string()))?;
+    let handler = service.service();
+    let task = tokio::spawn(listen(
+        peer,
+        filter,
+        subscription,
+        handler.changes.clone(),
+        handler.updated.clone(),
+    ));
+    Ok(task.abort_handle())
+}
+
 impl Session {
     /// Connects and completes the handshake: the stateless 2026-07-28 protocol when the
     /// server speaks it, the 2025-11-25 initialize handshake otherwise.
@@ -914,7 +948,7 @@ impl Session {
                 error: diagnose::timed_out(timeouts.connect),
                 challenge: None,
             })??;
-        let mut session = Self::started(started, era, timeouts, changed, changes).await?;
+        let mut session = Self::started(started, era, timeouts, changes).await?;
         session.standalone = Some(standalone.subscribe());
         Ok(session)
     }
@@ -982,7 +1016,6 @@ impl Session {
         started: RunningService<RoleClient, Handler>,
         era: Era,
         timeouts: Timeouts,
-        changed: watch::Sender<u64>,
         changes: watch::Receiver<u64>,
     ) -> Result<Self, ConnectError> {
         let peer = started.peer_info();
@@ -1013,16 +1046,16 @@ impl Session {
         };
         // Subscribed before anything is listed, so no change falls between the two. A server
         // that does not answer within the request bound, or refuses, sends no changes.
-        let mut listening = Listening(None);
+        let mut listening = Listening::default();
         if let Some(filter) = listen_filter(&started) {
-            let peer = started.peer().clone();
-            match tokio::time::timeout(timeouts.request, peer.listen(filter.clone())).await {
-                Ok(Ok(subscription)) => {
-                    let task = tokio::spawn(listen(peer, filter, subscription, changed));
-                    listening.0 = Some(task.abort_handle());
+            match open_listen(&started, filter.clone(), timeouts.request).await {
+                Ok(task) => {
+                    listening = Listening {
+                        filter: Some(filter),
+                        task: Some(task),
+                    };
                 }
-                Ok(Err(err)) => tracing::info!(%err, "the server does not send list changes"),
-                Err(_) => tracing::info!("the server did not start sending list changes in time"),
+                Err(err) => tracing::info!(%err, "the server does not send list changes"),
             }
         }
         Ok(Self {
@@ -1032,7 +1065,7 @@ impl Session {
             timeouts,
             challenge: std::sync::Mutex::new(None),
             changes,
-            _listening: listening,
+            listening: tokio::sync::Mutex::new(listening),
             standalone: None,
         })
     }
@@ -1043,33 +1076,48 @@ impl Session {
         self.service.peer().is_transport_closed()
     }
 
-    /// Asks the server to say when the resource at `uri` changes, if it can
-    /// (`resources/subscribe`, a server of 2025-11-25 or before that declares it); other
-    /// servers are left alone (a 2026-07-28 server would be asked on its
-    /// `subscriptions/listen` stream: not yet). The news arrives on
-    /// [`Session::resource_updates`].
+    /// Asks the server to say when the resource at `uri` changes, if it can (it declares
+    /// resource subscriptions): `resources/subscribe` with a server of 2025-11-25 or before;
+    /// with a 2026-07-28 server, its `subscriptions/listen` stream opened again with the
+    /// resource added (the stream's filter is fixed when it opens; the new one is open before
+    /// the old one closes). The news arrives on [`Session::resource_updates`].
     #[allow(deprecated)]
     pub async fn subscribe(&self, uri: &str) -> Result<()> {
-        let subscribes = self
-            .service
-            .peer_info()
-            .filter(|info| info.protocol_version < ProtocolVersion::V_2026_07_28)
-            .and_then(|info| {
-                info.capabilities
-                    .resources
-                    .as_ref()
-                    .and_then(|r| r.subscribe)
-            })
+        let Some(info) = self.service.peer_info() else {
+            return Ok(());
+        };
+        let subscribes = info
+            .capabilities
+            .resources
+            .as_ref()
+            .and_then(|r| r.subscribe)
             .unwrap_or(false);
         if !subscribes {
             return Ok(());
         }
-        self.bounded(
-            "follow the resource",
-            self.service
-                .subscribe(rmcp::model::SubscribeRequestParams::new(uri.to_owned())),
-        )
-        .await
+        if info.protocol_version < ProtocolVersion::V_2026_07_28 {
+            return self
+                .bounded(
+                    "follow the resource",
+                    self.service
+                        .subscribe(rmcp::model::SubscribeRequestParams::new(uri.to_owned())),
+                )
+                .await;
+        }
+        let mut listening = self.listening.lock().await;
+        let mut filter = listening.filter.clone().unwrap_or_default();
+        let uris = filter.resource_subscriptions.get_or_insert_with(Vec::new);
+        if uris.iter().any(|u| u == uri) {
+            return Ok(());
+        }
+        uris.push(uri.to_owned());
+        let task = open_listen(&self.service, filter.clone(), self.timeouts.request).await?;
+        // The replaced stream closes (its reader is aborted) now the new one is open.
+        *listening = Listening {
+            filter: Some(filter),
+            task: Some(task),
+        };
+        Ok(())
     }
 
     /// The URIs of resources the server says changed, as it says so.

@@ -923,3 +923,49 @@ async fn an_attached_resource_is_followed_and_its_changes_reach_the_window() {
         }
     }
 }
+
+/// With a 2026-07-28 server, following a resource opens the `subscriptions/listen` stream
+/// again with the resource added: its news arrives, a resource not followed stays quiet,
+/// and the lists' own news still comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resource_of_a_2026_server_is_followed_on_its_listen_stream() {
+    let server = kit::PythonMcp::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = open(&dir.path().join("settings.json"));
+    let mut events = connectors.subscribe();
+    let added = add(&connectors, server.url(), None).await;
+    assert_eq!(
+        settled(&connectors, &added.id).await.state,
+        ConnectorState::Connected
+    );
+    let session = connectors.session(&added.id).expect("session");
+    assert_eq!(session.server().protocol_version, "2026-07-28");
+    let [followed, other] = kit::PYTHON_RESOURCE_URIS;
+    session.subscribe(followed).await.expect("followed");
+    // Followed twice is followed once (no third stream).
+    session.subscribe(followed).await.expect("still followed");
+    let mut lists = session.list_changes();
+    lists.mark_unchanged();
+
+    server.update(other).await;
+    server.update(followed).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Ok(switchboard_core::Event::ResourceUpdated(updated))) => {
+                assert_eq!(updated.connector_id, added.id);
+                assert_eq!(updated.uri, followed, "only the followed resource's news");
+                break;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no news of the resource: {other:?}"),
+        }
+    }
+    // The reopened stream still carries the lists' news.
+    server.change().await;
+    tokio::time::timeout(Duration::from_secs(60), lists.changed())
+        .await
+        .expect("the lists' news in time")
+        .expect("the session is open");
+}
