@@ -1,5 +1,7 @@
 //! Faults in the real window, through the test kit's fault proxy in front of a real server:
 //! a call whose answer is garbage fails in words on its own block while the chat goes on, a
+//! restarted server and a stream cut mid-answer go unseen (a new session; the stream
+//! resumed), a 50 MB answer is refused in words, a
 //! server whose texts are a megabyte long with hidden characters shows them cut and clean,
 //! and a connector that cannot reach its server comes back by itself when the network does.
 
@@ -83,6 +85,68 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
         "{said}"
     );
     desktop.screenshot("02-garbage");
+
+    // The server restarts (it forgets the session) and, on another call, cuts the answer's
+    // stream right after its first event: both calls go through, unseen by the person.
+    for (fault, message) in [
+        (None, "after a restart"),
+        (Some(Fault::CutAfterEvents(1)), "resumed"),
+    ] {
+        match fault {
+            None => proxy.forget_sessions(),
+            Some(fault) => proxy.next(Some("tools/call"), fault),
+        }
+        models.push(ModelReply::new().tool_call(
+            &format!("call-{}", message.replace(' ', "-")),
+            "everything_reference_server__echo",
+            json!({"message": message}),
+        ));
+        let done = format!("Done: {message}.");
+        models.push(ModelReply::text(&done));
+        send(&app, &format!("Echo {message}")).await;
+        app.wait_until(&tid("messages"), |t| t.contains(&done))
+            .await;
+        let results = super::texts(&app, &tid("tool-result")).await;
+        assert!(
+            results
+                .iter()
+                .any(|r| r.contains(&format!("Echo: {message}"))),
+            "{results:?}"
+        );
+    }
+    let resumed = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "GET" && s.last_event_id.is_some())
+        .count();
+    assert!(
+        resumed >= 1,
+        "the cut stream was resumed with Last-Event-ID"
+    );
+
+    // A 50 MB answer: that call stops reading at 16 MB and says so; the window goes on.
+    proxy.next(Some("tools/call"), Fault::Huge(50 * 1024 * 1024));
+    models.push(ModelReply::new().tool_call(
+        "huge",
+        "everything_reference_server__echo",
+        json!({"message": "huge"}),
+    ));
+    models.push(ModelReply::text("Too big, moving on."));
+    send(&app, "Echo something huge").await;
+    app.wait_until(&tid("messages"), |t| t.contains("Too big, moving on."))
+        .await;
+    let refused = super::texts(
+        &app,
+        &format!("{}[data-error=\"true\"]", tid("tool-result")),
+    )
+    .await;
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.contains("The server's answer was larger than 16 MB")),
+        "{refused:?}"
+    );
+    desktop.screenshot("02b-restart-resume-huge");
 
     // A call that comes with 10,000 log messages: the reply goes on, and the latest 500 are
     // under "About this server".
