@@ -1,7 +1,8 @@
 //! Faults in the real window, through the test kit's fault proxy in front of a real server:
 //! a call whose answer is garbage fails in words on its own block while the chat goes on, a
 //! restarted server and a stream cut mid-answer go unseen (a new session; the stream
-//! resumed), a 50 MB answer is refused in words, a
+//! resumed), a 50 MB answer is refused in words, a stalled call ends at the connector's time
+//! limit with the server told to stop, a
 //! server whose texts are a megabyte long with hidden characters shows them cut and clean,
 //! and a connector that cannot reach its server comes back by itself when the network does.
 
@@ -203,5 +204,89 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
     proxy.up();
     app.wait_text(&tid("detail-state"), "Connected").await;
     desktop.screenshot("05-back");
+
+    // A server that stalls: with the connector's time limit at 2 seconds, the call ends in
+    // words when it runs out, the server is told to stop, and the reply goes on.
+    let options = app
+        .wait_for(&format!("{} summary", tid("tool-options")))
+        .await;
+    app.click(&options).await.expect("open the settings");
+    let timeout = app.wait_for(&tid("call-timeout")).await;
+    app.clear(&timeout).await.expect("clear");
+    app.type_into(
+        &timeout,
+        &format!("2{}", switchboard_testkit::webdriver::keys::ENTER),
+    )
+    .await
+    .expect("type 2");
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    loop {
+        let timeout = app.wait_for(&tid("call-timeout")).await;
+        if app.property(&timeout, "value").await.expect("value") == json!("2") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the time limit was not kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let chat = app
+        .wait_for(&format!(
+            "{}[data-title=\"Echo hello\"] {}",
+            tid("chat-item"),
+            tid("open-chat")
+        ))
+        .await;
+    app.click(&chat).await.expect("back to the chat");
+    proxy.next(Some("tools/call"), Fault::Stall);
+    let stalled_at = std::time::Instant::now();
+    models.push(ModelReply::new().tool_call(
+        "stalled",
+        "everything_reference_server__echo",
+        json!({"message": "stalled"}),
+    ));
+    models.push(ModelReply::text("It timed out; carrying on."));
+    send(&app, "Echo stalled").await;
+    // Connected again, the server's tool reads as it really is, not as the megabyte the
+    // first listing made of it: the changed tool is asked about before it runs.
+    let card = app.wait_for(&tid("approval-card")).await;
+    assert!(
+        app.text(&card)
+            .await
+            .expect("the card")
+            .contains("The server changed this tool since you allowed it."),
+    );
+    let once = app.wait_for(&tid("approval-allow-once")).await;
+    app.click(&once).await.expect("Allow once");
+    app.wait_until(&tid("messages"), |t| {
+        t.contains("It timed out; carrying on.")
+    })
+    .await;
+    let failed = super::texts(
+        &app,
+        &format!("{}[data-error=\"true\"]", tid("tool-result")),
+    )
+    .await;
+    assert!(
+        failed.iter().any(|r| r.contains(
+            "The server did not answer within 2 seconds. It may be busy or down; try again later."
+        )),
+        "{failed:?}"
+    );
+    // The server is told the call is off (sent as the call gives up; waited for, not assumed).
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    while !proxy
+        .seen_since(stalled_at)
+        .iter()
+        .any(|s| s.rpc.as_deref() == Some("notifications/cancelled"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server was not told to stop"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    desktop.screenshot("06-stalled");
     app.quit().await;
 }
