@@ -21,6 +21,12 @@ mod questions;
 mod tools;
 
 async fn open_add_dialog(app: &Session) {
+    // Until the first list arrives the button sits higher on the page: a click aimed while
+    // the list replaces "Loading your connectors…" lands where the button was.
+    // The page is drawn in its loading state first, so once it is there, the list's arrival
+    // is its loading note going.
+    app.wait_for(&tid("connectors-page")).await;
+    app.wait_gone(&tid("connectors-loading")).await;
     let add = app.wait_for(&tid("add-connector-button")).await;
     app.click(&add).await.expect("click Add custom connector");
     app.wait_for(&tid("add-dialog")).await;

@@ -73,7 +73,7 @@ pub fn ConnectorsPage() -> impl IntoView {
             {move || match body.get() {
                 Body::Loading => {
                     view! {
-                        <div class="loading" role="status">
+                        <div class="loading" role="status" data-testid="connectors-loading">
                             <Spinner />
                             "Loading your connectors…"
                         </div>
