@@ -324,9 +324,9 @@ impl Desktop {
         }
     }
 
-    /// What the desktop would run for a link to the app's scheme: `xdg-mime`'s default
-    /// handler for `x-scheme-handler/<scheme>`, and that handler's `Exec` line.
-    pub fn scheme_handler(&self) -> (String, String) {
+    /// The desktop file `xdg-mime` names as the default handler of links to the app's
+    /// scheme on this desktop (empty when there is none).
+    pub fn default_link_handler(&self) -> String {
         let output = Command::new("xdg-mime")
             .args([
                 "query",
@@ -336,7 +336,13 @@ impl Desktop {
             .envs(self.env())
             .output()
             .expect("xdg-mime (apt-get install xdg-utils)");
-        let handler = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// What the desktop would run for a link to the app's scheme: `xdg-mime`'s default
+    /// handler for `x-scheme-handler/<scheme>`, and that handler's `Exec` line.
+    pub fn scheme_handler(&self) -> (String, String) {
+        let handler = self.default_link_handler();
         let file = self
             .home
             .path()

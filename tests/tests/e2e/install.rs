@@ -86,17 +86,8 @@ async fn the_deb_installs_opens_takes_its_sign_in_link_and_removes_cleanly() {
     // A person's fresh desktop, before the app ever ran: the system already names the
     // package's desktop file as the handler of the app's links.
     let mut desktop = Desktop::start("install");
-    let handler = Command::new("xdg-mime")
-        .args([
-            "query",
-            "default",
-            &format!("x-scheme-handler/{APP_IDENTIFIER}"),
-        ])
-        .envs(desktop.env())
-        .output()
-        .expect("xdg-mime");
     assert_eq!(
-        String::from_utf8_lossy(&handler.stdout).trim(),
+        desktop.default_link_handler(),
         entry_name,
         "xdg-mime names the installed handler"
     );
@@ -144,17 +135,8 @@ async fn the_deb_installs_opens_takes_its_sign_in_link_and_removes_cleanly() {
     let left: Vec<&PathBuf> = files.iter().filter(|path| path.exists()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(settings.exists(), "the person's data stays");
-    let after = Command::new("xdg-mime")
-        .args([
-            "query",
-            "default",
-            &format!("x-scheme-handler/{APP_IDENTIFIER}"),
-        ])
-        .envs(desktop.env())
-        .output()
-        .expect("xdg-mime");
     assert_eq!(
-        String::from_utf8_lossy(&after.stdout).trim(),
+        desktop.default_link_handler(),
         "",
         "no handler named after removal"
     );
