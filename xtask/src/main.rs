@@ -207,17 +207,10 @@ fn test(args: &[String]) -> Result {
     sh(cargo().args(["test", "--package", "switchboard-ui"]))?;
     if e2e {
         build_app()?;
-        sh(cargo()
-            .args([
-                "test",
-                "--package",
-                "switchboard-testkit",
-                "--test",
-                "e2e",
-                "--",
-                "--test-threads=1",
-            ])
-            .env("SWITCHBOARD_APP", root().join("target/debug/switchboard")))?;
+        sh(&mut window_tests(
+            &root().join("target/debug/switchboard"),
+            &["--test-threads=1"],
+        ))?;
         install_test()?;
     }
     println!("\nxtask: every check passed");
@@ -593,8 +586,8 @@ fn bench() -> Result {
 
 /// Builds the Linux installers with the Tauri bundler (`.deb`, `.rpm`; an AppImage needs
 /// linuxdeploy, which the bundler downloads from GitHub: not reachable from here), prints
-/// their sizes and returns the `.deb`. `debug` bundles the debug build the tests use.
-fn bundle(debug: bool) -> Result<PathBuf> {
+/// their sizes and returns where they are. `debug` bundles the debug build the tests use.
+fn bundle(debug: bool) -> Result<Installers> {
     setup::ensure(Purpose::App)?;
     trunk_build(if debug { &[] } else { &["--release"] })?;
     let mut tauri = Command::new("tauri");
@@ -610,25 +603,12 @@ fn bundle(debug: bool) -> Result<PathBuf> {
     let out = root()
         .join("target")
         .join(if debug { "debug" } else { "release" });
-    let find = |kind: &str| -> Result<PathBuf> {
-        std::fs::read_dir(out.join("bundle").join(kind))
-            .map_err(|err| format!("no {kind} bundle: {err}"))?
-            .flatten()
-            .map(|entry| entry.path())
-            .find(|path| path.extension().is_some_and(|e| e == kind))
-            .ok_or_else(|| format!("no .{kind} file in {}", out.display()))
-    };
-    let deb = find("deb")?;
-    let rpm = find("rpm")?;
+    let deb = file_with_extension(&out.join("bundle/deb"), "deb")?;
+    let rpm = file_with_extension(&out.join("bundle/rpm"), "rpm")?;
     let binary = out.join("switchboard");
     let stripped = std::env::temp_dir().join("switchboard-stripped");
     sh(Command::new("strip").arg("-o").arg(&stripped).arg(&binary))?;
-    let wasm = std::fs::read_dir(root().join("ui/dist"))
-        .map_err(|err| format!("ui/dist: {err}"))?
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|e| e == "wasm"))
-        .ok_or("no wasm in ui/dist")?;
+    let wasm = file_with_extension(&root().join("ui/dist"), "wasm")?;
     let gzipped = Command::new("gzip")
         .args(["-9", "-c"])
         .arg(&wasm)
@@ -651,7 +631,41 @@ fn bundle(debug: bool) -> Result<PathBuf> {
     );
     println!("  wasm {} raw, {} gzip", kib(size(&wasm)), kib(gzipped));
     let _ = std::fs::remove_file(&stripped);
-    Ok(deb)
+    Ok(Installers { deb, rpm })
+}
+
+/// What [`bundle`] built.
+struct Installers {
+    deb: PathBuf,
+    rpm: PathBuf,
+}
+
+/// The first file in `dir` whose name ends in `.ext`.
+fn file_with_extension(dir: &Path, ext: &str) -> Result<PathBuf> {
+    std::fs::read_dir(dir)
+        .map_err(|err| format!("{}: {err}", dir.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|e| e == ext))
+        .ok_or_else(|| format!("no .{ext} file in {}", dir.display()))
+}
+
+/// The window tests (`tests/tests/e2e.rs`) against the app binary `app`, with these test
+/// harness arguments.
+fn window_tests(app: &Path, harness: &[&str]) -> Command {
+    let mut command = cargo();
+    command
+        .args([
+            "test",
+            "--package",
+            "switchboard-testkit",
+            "--test",
+            "e2e",
+            "--",
+        ])
+        .args(harness)
+        .env("SWITCHBOARD_APP", app);
+    command
 }
 
 /// Installs the debug `.deb` into this machine and checks it as the system sees it
@@ -663,19 +677,8 @@ fn install_test() -> Result {
         );
         return Ok(());
     }
-    let deb = bundle(true)?;
+    let Installers { deb, rpm } = bundle(true)?;
     // The .rpm holds the same files, as rpm itself lists them.
-    let rpm = deb
-        .parent()
-        .and_then(Path::parent)
-        .map(|bundles| bundles.join("rpm"))
-        .and_then(|dir| std::fs::read_dir(dir).ok())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|e| e == "rpm"))
-        .ok_or("no .rpm beside the .deb")?;
     let listed = Command::new("rpm")
         .arg("-qpl")
         .arg(&rpm)
@@ -690,18 +693,13 @@ fn install_test() -> Result {
             return Err(format!("{} lacks {file}:\n{listed}", rpm.display()));
         }
     }
-    sh(cargo()
-        .args([
-            "test",
-            "--package",
-            "switchboard-testkit",
-            "--test",
-            "e2e",
-            "--",
+    sh(window_tests(
+        Path::new("/usr/bin/switchboard"),
+        &[
             "--ignored",
             "--exact",
             "install::the_deb_installs_opens_takes_its_sign_in_link_and_removes_cleanly",
-        ])
-        .env("SWITCHBOARD_DEB", deb)
-        .env("SWITCHBOARD_APP", "/usr/bin/switchboard"))
+        ],
+    )
+    .env("SWITCHBOARD_DEB", deb))
 }
