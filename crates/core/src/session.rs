@@ -660,9 +660,9 @@ impl Drop for Listening {
 }
 
 /// Counts each list change a 2026-07-28 server sends on its `subscriptions/listen` stream
-/// into `changes`, and passes on the resources it says changed to `updated`. A stream that ends is opened again (the server keeps nothing for a
-/// dropped stream, so the lists are read again too); a server that then refuses is left
-/// alone.
+/// into `changes`, and passes on the resources it says changed to `updated`. A stream that
+/// ends is opened again (the server keeps nothing for a dropped stream, so the lists are
+/// read again too); a server that then refuses is left alone.
 async fn listen(
     peer: rmcp::service::Peer<RoleClient>,
     filter: rmcp::model::SubscriptionFilter,

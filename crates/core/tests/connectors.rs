@@ -909,15 +909,20 @@ async fn an_attached_resource_is_followed_and_its_changes_reach_the_window() {
         )
         .await
         .expect("updates on");
+    let updated = next_resource_update(&mut events).await;
+    assert_eq!(updated.connector_id, added.id);
+    assert_eq!(updated.uri, uri);
+}
+
+/// The next news of a changed resource among the registry's events (at most a minute).
+async fn next_resource_update(
+    events: &mut tokio::sync::broadcast::Receiver<switchboard_core::Event>,
+) -> switchboard_ipc::ResourceUpdated {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match tokio::time::timeout(left, events.recv()).await {
-            Ok(Ok(switchboard_core::Event::ResourceUpdated(updated))) => {
-                assert_eq!(updated.connector_id, added.id);
-                assert_eq!(updated.uri, uri);
-                break;
-            }
+            Ok(Ok(switchboard_core::Event::ResourceUpdated(updated))) => return updated,
             Ok(Ok(_)) => {}
             other => panic!("no news of the resource: {other:?}"),
         }
@@ -949,19 +954,9 @@ async fn a_resource_of_a_2026_server_is_followed_on_its_listen_stream() {
 
     server.update(other).await;
     server.update(followed).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match tokio::time::timeout(left, events.recv()).await {
-            Ok(Ok(switchboard_core::Event::ResourceUpdated(updated))) => {
-                assert_eq!(updated.connector_id, added.id);
-                assert_eq!(updated.uri, followed, "only the followed resource's news");
-                break;
-            }
-            Ok(Ok(_)) => {}
-            other => panic!("no news of the resource: {other:?}"),
-        }
-    }
+    let updated = next_resource_update(&mut events).await;
+    assert_eq!(updated.connector_id, added.id);
+    assert_eq!(updated.uri, followed, "only the followed resource's news");
     // The reopened stream still carries the lists' news.
     server.change().await;
     tokio::time::timeout(Duration::from_secs(60), lists.changed())

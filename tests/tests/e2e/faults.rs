@@ -13,7 +13,7 @@ use switchboard_testkit::webdriver::tid;
 use switchboard_testkit::{Fault, FaultProxy, ModelReply, ModelServer};
 
 use super::chat::{add_provider, send};
-use super::tools::{shows_mode, tool_row_of};
+use super::tools::{set_call_timeout, shows_mode, tool_row_of};
 use super::{add_by_address, from_more_menu};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -207,18 +207,7 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
 
     // A server that stalls: with the connector's time limit at 2 seconds, the call ends in
     // words when it runs out, the server is told to stop, and the reply goes on.
-    let options = app
-        .wait_for(&format!("{} summary", tid("tool-options")))
-        .await;
-    app.click(&options).await.expect("open the settings");
-    let timeout = app.wait_for(&tid("call-timeout")).await;
-    app.clear(&timeout).await.expect("clear");
-    app.type_into(
-        &timeout,
-        &format!("2{}", switchboard_testkit::webdriver::keys::ENTER),
-    )
-    .await
-    .expect("type 2");
+    set_call_timeout(&app, 2).await;
     let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
     loop {
         let timeout = app.wait_for(&tid("call-timeout")).await;

@@ -12,6 +12,23 @@ use super::chat::{add_provider, request_number, send};
 use super::{add_by_address, texts};
 
 /// The connector's page, Tools tab, with the tool named `tool` found.
+/// On a connector's page: opens its settings and types `secs` into the call time limit, with
+/// Enter.
+pub(super) async fn set_call_timeout(app: &Session, secs: u32) {
+    let options = app
+        .wait_for(&format!("{} summary", tid("tool-options")))
+        .await;
+    app.click(&options).await.expect("open the settings");
+    let timeout = app.wait_for(&tid("call-timeout")).await;
+    app.clear(&timeout).await.expect("clear");
+    app.type_into(
+        &timeout,
+        &format!("{secs}{}", switchboard_testkit::webdriver::keys::ENTER),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("type {secs}: {err}"));
+}
+
 async fn tool_row(app: &Session, tool: &str) -> String {
     tool_row_of(app, None, tool).await
 }
@@ -306,18 +323,7 @@ async fn tools_are_allowed_asked_about_or_off_as_the_person_chooses() {
     .await;
     desktop.screenshot("05-limits");
     // The connector's own settings: a call timeout, kept when the page is opened again.
-    let options = app
-        .wait_for(&format!("{} summary", tid("tool-options")))
-        .await;
-    app.click(&options).await.expect("open the settings");
-    let timeout = app.wait_for(&tid("call-timeout")).await;
-    app.clear(&timeout).await.expect("clear");
-    app.type_into(
-        &timeout,
-        &format!("120{}", switchboard_testkit::webdriver::keys::ENTER),
-    )
-    .await
-    .expect("type 120");
+    set_call_timeout(&app, 120).await;
     let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
     loop {
         tool_row(&app, "echo").await;
