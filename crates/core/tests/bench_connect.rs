@@ -60,25 +60,7 @@ fn main() {
     let mut ours = rounds(None);
     let mut remembered = rounds(Some(Era::Sessions));
 
-    let script = kit::fixtures_dir().join("sdk_list_all.cjs");
-    let output = Command::new("node")
-        .arg(&script)
-        .arg(server.url())
-        .arg(ROUNDS.to_string())
-        .env("NODE_PATH", kit::tools_dir().join("node/node_modules"))
-        .output()
-        .expect("node runs the SDK baseline");
-    assert!(
-        output.status.success(),
-        "SDK baseline failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut theirs: Vec<f64> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|v| v["ms"].as_f64())
-        .collect();
-    assert_eq!(theirs.len(), ROUNDS, "one line per round");
+    let mut theirs = sdk(server.url(), ROUNDS, 1);
 
     let (min_ours, min_theirs) = (
         ours.iter().copied().fold(f64::MAX, f64::min),
@@ -112,13 +94,46 @@ fn main() {
         one.push(runtime.block_on(start_with(&server, 1)));
         many.push(runtime.block_on(start_with(&server, MANY)));
     }
-    let (one, many) = (median(&mut one), median(&mut many));
+    let mut sdk_many = sdk(server.url(), START_ROUNDS, MANY);
+    let (one, many, sdk_many) = (median(&mut one), median(&mut many), median(&mut sdk_many));
     println!(
         "start-up with saved connectors, until every one is connected and listed ({START_ROUNDS} rounds):"
     );
     println!("  1 connector     median {one:7.2} ms");
-    println!("  {MANY} connectors   median {many:7.2} ms");
-    println!("  ratio {:.2} (goal: at most 2)", many / one);
+    println!(
+        "  {MANY} connectors   median {many:7.2} ms   ratio to one {:.2} (goal: at most 2)",
+        many / one
+    );
+    println!(
+        "  TypeScript SDK, {MANY} clients at once on the same server  median {sdk_many:7.2} ms   ratio (ours / SDK) {:.2}",
+        many / sdk_many
+    );
+}
+
+/// The official TypeScript SDK doing the same (`fixtures/sdk_list_all.cjs`): `rounds` times,
+/// `clients` at once; the milliseconds of each round.
+fn sdk(url: &str, rounds: usize, clients: usize) -> Vec<f64> {
+    let script = kit::fixtures_dir().join("sdk_list_all.cjs");
+    let output = Command::new("node")
+        .arg(&script)
+        .arg(url)
+        .arg(rounds.to_string())
+        .arg(clients.to_string())
+        .env("NODE_PATH", kit::tools_dir().join("node/node_modules"))
+        .output()
+        .expect("node runs the SDK baseline");
+    assert!(
+        output.status.success(),
+        "SDK baseline failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let times: Vec<f64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|v| v["ms"].as_f64())
+        .collect();
+    assert_eq!(times.len(), rounds, "one line per round");
+    times
 }
 
 /// Starts the registry with `n` saved connectors to `server` and waits for each to be
