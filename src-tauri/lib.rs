@@ -39,6 +39,7 @@ impl PendingNotices {
 }
 
 pub fn run() {
+    let launched = std::time::Instant::now();
     log::init();
 
     let app = tauri::Builder::default()
@@ -51,7 +52,7 @@ pub fn run() {
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_opener::init())
         .manage(PendingNotices::default())
-        .setup(|app| {
+        .setup(move |app| {
             match app.path().app_log_dir() {
                 Ok(folder) => {
                     if let Err(err) = log::to_folder(&folder) {
@@ -61,15 +62,37 @@ pub fn run() {
                 Err(err) => tracing::warn!(%err, "no folder for the log file"),
             }
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Switchboard started");
+            let ms = |since: std::time::Instant| since.elapsed().as_secs_f64() * 1000.0;
+            let setup_began = ms(launched);
+            let step = std::time::Instant::now();
             let handle = app.handle().clone();
             let (connectors, settings) = open_connectors(&handle)?;
             app.manage(connectors.clone());
+            let connectors_ms = ms(step);
+            // The window next, so WebKit's processes start while the rest is set up (the page
+            // loads once this setup is done: its requests are served on this thread).
+            let step = std::time::Instant::now();
+            open_main_window(&handle, &connectors)?;
+            let window_ms = ms(step);
             forward_events(&handle, &connectors);
+            let step = std::time::Instant::now();
             let chat = open_chat(&handle, settings, &connectors)?;
             forward_chat_events(&handle, &chat);
             app.manage(chat);
+            let chat_ms = ms(step);
+            let step = std::time::Instant::now();
             watch_deep_links(&handle);
+            let links_ms = ms(step);
             connectors.start();
+            tracing::info!(
+                setup_began,
+                connectors_ms,
+                chat_ms,
+                links_ms,
+                window_ms,
+                done = ms(launched),
+                "start-up: the shell is set up (ms since launch)"
+            );
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -320,8 +343,38 @@ fn watch_deep_links(app: &AppHandle) {
     });
 }
 
+/// The window from `tauri.conf.json` (made here rather than by Tauri, which would make it
+/// before the connectors are loaded), with the connector list handed to the page: the first
+/// view shows the person's connectors instead of "Loading" and a round trip for them.
+fn open_main_window(
+    app: &AppHandle,
+    connectors: &Connectors,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|window| window.label == MAIN_WINDOW)
+        .ok_or("tauri.conf.json has no main window")?
+        .clone();
+    // JSON is a JavaScript expression; what a server named itself stays a string in it.
+    let script = format!(
+        "window.{} = {};",
+        switchboard_ipc::handed::CONNECTORS,
+        serde_json::to_string(&connectors.list())?
+    );
+    tauri::WebviewWindowBuilder::from_config(app, &config)?
+        .initialization_script(script)
+        .build()?;
+    Ok(())
+}
+
+/// The label of the app's one window (`tauri.conf.json`, where it is not made at start).
+const MAIN_WINDOW: &str = "main";
+
 fn show_main_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();

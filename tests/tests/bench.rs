@@ -215,6 +215,7 @@ return {
   html: nav ? nav.responseEnd : null,
   wasm: wasm ? wasm.responseEnd : null,
   started: mark("sb-wasm-started"),
+  mounted: mark("sb-mounted"),
   data: mark("sb-first-data"),
   frame: mark("sb-first-frame"),
 };
@@ -235,6 +236,7 @@ struct Phases {
     html: Option<f64>,
     wasm: Option<f64>,
     started: Option<f64>,
+    mounted: Option<f64>,
     data: Option<f64>,
     frame: Option<f64>,
 }
@@ -252,6 +254,7 @@ impl Phases {
             html: at("html"),
             wasm: at("wasm"),
             started: at("started"),
+            mounted: at("mounted"),
             data: at("data"),
             frame: at("frame"),
         }
@@ -259,11 +262,12 @@ impl Phases {
 
     fn report(all: &[Phases]) -> Vec<String> {
         type Step = (&'static str, fn(&Phases) -> Option<f64>);
-        let steps: [Step; 6] = [
+        let steps: [Step; 7] = [
             ("process and webview up, page requested", |p| p.page),
             ("page (index.html) loaded", |p| p.html),
             ("wasm downloaded", |p| p.wasm),
             ("wasm compiled, instantiated, started", |p| p.started),
+            ("first view built (still loading)", |p| p.mounted),
             ("first list of connectors arrived", |p| p.data),
             ("the frame that shows it began", |p| p.frame),
         ];
@@ -303,7 +307,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
 
     let (mut app_paint, mut app_mem, mut blank_paint, mut blank_mem) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut phases = Vec::new();
+    let (mut phases, mut blank_phases) = (Vec::new(), Vec::new());
     runtime.block_on(async {
         for _ in 0..ROUNDS {
             seed_settings(&desktop, server.url());
@@ -331,9 +335,15 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
             session.quit().await;
 
             let started = Instant::now();
+            let launched = epoch_ms();
             let session = driver.open(&blank).await;
             session.wait_for("#ready").await;
             blank_paint.push(started.elapsed().as_secs_f64() * 1000.0);
+            let marks = session
+                .execute(MARKS, serde_json::json!([]))
+                .await
+                .expect("the blank page's timing");
+            blank_phases.push(Phases::read(launched, &marks));
             tokio::time::sleep(IDLE).await;
             blank_mem.push(memory_mib(&blank, &desktop));
             session.quit().await;
@@ -362,6 +372,19 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
         ap / bp
     ));
     out.extend(Phases::report(&phases));
+    let blank_at = |get: fn(&Phases) -> Option<f64>| {
+        let mut values: Vec<f64> = blank_phases.iter().filter_map(get).collect();
+        if values.is_empty() {
+            f64::NAN
+        } else {
+            median(&mut values)
+        }
+    };
+    out.push(format!(
+        "  the blank window: page requested {:.1}, page loaded {:.1} (median ms since launch)",
+        blank_at(|p| p.page),
+        blank_at(|p| p.html)
+    ));
     out.push(format!(
         "idle memory after {}s, PSS of the app and its WebKit processes:",
         IDLE.as_secs()

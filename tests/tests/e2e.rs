@@ -327,6 +327,25 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
     desktop.wait_until_no_app();
     let app = driver.open_app().await;
     row_named(&app, name).await;
+    // At once: the shell handed the list to the page with the window, so the first view
+    // already had it (its data mark comes before the view was built, which a list asked
+    // for by command cannot).
+    let first = app
+        .execute(
+            r#"const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;
+               return { data: at("sb-first-data"), mounted: at("sb-mounted"),
+                        handed: (window.__SWITCHBOARD_CONNECTORS__ || []).map((c) => c.name) };"#,
+            serde_json::json!([]),
+        )
+        .await
+        .expect("the page's marks");
+    assert_eq!(first["handed"], serde_json::json!([name]), "{first}");
+    let (data, mounted) = (first["data"].as_f64(), first["mounted"].as_f64());
+    assert!(
+        data.zip(mounted)
+            .is_some_and(|(data, mounted)| data <= mounted),
+        "the list was there before the first view: {first}"
+    );
     app.wait_text(&tid("connector-state"), "Connected").await;
     desktop.screenshot("07-after-restart");
 

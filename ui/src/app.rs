@@ -44,7 +44,7 @@ pub fn App() -> impl IntoView {
     tauri::listen(event::NOTICE, move |notice: Notice| {
         state.push_notice(notice)
     });
-    state.reload_connectors();
+    state.refresh_connectors();
     spawn_local(async move {
         match tauri::take_notices().await {
             Ok(notices) => notices.into_iter().for_each(|n| state.push_notice(n)),

@@ -23,4 +23,5 @@ fn main() {
     timing::mark(timing::STARTED);
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
+    timing::mark(timing::MOUNTED);
 }

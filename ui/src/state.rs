@@ -84,10 +84,21 @@ pub struct AppState {
 
 impl AppState {
     pub fn new() -> Self {
+        // The list the shell handed the page is shown at once; `refresh_connectors` then
+        // brings it up to date.
+        let handed = tauri::handed_connectors();
+        if handed.is_some() {
+            crate::timing::mark(crate::timing::FIRST_DATA);
+            crate::timing::mark_next_frame(crate::timing::FIRST_FRAME);
+        }
         Self {
             page: RwSignal::new(Page::Connectors),
-            connectors: RwSignal::new(Vec::new()),
-            list_status: RwSignal::new(ListStatus::Loading),
+            list_status: RwSignal::new(if handed.is_some() {
+                ListStatus::Loaded
+            } else {
+                ListStatus::Loading
+            }),
+            connectors: RwSignal::new(handed.unwrap_or_default()),
             notices: RwSignal::new(Vec::new()),
             next_notice_key: StoredValue::new(0),
             list_focus: RwSignal::new(None),
@@ -168,17 +179,26 @@ impl AppState {
             .update(|notices| notices.retain(|n| n.key != key));
     }
 
+    /// Asks the shell for the list, saying "Loading" until it is there.
     pub fn reload_connectors(&self) {
+        self.list_status.set(ListStatus::Loading);
+        self.refresh_connectors();
+    }
+
+    /// Asks the shell for the list; a list already shown stays until the answer replaces it.
+    pub fn refresh_connectors(&self) {
         let state = *self;
-        state.list_status.set(ListStatus::Loading);
+        let first = state.list_status.get_untracked() == ListStatus::Loading;
         let counts_before = state.event_counts.get_value();
         leptos::task::spawn_local(async move {
             match tauri::list_connectors().await {
                 Ok(list) => {
-                    crate::timing::mark(crate::timing::FIRST_DATA);
+                    if first {
+                        crate::timing::mark(crate::timing::FIRST_DATA);
+                        crate::timing::mark_next_frame(crate::timing::FIRST_FRAME);
+                    }
                     state.merge_list(list, &counts_before);
                     state.list_status.set(ListStatus::Loaded);
-                    crate::timing::mark_next_frame(crate::timing::FIRST_FRAME);
                 }
                 Err(err) => state.list_status.set(ListStatus::Failed(err)),
             }

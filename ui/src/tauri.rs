@@ -86,6 +86,22 @@ async fn call_with<T: DeserializeOwned, R: Serialize>(
     call(cmd, to_js(&Request { request })?).await
 }
 
+/// The connector list the shell handed the page when it made the window
+/// ([`switchboard_ipc::handed::CONNECTORS`]); `None` when there is none (a page not opened
+/// by the shell) or it does not decode.
+pub fn handed_connectors() -> Option<Vec<ConnectorSummary>> {
+    let window = web_sys::window()?;
+    let value = js_sys::Reflect::get(
+        &window,
+        &JsValue::from_str(switchboard_ipc::handed::CONNECTORS),
+    )
+    .ok()
+    .filter(|value| !value.is_undefined())?;
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|err| logging::warn!("ignoring the handed connector list: {err}"))
+        .ok()
+}
+
 pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, ErrorInfo> {
     call(command::LIST_CONNECTORS, to_js(&NoArgs {})?).await
 }

@@ -1,10 +1,11 @@
 //! Start-up marks for the benchmark's breakdown (`cargo xtask bench` reads them with
-//! `performance.getEntriesByName`): when the window's code started, when the first list of
-//! connectors arrived, and the frame that showed it.
+//! `performance.getEntriesByName`): when the window's code started, when its first view was
+//! built, when the first list of connectors arrived, and the frame that showed it.
 
 use leptos::prelude::request_animation_frame;
 
 pub const STARTED: &str = "sb-wasm-started";
+pub const MOUNTED: &str = "sb-mounted";
 pub const FIRST_DATA: &str = "sb-first-data";
 pub const FIRST_FRAME: &str = "sb-first-frame";
 

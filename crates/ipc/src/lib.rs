@@ -70,6 +70,15 @@ pub mod command {
     pub const WAITING_QUESTIONS: &str = "waiting_questions";
 }
 
+/// What the shell hands the window before its code runs, as globals on `window` set by an
+/// initialization script: the window then shows it without asking first.
+pub mod handed {
+    /// `Vec<`[`super::ConnectorSummary`]`>`: the connectors as they were when the window was
+    /// made (still to be connected). The window asks for the list again once it listens to
+    /// events, so nothing that changed in between is missed.
+    pub const CONNECTORS: &str = "__SWITCHBOARD_CONNECTORS__";
+}
+
 /// Names of the events the shell emits to the window.
 pub mod event {
     /// Payload: [`super::ConnectorSummary`]. A connector was added or its state changed.
