@@ -319,8 +319,20 @@ fn watch_deep_links(app: &AppHandle) {
     // read-only profile) this fails; sign-in then falls back to a loopback redirect.
     // An installed package (.deb, .rpm) declares the scheme in its own desktop file: then
     // nothing is written into the person's profile that would outlive the app.
+    // A handler registered by an earlier start that still holds is left as it is.
     #[cfg(target_os = "linux")]
-    let registered = link_handler::installed(switchboard_core::connectors::APP_SCHEME);
+    let registered = {
+        let scheme = switchboard_core::connectors::APP_SCHEME;
+        if link_handler::installed(scheme) {
+            tracing::info!("app links: the installed package handles them");
+            true
+        } else if link_handler::still_registered(app, scheme) {
+            tracing::info!("app links: the handler of an earlier start is in place");
+            true
+        } else {
+            false
+        }
+    };
     #[cfg(windows)]
     let registered = false;
     #[cfg(any(target_os = "linux", windows))]
@@ -329,6 +341,7 @@ fn watch_deep_links(app: &AppHandle) {
             Ok(()) => {
                 #[cfg(target_os = "linux")]
                 link_handler::unquote(app);
+                tracing::info!("app links: handler registered");
             }
             Err(err) => tracing::warn!(%err, "could not register the app's link scheme"),
         }

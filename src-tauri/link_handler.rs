@@ -20,14 +20,90 @@ pub fn installed(scheme: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let search: Vec<PathBuf> = std::env::split_paths(&path).collect();
     std::env::split_paths(&data_dirs).any(|dir| {
-        std::fs::read_dir(dir.join("applications"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|entry| entry.path().extension().is_some_and(|e| e == "desktop"))
-            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        candidates(&dir.join("applications"), scheme)
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(file).ok())
             .any(|text| declares(&text, scheme, &exe, &search))
     })
+}
+
+/// The desktop files of `folder` that may declare `scheme`: those its `mimeinfo.cache` names
+/// for it (kept by `update-desktop-database`, which package installs run), or every one
+/// when there is no cache to ask.
+#[cfg(target_os = "linux")]
+fn candidates(folder: &Path, scheme: &str) -> Vec<PathBuf> {
+    if let Ok(cache) = std::fs::read_to_string(folder.join("mimeinfo.cache")) {
+        let wanted = format!("x-scheme-handler/{scheme}");
+        return entries(&cache, "MIME Cache", &wanted)
+            .map(|name| folder.join(name))
+            .collect();
+    }
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "desktop"))
+        .collect()
+}
+
+/// The desktop file names listed for `mime` in `section` of a `mimeinfo.cache` or
+/// `mimeapps.list` (`mime=a.desktop;b.desktop;`), in their order.
+fn entries<'a>(text: &'a str, section: &str, mime: &str) -> impl Iterator<Item = &'a str> {
+    let mut inside = false;
+    let mut found = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name == section;
+        } else if inside
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == mime
+        {
+            found = Some(value);
+            break;
+        }
+    }
+    found
+        .unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+}
+
+/// Whether an earlier start left this binary's handler in place: the desktop file
+/// tauri-plugin-deep-link writes declares `scheme` and runs this binary, and the person's
+/// `mimeapps.list` names it first for the scheme. Registering again would run two programs
+/// and rewrite two files at every start.
+#[cfg(target_os = "linux")]
+pub fn still_registered(app: &AppHandle, scheme: &str) -> bool {
+    let (Ok(exe), Some(file)) = (std::env::current_exe(), handler_file(app)) else {
+        return false;
+    };
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return false;
+    };
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let wanted = format!("x-scheme-handler/{scheme}");
+    declares(&text, scheme, &exe, &[])
+        && app.path().config_dir().is_ok_and(|config| {
+            std::fs::read_to_string(config.join("mimeapps.list")).is_ok_and(|list| {
+                entries(&list, "Default Applications", &wanted).next() == Some(name.as_ref())
+            })
+        })
+}
+
+/// Where tauri-plugin-deep-link writes this binary's handler: `<name>-handler.desktop` in
+/// the person's applications folder.
+#[cfg(target_os = "linux")]
+fn handler_file(app: &AppHandle) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    let folder = app.path().data_dir().ok()?;
+    Some(
+        folder
+            .join("applications")
+            .join(format!("{name}-handler.desktop")),
+    )
 }
 
 /// Whether a desktop file's text handles links to `scheme` by running `exe` (its `Exec`
@@ -77,18 +153,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// runs at every start).
 #[cfg(target_os = "linux")]
 pub fn unquote(app: &AppHandle) {
-    let Ok(exe) = std::env::current_exe() else {
+    let Some(file) = handler_file(app) else {
         return;
     };
-    let Some(name) = exe.file_name() else {
-        return;
-    };
-    let Ok(folder) = app.path().data_dir() else {
-        return;
-    };
-    let file = folder
-        .join("applications")
-        .join(format!("{}-handler.desktop", name.to_string_lossy()));
     let Ok(text) = std::fs::read_to_string(&file) else {
         return;
     };
@@ -186,5 +253,48 @@ mod tests {
             &search
         ));
         assert!(!declares("", scheme, &exe, &search));
+    }
+
+    #[test]
+    fn the_handlers_of_a_scheme_are_read_from_their_section_only() {
+        let cache = "[MIME Cache]\ntext/plain=editor.desktop;\nx-scheme-handler/io.switchboard.desktop=Switchboard.desktop;other.desktop;\n";
+        let wanted = "x-scheme-handler/io.switchboard.desktop";
+        assert_eq!(
+            entries(cache, "MIME Cache", wanted).collect::<Vec<_>>(),
+            ["Switchboard.desktop", "other.desktop"]
+        );
+        assert_eq!(
+            entries(cache, "MIME Cache", "x-scheme-handler/io.switchboard").count(),
+            0
+        );
+        let list = "[Added Associations]\nx-scheme-handler/io.switchboard.desktop=evil.desktop;\n\n[Default Applications]\nx-scheme-handler/io.switchboard.desktop=switchboard-handler.desktop\n";
+        assert_eq!(
+            entries(list, "Default Applications", wanted).next(),
+            Some("switchboard-handler.desktop")
+        );
+        assert_eq!(
+            entries(list, "Added Associations", wanted).next(),
+            Some("evil.desktop")
+        );
+        // No section, no line, a name that is a path: nothing.
+        assert_eq!(
+            entries(
+                &list.replace("[Default Applications]", ""),
+                "Default Applications",
+                wanted
+            )
+            .count(),
+            0
+        );
+        assert_eq!(entries("", "MIME Cache", wanted).count(), 0);
+        assert_eq!(
+            entries(
+                "[MIME Cache]\nx-scheme-handler/io.switchboard.desktop=../x.desktop;",
+                "MIME Cache",
+                wanted
+            )
+            .count(),
+            0
+        );
     }
 }

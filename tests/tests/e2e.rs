@@ -644,6 +644,29 @@ async fn a_link_to_the_app_reaches_the_running_window() {
         "both refusals logged"
     );
     assert!(!log.contains("forged-code-1234"));
+    assert_eq!(log.matches("app links: handler registered").count(), 1);
+
+    // The next start finds its handler in place and leaves it (no programs run, no files
+    // rewritten); links still reach the window.
+    app.quit().await;
+    desktop.wait_until_no_app();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-page")).await;
+    assert!(
+        desktop
+            .app_log()
+            .contains("app links: the handler of an earlier start is in place"),
+        "the second start kept the handler"
+    );
+    assert_eq!(desktop.scheme_handler(), (handler, exec));
+    assert!(desktop.open_link(&link).success());
+    app.wait_until(&tid("notice-banner"), |t| t.contains("link"))
+        .await;
+    assert_eq!(
+        desktop.app_log().matches("app link refused").count(),
+        3,
+        "the link reached the restarted app"
+    );
     app.quit().await;
 }
 
