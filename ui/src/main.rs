@@ -24,4 +24,5 @@ fn main() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
     timing::mark(timing::MOUNTED);
+    timing::first_layout();
 }
