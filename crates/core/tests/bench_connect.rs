@@ -89,11 +89,22 @@ fn main() {
         med_remembered / med_theirs,
         min_remembered / min_theirs
     );
-    let (mut one, mut many) = (Vec::new(), Vec::new());
+    let (mut one, mut many, mut many_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..START_ROUNDS {
-        one.push(runtime.block_on(start_with(&server, 1)));
-        many.push(runtime.block_on(start_with(&server, MANY)));
+        one.push(runtime.block_on(start_with(&server, 1)).0);
+        let (wall, cpu) = runtime.block_on(start_with(&server, MANY));
+        many.push(wall);
+        many_cpu.push(cpu);
     }
+    let many_cpu = median(&mut many_cpu);
+    let (built, cpu) = (Instant::now(), cpu_ms());
+    for _ in 0..MANY {
+        drop(switchboard_core::web::client(Default::default()).expect("client"));
+    }
+    let (client_wall, client_cpu) = (
+        built.elapsed().as_secs_f64() * 1000.0 / MANY as f64,
+        (cpu_ms() - cpu) / MANY as f64,
+    );
     let mut sdk_many = sdk(server.url(), START_ROUNDS, MANY);
     let (one, many, sdk_many) = (median(&mut one), median(&mut many), median(&mut sdk_many));
     println!(
@@ -107,6 +118,13 @@ fn main() {
     println!(
         "  TypeScript SDK, {MANY} clients at once on the same server  median {sdk_many:7.2} ms   ratio (ours / SDK) {:.2}",
         many / sdk_many
+    );
+    println!(
+        "  Switchboard's own CPU time for the {MANY}: median {many_cpu:.0} ms ({:.1} ms a connector); the rest of the wait is the one server process",
+        many_cpu / MANY as f64
+    );
+    println!(
+        "  of which building an HTTP client (one or more a connect): {client_wall:.2} ms, CPU {client_cpu:.1} ms"
     );
 }
 
@@ -137,8 +155,9 @@ fn sdk(url: &str, rounds: usize, clients: usize) -> Vec<f64> {
 }
 
 /// Starts the registry with `n` saved connectors to `server` and waits for each to be
-/// connected with its catalog listed; returns the milliseconds that took.
-async fn start_with(server: &kit::Everything, n: usize) -> f64 {
+/// connected with its catalog listed; returns the milliseconds that took, and the CPU time
+/// this process (Switchboard's side) spent meanwhile.
+async fn start_with(server: &kit::Everything, n: usize) -> (f64, f64) {
     use switchboard_ipc::ConnectorState;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("settings.json");
@@ -154,12 +173,27 @@ async fn start_with(server: &kit::Everything, n: usize) -> f64 {
             );
         }
     }
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_ms());
     let connectors = support::open(&path);
     connectors.start();
     for summary in connectors.list() {
         let state = support::settled(&connectors, &summary.id).await.state;
         assert_eq!(state, ConnectorState::Connected);
     }
-    started.elapsed().as_secs_f64() * 1000.0
+    (started.elapsed().as_secs_f64() * 1000.0, cpu_ms() - cpu)
+}
+
+/// User and system CPU time of this process so far, in ms (`/proc/self/stat`, in the
+/// kernel's 100 Hz ticks: 10 ms steps).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    // After the name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+    let ticks = |i: usize| fields[i - 3].parse::<f64>().expect("ticks");
+    (ticks(14) + ticks(15)) * 10.0
 }
