@@ -159,17 +159,34 @@ async fn stop_keeps_what_arrived_and_drops_the_request() {
         let (store, id) = conversation("Tell me", &[]);
         let model = adapter(&server, kind);
         let cancel = CancellationToken::new();
-        let stopper = cancel.clone();
-        let reached = gate.clone();
-        let stopping = tokio::spawn(async move {
-            assert!(
-                reached.reached(Duration::from_secs(60)).await,
-                "the reply got to the hold"
-            );
-            stopper.cancel();
+        // Stopped once the first half has arrived here (the server holds the rest): when
+        // the server sent it is too early, it may still be on its way.
+        let (stopper, mut arrived) = (cancel.clone(), String::new());
+        let turn = Turn {
+            store: &store,
+            model: model.as_ref(),
+            model_id: "test-model",
+            system: None,
+            gate: &NoTools,
+            conversation_id: id,
+            cancel,
+        };
+        let running = turn.run(|event| {
+            if let TurnEvent::TextDelta(text) = event {
+                arrived.push_str(&text);
+                if arrived == "The first half" {
+                    stopper.cancel();
+                }
+            }
         });
-        let (end, _) = run(&store, model.as_ref(), id, cancel).await;
-        stopping.await.expect("the stopper ran");
+        let end = tokio::time::timeout(Duration::from_secs(60), running)
+            .await
+            .expect("stopped once the first half arrived")
+            .expect("the turn can read and save");
+        assert!(
+            gate.reached(Duration::from_secs(60)).await,
+            "the reply got to the hold"
+        );
         assert_eq!(end, TurnEnd::Stopped, "{kind:?}");
         let messages = store.messages(id).expect("messages");
         assert_eq!(messages.len(), 2);
