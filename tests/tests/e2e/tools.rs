@@ -11,7 +11,6 @@ use switchboard_testkit::{ModelReply, ModelServer};
 use super::chat::{add_provider, request_number, send};
 use super::{add_by_address, texts};
 
-/// The connector's page, Tools tab, with the tool named `tool` found.
 /// On a connector's page: opens its settings and types `secs` into the call time limit, with
 /// Enter.
 pub(super) async fn set_call_timeout(app: &Session, secs: u32) {
@@ -29,6 +28,7 @@ pub(super) async fn set_call_timeout(app: &Session, secs: u32) {
     .unwrap_or_else(|err| panic!("type {secs}: {err}"));
 }
 
+/// The connector's page, Tools tab, with the tool named `tool` found.
 async fn tool_row(app: &Session, tool: &str) -> String {
     tool_row_of(app, None, tool).await
 }
