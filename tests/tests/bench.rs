@@ -275,6 +275,12 @@ impl Phases {
         }
     }
 
+    /// The median of one mark over the rounds; `None` when no round has it.
+    fn median_of(all: &[Phases], get: fn(&Phases) -> Option<f64>) -> Option<f64> {
+        let mut values: Vec<f64> = all.iter().filter_map(get).collect();
+        (!values.is_empty()).then(|| median(&mut values))
+    }
+
     fn report(all: &[Phases]) -> Vec<String> {
         type Step = (&'static str, fn(&Phases) -> Option<f64>);
         let steps: [Step; 9] = [
@@ -293,12 +299,10 @@ impl Phases {
         ];
         let mut previous = Some(0.0);
         for (what, get) in steps {
-            let mut values: Vec<f64> = all.iter().filter_map(get).collect();
-            if values.is_empty() {
+            let Some(at) = Self::median_of(all, get) else {
                 out.push(format!("    {what:<44} {:>8}", "n/a"));
                 continue;
-            }
-            let at = median(&mut values);
+            };
             let step = previous.map(|p| at - p);
             out.push(format!(
                 "    {what:<44} {at:8.1}  (+{:.1})",
@@ -407,24 +411,18 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
             .all(|p| p.data.zip(p.mounted).is_some_and(|(d, m)| d <= m)),
         "the connector list was handed to the page, in its first view"
     );
-    let app_fcp: Vec<f64> = phases.iter().filter_map(|p| p.paint).collect();
-    let blank_fcp: Vec<f64> = blank_phases.iter().filter_map(|p| p.paint).collect();
-    if !app_fcp.is_empty() && !blank_fcp.is_empty() {
-        let (a, b) = (median(&mut app_fcp.clone()), median(&mut blank_fcp.clone()));
+    if let (Some(a), Some(b)) = (
+        Phases::median_of(&phases, |p| p.paint),
+        Phases::median_of(&blank_phases, |p| p.paint),
+    ) {
         out.push(format!(
             "  by the pages' own clocks, launch → first contentful paint (the app's shows the {CONNECTORS} rows): app {a:.1} ms, blank {b:.1} ms, ratio {:.2}",
             a / b
         ));
     }
     out.extend(Phases::report(&phases));
-    let blank_at = |get: fn(&Phases) -> Option<f64>| {
-        let mut values: Vec<f64> = blank_phases.iter().filter_map(get).collect();
-        if values.is_empty() {
-            f64::NAN
-        } else {
-            median(&mut values)
-        }
-    };
+    let blank_at =
+        |get: fn(&Phases) -> Option<f64>| Phases::median_of(&blank_phases, get).unwrap_or(f64::NAN);
     out.push(format!(
         "  the blank window: page requested {:.1}, page loaded {:.1}, first contentful paint {:.1} (median ms since launch)",
         blank_at(|p| p.page),
