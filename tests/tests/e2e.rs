@@ -22,9 +22,9 @@ mod tools;
 
 async fn open_add_dialog(app: &Session) {
     // Until the first list arrives the button sits higher on the page: a click aimed while
-    // the list replaces "Loading your connectors…" lands where the button was.
-    // The page is drawn in its loading state first, so once it is there, the list's arrival
-    // is its loading note going.
+    // the list replaces "Loading your connectors…" lands where the button was. The shell
+    // normally hands the list to the first view (no loading note at all); when the window
+    // has to ask for it, the loading note is drawn first, and its going is the list's arrival.
     app.wait_for(&tid("connectors-page")).await;
     app.wait_gone(&tid("connectors-loading")).await;
     let add = app.wait_for(&tid("add-connector-button")).await;
