@@ -25,6 +25,9 @@ pub enum Fault {
     SessionGone,
     /// 401 with a Bearer challenge: the sign-in was withdrawn.
     Unauthorized,
+    /// 502 Bad Gateway, as a load balancer answers when the server behind it is gone for a
+    /// moment; the request does not reach the server.
+    BadGateway,
     /// 200 with an HTML page, as a captive portal or a misrouted proxy sends.
     Html,
     /// 200 `application/json` that is not JSON.
@@ -53,6 +56,8 @@ pub enum Fault {
 #[derive(Clone, Debug)]
 pub struct Seen {
     pub method: String,
+    /// The path and query it was sent to (`/mcp?n=3`).
+    pub path: String,
     /// The JSON-RPC method of a POST (`tools/call`), if its body is one request.
     pub rpc: Option<String>,
     pub session: Option<String>,
@@ -106,7 +111,11 @@ impl FaultProxy {
             upstream,
             plan: Mutex::default(),
             seen: Mutex::default(),
+            // A connection of its own for each request: a pooled one the server closed
+            // while idle (Node closes them after 5 s) can be reused at the instant it goes,
+            // and the request would fail with a reset the test did not ask for.
             client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a client"),
@@ -297,6 +306,7 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut up: watch::R
     };
     lock(&shared.seen).push(Seen {
         method: method.clone(),
+        path: path.clone(),
         rpc,
         session: session.clone(),
         last_event_id: header(&raw.head, "last-event-id").map(str::to_owned),
@@ -330,6 +340,19 @@ async fn connection(shared: Arc<Shared>, mut stream: TcpStream, mut up: watch::R
                     "application/json",
                     "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
                     br#"{"error":"invalid_token"}"#,
+                ),
+            )
+            .await;
+            return;
+        }
+        Some(Fault::BadGateway) => {
+            answer(
+                &mut stream,
+                &reply(
+                    "502 Bad Gateway",
+                    "text/plain",
+                    "",
+                    b"upstream connect error",
                 ),
             )
             .await;
@@ -487,7 +510,12 @@ async fn pass(
     flood: usize,
     id: &serde_json::Value,
 ) {
-    let Ok(mut response) = upstream(shared, method, path, raw).send().await else {
+    let sent = upstream(shared, method, path, raw).send().await;
+    if let Err(err) = &sent {
+        // Not a fault asked for: the test's own wire failed; say so beside its outcome.
+        eprintln!("fault proxy: {method} {path} did not reach the server, answered 502: {err:?}");
+    }
+    let Ok(mut response) = sent else {
         answer(
             stream,
             b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -51,6 +51,33 @@ pub(crate) fn handshake(err: &ClientInitializeError) -> Error {
     })
 }
 
+/// Whether a handshake failed only because the transport's worker had quit (rmcp's
+/// "Transport channel closed"): the reason is whatever made it quit.
+pub(crate) fn worker_quit(err: &ClientInitializeError) -> bool {
+    matches!(
+        err,
+        ClientInitializeError::TransportError { error, .. }
+            if matches!(
+                error.error.downcast_ref::<StreamableHttpError<reqwest::Error>>(),
+                Some(StreamableHttpError::TransportChannelClosed)
+            )
+    )
+}
+
+/// Why a POST failed on the wire: a status, a refused connection, an answer that is not
+/// MCP; what rmcp's worker quits on.
+pub(crate) fn post_failed<E: StdError + Send + Sync + 'static>(
+    err: &StreamableHttpError<E>,
+) -> Error {
+    classify(err).unwrap_or_else(|| {
+        Error::new(
+            ErrorCode::Unreachable,
+            "The connection to the server broke while connecting. Switchboard tries again on its own, or choose Try again.",
+        )
+        .with_detail(chain(err))
+    })
+}
+
 /// Why a request on an open session failed.
 pub(crate) fn request(what: &str, err: &ServiceError) -> Error {
     if let ServiceError::McpError(data) = err {

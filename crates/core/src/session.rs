@@ -126,10 +126,36 @@ enum Standalone {
 /// request could overtake it, and a server that sends a request of its own on that stream
 /// (a question, during the call that caused it) would find nowhere to send it: the call
 /// would wait for ever. [`Session::started`] waits for it, briefly.
+///
+/// It also keeps why the last POST failed: when one fails after the `initialize` answer (the
+/// `initialized` notification), rmcp's worker quits and the handshake only learns that its
+/// channel closed; [`Failed::cause`] says what the wire said.
 #[derive(Clone)]
 struct Watched<C> {
     inner: C,
     standalone: std::sync::Arc<watch::Sender<Standalone>>,
+    failed: Failed,
+}
+
+/// Why a transport's last POST failed, in words ([`diagnose::post_failed`]).
+#[derive(Clone, Default)]
+struct Failed(std::sync::Arc<std::sync::Mutex<Option<crate::error::Error>>>);
+
+impl Failed {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<crate::error::Error>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What to tell of a failed handshake: the failed POST's cause when rmcp only knows
+    /// that its worker quit, else what the handshake's own error says.
+    fn cause(&self, err: &ClientInitializeError) -> crate::error::Error {
+        match self.slot().take() {
+            Some(cause) if diagnose::worker_quit(err) => cause,
+            _ => diagnose::handshake(err),
+        }
+    }
 }
 
 impl<C> Watched<C> {
@@ -143,6 +169,9 @@ impl<C> Watched<C> {
             &response,
             Ok(Response::Json(_, Some(_)) | Response::Sse(_, Some(_)))
         );
+        if let Err(err) = &response {
+            *self.failed.slot() = Some(diagnose::post_failed(err));
+        }
         if has_session {
             self.standalone.send_if_modified(|s| {
                 let first = *s == Standalone::NoSession;
@@ -889,13 +918,16 @@ impl Session {
     {
         let legacy = || client.for_legacy_sse();
         let standalone = std::sync::Arc::new(watch::Sender::new(Standalone::NoSession));
+        let failed = Failed::default();
         let transport = || {
             // Each handshake on a transport of its own; what counts is the last one's.
             standalone.send_replace(Standalone::NoSession);
+            failed.slot().take();
             StreamableHttpClientTransport::with_client(
                 Watched {
                     inner: client.clone(),
                     standalone: standalone.clone(),
+                    failed: failed.clone(),
                 },
                 StreamableHttpClientTransportConfig::with_uri(url),
             )
@@ -923,7 +955,7 @@ impl Session {
                     Ok((started, era))
                 }
                 Err(err) => {
-                    let error = diagnose::handshake(&err);
+                    let error = failed.cause(&err);
                     let challenge = err.auth_challenge().map(str::to_owned);
                     // The spec's backwards compatibility: a POST refused (404, 405, an answer
                     // that is not MCP) may be a server of the HTTP+SSE era. If it is not, the
