@@ -231,6 +231,28 @@ return {
 };
 "#;
 
+/// Milliseconds since the Unix epoch of a UTC time as the app's log writes it
+/// (`2026-12-01T15:20:01.397525Z`).
+fn utc_ms(stamp: &str) -> Option<f64> {
+    let (date, time) = stamp.strip_suffix('Z')?.split_once('T')?;
+    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let mut hms = time.split(':');
+    let (h, min) = (
+        hms.next()?.parse::<f64>().ok()?,
+        hms.next()?.parse::<f64>().ok()?,
+    );
+    let sec = hms.next()?.parse::<f64>().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days as f64 * 24.0 + h) * 60.0 + min) * 60_000.0 + sec * 1000.0)
+}
+
 fn epoch_ms() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -241,7 +263,13 @@ fn epoch_ms() -> f64 {
 /// Where one start-up's time went, in ms from the launch: each phase ends at its mark.
 #[derive(Default)]
 struct Phases {
-    /// Launch (the WebDriver session asked for) → the webview starts loading the page.
+    /// Launch (the WebDriver session asked for) → the app's process began (its `main`),
+    /// Tauri's plugins and GTK up and the shell's setup began, and the setup done: read from
+    /// the app's log line (`start-up: the shell is set up`); the blank window has none.
+    process: Option<f64>,
+    setup: Option<f64>,
+    set_up: Option<f64>,
+    /// Launch → the webview starts loading the page.
     page: Option<f64>,
     html: Option<f64>,
     wasm: Option<f64>,
@@ -263,6 +291,9 @@ impl Phases {
                 .map(|(origin, t)| origin + t - launched)
         };
         Self {
+            process: None,
+            setup: None,
+            set_up: None,
             page: origin.map(|o| o - launched),
             html: at("html"),
             wasm: at("wasm"),
@@ -275,6 +306,33 @@ impl Phases {
         }
     }
 
+    /// The shell's own steps, from the last `start-up` line of the app's `log`: the line's
+    /// time less its `done` is when the process began.
+    fn with_shell(mut self, launched: f64, log: &str) -> Self {
+        let Some(line) = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("start-up: the shell is set up"))
+        else {
+            return self;
+        };
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        let logged = line.split_whitespace().next().and_then(utc_ms);
+        if let (Some(logged), Some(began), Some(done)) =
+            (logged, field("setup_began"), field("done"))
+        {
+            let process = logged - done - launched;
+            self.process = Some(process);
+            self.setup = Some(process + began);
+            self.set_up = Some(process + done);
+        }
+        self
+    }
+
     /// The median of one mark over the rounds; `None` when no round has it.
     fn median_of(all: &[Phases], get: fn(&Phases) -> Option<f64>) -> Option<f64> {
         let mut values: Vec<f64> = all.iter().filter_map(get).collect();
@@ -283,8 +341,11 @@ impl Phases {
 
     fn report(all: &[Phases]) -> Vec<String> {
         type Step = (&'static str, fn(&Phases) -> Option<f64>);
-        let steps: [Step; 9] = [
-            ("process and webview up, page requested", |p| p.page),
+        let steps: [Step; 12] = [
+            ("the app's process began", |p| p.process),
+            ("Tauri and GTK up, the shell's setup began", |p| p.setup),
+            ("setup done (connectors, window, chat, links)", |p| p.set_up),
+            ("webview up, page requested", |p| p.page),
             ("page (index.html) loaded", |p| p.html),
             ("wasm downloaded", |p| p.wasm),
             ("wasm compiled, instantiated, started", |p| p.started),
@@ -328,6 +389,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
 
     let (mut app_paint, mut app_mem, mut blank_paint, mut blank_mem) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut app_connected = Vec::new();
     let (mut phases, mut blank_phases) = (Vec::new(), Vec::new());
     let (mut app_own, mut blank_own, mut app_webkit, mut blank_webkit) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -357,7 +419,31 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
                 .execute(MARKS, serde_json::json!([]))
                 .await
                 .expect("the page's timing");
-            phases.push(Phases::read(launched, &marks));
+            // And until every row says it is connected: what the person waits for before
+            // using them (the connects start with the shell's setup and share the cores with
+            // WebKit's start).
+            loop {
+                let connected = session
+                    .execute(
+                        r#"return [...document.querySelectorAll('[data-testid="connector-state"]')]
+                               .filter((e) => e.textContent.trim() === "Connected").length;"#,
+                        serde_json::json!([]),
+                    )
+                    .await
+                    .ok()
+                    .and_then(|n| n.as_u64())
+                    .unwrap_or(0);
+                if connected as usize >= CONNECTORS {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the {CONNECTORS} connectors never connected"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            app_connected.push(started.elapsed().as_secs_f64() * 1000.0);
+            phases.push(Phases::read(launched, &marks).with_shell(launched, &desktop.app_log()));
             tokio::time::sleep(IDLE).await;
             let (own, webkit) = memory_split(&app, &desktop);
             app_mem.push(own + webkit);
@@ -404,6 +490,10 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
     out.push(format!(
         "  ratio                                            {:.2}",
         ap / bp
+    ));
+    out.push(format!(
+        "  launch → all {CONNECTORS} rows say Connected (WebDriver's view)  median {:8.1} ms",
+        median(&mut app_connected)
     ));
     assert!(
         phases
