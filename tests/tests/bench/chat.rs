@@ -167,6 +167,11 @@ struct Menu {
     idle_frames: Vec<f64>,
     /// Keys after which the list did not change at all (the space: the same words).
     unchanged: usize,
+    /// Each key's changes to the DOM: (key → last change, key → its handlers done, key →
+    /// the filter's task done, `[ms, where]` for each batch of changes).
+    traces: Vec<(f64, f64, f64, Value)>,
+    /// A bare `setTimeout(0)` in the window, before typing: how long it took to run.
+    timers: Vec<f64>,
     /// Rows of the unfiltered list, and of them the options in the page.
     rows: u64,
     in_page: u64,
@@ -239,6 +244,8 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
         work: Vec::new(),
         idle_frames: Vec::new(),
         unchanged: 0,
+        traces: Vec::new(),
+        timers: Vec::new(),
         rows: 0,
         in_page: 0,
         results: String::new(),
@@ -253,9 +260,16 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
         assert_eq!(round["typed"], QUERY, "{name}: {round}");
         numbers.open.push(ms(&round["open"]));
         numbers.idle_frames.extend(floats(&round["idleFrames"]));
+        numbers.timers.extend(floats(&round["timers"]));
         for key in round["keys"].as_array().expect("keys") {
             numbers.keys.push(ms(&key["ms"]));
             numbers.work.push(ms(&key["work"]));
+            numbers.traces.push((
+                ms(&key["work"]),
+                ms(&key["handled"]),
+                ms(&key["filtered"]),
+                key["trace"].clone(),
+            ));
             if key["changed"] != true {
                 numbers.unchanged += 1;
             }
@@ -348,6 +362,8 @@ fn menu_report(small: &mut Menu, big: &mut Menu) -> Vec<String> {
                 "NOT met"
             }
         ),
+        typical_key("small", small),
+        typical_key("big", big),
         format!(
             "the connector page's Resources tab (the same catalogs; {TAB_QUERY:?} typed a key at \
              a time):"
@@ -384,6 +400,39 @@ fn menu_report(small: &mut Menu, big: &mut Menu) -> Vec<String> {
             median(&mut big.tab_keys),
         ),
     ]
+}
+
+/// Where a key's time went in one catalog's menu: the key whose last change was the
+/// median's, its filter task and each batch of changes to the page after it.
+fn typical_key(catalog: &str, menu: &Menu) -> String {
+    let mut traces: Vec<&(f64, f64, f64, Value)> = menu.traces.iter().collect();
+    traces.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut timers = menu.timers.clone();
+    let timer = if timers.is_empty() {
+        f64::NAN
+    } else {
+        median(&mut timers)
+    };
+    let Some((work, handled, filtered, trace)) = traces.get(traces.len() / 2) else {
+        return format!("    a typical key, {catalog} catalog: none measured");
+    };
+    let changes: Vec<String> = trace
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| format!("+{} {}", c[0], c[1].as_str().unwrap_or("?")))
+        .collect();
+    format!(
+        "    a typical key, {catalog} catalog (last change +{work:.1} ms): its handlers done \
+         +{handled:.1}, the filter's task done +{filtered:.1} (a bare timer task takes \
+         {timer:.1} ms here); the page changed {}",
+        if changes.is_empty() {
+            "nowhere".to_owned()
+        } else {
+            changes.join("; ")
+        }
+    )
 }
 
 // ----- streaming ----------------------------------------------------------------------------

@@ -82,19 +82,36 @@
   const typeKey = async (input, root, key) => {
     let changes = 0;
     let lastChange = -1;
+    // When the DOM changed after the key, and where: [ms, what] for each batch of changes.
+    const trace = [];
+    let k0 = 0;
+    const where = (node) => {
+      const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+      if (!element) {
+        return "?";
+      }
+      const named = element.closest("[data-testid], [class]");
+      return named
+        ? named.getAttribute("data-testid") || `.${named.getAttribute("class").split(" ")[0]}`
+        : element.tagName.toLowerCase();
+    };
     const observer = new MutationObserver((records) => {
       changes += records.length;
       lastChange = performance.now();
+      const places = [...new Set(records.map((r) => `${r.type} ${where(r.target)}`))];
+      trace.push([Math.round((lastChange - k0) * 10) / 10, places.slice(0, 4).join(", ")]);
     });
     observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
     // A key arrives in a task of its own, not inside the frame just started (whose layout
     // and paint would count against it).
     await task();
-    const k0 = performance.now();
+    k0 = performance.now();
     input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
     input.value += key;
     input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
     input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+    // The key's own handlers have run (they run inside dispatchEvent).
+    const handled = performance.now();
     // The list filters in a task of its own, queued by the input event before this one.
     await task();
     const filtered = performance.now();
@@ -112,7 +129,14 @@
     }
     observer.disconnect();
     const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
-    return { ms: shownAt - k0, work: worked - k0, changed: changes > 0 };
+    return {
+      ms: shownAt - k0,
+      work: worked - k0,
+      changed: changes > 0,
+      filtered: filtered - k0,
+      handled: handled - k0,
+      trace: trace.slice(0, 8),
+    };
   };
 
   // One round of the paperclip menu: click → first option shown, then `query` typed one key
@@ -146,6 +170,13 @@
       idleFrames.push(t - previous);
       previous = t;
     }
+    // How long a bare timer task (setTimeout 0) takes to run in this window, typing aside.
+    const timers = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await task();
+      timers.push(performance.now() - t);
+    }
     const keys = [];
     for (const key of query) {
       keys.push(await typeKey(input, menu, key));
@@ -155,6 +186,7 @@
     return {
       open,
       idleFrames,
+      timers,
       rows,
       optionsInPage,
       keys,
@@ -296,6 +328,13 @@
     const input = document.querySelector(tid("detail-filter"));
     const list = document.querySelector(tid("tool-list"));
     input.focus();
+    // How long a bare timer task (setTimeout 0) takes to run in this window, typing aside.
+    const timers = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await task();
+      timers.push(performance.now() - t);
+    }
     const keys = [];
     for (const key of query) {
       keys.push(await typeKey(input, list, key));
@@ -348,6 +387,13 @@
     const panel = document.querySelector(".tabpanel");
     const input = document.querySelector(tid("detail-filter"));
     input.focus();
+    // How long a bare timer task (setTimeout 0) takes to run in this window, typing aside.
+    const timers = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await task();
+      timers.push(performance.now() - t);
+    }
     const keys = [];
     for (const key of query) {
       keys.push(await typeKey(input, panel, key));
