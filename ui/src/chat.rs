@@ -57,6 +57,10 @@ pub struct ChatState {
     events_seen: StoredValue<u64>,
     /// The messages events said were saved, each with the count of events at that moment.
     saved: StoredValue<Vec<(u64, i64)>>,
+    /// Readings of the conversation asked for so far: an answer to an older one that arrives
+    /// after a newer was asked for is dropped (read before a regenerate, it would bring back
+    /// the reply the regenerate removed).
+    readings: StoredValue<u64>,
 }
 
 impl ChatState {
@@ -78,6 +82,7 @@ impl ChatState {
             frame_requested: StoredValue::new(false),
             events_seen: StoredValue::new(0),
             saved: StoredValue::new(Vec::new()),
+            readings: StoredValue::new(0),
         }
     }
 
@@ -144,8 +149,14 @@ impl ChatState {
     fn refresh(&self, id: i64, with_state: bool) {
         let state = *self;
         let events_before = state.events_seen.get_value();
+        state.readings.update_value(|n| *n += 1);
+        let reading = state.readings.get_value();
         spawn_local(async move {
-            match tauri::open_conversation(id).await {
+            let answer = tauri::open_conversation(id).await;
+            if state.readings.get_value() != reading {
+                return;
+            }
+            match answer {
                 Ok(view) if state.current.get_untracked() == Some(id) => {
                     // Events and this answer travel separately: a message saved after the
                     // history was read (a reply that finished meanwhile) is newer than every
