@@ -550,7 +550,7 @@ async fn row_13_a_gateway_failing_after_the_handshake_is_answered_is_tried_again
     let proxy = FaultProxy::start(server.url());
     let dir = tempfile::tempdir().expect("tempdir");
     let connectors = Connectors::load(
-        Box::new(FileStore::open(&dir.path().join("settings.json")).0),
+        Box::new(FileStore::open(dir.path().join("settings.json")).0),
         Arc::new(MemorySecrets::default()),
         Arc::new(NoBrowser),
         Timeouts {
