@@ -145,6 +145,24 @@ impl ChatState {
         });
     }
 
+    /// Writes the last reply again, and reads the conversation again so the reply it replaced
+    /// goes from the screen. A task of the chat's own, not of the button's: the new reply can
+    /// be saved before the command answers, and the button (which sits under the last reply)
+    /// is then replaced, which would cancel a task of its own before the reading.
+    fn regenerate(&self, id: i64, busy: RwSignal<bool>, error: RwSignal<Option<ErrorInfo>>) {
+        let state = *self;
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let result = tauri::regenerate_reply(id).await;
+            if result.is_ok() {
+                state.refresh(id, false);
+            }
+            let _ = busy.try_set(false);
+            let _ = error.try_set(result.err());
+        });
+    }
+
     /// Reads the conversation's messages again (after an edit or a regenerate removed some).
     fn refresh(&self, id: i64, with_state: bool) {
         let state = *self;
@@ -872,11 +890,7 @@ fn RegenerateButton() -> impl IntoView {
             disabled=move || busy.get() || chat.replying.get()
             on:click=move |_| {
                 if let Some(id) = chat.current.get_untracked() {
-                    run_action(busy, true, false, error, async move {
-                        tauri::regenerate_reply(id).await?;
-                        chat.refresh(id, false);
-                        Ok(())
-                    });
+                    chat.regenerate(id, busy, error);
                 }
             }
         >
