@@ -328,13 +328,6 @@
     const input = document.querySelector(tid("detail-filter"));
     const list = document.querySelector(tid("tool-list"));
     input.focus();
-    // How long a bare timer task (setTimeout 0) takes to run in this window, typing aside.
-    const timers = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      await task();
-      timers.push(performance.now() - t);
-    }
     const keys = [];
     for (const key of query) {
       keys.push(await typeKey(input, list, key));
@@ -387,13 +380,6 @@
     const panel = document.querySelector(".tabpanel");
     const input = document.querySelector(tid("detail-filter"));
     input.focus();
-    // How long a bare timer task (setTimeout 0) takes to run in this window, typing aside.
-    const timers = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      await task();
-      timers.push(performance.now() - t);
-    }
     const keys = [];
     for (const key of query) {
       keys.push(await typeKey(input, panel, key));
