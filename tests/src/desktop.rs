@@ -82,20 +82,9 @@ impl Desktop {
         std::fs::create_dir_all(&artifacts).expect("artifacts folder");
         let mut children = Vec::new();
 
-        let display_number = (0..200)
-            .map(|n| 90 + (std::process::id() % 500) + n)
-            .find(|&n| display_free(n))
-            .expect("a free X display number");
-        let display = format!(":{display_number}");
-        let xvfb = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (apt-get install xvfb; `cargo xtask setup` does this)");
+        let (xvfb, display_number) = start_display(&artifacts.join("xvfb.log"));
         children.push(xvfb);
-        let socket = format!("/tmp/.X11-unix/X{display_number}");
-        wait_until("Xvfb to listen", || Path::new(&socket).exists());
+        let display = format!(":{display_number}");
 
         // Without a keyring, the bus gets a configuration that names no service folders,
         // so nothing (gnome-keyring's .service file) can be started on demand.
@@ -471,43 +460,53 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// Whether X display `n` can be used: no lock file, or one left by a process that is gone (a
-/// killed run), which is removed with its socket, as Xvfb itself would. A long-lived machine
-/// collects such locks; without this they would use up every number.
-fn display_free(n: u32) -> bool {
-    let lock = format!("/tmp/.X{n}-lock");
-    let Ok(text) = std::fs::read_to_string(&lock) else {
-        return !Path::new(&lock).exists();
-    };
-    let alive = text
-        .trim()
-        .parse::<u32>()
-        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-    if alive {
-        return false;
+/// Starts Xvfb on a display number it picks itself (`-displayfd`: it binds the first free
+/// one, so two desktops can never race for a number) and waits for the number, which Xvfb
+/// writes only once it accepts connections. Its own messages go to `log`, and are shown if it
+/// fails to start.
+fn start_display(log: &Path) -> (Child, u32) {
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x860x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("Xvfb's log file"))
+        .spawn()
+        .expect("Xvfb (apt-get install xvfb; `cargo xtask setup` does this)");
+    let stdout = xvfb.stdout.take().expect("Xvfb's stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let read = reader.read_line(&mut line);
+        let _ = tx.send(read.map(|_| line));
+        // Kept open for its life: a closed pipe would kill it if it ever wrote again.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    // Generous: a loaded machine can be slow to start it, and a number arrives as soon as
+    // Xvfb is ready, so this only bounds a hang.
+    let answer = rx.recv_timeout(Duration::from_secs(60));
+    if let Ok(Ok(line)) = &answer
+        && let Ok(number) = line.trim().parse()
+    {
+        return (xvfb, number);
     }
-    let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
-    std::fs::remove_file(&lock).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_display_locked_by_a_gone_process_is_free_and_a_live_one_is_not() {
-        // Numbers far above what the kit picks, so a real run is never touched.
-        let (stale, live) = (64_001, 64_002);
-        std::fs::write(format!("/tmp/.X{stale}-lock"), "2147483646\n").expect("lock");
-        std::fs::write(
-            format!("/tmp/.X{live}-lock"),
-            format!("{:>10}\n", std::process::id()),
-        )
-        .expect("lock");
-        assert!(display_free(stale));
-        assert!(!Path::new(&format!("/tmp/.X{stale}-lock")).exists());
-        assert!(!display_free(live));
-        std::fs::remove_file(format!("/tmp/.X{live}-lock")).expect("clean up");
-        assert!(display_free(live), "no lock at all");
-    }
+    let _ = xvfb.kill();
+    let status = xvfb.wait();
+    panic!(
+        "Xvfb did not start ({}; {status:?}). Its messages:\n{}",
+        match answer {
+            Err(_) => "no display number within 60 s".to_owned(),
+            Ok(Err(e)) => format!("reading its display number failed: {e}"),
+            Ok(Ok(line)) => format!("it wrote {line:?} instead of a display number"),
+        },
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
