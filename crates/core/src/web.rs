@@ -210,6 +210,13 @@ fn stays_home(from: &Url, to: &Url) -> bool {
     same_origin(from, to)
 }
 
+/// How long a connection to a server is kept unused for the next request. Under the 5 s after
+/// which Node's, uvicorn's and Apache's servers close an idle one: a request sent on a
+/// connection at the moment its server closes it is lost, and the person would see "the
+/// connection broke" for nothing (a tool call must not be sent again to make up for it, as
+/// it may have run).
+pub const IDLE_CONNECTION_KEPT: Duration = Duration::from_secs(4);
+
 /// The HTTP client for talking to connectors: redirects are followed within the origin
 /// only (anything else fails with [`Moved`]), `localhost` is this computer, and `headers`
 /// (a key, a password) go with every request.
@@ -232,6 +239,7 @@ pub fn client(headers: HeaderMap) -> Result<reqwest::Client> {
             }
         }))
         .dns_resolver(Arc::new(Resolver::default()))
+        .pool_idle_timeout(IDLE_CONNECTION_KEPT)
         .build()
         .map_err(|err| Error::internal(err.to_string()))
 }
@@ -704,6 +712,67 @@ mod tests {
         let private = Reachable::for_connector(&url("https://10.0.0.5/mcp"));
         assert!(private.allows(ip("10.0.0.9")));
         assert!(!private.allows(ip("127.0.0.1")));
+    }
+
+    /// A server that answers every request on a connection with "ok", and counts the
+    /// connections it was opened.
+    async fn counting_server() -> (Url, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let opened = Arc::new(AtomicUsize::new(0));
+        let count = opened.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while let Ok(read) = stream.read(&mut buffer).await {
+                        if read == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buffer[..read]);
+                        // Bodiless requests: each ends with an empty line.
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if stream.write_all(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url(&format!("http://{address}/")), opened)
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_but_not_after_the_idle_time_servers_close_it_after() {
+        use std::sync::atomic::Ordering;
+        let (address, opened) = counting_server().await;
+        let client = client(HeaderMap::new()).unwrap();
+        let get = || async {
+            let answer = client.get(address.clone()).send().await.unwrap();
+            assert_eq!(answer.text().await.unwrap(), "ok");
+        };
+        get().await;
+        get().await;
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            1,
+            "the second request reuses the connection"
+        );
+        // Idle past the time kept (and still under the 5 s a Node server waits): a fresh one.
+        tokio::time::sleep(IDLE_CONNECTION_KEPT + Duration::from_millis(300)).await;
+        get().await;
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            2,
+            "a connection idle too long is not reused"
+        );
     }
 
     #[tokio::test]
