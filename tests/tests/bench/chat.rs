@@ -167,9 +167,8 @@ struct Menu {
     idle_frames: Vec<f64>,
     /// Keys after which the list did not change at all (the space: the same words).
     unchanged: usize,
-    /// Each key's changes to the DOM: (key → last change, key → its handlers done, key →
-    /// the filter's task done, `[ms, where]` for each batch of changes).
-    traces: Vec<(f64, f64, f64, Value)>,
+    /// Where each key's time went.
+    traces: Vec<KeyTrace>,
     /// A bare `setTimeout(0)` in the window, before typing: how long it took to run.
     timers: Vec<f64>,
     /// Rows of the unfiltered list, and of them the options in the page.
@@ -264,12 +263,13 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
         for key in round["keys"].as_array().expect("keys") {
             numbers.keys.push(ms(&key["ms"]));
             numbers.work.push(ms(&key["work"]));
-            numbers.traces.push((
-                ms(&key["work"]),
-                ms(&key["handled"]),
-                ms(&key["filtered"]),
-                key["trace"].clone(),
-            ));
+            numbers.traces.push(KeyTrace {
+                work: ms(&key["work"]),
+                handled: ms(&key["handled"]),
+                filtered: ms(&key["filtered"]),
+                changes: key["trace"].clone(),
+                timer_runs: key["timerRuns"].clone(),
+            });
             if key["changed"] != true {
                 numbers.unchanged += 1;
             }
@@ -402,32 +402,62 @@ fn menu_report(small: &mut Menu, big: &mut Menu) -> Vec<String> {
     ]
 }
 
+/// One key in the menu, in ms since it was typed.
+struct KeyTrace {
+    /// The last change to the page.
+    work: f64,
+    /// Its handlers done.
+    handled: f64,
+    /// A timer task queued after the filter's ran (so the filter's task, and whatever the
+    /// window did between the two, was done).
+    filtered: f64,
+    /// `[ms, where]` for each batch of changes to the page.
+    changes: Value,
+    /// `[began, returned]` of each timer callback the key's handlers started.
+    timer_runs: Value,
+}
+
 /// Where a key's time went in one catalog's menu: the key whose last change was the
 /// median's, its filter task and each batch of changes to the page after it.
 fn typical_key(catalog: &str, menu: &Menu) -> String {
-    let mut traces: Vec<&(f64, f64, f64, Value)> = menu.traces.iter().collect();
-    traces.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut traces: Vec<&KeyTrace> = menu.traces.iter().collect();
+    traces.sort_by(|a, b| a.work.total_cmp(&b.work));
     let mut timers = menu.timers.clone();
     let timer = if timers.is_empty() {
         f64::NAN
     } else {
         median(&mut timers)
     };
-    let Some((work, handled, filtered, trace)) = traces.get(traces.len() / 2) else {
+    let Some(key) = traces.get(traces.len() / 2) else {
         return format!("    a typical key, {catalog} catalog: none measured");
     };
-    let changes: Vec<String> = trace
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|c| format!("+{} {}", c[0], c[1].as_str().unwrap_or("?")))
-        .collect();
+    let list = |value: &Value, show: &dyn Fn(&Value) -> String| -> Vec<String> {
+        value
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(show)
+            .collect()
+    };
+    let changes = list(&key.changes, &|c| {
+        format!("+{} {}", c[0], c[1].as_str().unwrap_or("?"))
+    });
+    let runs = list(&key.timer_runs, &|r| format!("+{}…+{}", r[0], r[1]));
     format!(
         "    a typical key, {catalog} catalog (last change +{work:.1} ms): its handlers done \
-         +{handled:.1}, the filter's task done +{filtered:.1} (a bare timer task takes \
-         {timer:.1} ms here); the page changed {}",
-        if changes.is_empty() {
+         +{handled:.1}, the timers they started ran {runs} (their own code), the filter's task \
+         seen done +{filtered:.1} (a bare timer task takes {timer:.1} ms here); the page \
+         changed {changes}",
+        work = key.work,
+        handled = key.handled,
+        filtered = key.filtered,
+        runs = if runs.is_empty() {
+            "none".to_owned()
+        } else {
+            runs.join(", ")
+        },
+        changes = if changes.is_empty() {
             "nowhere".to_owned()
         } else {
             changes.join("; ")

@@ -14,6 +14,7 @@
   const task = () => new Promise((resolve) => setTimeout(resolve, 0));
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const ROW_HEIGHT = 44; // `.attach-row` in attach.css
+  const round1 = (ms) => Math.round(ms * 10) / 10;
 
   // The start of the first frame after `ready()` holds; checked now and at every change of
   // the DOM under `root`.
@@ -99,17 +100,40 @@
       changes += records.length;
       lastChange = performance.now();
       const places = [...new Set(records.map((r) => `${r.type} ${where(r.target)}`))];
-      trace.push([Math.round((lastChange - k0) * 10) / 10, places.slice(0, 4).join(", ")]);
+      trace.push([round1(lastChange - k0), places.slice(0, 4).join(", ")]);
     });
     observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
     // A key arrives in a task of its own, not inside the frame just started (whose layout
     // and paint would count against it).
     await task();
+    // The timers the key's handlers start (the filter's task): when each callback began and
+    // returned, so its own code can be told from what the window does between tasks. The
+    // window's code looks `setTimeout` up at each call, so wrapping it for the key's
+    // handlers is enough.
+    const timerRuns = [];
+    const setTimeoutAsIs = window.setTimeout;
+    window.setTimeout = (callback, ms, ...rest) =>
+      setTimeoutAsIs(
+        (...args) => {
+          const began = performance.now();
+          try {
+            return callback(...args);
+          } finally {
+            timerRuns.push([round1(began - k0), round1(performance.now() - k0)]);
+          }
+        },
+        ms,
+        ...rest,
+      );
     k0 = performance.now();
-    input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
-    input.value += key;
-    input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
-    input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+    try {
+      input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+      input.value += key;
+      input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
+      input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+    } finally {
+      window.setTimeout = setTimeoutAsIs;
+    }
     // The key's own handlers have run (they run inside dispatchEvent).
     const handled = performance.now();
     // The list filters in a task of its own, queued by the input event before this one.
@@ -136,6 +160,7 @@
       filtered: filtered - k0,
       handled: handled - k0,
       trace: trace.slice(0, 8),
+      timerRuns,
     };
   };
 
