@@ -171,6 +171,9 @@ struct Menu {
     traces: Vec<KeyTrace>,
     /// A bare `setTimeout(0)` in the window, before typing: how long it took to run.
     timers: Vec<f64>,
+    /// The same timer queued after a key typed into an input of the page's own that no
+    /// handler listens to: unfocused, focused, and focused with the search's markup.
+    plain_timers: [Vec<f64>; 3],
     /// Rows of the unfiltered list, and of them the options in the page.
     rows: u64,
     in_page: u64,
@@ -245,6 +248,7 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
         unchanged: 0,
         traces: Vec::new(),
         timers: Vec::new(),
+        plain_timers: Default::default(),
         rows: 0,
         in_page: 0,
         results: String::new(),
@@ -260,6 +264,9 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
         numbers.open.push(ms(&round["open"]));
         numbers.idle_frames.extend(floats(&round["idleFrames"]));
         numbers.timers.extend(floats(&round["timers"]));
+        for (kind, times) in PLAIN_INPUTS.iter().zip(&mut numbers.plain_timers) {
+            times.extend(floats(&round["plainTimers"][kind]));
+        }
         for key in round["keys"].as_array().expect("keys") {
             numbers.keys.push(ms(&key["ms"]));
             numbers.work.push(ms(&key["work"]));
@@ -269,6 +276,8 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
                 filtered: ms(&key["filtered"]),
                 changes: key["trace"].clone(),
                 timer_runs: key["timerRuns"].clone(),
+                microtasks_done: key["microtasksDone"].as_f64(),
+                frame_began: key["frameBegan"].as_f64(),
             });
             if key["changed"] != true {
                 numbers.unchanged += 1;
@@ -402,6 +411,9 @@ fn menu_report(small: &mut Menu, big: &mut Menu) -> Vec<String> {
     ]
 }
 
+/// The inputs the menu bench types into besides the search (`in_page.js`, `plainTimers`).
+const PLAIN_INPUTS: [&str; 3] = ["unfocused", "focused", "combobox"];
+
 /// One key in the menu, in ms since it was typed.
 struct KeyTrace {
     /// The last change to the page.
@@ -415,6 +427,10 @@ struct KeyTrace {
     changes: Value,
     /// `[began, returned]` of each timer callback the key's handlers started.
     timer_runs: Value,
+    /// The microtasks queued by the key's handlers done.
+    microtasks_done: Option<f64>,
+    /// The next frame began (its `requestAnimationFrame` callbacks).
+    frame_began: Option<f64>,
 }
 
 /// Where a key's time went in one catalog's menu: the key whose last change was the
@@ -428,6 +444,19 @@ fn typical_key(catalog: &str, menu: &Menu) -> String {
     } else {
         median(&mut timers)
     };
+    let plain: Vec<String> = PLAIN_INPUTS
+        .iter()
+        .zip(&menu.plain_timers)
+        .map(|(kind, times)| {
+            let mut times = times.clone();
+            let ms = if times.is_empty() {
+                f64::NAN
+            } else {
+                median(&mut times)
+            };
+            format!("{kind} {ms:.1} ms")
+        })
+        .collect();
     let Some(key) = traces.get(traces.len() / 2) else {
         return format!("    a typical key, {catalog} catalog: none measured");
     };
@@ -443,12 +472,14 @@ fn typical_key(catalog: &str, menu: &Menu) -> String {
     let changes = list(&key.changes, &|c| {
         format!("+{} {}", c[0], c[1].as_str().unwrap_or("?"))
     });
+    let at = |ms: Option<f64>| ms.map_or_else(|| "?".to_owned(), |ms| format!("+{ms:.1}"));
     let runs = list(&key.timer_runs, &|r| format!("+{}…+{}", r[0], r[1]));
     format!(
         "    a typical key, {catalog} catalog (last change +{work:.1} ms): its handlers done \
-         +{handled:.1}, the timers they started ran {runs} (their own code), the filter's task \
-         seen done +{filtered:.1} (a bare timer task takes {timer:.1} ms here); the page \
-         changed {changes}",
+         +{handled:.1}, the microtasks they queued done {microtasks}, the next frame began \
+         {frame}, the timers they started ran {runs} (their own code), the filter's task \
+         seen done +{filtered:.1} (a bare timer task takes {timer:.1} ms here; after a key typed \
+         into an input no handler listens to: {plain}); the page changed {changes}",
         work = key.work,
         handled = key.handled,
         filtered = key.filtered,
@@ -457,6 +488,9 @@ fn typical_key(catalog: &str, menu: &Menu) -> String {
         } else {
             runs.join(", ")
         },
+        plain = plain.join(", "),
+        microtasks = at(key.microtasks_done),
+        frame = at(key.frame_began),
         changes = if changes.is_empty() {
             "nowhere".to_owned()
         } else {

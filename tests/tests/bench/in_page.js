@@ -136,6 +136,17 @@
     }
     // The key's own handlers have run (they run inside dispatchEvent).
     const handled = performance.now();
+    // What runs after them and before the timers: the microtasks they queued (this one runs
+    // once those queued before it have), and the next frame's rendering (its callbacks run
+    // as it begins, before its style, layout and paint).
+    let microtasksDone = null;
+    let frameBegan = null;
+    queueMicrotask(() => {
+      microtasksDone = round1(performance.now() - k0);
+    });
+    requestAnimationFrame(() => {
+      frameBegan = round1(performance.now() - k0);
+    });
     // The list filters in a task of its own, queued by the input event before this one.
     await task();
     const filtered = performance.now();
@@ -161,6 +172,8 @@
       handled: handled - k0,
       trace: trace.slice(0, 8),
       timerRuns,
+      microtasksDone,
+      frameBegan,
     };
   };
 
@@ -202,6 +215,48 @@
       await task();
       timers.push(performance.now() - t);
     }
+    // The same, after a key typed into inputs of the page's own, which no handler of the
+    // window's listens to: what the window itself does between a key and a timer. Plain and
+    // unfocused; focused; focused and marked up as the menu's search is (a combobox).
+    const plainTimers = {};
+    for (const kind of ["unfocused", "focused", "combobox"]) {
+      const plain = document.createElement("input");
+      plain.style.cssText = "position:absolute;left:8px;bottom:8px;width:120px";
+      if (kind === "combobox") {
+        for (const [name, value] of Object.entries({
+          role: "combobox",
+          "aria-expanded": "true",
+          "aria-autocomplete": "list",
+          "aria-controls": input.getAttribute("aria-controls") || "",
+          "aria-activedescendant": input.getAttribute("aria-activedescendant") || "",
+          autocomplete: "off",
+          spellcheck: "false",
+        })) {
+          plain.setAttribute(name, value);
+        }
+      }
+      menu.appendChild(plain);
+      if (kind !== "unfocused") {
+        plain.focus();
+      }
+      await frame();
+      const times = [];
+      for (const key of "budget") {
+        await task();
+        const t = performance.now();
+        plain.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: false, cancelable: true }));
+        plain.value += key;
+        plain.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: false }));
+        plain.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: false, cancelable: true }));
+        await task();
+        times.push(performance.now() - t);
+        await frame();
+      }
+      plainTimers[kind] = times;
+      plain.remove();
+    }
+    input.focus();
+    await frame();
     const keys = [];
     for (const key of query) {
       keys.push(await typeKey(input, menu, key));
@@ -212,6 +267,7 @@
       open,
       idleFrames,
       timers,
+      plainTimers,
       rows,
       optionsInPage,
       keys,
