@@ -420,8 +420,8 @@ struct KeyTrace {
     work: f64,
     /// Its handlers done.
     handled: f64,
-    /// A timer task queued after the filter's ran (so the filter's task, and whatever the
-    /// window did between the two, was done).
+    /// A timer queued after the key's handlers ran (after any timer they queued, and
+    /// whatever the window did before it: a frame, for one).
     filtered: f64,
     /// `[ms, where]` for each batch of changes to the page.
     changes: Value,
@@ -434,7 +434,7 @@ struct KeyTrace {
 }
 
 /// Where a key's time went in one catalog's menu: the key whose last change was the
-/// median's, its filter task and each batch of changes to the page after it.
+/// median's, its timers, microtasks and frames, and each batch of changes to the page after it.
 fn typical_key(catalog: &str, menu: &Menu) -> String {
     let mut traces: Vec<&KeyTrace> = menu.traces.iter().collect();
     traces.sort_by(|a, b| a.work.total_cmp(&b.work));
@@ -477,8 +477,8 @@ fn typical_key(catalog: &str, menu: &Menu) -> String {
     format!(
         "    a typical key, {catalog} catalog (last change +{work:.1} ms): its handlers done \
          +{handled:.1}, the microtasks they queued done {microtasks}, the next frame began \
-         {frame}, the timers they started ran {runs} (their own code), the filter's task \
-         seen done +{filtered:.1} (a bare timer task takes {timer:.1} ms here; after a key typed \
+         {frame}, the timers they started ran {runs} (their own code), a timer queued after \
+         the key ran +{filtered:.1} (a bare timer task takes {timer:.1} ms here; after a key typed \
          into an input no handler listens to: {plain}); the page changed {changes}",
         work = key.work,
         handled = key.handled,

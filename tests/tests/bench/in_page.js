@@ -136,34 +136,45 @@
     }
     // The key's own handlers have run (they run inside dispatchEvent).
     const handled = performance.now();
-    // What runs after them and before the timers: the microtasks they queued (this one runs
-    // once those queued before it have), and the next frame's rendering (its callbacks run
-    // as it begins, before its style, layout and paint).
+    // What runs after them: the microtasks they queued (the window's reactive updates; this
+    // probe hops a few times, so updates that queue more updates are done too), any timers,
+    // and frames (each one's callbacks run as it begins, before its style, layout and paint).
     let microtasksDone = null;
-    let frameBegan = null;
-    queueMicrotask(() => {
-      microtasksDone = round1(performance.now() - k0);
-    });
-    requestAnimationFrame(() => {
-      frameBegan = round1(performance.now() - k0);
-    });
-    // The list filters in a task of its own, queued by the input event before this one.
+    const hop = (left) => {
+      if (left === 0) {
+        microtasksDone = performance.now();
+      } else {
+        queueMicrotask(() => hop(left - 1));
+      }
+    };
+    queueMicrotask(() => hop(4));
+    const frames = [];
+    let counting = true;
+    const everyFrame = () => {
+      frames.push(performance.now());
+      if (counting) {
+        requestAnimationFrame(everyFrame);
+      }
+    };
+    requestAnimationFrame(everyFrame);
+    // A timer queued now runs after any the key's handlers queued before it.
     await task();
     const filtered = performance.now();
-    let shownAt = await frame();
-    // Anything the filter left for later frames: the key is shown once three frames in a
-    // row change nothing (at most a second of frames).
+    // The key has settled once three frames in a row change nothing (at most a second).
     for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
-      const t = await frame();
-      if (lastChange > shownAt) {
-        shownAt = t;
-        quiet = 0;
-      } else {
-        quiet++;
-      }
+      const before = lastChange;
+      await frame();
+      quiet = lastChange === before ? quiet + 1 : 0;
     }
+    counting = false;
     observer.disconnect();
-    const worked = changes > 0 ? Math.max(lastChange, filtered) : filtered;
+    // The window's work for the key: its last change to the page, or, when it changed
+    // nothing, its reactive updates (or a timer's work, whichever came later).
+    const timersDone = timerRuns.reduce((end, run) => Math.max(end, run[1] + k0), 0);
+    const worked =
+      changes > 0 ? lastChange : Math.max(microtasksDone ?? filtered, timersDone);
+    // Shown by the first frame that began once the work was done.
+    const shownAt = frames.find((t) => t >= worked) ?? performance.now();
     return {
       ms: shownAt - k0,
       work: worked - k0,
@@ -172,8 +183,8 @@
       handled: handled - k0,
       trace: trace.slice(0, 8),
       timerRuns,
-      microtasksDone,
-      frameBegan,
+      microtasksDone: microtasksDone === null ? null : round1(microtasksDone - k0),
+      frameBegan: frames.length ? round1(frames[0] - k0) : null,
     };
   };
 
