@@ -273,7 +273,7 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
             numbers.traces.push(KeyTrace {
                 work: ms(&key["work"]),
                 handled: ms(&key["handled"]),
-                filtered: ms(&key["filtered"]),
+                timer_after: ms(&key["timerAfter"]),
                 changes: key["trace"].clone(),
                 timer_runs: key["timerRuns"].clone(),
                 microtasks_done: key["microtasksDone"].as_f64(),
@@ -422,7 +422,7 @@ struct KeyTrace {
     handled: f64,
     /// A timer queued after the key's handlers ran (after any timer they queued, and
     /// whatever the window did before it: a frame, for one).
-    filtered: f64,
+    timer_after: f64,
     /// `[ms, where]` for each batch of changes to the page.
     changes: Value,
     /// `[began, returned]` of each timer callback the key's handlers started.
@@ -438,24 +438,11 @@ struct KeyTrace {
 fn typical_key(catalog: &str, menu: &Menu) -> String {
     let mut traces: Vec<&KeyTrace> = menu.traces.iter().collect();
     traces.sort_by(|a, b| a.work.total_cmp(&b.work));
-    let mut timers = menu.timers.clone();
-    let timer = if timers.is_empty() {
-        f64::NAN
-    } else {
-        median(&mut timers)
-    };
+    let timer = median(&mut menu.timers.clone());
     let plain: Vec<String> = PLAIN_INPUTS
         .iter()
         .zip(&menu.plain_timers)
-        .map(|(kind, times)| {
-            let mut times = times.clone();
-            let ms = if times.is_empty() {
-                f64::NAN
-            } else {
-                median(&mut times)
-            };
-            format!("{kind} {ms:.1} ms")
-        })
+        .map(|(kind, times)| format!("{kind} {:.1} ms", median(&mut times.clone())))
         .collect();
     let Some(key) = traces.get(traces.len() / 2) else {
         return format!("    a typical key, {catalog} catalog: none measured");
@@ -478,11 +465,11 @@ fn typical_key(catalog: &str, menu: &Menu) -> String {
         "    a typical key, {catalog} catalog (last change +{work:.1} ms): its handlers done \
          +{handled:.1}, the microtasks they queued done {microtasks}, the next frame began \
          {frame}, the timers they started ran {runs} (their own code), a timer queued after \
-         the key ran +{filtered:.1} (a bare timer task takes {timer:.1} ms here; after a key typed \
+         the key ran +{timer_after:.1} (a bare timer task takes {timer:.1} ms here; after a key typed \
          into an input no handler listens to: {plain}); the page changed {changes}",
         work = key.work,
         handled = key.handled,
-        filtered = key.filtered,
+        timer_after = key.timer_after,
         runs = if runs.is_empty() {
             "none".to_owned()
         } else {

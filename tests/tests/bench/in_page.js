@@ -15,6 +15,14 @@
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const ROW_HEIGHT = 44; // `.attach-row` in attach.css
   const round1 = (ms) => Math.round(ms * 10) / 10;
+  // A key typed into a text input as typing does: keydown, the text, input, keyup. `bubbles`
+  // false keeps the window's own (delegated) handlers out of it.
+  const pressKey = (input, key, bubbles) => {
+    input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles, cancelable: true }));
+    input.value += key;
+    input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles }));
+    input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles, cancelable: true }));
+  };
 
   // The start of the first frame after `ready()` holds; checked now and at every change of
   // the DOM under `root`.
@@ -106,7 +114,7 @@
     // A key arrives in a task of its own, not inside the frame just started (whose layout
     // and paint would count against it).
     await task();
-    // The timers the key's handlers start (the filter's task): when each callback began and
+    // The timers the key's handlers start, if any: when each callback began and
     // returned, so its own code can be told from what the window does between tasks. The
     // window's code looks `setTimeout` up at each call, so wrapping it for the key's
     // handlers is enough.
@@ -127,10 +135,7 @@
       );
     k0 = performance.now();
     try {
-      input.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
-      input.value += key;
-      input.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: true }));
-      input.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true }));
+      pressKey(input, key, true);
     } finally {
       window.setTimeout = setTimeoutAsIs;
     }
@@ -159,7 +164,7 @@
     requestAnimationFrame(everyFrame);
     // A timer queued now runs after any the key's handlers queued before it.
     await task();
-    const filtered = performance.now();
+    const timerAfter = performance.now();
     // The key has settled once three frames in a row change nothing (at most a second).
     for (let quiet = 0, n = 0; quiet < 3 && n < 60; n++) {
       const before = lastChange;
@@ -172,14 +177,14 @@
     // nothing, its reactive updates (or a timer's work, whichever came later).
     const timersDone = timerRuns.reduce((end, run) => Math.max(end, run[1] + k0), 0);
     const worked =
-      changes > 0 ? lastChange : Math.max(microtasksDone ?? filtered, timersDone);
+      changes > 0 ? lastChange : Math.max(microtasksDone ?? timerAfter, timersDone);
     // Shown by the first frame that began once the work was done.
     const shownAt = frames.find((t) => t >= worked) ?? performance.now();
     return {
       ms: shownAt - k0,
       work: worked - k0,
       changed: changes > 0,
-      filtered: filtered - k0,
+      timerAfter: timerAfter - k0,
       handled: handled - k0,
       trace: trace.slice(0, 8),
       timerRuns,
@@ -255,10 +260,7 @@
       for (const key of "budget") {
         await task();
         const t = performance.now();
-        plain.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: false, cancelable: true }));
-        plain.value += key;
-        plain.dispatchEvent(new InputEvent("input", { data: key, inputType: "insertText", bubbles: false }));
-        plain.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: false, cancelable: true }));
+        pressKey(plain, key, false);
         await task();
         times.push(performance.now() - t);
         await frame();
