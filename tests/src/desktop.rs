@@ -391,6 +391,20 @@ impl Desktop {
     }
 }
 
+/// The last `n` lines of `text`, each cut to 300 characters (the app logs whole server
+/// replies on one line).
+fn last_lines(text: &str, n: usize) -> impl Iterator<Item = String> + '_ {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines
+        .into_iter()
+        .skip(start)
+        .map(|line| match line.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_owned(),
+        })
+}
+
 impl Drop for Desktop {
     fn drop(&mut self) {
         // A failed test leaves a picture of the screen it failed on.
@@ -398,6 +412,14 @@ impl Drop for Desktop {
             let path = self.artifacts.join("failed.png");
             let _ = self.capture(&path);
             eprintln!("the screen at the failure: {}", path.display());
+            // CI keeps only what a test prints: the end of what the app, WebKit and
+            // tauri-driver wrote says whether the window crashed, hung or was fine.
+            let log =
+                std::fs::read_to_string(self.artifacts.join("driver.log")).unwrap_or_default();
+            eprintln!("the end of driver.log (the app's and WebKit's own output):");
+            for line in last_lines(&log, 40) {
+                eprintln!("  {line}");
+            }
         }
         // Kept beside the screenshots, for reading after the run.
         let _ = std::fs::copy(self.app_log_file(), self.artifacts.join("app.log"));

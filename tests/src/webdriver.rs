@@ -182,9 +182,8 @@ impl Session {
             + '\\nTest ids: ' + [...new Set(ids)].join(' ');";
         self.execute(script, json!([]))
             .await
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "(the window could not be read)".to_owned())
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|e| format!("(the window could not be read: {e})"))
     }
 
     /// Waits until `css` shows exactly `expected`.

@@ -479,26 +479,47 @@ pub fn ChatPage() -> impl IntoView {
 fn MessageList() -> impl IntoView {
     let chat = use_chat_state();
     let list = NodeRef::<leptos::html::Div>::new();
+    let content = NodeRef::<leptos::html::Div>::new();
     // Follow the newest text while the person is at the end of the list; stop following
     // when they scroll up, and follow again when they scroll back down. Whether they were
     // at the end is read on their scrolls, before new text makes the list longer. Opening
     // a conversation starts at its end.
     let following = StoredValue::new(true);
-    Effect::new(move |_| {
-        chat.current.track();
-        following.set_value(true);
-    });
-    Effect::new(move |_| {
-        chat.streaming.track();
-        chat.messages.track();
-        chat.reply_error.track();
-        chat.approvals.track();
+    let follow = move || {
         if following.get_value()
             && let Some(el) = list.get_untracked()
         {
             el.set_scroll_top(el.scroll_height());
         }
+    };
+    Effect::new(move |_| {
+        chat.current.track();
+        following.set_value(true);
+        follow();
     });
+    // The list grows after the data that grows it: when its views are built, when an image
+    // loads, when a result is opened; and its window shrinks when the composer grows. A
+    // resize observer hears each of these after layout and before the frame is painted,
+    // so the end stays in view without a frame showing it elsewhere.
+    let observer = StoredValue::new_local(None::<(web_sys::ResizeObserver, Closure<dyn Fn()>)>);
+    let disconnect = move || {
+        if let Some((observer, _callback)) = observer.try_update_value(Option::take).flatten() {
+            observer.disconnect();
+        }
+    };
+    Effect::new(move |_| {
+        let (Some(list), Some(content)) = (list.get(), content.get()) else {
+            return;
+        };
+        disconnect();
+        let callback = Closure::<dyn Fn()>::new(follow);
+        if let Ok(watching) = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()) {
+            watching.observe(&list);
+            watching.observe(&content);
+            observer.set_value(Some((watching, callback)));
+        }
+    });
+    on_cleanup(disconnect);
     // Only the person scrolls up: the list's own scrolls go down, to the end. So a scroll
     // that ends up short of the end stops following only when it went up; text that grew
     // past the end before the scroll event was read does not count as leaving it.
@@ -530,6 +551,7 @@ fn MessageList() -> impl IntoView {
             aria-live="polite"
             on:scroll=on_scroll
         >
+            <div class="messages-content" node_ref=content>
             <For
                 each=move || chat.messages.get()
                 key=|m| (m.id, m.status)
@@ -572,6 +594,7 @@ fn MessageList() -> impl IntoView {
                 <ApprovalCard approval />
             </For>
             <ReplyError />
+            </div>
         </div>
     }
 }
