@@ -16,12 +16,14 @@ use switchboard_ipc::tools::{
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
-    ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo, Notice, SetEnabledRequest,
-    ShowFileRequest,
+    ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo, KeepStartViewRequest, Notice,
+    SetEnabledRequest, ShowFileRequest,
 };
 use tauri::{AppHandle, State};
 
-use crate::PendingNotices;
+use switchboard_core::start_view::StartView;
+
+use crate::{HandedList, PendingNotices};
 
 type Reply<T> = Result<T, ErrorInfo>;
 
@@ -89,6 +91,21 @@ pub async fn remove_connector(
 #[tauri::command]
 pub async fn take_notices(pending: State<'_, PendingNotices>) -> Reply<Vec<Notice>> {
     Ok(pending.take())
+}
+
+/// Keeps the first view the window built at this start, for the next start to show while
+/// the window's code loads (`switchboard_core::start_view`).
+#[tauri::command]
+pub async fn keep_start_view(
+    app: AppHandle,
+    handed: State<'_, HandedList>,
+    request: KeepStartViewRequest,
+) -> Reply<()> {
+    let view = StartView::new(&handed.0, &request.build, &request.markup)?;
+    let path = crate::start_view_file(&app).map_err(|err| ErrorInfo::internal(err.to_string()))?;
+    tauri::async_runtime::spawn_blocking(move || view.keep(&path))
+        .await
+        .map_err(|err| ErrorInfo::internal(err.to_string()))?
 }
 
 #[tauri::command]

@@ -15,6 +15,7 @@ use switchboard_core::connectors::OpenUrl;
 use switchboard_core::models::providers::Providers;
 use switchboard_core::secrets::{Keyring, SecretStore};
 use switchboard_core::settings::{self, Settings};
+use switchboard_core::start_view::{self, StartView};
 use switchboard_core::{Connectors, Event, Timeouts};
 use switchboard_ipc::{Notice, NoticeLevel, event};
 use tauri::{AppHandle, Emitter, Manager};
@@ -105,6 +106,7 @@ pub fn run() {
             commands::set_enabled,
             commands::remove_connector,
             commands::take_notices,
+            commands::keep_start_view,
             commands::sign_in,
             commands::cancel_sign_in,
             commands::open_sign_in_page,
@@ -372,15 +374,24 @@ fn open_main_window(
         .ok_or("tauri.conf.json has no main window")?
         .clone();
     // JSON is a JavaScript expression; what a server named itself stays a string in it.
-    let script = format!(
-        "window.{} = {};",
-        switchboard_ipc::handed::CONNECTORS,
-        serde_json::to_string(&connectors.list())?
-    );
+    let handed = serde_json::to_string(&connectors.list())?;
+    let path = start_view_file(app)?;
+    let kept = StartView::kept_for(&path, &handed);
+    tracing::info!(kept = kept.is_some(), "start-up: the kept start view");
+    let script = start_view::page_script(&handed, kept.as_ref());
+    app.manage(HandedList(handed));
     tauri::WebviewWindowBuilder::from_config(app, &config)?
         .initialization_script(script)
         .build()?;
     Ok(())
+}
+
+/// The connector list handed to the page at this start: what the page's first view is
+/// built from, and so what a start view it sends is kept with.
+pub struct HandedList(pub String);
+
+pub fn start_view_file(app: &AppHandle) -> Result<std::path::PathBuf, tauri::Error> {
+    Ok(app.path().app_data_dir()?.join(start_view::FILE_NAME))
 }
 
 /// The label of the app's one window (`tauri.conf.json`, where it is not made at start).

@@ -226,6 +226,15 @@ impl Desktop {
             .join("settings.json")
     }
 
+    /// The window's start view kept for the next start, in the app's data folder.
+    pub fn start_view_file(&self) -> PathBuf {
+        self.home
+            .path()
+            .join(".local/share")
+            .join(APP_IDENTIFIER)
+            .join("start-view.json")
+    }
+
     /// A picture of the whole screen, kept under `tests/artifacts/<test>/<name>.png`.
     /// A screenshot that cannot be taken fails the test: screens are looked at.
     pub fn screenshot(&self, name: &str) -> PathBuf {

@@ -421,6 +421,111 @@ async fn a_server_of_the_older_event_stream_kind_connects_by_its_address_and_aft
     app.quit().await;
 }
 
+/// The markup of the kept start view, once `accept` holds for it (the window sends it after
+/// its first view is built).
+async fn kept_start_view(desktop: &Desktop, accept: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + switchboard_testkit::webdriver::PATIENCE;
+    loop {
+        let markup = std::fs::read(desktop.start_view_file())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|kept| kept["markup"].as_str().map(str::to_owned));
+        match markup {
+            Some(markup) if accept(&markup) => return markup,
+            _ if std::time::Instant::now() > deadline => {
+                panic!("no start view kept as expected: {markup:?}")
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// When this start showed the kept start view and when the window's code started, in ms
+/// of the page's clock (`None` for what did not happen).
+async fn start_marks(app: &Session) -> (Option<f64>, Option<f64>) {
+    let marks = app
+        .execute(
+            "const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;\
+             return [at('sb-start-view-shown'), at('sb-wasm-started')];",
+            serde_json::json!([]),
+        )
+        .await
+        .expect("the page's marks");
+    (marks[0].as_f64(), marks[1].as_f64())
+}
+
+/// A start keeps its first view, and the next start with the same connectors shows it while
+/// the window's code loads; the live view then takes its place. A change to the connectors
+/// makes the kept view stale: the next start shows none and keeps its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_start_shows_the_kept_first_view_while_the_window_loads() {
+    let server = kit::PythonMcp::start();
+    let mut desktop = Desktop::start("start_view");
+    let driver = desktop.driver();
+
+    // The first start: nothing kept, nothing shown; its own first view is kept.
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-empty")).await;
+    assert_eq!(start_marks(&app).await.0, None, "nothing was kept");
+    kept_start_view(&desktop, |v| v.contains("No connectors yet")).await;
+    add_by_address(&app, server.url()).await;
+    row_named(&app, "Python Fixture").await;
+    app.quit().await;
+
+    // The next: the kept view has no connectors, so it is not shown; this one is kept.
+    let app = driver.open_app().await;
+    row_named(&app, "Python Fixture").await;
+    assert_eq!(start_marks(&app).await.0, None, "a stale view is not shown");
+    let kept = kept_start_view(&desktop, |v| v.contains("Python Fixture")).await;
+    assert!(
+        !kept.contains("data-testid"),
+        "a picture, not the live view"
+    );
+    assert!(!kept.contains("No connectors yet"), "{kept}");
+    app.quit().await;
+
+    // The same connectors again: the kept view came before the window's code ran, and the
+    // live view replaced it (one row, and none inert).
+    let app = driver.open_app().await;
+    row_named(&app, "Python Fixture").await;
+    let (shown, started) = start_marks(&app).await;
+    let (shown, started) = (
+        shown.expect("the kept view was shown"),
+        started.expect("the window's code started"),
+    );
+    assert!(
+        shown < started,
+        "shown at {shown} ms, the code at {started}"
+    );
+    app.wait_gone("#start-view").await;
+    assert_eq!(texts(&app, ".connector-row").await.len(), 1);
+    assert_eq!(texts(&app, "[inert]").await.len(), 0);
+
+    // What the kept view looks like: shown in the window in place of the live one.
+    let rows = app
+        .execute(
+            "const live = document.querySelector('.shell');\
+             live.style.display = 'none';\
+             const view = document.createElement('div');\
+             view.id = 'start-view';\
+             view.innerHTML = arguments[0];\
+             document.body.prepend(view);\
+             return [...view.querySelectorAll('.connector-row')].map(r => r.innerText);",
+            serde_json::json!([kept]),
+        )
+        .await
+        .expect("show the kept view");
+    assert!(
+        rows[0]
+            .as_str()
+            .is_some_and(|r| r.contains("Python Fixture")),
+        "{rows}"
+    );
+    app.painted().await.expect("painted");
+    desktop.screenshot("01-kept-view");
+    app.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_address_is_explained_and_nothing_is_saved() {
     let mut desktop = Desktop::start("invalid_address");

@@ -15,6 +15,7 @@ mod models;
 mod problem;
 mod question;
 mod sign_in;
+mod start_view;
 mod state;
 mod tauri;
 mod timing;
@@ -22,7 +23,11 @@ mod timing;
 fn main() {
     timing::mark(timing::STARTED);
     console_error_panic_hook::set_once();
+    let kept_view_shown = start_view::take_down();
     leptos::mount::mount_to_body(app::App);
     timing::mark(timing::MOUNTED);
     timing::first_layout();
+    if !kept_view_shown {
+        start_view::keep_this_view();
+    }
 }

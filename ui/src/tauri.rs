@@ -14,8 +14,8 @@ use switchboard_ipc::chat::{
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
-    ConnectorIdRequest, ConnectorSummary, EditConnectorRequest, ErrorInfo, Notice, SecretInput,
-    SetEnabledRequest, ShowFileRequest, command,
+    ConnectorIdRequest, ConnectorSummary, EditConnectorRequest, ErrorInfo, KeepStartViewRequest,
+    Notice, SecretInput, SetEnabledRequest, ShowFileRequest, command,
 };
 use wasm_bindgen::prelude::*;
 
@@ -108,6 +108,10 @@ pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, ErrorInfo> {
 
 pub async fn take_notices() -> Result<Vec<Notice>, ErrorInfo> {
     call(command::TAKE_NOTICES, to_js(&NoArgs {})?).await
+}
+
+pub async fn keep_start_view(request: KeepStartViewRequest) -> Result<(), ErrorInfo> {
+    call_with(command::KEEP_START_VIEW, &request).await
 }
 
 pub async fn show_kept_file(path: String) -> Result<(), ErrorInfo> {

@@ -19,6 +19,7 @@ pub mod session;
 pub mod settings;
 pub mod signin;
 pub mod sse;
+pub mod start_view;
 pub mod text;
 pub mod tools;
 pub mod web;

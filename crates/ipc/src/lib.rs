@@ -25,6 +25,7 @@ pub mod command {
     pub const SET_ENABLED: &str = "set_enabled";
     pub const REMOVE_CONNECTOR: &str = "remove_connector";
     pub const TAKE_NOTICES: &str = "take_notices";
+    pub const KEEP_START_VIEW: &str = "keep_start_view";
     pub const CHECK_KEYRING: &str = "check_keyring";
     pub const SHOW_KEPT_FILE: &str = "show_kept_file";
     pub const SIGN_IN: &str = "sign_in";
@@ -77,6 +78,15 @@ pub mod handed {
     /// made (still to be connected). The window asks for the list again once it listens to
     /// events, so nothing that changed in between is missed.
     pub const CONNECTORS: &str = "__SWITCHBOARD_CONNECTORS__";
+}
+
+/// The window's start view kept for the next start (`switchboard_core::start_view`).
+pub mod start_view {
+    /// The id of the element holding the kept view in the page, which the window's code
+    /// removes before it shows the live view.
+    pub const ELEMENT_ID: &str = "start-view";
+    /// The performance mark set when the kept view is shown (`cargo xtask bench` reads it).
+    pub const SHOWN_MARK: &str = "sb-start-view-shown";
 }
 
 /// Names of the events the shell emits to the window.
@@ -580,6 +590,15 @@ pub struct SecretInQuery {
     pub value: String,
     /// The address as typed, without that parameter.
     pub address_without: String,
+}
+
+/// The first view the window built at this start, kept for the next (`core::start_view`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepStartViewRequest {
+    /// The integrity hash of the window's wasm, which names its build.
+    pub build: String,
+    /// The page body's markup, without test ids.
+    pub markup: String,
 }
 
 /// "Show file" for a file a notice names.
