@@ -376,18 +376,21 @@ impl Phases {
         let mut out = vec![
             "  where the app's start-up goes (median ms since launch, and the step):".to_owned(),
         ];
-        let mut previous = Some(0.0);
+        // In the order they came: a kept start view is painted before the wasm runs.
+        let mut timed: Vec<(&str, f64)> = steps
+            .iter()
+            .filter_map(|(what, get)| Some((*what, Self::median_of(all, *get)?)))
+            .collect();
+        timed.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut previous = 0.0;
+        for (what, at) in timed {
+            out.push(format!("    {what:<44} {at:8.1}  (+{:.1})", at - previous));
+            previous = at;
+        }
         for (what, get) in steps {
-            let Some(at) = Self::median_of(all, get) else {
+            if Self::median_of(all, get).is_none() {
                 out.push(format!("    {what:<44} {:>8}", "n/a"));
-                continue;
-            };
-            let step = previous.map(|p| at - p);
-            out.push(format!(
-                "    {what:<44} {at:8.1}  (+{:.1})",
-                step.unwrap_or(f64::NAN)
-            ));
-            previous = Some(at);
+            }
         }
         out
     }

@@ -558,8 +558,22 @@ trait Searchable {
                 .texts()
                 .into_iter()
                 .flatten()
-                .any(|text| text.to_lowercase().contains(query))
+                .any(|text| contains_lowercased(text, query))
     }
+}
+
+/// Whether `text`, lowercased, contains `query` (lowercase already). Run on every key for
+/// each of thousands of items, so ASCII text (nearly all of it) is compared in place instead
+/// of being lowercased into a new string first.
+fn contains_lowercased(text: &str, query: &str) -> bool {
+    if !text.is_ascii() {
+        return text.to_lowercase().contains(query);
+    }
+    let (text, query) = (text.as_bytes(), query.as_bytes());
+    query.is_empty()
+        || text
+            .windows(query.len())
+            .any(|window| window.eq_ignore_ascii_case(query))
 }
 
 impl Searchable for ToolInfo {
@@ -602,22 +616,28 @@ impl Searchable for PromptInfo {
     }
 }
 
-/// A list entry keyed by (catalog generation, position in the catalog): stable while the
-/// filter changes, so only the rows that appear or disappear are touched, and all new
-/// when the server's catalog itself changed, so no row keeps showing an old description.
-type Keyed<T> = ((u32, usize), T);
+/// A list entry: (catalog generation, position in the catalog). Stable while the filter
+/// changes, so only the rows that appear or disappear are touched, and all new when the
+/// server's catalog itself changed, so no row keeps showing an old description. A row reads
+/// its item from the catalog when it is drawn: a key copies no item.
+type Keyed = (u32, usize);
 
-fn keep_matching<T: Searchable + Clone>(
-    items: &[T],
-    query: &str,
-    generation: u32,
-) -> Vec<Keyed<T>> {
+fn keep_matching<T: Searchable>(items: &[T], query: &str, generation: u32) -> Vec<Keyed> {
     items
         .iter()
         .enumerate()
         .filter(|(_, item)| item.matches(query))
-        .map(|(index, item)| ((generation, index), item.clone()))
+        .map(|(index, _)| (generation, index))
         .collect()
+}
+
+/// The item a row shows, from the catalog it was listed from.
+fn item_at<T: Clone>(
+    catalog: Memo<Option<Catalog>>,
+    list: fn(&Catalog) -> &Vec<T>,
+    index: usize,
+) -> Option<T> {
+    catalog.with_untracked(|c| c.as_ref().and_then(|c| list(c).get(index).cloned()))
 }
 
 /// What a tool's row is assumed to take before it is drawn and measured (name, a line or
@@ -628,8 +648,8 @@ const RESOURCE_ROW_ESTIMATE: f64 = 80.0;
 /// A prompt's row: name, a line of description, what it asks for.
 const PROMPT_ROW_ESTIMATE: f64 = 90.0;
 
-fn row_key<T>(row: &Keyed<T>) -> (u32, usize) {
-    row.0
+fn row_key(row: &Keyed) -> Keyed {
+    *row
 }
 
 fn matching<T>(
@@ -637,9 +657,9 @@ fn matching<T>(
     query: Memo<String>,
     generation: Memo<u32>,
     list: fn(&Catalog) -> &Vec<T>,
-) -> Memo<Vec<Keyed<T>>>
+) -> Memo<Vec<Keyed>>
 where
-    T: Searchable + Clone + PartialEq + Send + Sync + 'static,
+    T: Searchable + Send + Sync + 'static,
 {
     Memo::new(move |_| {
         let query = query.get();
@@ -702,10 +722,12 @@ fn CatalogView(
                 .collect::<std::collections::HashMap<_, _>>()
         })
     });
-    let tool_row = move |(_, tool): Keyed<ToolInfo>| {
-        let name = tool.name.clone();
-        let entry = Signal::derive(move || entries.with(|e| e.get(&name).cloned()));
-        view! { <ToolItem tool entry choose_mode set_limits busy=tool_busy error=tool_error /> }
+    let tool_row = move |(_, index): Keyed| {
+        item_at(catalog, |c| &c.tools, index).map(|tool| {
+            let name = tool.name.clone();
+            let entry = Signal::derive(move || entries.with(|e| e.get(&name).cloned()));
+            view! { <ToolItem tool entry choose_mode set_limits busy=tool_busy error=tool_error /> }
+        })
     };
     let resources = matching(catalog, query, generation, |c| &c.resources);
     let templates = matching(catalog, query, generation, |c| &c.resource_templates);
@@ -853,7 +875,10 @@ fn CatalogView(
                                 estimate=RESOURCE_ROW_ESTIMATE
                                 class="items"
                                 testid="resource-list"
-                                row=|(_, resource)| view! { <ResourceItem resource /> }
+                                row=move |(_, index)| {
+                                    item_at(catalog, |c| &c.resources, index)
+                                        .map(|resource| view! { <ResourceItem resource /> })
+                                }
                             />
                             <Show when=move || templates.with(|t| !t.is_empty())>
                                 <h3 class="subheading">"Templates"</h3>
@@ -866,7 +891,10 @@ fn CatalogView(
                                     estimate=RESOURCE_ROW_ESTIMATE
                                     class="items"
                                     testid="template-list"
-                                    row=|(_, template)| view! { <TemplateItem template /> }
+                                    row=move |(_, index)| {
+                                        item_at(catalog, |c| &c.resource_templates, index)
+                                            .map(|template| view! { <TemplateItem template /> })
+                                    }
                                 />
                             </Show>
                         }
@@ -886,7 +914,10 @@ fn CatalogView(
                                 estimate=PROMPT_ROW_ESTIMATE
                                 class="items"
                                 testid="prompt-list"
-                                row=|(_, prompt)| view! { <PromptItem prompt /> }
+                                row=move |(_, index)| {
+                                    item_at(catalog, |c| &c.prompts, index)
+                                        .map(|prompt| view! { <PromptItem prompt /> })
+                                }
                             />
                         }
                             .into_any()
@@ -1258,6 +1289,26 @@ mod tests {
         assert!(tool.matches("issues"));
         assert!(tool.matches("github"));
         assert!(!tool.matches("pull request"));
+    }
+
+    #[test]
+    fn the_in_place_match_agrees_with_lowercasing_first() {
+        for (text, query) in [
+            ("Budget 2024 Report", "budget 20"),
+            ("Budget 2024 Report", "report"),
+            ("Budget 2024 Report", "reports"),
+            ("ÉTÉ Plan", "été"),
+            ("Straße", "straße"),
+            ("abc", ""),
+            ("", "a"),
+            ("ab", "abc"),
+        ] {
+            assert_eq!(
+                contains_lowercased(text, query),
+                text.to_lowercase().contains(query),
+                "{text:?} {query:?}"
+            );
+        }
     }
 }
 
