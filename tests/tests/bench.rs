@@ -233,6 +233,7 @@ const wasm = performance.getEntriesByType("resource").find((e) => e.name.endsWit
 const mark = (n) => { const e = performance.getEntriesByName(n)[0]; return e ? e.startTime : null; };
 return {
   kept: mark("sb-start-view-shown"),
+  kept_layout: mark("sb-start-view-laid-out"),
   origin: performance.timeOrigin,
   html: nav ? nav.responseEnd : null,
   wasm: wasm ? wasm.responseEnd : null,
@@ -288,6 +289,7 @@ struct Phases {
     html: Option<f64>,
     /// The start view kept at the last start shown (before the window's code runs).
     kept: Option<f64>,
+    kept_layout: Option<f64>,
     wasm: Option<f64>,
     started: Option<f64>,
     mounted: Option<f64>,
@@ -313,6 +315,7 @@ impl Phases {
             page: origin.map(|o| o - launched),
             html: at("html"),
             kept: at("kept"),
+            kept_layout: at("kept_layout"),
             wasm: at("wasm"),
             started: at("started"),
             mounted: at("mounted"),
@@ -358,13 +361,14 @@ impl Phases {
 
     fn report(all: &[Phases]) -> Vec<String> {
         type Step = (&'static str, fn(&Phases) -> Option<f64>);
-        let steps: [Step; 13] = [
+        let steps: [Step; 14] = [
             ("the app's process began", |p| p.process),
             ("Tauri and GTK up, the shell's setup began", |p| p.setup),
             ("setup done (connectors, window, chat, links)", |p| p.set_up),
             ("webview up, page requested", |p| p.page),
             ("page (index.html) loaded", |p| p.html),
             ("the kept start view shown", |p| p.kept),
+            ("the kept start view styled and laid out", |p| p.kept_layout),
             ("wasm downloaded", |p| p.wasm),
             ("wasm compiled, instantiated, started", |p| p.started),
             ("first list of connectors there", |p| p.data),

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
-use switchboard_ipc::start_view::{ELEMENT_ID, SHOWN_MARK};
+use switchboard_ipc::start_view::{ELEMENT_ID, LAID_OUT_MARK, SHOWN_MARK};
 
 use crate::settings::write_bytes_atomically;
 
@@ -116,6 +116,8 @@ document.addEventListener("DOMContentLoaded", () => {{
   view.innerHTML = {markup};
   document.body.prepend(view);
   performance.mark("{SHOWN_MARK}");
+  void view.offsetHeight;
+  performance.mark("{LAID_OUT_MARK}");
 }}, {{ once: true }});"#
         ));
     }
@@ -185,6 +187,6 @@ mod tests {
         assert!(script.contains(r#"view.innerHTML = "<p>\"quoted\" </script> \\ back</p>";"#));
         assert!(script.contains(r#"!== "sha384-\"x\"""#));
         assert!(script.contains(&format!(r#"view.id = "{ELEMENT_ID}""#)));
-        assert!(script.contains(SHOWN_MARK));
+        assert!(script.contains(SHOWN_MARK) && script.contains(LAID_OUT_MARK));
     }
 }

@@ -87,6 +87,9 @@ pub mod start_view {
     pub const ELEMENT_ID: &str = "start-view";
     /// The performance mark set when the kept view is shown (`cargo xtask bench` reads it).
     pub const SHOWN_MARK: &str = "sb-start-view-shown";
+    /// The performance mark set once the kept view is styled and laid out: the first layout
+    /// of the page, which its first paint waits for.
+    pub const LAID_OUT_MARK: &str = "sb-start-view-laid-out";
 }
 
 /// Names of the events the shell emits to the window.
