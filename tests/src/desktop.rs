@@ -217,22 +217,19 @@ impl Desktop {
         .collect()
     }
 
+    /// The app's data folder on this desktop (Tauri's `app_data_dir`).
+    fn data_dir(&self) -> PathBuf {
+        self.home.path().join(".local/share").join(APP_IDENTIFIER)
+    }
+
     /// The app's settings file on this desktop.
     pub fn settings_file(&self) -> PathBuf {
-        self.home
-            .path()
-            .join(".local/share")
-            .join(APP_IDENTIFIER)
-            .join("settings.json")
+        self.data_dir().join("settings.json")
     }
 
     /// The window's start view kept for the next start, in the app's data folder.
     pub fn start_view_file(&self) -> PathBuf {
-        self.home
-            .path()
-            .join(".local/share")
-            .join(APP_IDENTIFIER)
-            .join("start-view.json")
+        self.data_dir().join("start-view.json")
     }
 
     /// A picture of the whole screen, kept under `tests/artifacts/<test>/<name>.png`.
@@ -386,12 +383,7 @@ impl Desktop {
     /// The app's own log file on this desktop, in its log folder (Tauri's `app_log_dir`).
     /// tauri-driver drops the app's standard output, so this is where its lines are.
     pub fn app_log_file(&self) -> PathBuf {
-        self.home
-            .path()
-            .join(".local/share")
-            .join(APP_IDENTIFIER)
-            .join("logs")
-            .join(APP_LOG_FILE)
+        self.data_dir().join("logs").join(APP_LOG_FILE)
     }
 
     /// The app's log so far.

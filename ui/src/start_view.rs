@@ -5,7 +5,7 @@
 use leptos::logging;
 use leptos::task::spawn_local;
 use switchboard_ipc::KeepStartViewRequest;
-use switchboard_ipc::start_view::ELEMENT_ID;
+use switchboard_ipc::start_view::{BUILD_LINK, ELEMENT_ID};
 use wasm_bindgen::JsCast;
 
 use crate::tauri;
@@ -26,7 +26,7 @@ pub fn keep_this_view() {
     };
     // The build of this code: its wasm's integrity hash, which the kept view must match.
     let build = document
-        .query_selector(r#"link[rel="preload"][as="fetch"]"#)
+        .query_selector(BUILD_LINK)
         .ok()
         .flatten()
         .and_then(|link| link.get_attribute("integrity"));

@@ -16,9 +16,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorCode, Result};
-use switchboard_ipc::start_view::{ELEMENT_ID, LAID_OUT_MARK, SHOWN_MARK};
+use switchboard_ipc::start_view::{BUILD_LINK, ELEMENT_ID, LAID_OUT_MARK, SHOWN_MARK};
 
+use crate::error::{Error, ErrorCode, Result};
 use crate::settings::write_bytes_atomically;
 
 /// The kept view's file, in the app's data folder.
@@ -104,10 +104,11 @@ pub fn page_script(handed: &str, kept: Option<&StartView>) -> String {
         // JSON strings are JavaScript strings: markup and build stay data.
         let build = serde_json::Value::from(kept.build.as_str());
         let markup = serde_json::Value::from(kept.markup.as_str());
+        let build_link = serde_json::Value::from(BUILD_LINK);
         script.push_str(&format!(
             r#"
 document.addEventListener("DOMContentLoaded", () => {{
-  const wasm = document.querySelector('link[rel="preload"][as="fetch"]');
+  const wasm = document.querySelector({build_link});
   if (!wasm || wasm.getAttribute("integrity") !== {build} || document.body.firstElementChild) return;
   const view = document.createElement("div");
   view.id = "{ELEMENT_ID}";

@@ -85,6 +85,9 @@ pub mod start_view {
     /// The id of the element holding the kept view in the page, which the window's code
     /// removes before it shows the live view.
     pub const ELEMENT_ID: &str = "start-view";
+    /// The page's link to its wasm, whose integrity hash names the build of the window's
+    /// code: a kept view is shown only by the build that made it.
+    pub const BUILD_LINK: &str = r#"link[rel="preload"][as="fetch"]"#;
     /// The performance mark set when the kept view is shown (`cargo xtask bench` reads it).
     pub const SHOWN_MARK: &str = "sb-start-view-shown";
     /// The performance mark set once the kept view is styled and laid out: the first layout
