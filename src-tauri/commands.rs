@@ -3,6 +3,7 @@
 
 use switchboard_core::Connectors;
 use switchboard_core::chat::Chat;
+use switchboard_core::memory::AfterBursts;
 use switchboard_ipc::chat::{
     AddProviderRequest, Attachment, AttachmentLimitRequest, CompleteRequest, Conversation,
     ConversationIdRequest, ConversationModelRequest, ConversationView, EditMessageRequest,
@@ -57,8 +58,11 @@ pub async fn add_connector(
 pub async fn connector_detail(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
+    after_bursts: State<'_, AfterBursts>,
     request: ConnectorIdRequest,
 ) -> Reply<ConnectorDetail> {
+    // A catalog of thousands is copied into the reply.
+    after_bursts.busy();
     connectors
         .detail(&request.id)
         .map(|detail| chat.with_tool_counts(detail))
@@ -416,15 +420,21 @@ pub async fn delete_conversation(
 // ----- The paperclip menu -----
 
 #[tauri::command]
-pub async fn attachables(connectors: State<'_, Connectors>) -> Reply<Vec<ConnectorDetail>> {
+pub async fn attachables(
+    connectors: State<'_, Connectors>,
+    after_bursts: State<'_, AfterBursts>,
+) -> Reply<Vec<ConnectorDetail>> {
+    after_bursts.busy();
     Ok(connectors.details())
 }
 
 #[tauri::command]
 pub async fn read_resource(
     chat: State<'_, Chat>,
+    after_bursts: State<'_, AfterBursts>,
     request: ReadResourceRequest,
 ) -> Reply<Attachment> {
+    after_bursts.busy();
     chat.read_resource(request).await
 }
 

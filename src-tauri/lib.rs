@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use switchboard_core::chat::Chat;
 use switchboard_core::chat::store::ChatStore;
 use switchboard_core::connectors::OpenUrl;
+use switchboard_core::memory::{self, AfterBursts};
 use switchboard_core::models::providers::Providers;
 use switchboard_core::secrets::{Keyring, SecretStore};
 use switchboard_core::settings::{self, Settings};
@@ -67,6 +68,15 @@ pub fn run() {
             let setup_began = ms(launched);
             let step = std::time::Instant::now();
             let handle = app.handle().clone();
+            // Started first: the connects, the window's files and the first lists are one
+            // burst, whose freed memory is handed back once it is over.
+            let after_bursts = AfterBursts::start(
+                tauri::async_runtime::handle().inner(),
+                memory::QUIET,
+                memory::release_freed,
+            );
+            after_bursts.busy();
+            app.manage(after_bursts);
             let (connectors, settings) = open_connectors(&handle)?;
             app.manage(connectors.clone());
             let connectors_ms = ms(step);
@@ -241,10 +251,13 @@ fn open_chat(
 fn forward_chat_events(app: &AppHandle, chat: &Chat) {
     let mut events = chat.subscribe();
     let app = app.clone();
+    let after_bursts = app.state::<AfterBursts>().inner().clone();
     tauri::async_runtime::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {
-            match events.recv().await {
+            let received = events.recv().await;
+            after_bursts.busy();
+            match received {
                 Ok(chat_event) => {
                     if let Err(err) = app.emit(event::CHAT, chat_event) {
                         tracing::warn!(%err, "could not send a chat event to the window");
@@ -294,10 +307,13 @@ impl settings::SettingsStore for MemoryStore {
 fn forward_events(app: &AppHandle, connectors: &Connectors) {
     let mut events = connectors.subscribe();
     let app = app.clone();
+    let after_bursts = app.state::<AfterBursts>().inner().clone();
     tauri::async_runtime::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {
-            let sent = match events.recv().await {
+            let received = events.recv().await;
+            after_bursts.busy();
+            let sent = match received {
                 Ok(Event::ConnectorChanged(summary)) => app.emit(event::CONNECTOR_CHANGED, summary),
                 Ok(Event::ConnectorRemoved(id)) => app.emit(event::CONNECTOR_REMOVED, id),
                 Ok(Event::Notice(notice)) => app.emit(event::NOTICE, notice),

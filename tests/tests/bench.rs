@@ -419,6 +419,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
     let (mut app_own, mut blank_own, mut app_webkit, mut blank_webkit) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut app_live = Vec::new();
+    let mut handed_back = Vec::new();
     runtime.block_on(async {
         // One start first, not measured: it keeps the start view (core's `start_view`) that
         // a person's usual start, with the connectors of the last one, shows.
@@ -491,6 +492,7 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
             phases.push(Phases::read(launched, &marks).with_shell(launched, &desktop.app_log()));
             tokio::time::sleep(IDLE).await;
             let (own, webkit) = memory_split(&app, &desktop);
+            handed_back.push(handed_back_ms(&desktop.app_log()));
             app_mem.push(own + webkit);
             app_own.push(own);
             app_webkit.push(webkit);
@@ -591,5 +593,22 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
         median(&mut app_webkit),
         median(&mut blank_webkit)
     ));
+    let mut took: Vec<f64> = handed_back.iter().flatten().copied().collect();
+    out.push(format!(
+        "  freed memory handed back after the start-up burst, before the measure: {} of {ROUNDS} rounds, median {:.2} ms",
+        took.len(),
+        if took.is_empty() { f64::NAN } else { median(&mut took) }
+    ));
     out
+}
+
+/// How long the app's last handing back of freed memory took (`core::memory`), from its log.
+fn handed_back_ms(log: &str) -> Option<f64> {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(switchboard_core::memory::HANDED_BACK))?;
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("ms="))
+        .and_then(|v| v.parse().ok())
 }
