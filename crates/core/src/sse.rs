@@ -56,7 +56,8 @@ pub struct Parser {
 impl Parser {
     /// Takes the next bytes; the events they complete are in [`Parser::next_event`].
     pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), SseError> {
-        if self.after_cr {
+        // An empty chunk (a stream may deliver one) leaves a CR waiting for its LF.
+        if self.after_cr && !bytes.is_empty() {
             self.after_cr = false;
             if let Some(rest) = bytes.strip_prefix(b"\n") {
                 bytes = rest;
@@ -271,6 +272,15 @@ mod tests {
         parser.feed(b"\ndata: b\n\n").expect("fed");
         let events: Vec<_> = std::iter::from_fn(|| parser.next_event()).collect();
         assert_eq!(events, [data(None, "a"), data(None, "b")]);
+
+        // With an empty chunk between the two (a stream may deliver one), the LF still ends
+        // the same line: no blank line, so one event.
+        let mut parser = Parser::default();
+        parser.feed(b"data: a\r").expect("fed");
+        parser.feed(b"").expect("fed");
+        parser.feed(b"\ndata: b\n\n").expect("fed");
+        let events: Vec<_> = std::iter::from_fn(|| parser.next_event()).collect();
+        assert_eq!(events, [data(None, "a\nb")]);
     }
 
     #[test]
