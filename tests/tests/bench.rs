@@ -336,11 +336,7 @@ impl Phases {
         else {
             return self;
         };
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse::<f64>().ok())
-        };
+        let field = |name: &str| log_field(line, name);
         let logged = line.split_whitespace().next().and_then(utc_ms);
         if let (Some(logged), Some(began), Some(done)) =
             (logged, field("setup_began"), field("done"))
@@ -608,7 +604,12 @@ fn handed_back_ms(log: &str) -> Option<f64> {
         .lines()
         .rev()
         .find(|l| l.contains(switchboard_core::memory::HANDED_BACK))?;
+    log_field(line, "ms")
+}
+
+/// The number a log line gives for `name` (its `name=value` field).
+fn log_field(line: &str, name: &str) -> Option<f64> {
     line.split_whitespace()
-        .find_map(|w| w.strip_prefix("ms="))
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
         .and_then(|v| v.parse().ok())
 }
