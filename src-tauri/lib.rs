@@ -396,11 +396,41 @@ fn open_main_window(
     tracing::info!(kept = kept.is_some(), "start-up: the kept start view");
     let script = start_view::page_script(&handed, kept.as_ref());
     app.manage(HandedList(handed));
-    tauri::WebviewWindowBuilder::from_config(app, &config)?
+    let window = tauri::WebviewWindowBuilder::from_config(app, &config)?
         .initialization_script(script)
         .build()?;
+    #[cfg(target_os = "linux")]
+    desktop_font(&window);
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
     Ok(())
 }
+
+/// Linux: the desktop's interface font (GTK's `gtk-font-name`: Cantarell, Noto Sans, …) as
+/// WebKit's `sans-serif`, the family the page names there (`styles.css`, `data-os`). The page
+/// does not name `system-ui` on Linux: WebKitGTK resolves it anew for every size and weight,
+/// which made the first view's style and layout take 76 ms instead of 42.
+#[cfg(target_os = "linux")]
+fn desktop_font(window: &tauri::WebviewWindow) {
+    use gtk::prelude::GtkSettingsExt;
+    use webkit2gtk::{SettingsExt, WebViewExt};
+
+    let Some(family) = gtk::Settings::default()
+        .and_then(|settings| settings.gtk_font_name())
+        .and_then(|name| gtk::pango::FontDescription::from_string(&name).family())
+    else {
+        return;
+    };
+    let result = window.with_webview(move |webview| {
+        if let Some(settings) = WebViewExt::settings(&webview.inner()) {
+            settings.set_sans_serif_font_family(&family);
+        }
+    });
+    if let Err(err) = result {
+        tracing::warn!(%err, "the desktop's font was not handed to the window");
+    }
+}
+
 
 /// The connector list handed to the page at this start: what the page's first view is
 /// built from, and so what a start view it sends is kept with.

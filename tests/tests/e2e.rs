@@ -526,6 +526,57 @@ async fn the_next_start_shows_the_kept_first_view_while_the_window_loads() {
     app.quit().await;
 }
 
+/// On Linux the window's text is in the desktop's own interface font, as GTK names it
+/// (`gtk-font-name`), named `sans-serif` in the page: WebKitGTK resolves `system-ui` anew
+/// for every size and weight, which slowed the first view's layout.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_writes_in_the_desktop_s_own_font() {
+    let mut desktop = Desktop::start("desktop_font");
+    // A desktop whose interface font is a serif one, unlike fontconfig's sans-serif.
+    let gtk = desktop.home().join(".config/gtk-3.0");
+    std::fs::create_dir_all(&gtk).expect("gtk folder");
+    std::fs::write(
+        gtk.join("settings.ini"),
+        "[Settings]\ngtk-font-name = DejaVu Serif 11\n",
+    )
+    .expect("gtk settings");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    app.wait_for(&tid("connectors-empty")).await;
+    let seen = app
+        .execute(
+            "const width = (family) => {\
+               const probe = document.createElement('span');\
+               probe.textContent = 'Connectors let Switchboard use remote MCP servers';\
+               probe.style.fontSize = '40px';\
+               if (family) probe.style.fontFamily = family;\
+               document.body.append(probe);\
+               const w = probe.getBoundingClientRect().width;\
+               probe.remove();\
+               return w;\
+             };\
+             return [document.documentElement.dataset.os ?? null,\
+                     getComputedStyle(document.body).fontFamily,\
+                     width(null), width('\"DejaVu Serif\"'), width('\"DejaVu Sans\"')];",
+            serde_json::json!([]),
+        )
+        .await
+        .expect("the page's font");
+    assert_eq!(seen[0], "linux", "{seen}");
+    assert_eq!(seen[1], "sans-serif", "the family the page names: {seen}");
+    let (page, serif, sans) = (
+        seen[2].as_f64().expect("width"),
+        seen[3].as_f64().expect("width"),
+        seen[4].as_f64().expect("width"),
+    );
+    assert!(
+        (page - serif).abs() < 0.5 && (page - sans).abs() > 5.0,
+        "the page's text is {page} px wide, in the desktop's font {serif}, in fontconfig's sans-serif {sans}"
+    );
+    desktop.screenshot("01-desktop-font");
+    app.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_address_is_explained_and_nothing_is_saved() {
     let mut desktop = Desktop::start("invalid_address");

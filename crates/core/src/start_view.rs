@@ -94,12 +94,19 @@ impl StartView {
     }
 }
 
-/// The script the window runs before its page: the connector list handed to the page
+/// The script the window runs before its page: the system it runs on (`data-os` on the
+/// root element), the connector list handed to the page
 /// (`handed`, JSON, under [`switchboard_ipc::handed::CONNECTORS`]) and, when there is a
 /// kept view, what shows it once the page is parsed, if the page is of the same build and
 /// the window's code has not shown the live view yet.
 pub fn page_script(handed: &str, kept: Option<&StartView>) -> String {
-    let mut script = format!("window.{} = {handed};", switchboard_ipc::handed::CONNECTORS);
+    // The system, for what the page's styles do per system (the fonts on Linux). The script
+    // runs once the page's root element exists, before any style is read.
+    let mut script = format!(
+        "document.documentElement.dataset.os = \"{}\";window.{} = {handed};",
+        std::env::consts::OS,
+        switchboard_ipc::handed::CONNECTORS
+    );
     if let Some(kept) = kept {
         // JSON strings are JavaScript strings: markup and build stay data.
         let build = serde_json::Value::from(kept.build.as_str());
@@ -177,7 +184,10 @@ mod tests {
         let plain = page_script(HANDED, None);
         assert_eq!(
             plain,
-            format!("window.__SWITCHBOARD_CONNECTORS__ = {HANDED};")
+            format!(
+                "document.documentElement.dataset.os = \"{}\";window.__SWITCHBOARD_CONNECTORS__ = {HANDED};",
+                std::env::consts::OS
+            )
         );
 
         let markup = r#"<p>"quoted" </script> \ back</p>"#;
