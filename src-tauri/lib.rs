@@ -94,7 +94,13 @@ pub fn run() {
             let step = std::time::Instant::now();
             watch_deep_links(&handle);
             let links_ms = ms(step);
-            connectors.start();
+            // The connects begin once the window's page has loaded (`open_main_window`), or
+            // after a while if it never does.
+            let later = connectors.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(CONNECT_AT_THE_LATEST).await;
+                later.start();
+            });
             tracing::info!(
                 setup_began,
                 connectors_ms,
@@ -396,8 +402,17 @@ fn open_main_window(
     tracing::info!(kept = kept.is_some(), "start-up: the kept start view");
     let script = start_view::page_script(&handed, kept.as_ref());
     app.manage(HandedList(handed));
+    let connectors = connectors.clone();
     let window = tauri::WebviewWindowBuilder::from_config(app, &config)?
         .initialization_script(script)
+        // Begun with the window, the connects' work shared the cores with WebKit's start: the
+        // page was requested 34 ms later than the blank window's (`cargo xtask bench`, two
+        // cores), and 2 to 26 ms later begun here. Once only: a reload changes nothing.
+        .on_page_load(move |_, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                connectors.start();
+            }
+        })
         .build()?;
     #[cfg(target_os = "linux")]
     desktop_font(&window);
@@ -431,7 +446,6 @@ fn desktop_font(window: &tauri::WebviewWindow) {
     }
 }
 
-
 /// The connector list handed to the page at this start: what the page's first view is
 /// built from, and so what a start view it sends is kept with.
 pub struct HandedList(pub String);
@@ -439,6 +453,9 @@ pub struct HandedList(pub String);
 pub fn start_view_file(app: &AppHandle) -> Result<std::path::PathBuf, tauri::Error> {
     Ok(app.path().app_data_dir()?.join(start_view::FILE_NAME))
 }
+
+/// When the connects begin if the window's page has not loaded by then.
+const CONNECT_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The label of the app's one window (`tauri.conf.json`, where it is not made at start).
 const MAIN_WINDOW: &str = "main";

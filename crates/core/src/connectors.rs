@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -106,6 +107,8 @@ struct Inner {
     desk: Desk,
     /// Answers servers' requests for the model, once the chat is there.
     sampler: Mutex<Option<Arc<dyn Sampler>>>,
+    /// Whether `start` has run: it runs once.
+    started: AtomicBool,
 }
 
 #[derive(Default)]
@@ -395,12 +398,18 @@ impl Connectors {
                 events,
                 state: Mutex::new(state),
                 sampler: Mutex::new(None),
+                started: AtomicBool::new(false),
             }),
         })
     }
 
-    /// Connects every connector that is on, all at once, in the background.
+    /// Connects every connector that is on, all at once, in the background. Once: later
+    /// calls do nothing (the shell calls it when the window's page has loaded, and after a
+    /// while in case it never does).
     pub fn start(&self) {
+        if self.inner.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let ids: Vec<ConnectorId> = {
             let state = self.inner.lock();
             state

@@ -96,6 +96,16 @@ async fn added_connectors_connect_persist_and_come_back_after_a_restart() {
             ConnectorState::Connected
         );
     }
+    // Once a run: the shell starts them when the window's page has loaded, or after a
+    // while if it never does, and the second call must not connect them again.
+    connectors.start();
+    assert!(
+        connectors
+            .list()
+            .iter()
+            .all(|c| c.state == ConnectorState::Connected),
+        "a second start left them as they were"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
