@@ -236,6 +236,7 @@ return {
   kept_layout: mark("sb-start-view-laid-out"),
   origin: performance.timeOrigin,
   html: nav ? nav.responseEnd : null,
+  load: nav && nav.loadEventStart > 0 ? nav.loadEventStart : null,
   wasm: wasm ? wasm.responseEnd : null,
   started: mark("sb-wasm-started"),
   mounted: mark("sb-mounted"),
@@ -284,12 +285,17 @@ struct Phases {
     process: Option<f64>,
     setup: Option<f64>,
     set_up: Option<f64>,
+    /// The setup's own steps, each in ms: the connectors loaded, the window made, the chat
+    /// opened, the app's links watched (the same log line).
+    setup_steps: Option<[f64; 4]>,
     /// Launch → the webview starts loading the page.
     page: Option<f64>,
     html: Option<f64>,
     /// The start view kept at the last start shown (before the window's code runs).
     kept: Option<f64>,
     kept_layout: Option<f64>,
+    /// The page's load event: when WebDriver's session opens (so when it can first look).
+    load: Option<f64>,
     wasm: Option<f64>,
     started: Option<f64>,
     mounted: Option<f64>,
@@ -312,10 +318,12 @@ impl Phases {
             process: None,
             setup: None,
             set_up: None,
+            setup_steps: None,
             page: origin.map(|o| o - launched),
             html: at("html"),
             kept: at("kept"),
             kept_layout: at("kept_layout"),
+            load: at("load"),
             wasm: at("wasm"),
             started: at("started"),
             mounted: at("mounted"),
@@ -346,6 +354,10 @@ impl Phases {
             self.setup = Some(process + began);
             self.set_up = Some(process + done);
         }
+        let steps = ["connectors_ms", "window_ms", "chat_ms", "links_ms"].map(field);
+        if steps.iter().all(Option::is_some) {
+            self.setup_steps = Some(steps.map(Option::unwrap_or_default));
+        }
         self
     }
 
@@ -357,7 +369,7 @@ impl Phases {
 
     fn report(all: &[Phases]) -> Vec<String> {
         type Step = (&'static str, fn(&Phases) -> Option<f64>);
-        let steps: [Step; 14] = [
+        let steps: [Step; 15] = [
             ("the app's process began", |p| p.process),
             ("Tauri and GTK up, the shell's setup began", |p| p.setup),
             ("setup done (connectors, window, chat, links)", |p| p.set_up),
@@ -365,6 +377,7 @@ impl Phases {
             ("page (index.html) loaded", |p| p.html),
             ("the kept start view shown", |p| p.kept),
             ("the kept start view styled and laid out", |p| p.kept_layout),
+            ("page's load event (WebDriver waits on it)", |p| p.load),
             ("wasm downloaded", |p| p.wasm),
             ("wasm compiled, instantiated, started", |p| p.started),
             ("first list of connectors there", |p| p.data),
@@ -391,6 +404,17 @@ impl Phases {
             if Self::median_of(all, get).is_none() {
                 out.push(format!("    {what:<44} {:>8}", "n/a"));
             }
+        }
+        let split: Vec<[f64; 4]> = all.iter().filter_map(|p| p.setup_steps).collect();
+        if !split.is_empty() {
+            let step = |i: usize| median(&mut split.iter().map(|s| s[i]).collect::<Vec<_>>());
+            out.push(format!(
+                "    (the setup's own steps, median ms: connectors loaded {:.1}, window made {:.1}, chat opened {:.1}, links watched {:.1})",
+                step(0),
+                step(1),
+                step(2),
+                step(3)
+            ));
         }
         out
     }
@@ -563,10 +587,11 @@ fn startup(runtime: &tokio::runtime::Runtime) -> Vec<String> {
     let blank_at =
         |get: fn(&Phases) -> Option<f64>| Phases::median_of(&blank_phases, get).unwrap_or(f64::NAN);
     out.push(format!(
-        "  the blank window: page requested {:.1}, page loaded {:.1}, first contentful paint {:.1} (median ms since launch)",
+        "  the blank window: page requested {:.1}, page loaded {:.1}, first contentful paint {:.1}, load event {:.1} (median ms since launch)",
         blank_at(|p| p.page),
         blank_at(|p| p.html),
-        blank_at(|p| p.paint)
+        blank_at(|p| p.paint),
+        blank_at(|p| p.load)
     ));
     out.push(format!(
         "idle memory after {}s, PSS of the app and its WebKit processes:",
