@@ -406,8 +406,8 @@ fn open_main_window(
     let window = tauri::WebviewWindowBuilder::from_config(app, &config)?
         .initialization_script(script)
         // Begun with the window, the connects' work shared the cores with WebKit's start: the
-        // page was requested 34 ms later than the blank window's (`cargo xtask bench`, two
-        // cores), and 2 to 26 ms later begun here. Once only: a reload changes nothing.
+        // page was requested 34 to 106 ms after the blank window's (`cargo xtask bench`, two
+        // cores); begun here, 20 ms before to 26 ms after. Once: a reload changes nothing.
         .on_page_load(move |_, payload| {
             if payload.event() == tauri::webview::PageLoadEvent::Finished {
                 connectors.start();
