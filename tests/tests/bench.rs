@@ -354,15 +354,16 @@ impl Phases {
             self.setup = Some(process + began);
             self.set_up = Some(process + done);
         }
-        let steps = ["connectors_ms", "window_ms", "chat_ms", "links_ms"].map(field);
-        if steps.iter().all(Option::is_some) {
-            self.setup_steps = Some(steps.map(Option::unwrap_or_default));
+        if let [Some(a), Some(b), Some(c), Some(d)] =
+            ["connectors_ms", "window_ms", "chat_ms", "links_ms"].map(field)
+        {
+            self.setup_steps = Some([a, b, c, d]);
         }
         self
     }
 
     /// The median of one mark over the rounds; `None` when no round has it.
-    fn median_of(all: &[Phases], get: fn(&Phases) -> Option<f64>) -> Option<f64> {
+    fn median_of(all: &[Phases], get: impl Fn(&Phases) -> Option<f64>) -> Option<f64> {
         let mut values: Vec<f64> = all.iter().filter_map(get).collect();
         (!values.is_empty()).then(|| median(&mut values))
     }
@@ -405,15 +406,12 @@ impl Phases {
                 out.push(format!("    {what:<44} {:>8}", "n/a"));
             }
         }
-        let split: Vec<[f64; 4]> = all.iter().filter_map(|p| p.setup_steps).collect();
-        if !split.is_empty() {
-            let step = |i: usize| median(&mut split.iter().map(|s| s[i]).collect::<Vec<_>>());
+        let step = |i: usize| Self::median_of(all, |p| p.setup_steps.map(|s| s[i]));
+        if let (Some(connectors), Some(window), Some(chat), Some(links)) =
+            (step(0), step(1), step(2), step(3))
+        {
             out.push(format!(
-                "    (the setup's own steps, median ms: connectors loaded {:.1}, window made {:.1}, chat opened {:.1}, links watched {:.1})",
-                step(0),
-                step(1),
-                step(2),
-                step(3)
+                "    (the setup's own steps, median ms: connectors loaded {connectors:.1}, window made {window:.1}, chat opened {chat:.1}, links watched {links:.1})"
             ));
         }
         out
