@@ -21,7 +21,7 @@ pub struct Question {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum QuestionKind {
     /// A form to fill in, built from the schema the server sent.
     Form { fields: Vec<Field> },
@@ -67,7 +67,7 @@ pub struct Field {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Input {
     Text {
         format: TextFormat,
@@ -122,7 +122,7 @@ pub struct Choice {
 /// The person's answer. Accept carries the form's values by field name (a page's Accept
 /// carries nothing: it means "open it").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Answer {
     Accept {
         #[serde(default)]
@@ -142,7 +142,7 @@ pub struct AnswerQuestionRequest {
 
 /// Payload of [`crate::event::QUESTION`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum QuestionEvent {
     Asked(Question),
     /// Answered, or no longer wanted (the server's call ended, the connector went away).

@@ -394,7 +394,7 @@ pub struct GetPromptRequest {
 
 /// What is being filled in: a prompt's argument or a template's variable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum CompletionTarget {
     Prompt { name: String },
     Template { uri_template: String },
@@ -422,7 +422,7 @@ pub struct ConversationView {
 
 /// How a turn ended, for the window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TurnOutcome {
     Finished,
     Stopped,
@@ -431,7 +431,7 @@ pub enum TurnOutcome {
 
 /// What the chat tells the window (event `chat`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ChatEvent {
     /// Created, renamed, given another model, or a message was added: the list reorders.
     ConversationChanged {
