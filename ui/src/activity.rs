@@ -6,7 +6,8 @@ use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::tools::ActivityEntry;
 
 use crate::chat::use_chat_state;
-use crate::components::{ActionError, Spinner, run_action};
+use crate::components::{ActionError, Spinner, one_decimal, run_action};
+use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
 
@@ -32,7 +33,7 @@ pub fn ActivityPage() -> impl IntoView {
     };
     let choices = move |pick: fn(&ActivityEntry) -> String| {
         let mut values: Vec<String> = all().iter().map(pick).collect();
-        values.sort();
+        sort::sort_by(&mut values, String::cmp);
         values.dedup();
         values
     };
@@ -187,7 +188,11 @@ fn ActivityRow(
         if ms < 1000 {
             format!("{ms} ms")
         } else {
-            format!("{:.1} s", ms as f64 / 1000.0)
+            // Here `ms` is at least 1000.
+            format!(
+                "{} s",
+                one_decimal(u64::try_from((ms + 50) / 100).unwrap_or_default())
+            )
         }
     });
     view! {

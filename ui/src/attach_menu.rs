@@ -36,11 +36,15 @@ use switchboard_ipc::{
 use wasm_bindgen::JsCast;
 
 use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size};
+use crate::sort;
 use crate::state::use_app_state;
 use crate::tauri;
 
 /// Height of one row of the list, in CSS pixels: `.attach-row` in `attach.css` must match.
-const ROW_HEIGHT: f64 = 44.0;
+/// Whole pixels, so the rows' places are written with integer formatting.
+const ROW_PX: usize = 44;
+#[allow(clippy::cast_precision_loss)]
+const ROW_HEIGHT: f64 = ROW_PX as f64;
 /// Rows rendered above and below the visible ones, so fast scrolling shows no gap.
 const OVERSCAN: usize = 8;
 /// The list's height before it has been measured (the menu's max height minus the search).
@@ -222,6 +226,13 @@ fn natural_key(text: &str) -> Vec<(String, u64)> {
     key
 }
 
+/// `(score, position)` pairs, best score first and ties in order of position. Both rankings
+/// of a keystroke go through this one function: one copy of the sort (see `sort`), kept
+/// generic as it runs over every match at every keystroke.
+fn best_first(scored: &mut [(u32, usize)]) {
+    scored.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+}
+
 fn kind_order(kind: AttachmentKind) -> u8 {
     match kind {
         AttachmentKind::Resource => 0,
@@ -235,8 +246,9 @@ impl Index {
         let (mut connected, mut others): (Vec<_>, Vec<_>) = details
             .into_iter()
             .partition(|d| d.summary.state == ConnectorState::Connected);
-        connected.sort_by_cached_key(|d| (d.summary.name.to_lowercase(), d.summary.id.clone()));
-        others.sort_by_cached_key(|d| (d.summary.name.to_lowercase(), d.summary.id.clone()));
+        let by_name = |d: &ConnectorDetail| (d.summary.name.to_lowercase(), d.summary.id.clone());
+        sort::sort_by_cached_key(&mut connected, by_name);
+        sort::sort_by_cached_key(&mut others, by_name);
 
         let mut index = Index::default();
         // (item, its description) before sorting; descriptions only go to the haystack.
@@ -311,7 +323,7 @@ impl Index {
                     description.unwrap_or_default(),
                 ));
             }
-            entries.sort_by_cached_key(|(item, _, _)| {
+            sort::sort_by_cached_key(&mut entries, |(item, _, _)| {
                 (
                     kind_order(item.kind),
                     natural_key(&item.label.to_lowercase()),
@@ -398,10 +410,10 @@ impl Index {
                 if list.is_empty() {
                     continue;
                 }
-                list.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                best_first(list);
                 order.push((list[0].0, g));
             }
-            order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            best_first(&mut order);
             for (_, g) in order {
                 rows.push(Row::Header(g));
                 rows.extend(per_group[g].iter().map(|&(_, item)| Row::Item(item)));
@@ -854,13 +866,14 @@ impl FormSpec {
 
     /// The filled-in fields by name (empty ones left out).
     fn values(&self, values: &[String], except: Option<usize>) -> BTreeMap<String, String> {
-        self.fields
-            .iter()
-            .zip(values)
-            .enumerate()
-            .filter(|(i, (_, value))| Some(*i) != except && !value.is_empty())
-            .map(|(_, (field, value))| (field.name.clone(), value.clone()))
-            .collect()
+        // Inserted one by one: collecting into a map sorts first (see `sort`).
+        let mut filled = BTreeMap::new();
+        for (i, (field, value)) in self.fields.iter().zip(values).enumerate() {
+            if Some(i) != except && !value.is_empty() {
+                filled.insert(field.name.clone(), value.clone());
+            }
+        }
+        filled
     }
 
     /// The URI a template's values make, for the live preview and for reading.
@@ -1365,8 +1378,7 @@ pub fn AttachMenu(
         let Some(index) = index() else {
             return ().into_any();
         };
-        #[allow(clippy::cast_precision_loss)]
-        let top = format!("{}px", position as f64 * ROW_HEIGHT);
+        let top = format!("{}px", position * ROW_PX);
         let selected = move || active.get() == Some(position);
         match row {
             Row::Header(g) => view! {
@@ -1560,8 +1572,7 @@ pub fn AttachMenu(
                     class="attach-spacer"
                     role="presentation"
                     style:height=move || {
-                        #[allow(clippy::cast_precision_loss)]
-                        let height = filtered.with(|f| f.rows.len()) as f64 * ROW_HEIGHT;
+                        let height = filtered.with(|f| f.rows.len()) * ROW_PX;
                         format!("{height}px")
                     }
                 >
@@ -2447,7 +2458,7 @@ mod tests {
             "Audit",
             "Budget 5",
         ];
-        labels.sort_by_cached_key(|l| natural_key(&l.to_lowercase()));
+        sort::sort_by_cached_key(&mut labels, |l| natural_key(&l.to_lowercase()));
         assert_eq!(
             labels,
             [

@@ -22,6 +22,7 @@ use crate::attach_menu::{
 };
 use crate::components::{ActionError, Icon, Spinner, run_action};
 use crate::markdown::Markdown;
+use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
 use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval};
@@ -212,7 +213,9 @@ impl ChatState {
         self.conversations.update(|list| {
             list.retain(|c| c.id != conversation.id);
             list.push(conversation);
-            list.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+            sort::sort_by(list, |a, b| {
+                b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id))
+            });
         });
     }
 
@@ -1352,7 +1355,12 @@ fn ToolCallView(
                         };
                         let percent = value
                             .zip(total)
-                            .map(|(v, t)| format!("{:.0}%", (v / t * 100.0).clamp(0.0, 100.0)));
+                            .map(|(v, t)| {
+                                // Whole percents: `as` saturates, and a NaN (a total of 0) is 0.
+                                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                                let percent = (v / t * 100.0).clamp(0.0, 100.0).round() as u8;
+                                format!("{percent}%")
+                            });
                         view! {
                             <div class="tool-running" data-testid="tool-running" role="status">
                                 <Spinner />

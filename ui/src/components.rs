@@ -474,22 +474,29 @@ pub fn format_size(bytes: u64) -> String {
     if bytes < 1024 {
         return format!("{bytes} bytes");
     }
-    // Precision does not matter for a size shown to a person.
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = bytes as f64 / 1024.0;
+    let bytes = u128::from(bytes);
+    let mut per_unit: u128 = 1024;
     let mut unit = UNITS[0];
     for next in &UNITS[1..] {
-        if value < 1024.0 {
+        if bytes / per_unit < 1024 {
             break;
         }
-        value /= 1024.0;
+        per_unit *= 1024;
         unit = next;
     }
-    if value < 10.0 {
-        format!("{value:.1} {unit}")
+    // Rounded to the nearest tenth below 10, else to the nearest whole.
+    let tenths = (bytes * 10 + per_unit / 2) / per_unit;
+    if tenths < 100 {
+        format!("{} {unit}", one_decimal(tenths))
     } else {
-        format!("{value:.0} {unit}")
+        format!("{} {unit}", (bytes + per_unit / 2) / per_unit)
     }
+}
+
+/// A count of tenths written with one decimal: 15 is "1.5".
+pub fn one_decimal(tenths: impl Into<u128>) -> String {
+    let tenths = tenths.into();
+    format!("{}.{}", tenths / 10, tenths % 10)
 }
 
 // ----- Long lists ------------------------------------------------------------------------------
@@ -686,6 +693,12 @@ mod tests {
         assert_eq!(format_size(12 * 1024), "12 KB");
         assert_eq!(format_size(3 * 1024 * 1024 + 300_000), "3.3 MB");
         assert_eq!(format_size(20 * 1024 * 1024), "20 MB");
+        assert_eq!(format_size(1023), "1023 bytes");
+        assert_eq!(format_size(10 * 1024 - 40), "10 KB");
+        assert_eq!(format_size(1024 * 1024 - 1), "1024 KB");
+        assert_eq!(format_size(5 * 1024 * 1024 * 1024), "5.0 GB");
+        assert_eq!(format_size(u64::MAX), "16777216 TB");
+        assert_eq!(one_decimal(7u8), "0.7");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod models;
 mod problem;
 mod question;
 mod sign_in;
+mod sort;
 mod start_view;
 mod state;
 mod tauri;

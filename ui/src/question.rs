@@ -258,12 +258,15 @@ fn FormBody(
     busy: RwSignal<bool>,
     error: RwSignal<Option<ErrorInfo>>,
 ) -> impl IntoView {
-    let values = RwSignal::new(
-        fields
-            .iter()
-            .filter_map(|f| Some((f.name.clone(), initial(f)?)))
-            .collect::<Map<String, Value>>(),
-    );
+    // Inserted one by one: collecting into a map sorts first, another copy of the sort in
+    // the wasm (see `sort`).
+    let mut initial_values = Map::new();
+    for field in &fields {
+        if let Some(value) = initial(field) {
+            initial_values.insert(field.name.clone(), value);
+        }
+    }
+    let values = RwSignal::new(initial_values);
     let any_required = fields.iter().any(|f| f.required);
     let submit = move || {
         answer.run(Answer::Accept {

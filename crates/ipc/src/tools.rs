@@ -262,21 +262,23 @@ pub fn input_changes(before: &Value, now: &Value) -> Vec<String> {
     if before == now {
         return Vec::new();
     }
+    // The maps are filled one entry at a time: collecting into one sorts first, and the
+    // window's wasm would carry another copy of the sort for it.
     let properties = |schema: &Value| -> BTreeMap<String, Value> {
-        schema["properties"]
-            .as_object()
-            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
+        let mut properties = BTreeMap::new();
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            properties.insert(name.clone(), property.clone());
+        }
+        properties
     };
     let required = |schema: &Value| -> BTreeSet<String> {
-        schema["required"]
-            .as_array()
-            .map(|r| {
-                r.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let mut required = BTreeSet::new();
+        for name in schema["required"].as_array().into_iter().flatten() {
+            if let Some(name) = name.as_str() {
+                required.insert(name.to_owned());
+            }
+        }
+        required
     };
     let kind = |property: &Value| -> String {
         match &property["type"] {
