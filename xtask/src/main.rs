@@ -102,7 +102,26 @@ fn build_ui() -> Result {
     trunk_build(&[])
 }
 
-/// Builds the window into `ui/dist`, where the app embeds it from.
+/// How the release window is compiled, on top of `ui/index.html`'s profile: the standard
+/// library is compiled with it, optimised for size, and a panic stops the wasm at once
+/// (`-Cpanic=immediate-abort`), without the code that formats a panic's message, which no
+/// one would see in a release window anyway. The wasm is 117 KB (6.9%) smaller for it:
+/// 1,694,565 -> 1,577,712 B (gzip 652,048 -> 603,627). These are unstable flags of the
+/// pinned compiler (`rust-toolchain.toml`, which also brings `rust-src`), allowed by
+/// `RUSTC_BOOTSTRAP`; `cargo xtask test` builds this wasm, so that a compiler that changes
+/// them fails there. `RUSTFLAGS` replaces `.cargo/config.toml`'s flags for the wasm, so it
+/// repeats them.
+const RELEASE_WINDOW_ENV: [(&str, &str); 4] = [
+    ("RUSTC_BOOTSTRAP", "1"),
+    ("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort"),
+    ("CARGO_UNSTABLE_BUILD_STD_FEATURES", "optimize_for_size"),
+    (
+        "RUSTFLAGS",
+        "--cfg erase_components -Zunstable-options -Cpanic=immediate-abort",
+    ),
+];
+
+/// Builds the window into `ui/dist`, where the app embeds it from (or into `--dist`).
 fn trunk_build(extra: &[&str]) -> Result {
     let mut trunk = Command::new("trunk");
     trunk
@@ -110,6 +129,9 @@ fn trunk_build(extra: &[&str]) -> Result {
         .args(extra)
         .current_dir(root().join("ui"))
         .env("PATH", setup::path_with_tools());
+    if extra.contains(&"--release") {
+        trunk.envs(RELEASE_WINDOW_ENV);
+    }
     sh(&mut trunk)
 }
 
@@ -188,6 +210,14 @@ fn test(args: &[String]) -> Result {
         "--features",
         APP_FEATURES,
     ]))?;
+    // The release window builds (its flags are the compiler's unstable ones), and its size.
+    let release_window = root().join("target/release-window");
+    trunk_build(&["--release", "--dist", &release_window.to_string_lossy()])?;
+    let wasm = release_window.join("switchboard-ui_bg.wasm");
+    let size = std::fs::metadata(&wasm)
+        .map_err(|err| format!("{}: {err}", wasm.display()))?
+        .len();
+    println!("the release window's wasm: {size} bytes");
     sh(cargo().args(["test", "--features", APP_FEATURES]))?;
     // The fault matrix, each row's outcome and how long it took to show.
     sh(cargo().args([

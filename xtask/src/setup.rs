@@ -129,6 +129,8 @@ pub fn ensure(purpose: Purpose) -> Result {
     }
     ensure_debian_packages(&packages)?;
     ensure_target("wasm32-unknown-unknown")?;
+    // The release window compiles its own standard library (`RELEASE_WINDOW_ENV`).
+    ensure_component("rust-src")?;
     ensure_cargo_tool("trunk", TRUNK_VERSION, &["--locked"])?;
     // trunk insists on the wasm-bindgen CLI that matches the library in Cargo.lock exactly.
     let bindgen = locked_version("wasm-bindgen")?;
@@ -196,21 +198,35 @@ fn ensure_debian_packages(packages: &[&str]) -> Result {
 
 /// Adds the standard library of a Rust target, unless rustup has it already.
 fn ensure_target(target: &str) -> Result {
+    ensure_rustup("target", target)
+}
+
+/// Adds a component of the pinned toolchain (`rust-src`), unless rustup has it already.
+fn ensure_component(component: &str) -> Result {
+    ensure_rustup("component", component)
+}
+
+/// `rustup <kind> add <name>` for the repository's toolchain, unless `rustup <kind> list
+/// --installed` names it already (components by their name without the host's suffix).
+fn ensure_rustup(kind: &str, name: &str) -> Result {
     let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
+        .args([kind, "list", "--installed"])
         .current_dir(root())
         .output()
         .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim() == target)
+            String::from_utf8_lossy(&o.stdout).lines().any(|l| {
+                let l = l.trim();
+                l == name
+                    || l.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            })
         })
         .unwrap_or(false);
     if installed {
         return Ok(());
     }
     sh(Command::new("rustup")
-        .args(["target", "add", target])
+        .args([kind, "add", name])
         .current_dir(root()))
 }
 
