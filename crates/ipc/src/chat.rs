@@ -21,8 +21,8 @@ impl Role {
     }
 }
 
-/// One piece of a message, as the model sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One piece of a message, as the model sees it. Decoded in one pass by `tagged`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Part {
     Text {
@@ -202,7 +202,8 @@ pub struct Attachment {
     pub content: AttachmentContent,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Decoded in one pass by `tagged`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AttachmentContent {
     Parts { parts: Vec<Part> },

@@ -12,12 +12,14 @@
 //! before it is read, and that second decoder, for the enum and everything inside it, cost
 //! the window's wasm 106 KB of its 1.83 MB. Three stay internally tagged because the core
 //! keeps them on disk in that form: [`SignInMethod`] (settings), [`chat::Part`] and
-//! [`chat::AttachmentContent`] (the conversation store).
+//! [`chat::AttachmentContent`] (the conversation store); their decoders are written out in
+//! `tagged`, which reads them in one pass.
 
 use serde::{Deserialize, Serialize};
 
 pub mod ask;
 pub mod chat;
+mod tagged;
 pub mod tools;
 
 /// Names of the Tauri commands. The shell registers functions with these names and the UI
@@ -334,8 +336,9 @@ pub struct ConnectorSummary {
     pub sign_in: SignInSummary,
 }
 
-/// How a connector proves who the person is, as shown to them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How a connector proves who the person is, as shown to them. Decoded in one pass by
+/// `tagged`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SignInMethod {
     /// OAuth in the browser when the server asks for it.
