@@ -538,13 +538,15 @@ pub fn drawn_rows(heights: &[f64], view_top: f64, view_height: f64) -> (Range<us
 
 /// A long list drawn in part: only the rows near the view are in the page, the rest stand
 /// as space (each row's height measured once drawn, `estimate` before). Short lists are
-/// drawn whole ([`DRAWN_WHOLE_BELOW`]). The page scrolls as if every row were there.
+/// drawn whole: below `drawn_whole_below` rows, [`DRAWN_WHOLE_BELOW`] unless a list of heavy
+/// rows says less. The page scrolls as if every row were there.
 #[component]
 pub fn LongList<T, K, F, V>(
     items: Signal<Vec<T>>,
     key: fn(&T) -> K,
     row: F,
     estimate: f64,
+    #[prop(default = DRAWN_WHOLE_BELOW)] drawn_whole_below: usize,
     #[prop(optional)] class: &'static str,
     #[prop(optional)] testid: &'static str,
 ) -> impl IntoView
@@ -614,7 +616,7 @@ where
         measured.track();
         let (top, height) = view.get();
         items.with(|items| {
-            if items.len() < DRAWN_WHOLE_BELOW {
+            if items.len() < drawn_whole_below {
                 return (0..items.len(), 0.0, 0.0);
             }
             let known: Vec<f64> = heights.with_value(|h| {

@@ -643,6 +643,11 @@ fn item_at<T: Clone>(
 /// What a tool's row is assumed to take before it is drawn and measured (name, a line or
 /// two of description, the control).
 const TOOL_ROW_ESTIMATE: f64 = 110.0;
+/// A tool's row is heavy (its modes, limits, badges, and a changed definition's diff):
+/// about 1.3 ms to build in the release window. Drawn whole below the usual 150 rows, the key
+/// that left 138 tools of 2,004 took 155 to 166 ms to show (`cargo xtask bench`, tools). So
+/// tool lists are drawn in part from about what the view and its margins hold anyway.
+const TOOLS_DRAWN_WHOLE_BELOW: usize = 30;
 /// A resource's or template's row: name, address, a line of description.
 const RESOURCE_ROW_ESTIMATE: f64 = 80.0;
 /// A prompt's row: name, a line of description, what it asks for.
@@ -854,6 +859,7 @@ fn CatalogView(
                                 items=Signal::from(tools)
                                 key=row_key
                                 estimate=TOOL_ROW_ESTIMATE
+                                drawn_whole_below=TOOLS_DRAWN_WHOLE_BELOW
                                 class="items"
                                 testid="tool-list"
                                 row=tool_row
