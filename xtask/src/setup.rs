@@ -207,19 +207,16 @@ fn ensure_component(component: &str) -> Result {
 }
 
 /// `rustup <kind> add <name>` for the repository's toolchain, unless `rustup <kind> list
-/// --installed` names it already (components by their name without the host's suffix).
+/// --installed` names it already.
 fn ensure_rustup(kind: &str, name: &str) -> Result {
     let installed = Command::new("rustup")
         .args([kind, "list", "--installed"])
         .current_dir(root())
         .output()
         .map(|o| {
-            String::from_utf8_lossy(&o.stdout).lines().any(|l| {
-                let l = l.trim();
-                l == name
-                    || l.strip_prefix(name)
-                        .is_some_and(|rest| rest.starts_with('-'))
-            })
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == name)
         })
         .unwrap_or(false);
     if installed {
