@@ -504,8 +504,10 @@ pub fn one_decimal(tenths: impl Into<u128>) -> String {
 /// Lists shorter than this are drawn whole: every row in the page, for find-in-page and
 /// screen readers, at no cost worth saving.
 pub const DRAWN_WHOLE_BELOW: usize = 150;
-/// Pixels drawn above and below the view, so a fast scroll meets rows already there.
-const OVERSCAN_PX: f64 = 800.0;
+/// Pixels drawn above and below the view, so a scroll meets rows already there (a row comes
+/// in the frame after the scroll that reaches it; a wheel step is about 100 px). Every row
+/// drawn is built again on each key of a filter that replaces them.
+const OVERSCAN_PX: f64 = 400.0;
 
 /// Which rows of a list of `heights` (in order) to draw for a view from `view_top` over
 /// `view_height` pixels (in the list's coordinates): the range, and the space above and
@@ -574,7 +576,12 @@ where
             .ok()
             .and_then(|h| h.as_f64())
             .unwrap_or(1000.0);
-        let now = ((-rect.top()).max(0.0), height);
+        // The part of the list inside the window: a list that starts low on the page
+        // shows less of itself.
+        let now = (
+            (-rect.top()).max(0.0),
+            (height - rect.top().max(0.0)).max(0.0),
+        );
         if (now.0 - view.get_untracked().0).abs() > 1.0 || now.1 != view.get_untracked().1 {
             view.set(now);
         }
@@ -727,12 +734,12 @@ mod tests {
         let heights = vec![100.0; 2_000];
         // At the top: the view and the overscan below it.
         let (range, above, below) = drawn_rows(&heights, 0.0, 700.0);
-        assert_eq!(range, 0..15);
+        assert_eq!(range, 0..11);
         assert_eq!(above, 0.0);
-        assert_eq!(below, 198_500.0);
+        assert_eq!(below, 198_900.0);
         // In the middle: overscan on both sides, and the space adds up.
         let (range, above, below) = drawn_rows(&heights, 50_000.0, 700.0);
-        assert_eq!(range, 492..515);
+        assert_eq!(range, 496..511);
         assert_eq!(above + 100.0 * range.len() as f64 + below, 200_000.0);
         // Past the end: the last rows.
         let (range, _, below) = drawn_rows(&heights, 250_000.0, 700.0);
@@ -743,7 +750,7 @@ mod tests {
             .map(|i| if i % 2 == 0 { 50.0 } else { 150.0 })
             .collect();
         let (range, above, _) = drawn_rows(&mixed, 2_000.0, 100.0);
-        assert_eq!(above, 1_200.0);
-        assert_eq!(range.start, 12);
+        assert_eq!(above, 1_600.0);
+        assert_eq!(range.start, 16);
     }
 }

@@ -730,8 +730,9 @@ fn CatalogView(
     let tool_row = move |(_, index): Keyed| {
         item_at(catalog, |c| &c.tools, index).map(|tool| {
             let name = tool.name.clone();
-            let entry = Signal::derive(move || entries.with(|e| e.get(&name).cloned()));
-            view! { <ToolItem tool entry choose_mode set_limits busy=tool_busy error=tool_error /> }
+            // A memo: a flip changes one tool's entry, and only that row redraws.
+            let entry = Memo::new(move |_| entries.with(|e| e.get(&name).cloned()));
+            view! { <ToolItem tool entry=entry.into() choose_mode set_limits busy=tool_busy error=tool_error /> }
         })
     };
     let resources = matching(catalog, query, generation, |c| &c.resources);
@@ -1063,6 +1064,7 @@ fn ToolItem(
     let save_limits =
         Callback::new(move |limits: Limits| set_limits.run((limits_name.get_value(), limits)));
     let used_today = move || entry.with(|e| e.as_ref().map_or(0, |e| e.used_today));
+    let limits_opened = RwSignal::new(false);
     view! {
         <li class="item tool-item" data-testid="tool-item" data-name=name.clone()>
             <div class="tool-item-row">
@@ -1089,23 +1091,40 @@ fn ToolItem(
                         }}
                     </ItemHead>
                     {description.clone().map(|text| view! { <Description text /> })}
-                    <details class="tool-limits">
+                    // The form is built the first time the person opens it, not with every
+                    // row: a list of thousands redraws the rows in view on each key.
+                    <details
+                        class="tool-limits"
+                        on:toggle=move |ev| {
+                            if event_target::<web_sys::Element>(&ev).has_attribute("open") {
+                                limits_opened.set(true);
+                            }
+                        }
+                    >
                         <summary data-testid="tool-limits-toggle">
                             {move || {
                                 let has = entry.with(|e| e.as_ref().is_some_and(|e| !e.limits.is_empty()));
                                 if has { "Limits (set)" } else { "Limits" }
                             }}
                         </summary>
-                        <div class="tool-limits-fields">
-                            <LimitFields limits on_save=save_limits error testid="tool" />
-                            <span class="tool-used" data-testid="tool-used-today">
-                                {move || match used_today() {
-                                    0 => "Not used today".to_owned(),
-                                    1 => "Used once today".to_owned(),
-                                    n => format!("Used {n} times today"),
-                                }}
-                            </span>
-                        </div>
+                        {move || {
+                            limits_opened
+                                .get()
+                                .then(|| {
+                                    view! {
+                                        <div class="tool-limits-fields">
+                                            <LimitFields limits on_save=save_limits error testid="tool" />
+                                            <span class="tool-used" data-testid="tool-used-today">
+                                                {move || match used_today() {
+                                                    0 => "Not used today".to_owned(),
+                                                    1 => "Used once today".to_owned(),
+                                                    n => format!("Used {n} times today"),
+                                                }}
+                                            </span>
+                                        </div>
+                                    }
+                                })
+                        }}
                     </details>
                     {move || {
                         entry
@@ -1157,11 +1176,13 @@ fn ToolItem(
                             })
                     }}
                 </div>
-                <div
+                // A fieldset: one `disabled` for its three buttons, one update per row.
+                <fieldset
                     class="segmented"
                     role="radiogroup"
                     aria-label=format!("Whether the model may use {label}")
                     data-testid="tool-mode"
+                    disabled=move || busy.get()
                 >
                     {[(ToolMode::Allow, "Allow"), (ToolMode::Ask, "Ask"), (ToolMode::Off, "Off")]
                         .into_iter()
@@ -1179,7 +1200,6 @@ fn ToolItem(
                                     class="segment"
                                     data-testid=testid
                                     aria-checked=move || (mode_of() == mode).to_string()
-                                    disabled=move || busy.get()
                                     on:click=move |_| {
                                         if mode_of() != mode || standing() == Some(ToolStanding::Changed) {
                                             choose_mode.run((name.clone(), mode));
@@ -1191,7 +1211,7 @@ fn ToolItem(
                             }
                         })
                         .collect_view()}
-                </div>
+                </fieldset>
             </div>
         </li>
     }

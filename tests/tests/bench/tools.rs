@@ -62,7 +62,16 @@ async fn measure(name: &str, server: &kit::PythonMcp, tools: usize, tool: &str) 
         numbers.open.push(ms(&r["open"]));
         numbers.in_page = r["itemsInPage"].as_u64().unwrap_or(0);
         numbers.matched = r["matched"].as_u64().unwrap_or(0);
-        for key in r["keys"].as_array().expect("keys") {
+        for (key, typed) in r["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .zip(QUERY.chars())
+        {
+            // Each key's own timeline, to find where a slow one spends its time.
+            if std::env::var_os("SWITCHBOARD_BENCH_KEYS").is_some() {
+                eprintln!("{name} round {round} key {typed:?}: {key}");
+            }
             numbers.keys.push(ms(&key["ms"]));
             numbers.work.push(ms(&key["work"]));
         }
