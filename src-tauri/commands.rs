@@ -224,7 +224,7 @@ pub async fn set_tool_mode(
 ) -> Reply<ConnectorTools> {
     connectors
         .set_tool_mode(&request.connector_id, &request.tool, request.mode)
-        .map(|detail| chat.with_tool_counts(detail).tools)
+        .map(|tools| chat.tool_counts(&request.connector_id, tools))
 }
 
 #[tauri::command]
@@ -235,7 +235,7 @@ pub async fn bulk_tools(
 ) -> Reply<ConnectorTools> {
     connectors
         .bulk_tools(&request.connector_id, request.action)
-        .map(|detail| chat.with_tool_counts(detail).tools)
+        .map(|tools| chat.tool_counts(&request.connector_id, tools))
 }
 
 #[tauri::command]
@@ -250,7 +250,7 @@ pub async fn set_tool_limits(
             request.tool.as_deref(),
             request.limits,
         )
-        .map(|detail| chat.with_tool_counts(detail).tools)
+        .map(|tools| chat.tool_counts(&request.connector_id, tools))
 }
 
 #[tauri::command]
@@ -287,7 +287,7 @@ pub async fn set_tool_options(
             request.allow_elicitation,
             request.allow_sampling,
         )
-        .map(|detail| chat.with_tool_counts(detail).tools)
+        .map(|tools| chat.tool_counts(&request.connector_id, tools))
 }
 
 #[tauri::command]

@@ -33,7 +33,7 @@ use crate::signin;
 use crate::tools::policy;
 use crate::web;
 use switchboard_ipc::ask::{Answer, Question, QuestionEvent};
-use switchboard_ipc::tools::ToolSettings;
+use switchboard_ipc::tools::{ConnectorTools, ToolSettings};
 use switchboard_ipc::{EditConnectorRequest, ResourceUpdated, ServerMessages};
 
 /// The app's own link scheme (RFC 8252 §7.1: the app identifier in reverse-DNS form,
@@ -254,16 +254,20 @@ impl Live {
     }
 
     fn detail(&self) -> ConnectorDetail {
-        let definitions = self.definitions();
         ConnectorDetail {
             summary: self.summary(),
             server: self.server.clone(),
             catalog: self.catalog.clone(),
-            tools: switchboard_ipc::tools::ConnectorTools {
-                entries: policy::entries(&self.record.tools, &definitions),
-                settings: self.record.tools.clone(),
-                used_today: 0,
-            },
+            tools: self.tools_with(&self.definitions()),
+        }
+    }
+
+    /// The person's choices for the tools listed now (`definitions`), each with its standing.
+    fn tools_with(&self, definitions: &[policy::Definition]) -> ConnectorTools {
+        ConnectorTools {
+            entries: policy::entries(&self.record.tools, definitions),
+            settings: self.record.tools.clone(),
+            used_today: 0,
         }
     }
 
@@ -793,7 +797,7 @@ impl Connectors {
         id: &ConnectorId,
         tool: &str,
         mode: switchboard_ipc::tools::ToolMode,
-    ) -> Result<ConnectorDetail> {
+    ) -> Result<ConnectorTools> {
         self.change_tools(id, |settings, definitions| {
             let definition = match definitions.iter().find(|d| d.name == tool) {
                 Some(definition) => definition.clone(),
@@ -822,7 +826,7 @@ impl Connectors {
         &self,
         id: &ConnectorId,
         action: switchboard_ipc::tools::BulkAction,
-    ) -> Result<ConnectorDetail> {
+    ) -> Result<ConnectorTools> {
         use switchboard_ipc::tools::BulkAction;
         self.change_tools(id, |settings, definitions| {
             let action = match action {
@@ -842,7 +846,7 @@ impl Connectors {
         id: &ConnectorId,
         tool: Option<&str>,
         limits: switchboard_ipc::tools::Limits,
-    ) -> Result<ConnectorDetail> {
+    ) -> Result<ConnectorTools> {
         if limits.per_conversation == Some(0) || limits.per_day == Some(0) {
             return Err(Error::new(
                 ErrorCode::InvalidSetting,
@@ -860,14 +864,14 @@ impl Connectors {
 
     /// The person saw the connector's tools: the ones listed now are no longer New. Does
     /// nothing (and writes nothing) when nothing is new, or before the connector was listed.
-    pub fn mark_tools_seen(&self, id: &ConnectorId) -> Result<ConnectorDetail> {
+    pub fn mark_tools_seen(&self, id: &ConnectorId) -> Result<ConnectorTools> {
         {
             let state = self.inner.lock();
             let live = state.get(id)?;
             let names: std::collections::BTreeSet<String> =
                 live.definitions().into_iter().map(|d| d.name).collect();
             if live.catalog.is_none() || live.record.tools.seen.as_ref() == Some(&names) {
-                return Ok(live.detail());
+                return Ok(live.tools_with(&live.definitions()));
             }
         }
         self.change_tools(id, |settings, definitions| {
@@ -884,7 +888,7 @@ impl Connectors {
         call_timeout_secs: u32,
         allow_elicitation: bool,
         allow_sampling: bool,
-    ) -> Result<ConnectorDetail> {
+    ) -> Result<ConnectorTools> {
         if !(1..=3600).contains(&call_timeout_secs) {
             return Err(Error::new(
                 ErrorCode::InvalidSetting,
@@ -893,7 +897,7 @@ impl Connectors {
             .with_detail(format!("{call_timeout_secs} s")));
         }
         let mut declared_differently = false;
-        let detail = self.change_tools(id, |settings, _| {
+        let (summary, tools) = self.change_tools_and_summary(id, |settings, _| {
             declared_differently = settings.allow_elicitation != allow_elicitation
                 || settings.allow_sampling != allow_sampling;
             settings.call_timeout_secs = call_timeout_secs;
@@ -903,12 +907,11 @@ impl Connectors {
         })?;
         // What a client can do is declared when it connects: the server learns of the change
         // on a new connection (and may offer other tools on it).
-        if declared_differently && detail.summary.state != ConnectorState::Off {
+        if declared_differently && summary.state != ConnectorState::Off {
             tracing::info!(%id, allow_elicitation, allow_sampling, "connecting again to declare what the server may ask");
-            let summary = self.inner.connect(id, false)?;
-            return Ok(ConnectorDetail { summary, ..detail });
+            self.inner.connect(id, false)?;
         }
-        Ok(detail)
+        Ok(tools)
     }
 
     /// The tools' settings of a connector and its tools as listed now.
@@ -923,19 +926,31 @@ impl Connectors {
         &self,
         id: &ConnectorId,
         change: impl FnOnce(&mut ToolSettings, &[policy::Definition]) -> Result<()>,
-    ) -> Result<ConnectorDetail> {
+    ) -> Result<ConnectorTools> {
+        self.change_tools_and_summary(id, change)
+            .map(|(_, tools)| tools)
+    }
+
+    /// [`Self::change_tools`], with the connector's summary as it is after the change. Reads
+    /// the tools' definitions once: a change to one tool of thousands stays cheap.
+    fn change_tools_and_summary(
+        &self,
+        id: &ConnectorId,
+        change: impl FnOnce(&mut ToolSettings, &[policy::Definition]) -> Result<()>,
+    ) -> Result<(ConnectorSummary, ConnectorTools)> {
         let mut state = self.inner.lock();
         let live = state.get(id)?;
+        let definitions = live.definitions();
         let mut tools = live.record.tools.clone();
-        change(&mut tools, &live.definitions())?;
+        change(&mut tools, &definitions)?;
         let records = state.records_changing(id, |r| r.tools = tools.clone());
         self.inner.save(state.settings(records))?;
         let live = state.get_mut(id)?;
         live.record.tools = tools;
-        let detail = live.detail();
+        let (summary, tools) = (live.summary(), live.tools_with(&definitions));
         drop(state);
-        self.inner.emit_changed(&detail.summary);
-        Ok(detail)
+        self.inner.emit_changed(&summary);
+        Ok((summary, tools))
     }
 
     /// Every connector with what it offers, in the list's order: the paperclip menu's

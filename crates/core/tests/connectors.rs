@@ -816,12 +816,12 @@ async fn tool_choices_are_saved_and_a_changed_tool_is_asked_about_again() {
         .set_tool_options(&id, 0, false, false)
         .expect_err("0 s");
     assert_eq!(err.code, ErrorCode::InvalidSetting);
-    let detail = connectors
+    let tools = connectors
         .set_tool_options(&id, 120, true, false)
         .expect("options");
-    assert_eq!(detail.tools.settings.call_timeout_secs, 120);
-    assert!(detail.tools.settings.allow_elicitation);
-    assert!(!detail.tools.settings.allow_sampling);
+    assert_eq!(tools.settings.call_timeout_secs, 120);
+    assert!(tools.settings.allow_elicitation);
+    assert!(!tools.settings.allow_sampling);
 
     connectors
         .bulk_tools(&id, BulkAction::TurnAllOff)

@@ -126,21 +126,27 @@ impl Chat {
 
     /// `detail` with today's call counts beside each tool's limits.
     pub fn with_tool_counts(&self, mut detail: ConnectorDetail) -> ConnectorDetail {
+        detail.tools = self.tool_counts(&detail.summary.id, detail.tools);
+        detail
+    }
+
+    /// A connector's tools with the calls each made today.
+    pub fn tool_counts(
+        &self,
+        connector: &switchboard_ipc::ConnectorId,
+        mut tools: switchboard_ipc::tools::ConnectorTools,
+    ) -> switchboard_ipc::tools::ConnectorTools {
         let day = crate::tools::gate::today();
-        match self
-            .inner
-            .store
-            .tool_calls_by_tool_on(&detail.summary.id.0, &day)
-        {
+        match self.inner.store.tool_calls_by_tool_on(&connector.0, &day) {
             Ok(counts) => {
-                for entry in &mut detail.tools.entries {
+                for entry in &mut tools.entries {
                     entry.used_today = counts.get(&entry.name).copied().unwrap_or(0);
                 }
-                detail.tools.used_today = counts.values().sum();
+                tools.used_today = counts.values().sum();
             }
             Err(err) => tracing::warn!(?err, "could not count today's tool calls"),
         }
-        detail
+        tools
     }
 
     /// The tool calls waiting in a conversation, for a window that opens it.

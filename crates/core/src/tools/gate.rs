@@ -469,7 +469,7 @@ impl ToolGate for PermissionGate {
                     &tool.definition.name,
                     ToolMode::Allow,
                 ) {
-                    Ok(detail) => detail.tools.settings,
+                    Ok(tools) => tools.settings,
                     Err(err) => return ToolOutcome::error(err.message),
                 }
             } else {

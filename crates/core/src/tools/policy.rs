@@ -53,6 +53,16 @@ impl Definition {
     /// The pin of this definition: a hash of everything the model and the person are told
     /// about the tool, and the parts shown as "before" when it changes.
     pub fn pin(&self) -> Pin {
+        Pin {
+            hash: self.hash(),
+            description: self.description.clone(),
+            input_schema: self.input_schema.clone(),
+        }
+    }
+
+    /// The pin's hash alone (canonical JSON, SHA-256): ~10 µs a tool, so it is computed only
+    /// where a pin is compared, not for every tool of a list.
+    fn hash(&self) -> String {
         let whole = serde_json::json!({
             "name": self.name,
             "description": self.description,
@@ -60,11 +70,12 @@ impl Definition {
             "annotations": self.annotations.as_ref().map(canonical),
         });
         let digest = Sha256::digest(whole.to_string().as_bytes());
-        Pin {
-            hash: digest.iter().map(|b| format!("{b:02x}")).collect(),
-            description: self.description.clone(),
-            input_schema: self.input_schema.clone(),
+        let mut hex = String::with_capacity(2 * digest.len());
+        for byte in digest {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{byte:02x}");
         }
+        hex
     }
 }
 
@@ -97,14 +108,16 @@ pub enum Standing {
 }
 
 pub fn standing(settings: &ToolSettings, tool: &Definition) -> Standing {
-    standing_of(settings.tools.get(&tool.name), &tool.pin().hash)
+    standing_of(settings.tools.get(&tool.name), tool)
 }
 
-fn standing_of(rule: Option<&ToolRule>, hash: &str) -> Standing {
+/// The definition is hashed only for a tool allowed with a pin: the others' standing is
+/// their rule's.
+fn standing_of(rule: Option<&ToolRule>, tool: &Definition) -> Standing {
     match rule.map(|r| (r.mode, r.pin.as_ref())) {
         None | Some((ToolMode::Ask, _)) => Standing::Ask,
         Some((ToolMode::Off, _)) => Standing::Off,
-        Some((ToolMode::Allow, Some(pin))) if pin.hash == hash => Standing::Allowed,
+        Some((ToolMode::Allow, Some(pin))) if pin.hash == tool.hash() => Standing::Allowed,
         Some((ToolMode::Allow, _)) => Standing::Changed,
     }
 }
@@ -216,7 +229,7 @@ pub enum Decision {
 /// Decides on one call of `tool`, given the calls counted so far.
 pub fn decide(settings: &ToolSettings, tool: &Definition, usage: Usage) -> Decision {
     let rule = settings.tools.get(&tool.name);
-    let standing = standing_of(rule, &tool.pin().hash);
+    let standing = standing_of(rule, tool);
     if standing == Standing::Off {
         return Decision::Refuse(Refusal::Off);
     }
