@@ -643,10 +643,11 @@ fn item_at<T: Clone>(
 /// What a tool's row is assumed to take before it is drawn and measured (name, a line or
 /// two of description, the control).
 const TOOL_ROW_ESTIMATE: f64 = 110.0;
-/// A tool's row is heavy (its modes, limits, badges, and a changed definition's diff):
-/// about 1.3 ms to build in the release window. Drawn whole below the usual 150 rows, the key
-/// that left 138 tools of 2,004 took 155 to 166 ms to show (`cargo xtask bench`, tools). So
-/// tool lists are drawn in part from about what the view and its margins hold anyway.
+/// A tool's row is heavy (its modes, badges, and a changed definition's diff): about 1.3 ms
+/// to build in the release window while its limits form was built with it, ~0.7 ms since
+/// that form waits to be opened. Drawn whole below the usual 150 rows, the key that left 138
+/// tools of 2,004 took 155 to 166 ms to show (`cargo xtask bench`, tools). So tool lists are
+/// drawn in part from about what the view and its margins hold anyway.
 const TOOLS_DRAWN_WHOLE_BELOW: usize = 30;
 /// A resource's or template's row: name, address, a line of description.
 const RESOURCE_ROW_ESTIMATE: f64 = 80.0;
@@ -1045,7 +1046,6 @@ fn ToolItem(
         title,
         description,
         annotations,
-        input_schema,
         ..
     } = tool;
     let now_description = description.clone();
@@ -1128,16 +1128,15 @@ fn ToolItem(
                     </details>
                     {move || {
                         entry
-                            .with(|e| e.as_ref().and_then(|e| e.before.clone()))
-                            .map(|before| {
+                            .with(|e| {
+                                e.as_ref()
+                                    .and_then(|e| Some((e.before.clone()?, e.input_changes.clone())))
+                            })
+                            .map(|(before, inputs)| {
                                 let described = |d: Option<String>| {
                                     d.unwrap_or_else(|| "(no description)".into())
                                 };
                                 let description_changed = before.description != now_description;
-                                let inputs = switchboard_ipc::tools::input_changes(
-                                    &before.input_schema,
-                                    &input_schema,
-                                );
                                 let other = !description_changed && inputs.is_empty();
                                 view! {
                                     <div class="tool-changed" data-testid="tool-changed-detail">

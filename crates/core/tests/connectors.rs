@@ -778,6 +778,11 @@ async fn tool_choices_are_saved_and_a_changed_tool_is_asked_about_again() {
         ["New input “loud” (boolean)."],
         "the inputs, old against new"
     );
+    assert_eq!(
+        echo.input_changes,
+        ["New input “loud” (boolean)."],
+        "the same words, worked out for the window (which is not sent the schemas)"
+    );
     assert_eq!(standing(&connectors, "add").standing, ToolStanding::Allowed);
     connectors
         .set_tool_mode(&id, "echo", ToolMode::Allow)

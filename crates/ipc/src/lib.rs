@@ -472,15 +472,18 @@ pub struct ToolInfo {
     /// The server's hint that the tool only reads. A hint from an untrusted party:
     /// shown, never used to grant anything.
     pub read_only_hint: Option<bool>,
-    /// The JSON Schema of its arguments, as the server sent it.
-    #[serde(default)]
+    /// The JSON Schema of its arguments, as the server sent it. Kept by the core (the model
+    /// is offered it; a pin hashes it) and not sent to the window, which shows no schema: a
+    /// big server's schemas would be most of what the window reads when its page opens.
+    #[serde(default, skip_serializing)]
     pub input_schema: serde_json::Value,
     /// The server's annotations as sent (`readOnlyHint`, `destructiveHint`,
     /// `openWorldHint`, …): claims, shown as such.
     #[serde(default)]
     pub annotations: Option<serde_json::Value>,
-    /// The JSON Schema its `structuredContent` promises to match, as the server sent it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The JSON Schema its `structuredContent` promises to match, as the server sent it. Like
+    /// `input_schema`, kept by the core and not sent to the window.
+    #[serde(default, skip_serializing)]
     pub output_schema: Option<serde_json::Value>,
 }
 
@@ -759,6 +762,33 @@ impl std::error::Error for ErrorInfo {}
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_tool_reaches_the_window_without_its_schemas() {
+        let tool = ToolInfo {
+            name: "search".into(),
+            title: None,
+            description: Some("Searches".into()),
+            read_only_hint: Some(true),
+            input_schema: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+            annotations: Some(json!({"readOnlyHint": true})),
+            output_schema: Some(json!({"type": "object"})),
+        };
+        let sent = serde_json::to_value(&tool).unwrap();
+        assert_eq!(
+            sent,
+            json!({
+                "name": "search",
+                "title": null,
+                "description": "Searches",
+                "read_only_hint": true,
+                "annotations": {"readOnlyHint": true},
+            })
+        );
+        let read: ToolInfo = serde_json::from_value(sent).unwrap();
+        assert_eq!(read.input_schema, serde_json::Value::Null);
+        assert_eq!(read.output_schema, None);
+    }
 
     /// See the crate's docs: an internally tagged enum costs the window's wasm a second
     /// decoder, so those that only cross to the window are externally tagged. The three the

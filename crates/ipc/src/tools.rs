@@ -126,6 +126,10 @@ pub struct ToolEntry {
     pub limits: Limits,
     /// When Changed: the definition that was allowed, to compare with today's.
     pub before: Option<Pin>,
+    /// When Changed: how its inputs changed since ([`input_changes`]), in words. Worked out
+    /// by the core, which keeps the tools' schemas (the window is not sent them).
+    #[serde(default)]
+    pub input_changes: Vec<String>,
     /// Calls that ran today, beside the daily limit.
     #[serde(default)]
     pub used_today: u32,

@@ -330,6 +330,15 @@ pub fn entries(
         .map(|tool| {
             let rule = settings.tools.get(&tool.name);
             let standing = standing(settings, tool);
+            let before = (standing == Standing::Changed)
+                .then(|| rule.and_then(|r| r.pin.clone()))
+                .flatten();
+            let input_changes = before
+                .as_ref()
+                .map(|pin| {
+                    switchboard_ipc::tools::input_changes(&pin.input_schema, &tool.input_schema)
+                })
+                .unwrap_or_default();
             ToolEntry {
                 name: tool.name.clone(),
                 standing: match standing {
@@ -340,9 +349,8 @@ pub fn entries(
                 },
                 is_new: is_new(settings, &tool.name),
                 limits: rule.map(|r| r.limits).unwrap_or_default(),
-                before: (standing == Standing::Changed)
-                    .then(|| rule.and_then(|r| r.pin.clone()))
-                    .flatten(),
+                before,
+                input_changes,
                 used_today: 0,
             }
         })
