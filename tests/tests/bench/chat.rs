@@ -214,7 +214,16 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
             continue;
         }
         tab.open.push(ms(&r["open"]));
-        for key in r["keys"].as_array().expect("keys") {
+        for (key, typed) in r["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .zip(TAB_QUERY.chars())
+        {
+            // As in the tools part: each key's own timeline, on request.
+            if std::env::var_os("SWITCHBOARD_BENCH_KEYS").is_some() {
+                eprintln!("{name} resources round {round} key {typed:?}: {key}");
+            }
             tab.keys.push(ms(&key["ms"]));
             tab.work.push(ms(&key["work"]));
         }
