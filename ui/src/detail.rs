@@ -646,8 +646,8 @@ const TOOL_ROW_ESTIMATE: f64 = 110.0;
 /// A tool's row is heavy (its modes, badges, and a changed definition's diff): about 1.3 ms
 /// to build in the release window while its limits form was built with it, ~0.7 ms since
 /// that form waits to be opened. Drawn whole below 150 rows (the limit for all lists then),
-/// the key that left 138 tools of 2,004 took 155 to 166 ms to show (`cargo xtask bench`, tools). So tool lists are
-/// drawn in part from about what the view and its margins hold anyway.
+/// the key that left 138 tools of 2,004 took 155 to 166 ms to show (`cargo xtask bench`,
+/// tools). So tool lists are drawn in part from about what the view and its margins hold.
 const TOOLS_DRAWN_WHOLE_BELOW: usize = 30;
 /// A resource's or template's row: name, address, a line of description.
 const RESOURCE_ROW_ESTIMATE: f64 = 80.0;

@@ -868,10 +868,11 @@ impl Connectors {
         {
             let state = self.inner.lock();
             let live = state.get(id)?;
+            let definitions = live.definitions();
             let names: std::collections::BTreeSet<String> =
-                live.definitions().into_iter().map(|d| d.name).collect();
+                definitions.iter().map(|d| d.name.clone()).collect();
             if live.catalog.is_none() || live.record.tools.seen.as_ref() == Some(&names) {
-                return Ok(live.tools_with(&live.definitions()));
+                return Ok(live.tools_with(&definitions));
             }
         }
         self.change_tools(id, |settings, definitions| {

@@ -109,6 +109,31 @@ pub(super) async fn in_page(app: &Session, name: &str, args: Value) -> Value {
     outcome(app, name).await
 }
 
+/// A round's keys, typed from `query` (`typeKey` in `in_page.js`): each key's time to the
+/// frame that shows it onto `keys`, its work onto `work`. With `SWITCHBOARD_BENCH_KEYS` set,
+/// each key's whole timeline is printed after `label`, to find where a slow one goes.
+pub(super) fn typed_keys(
+    round: &Value,
+    query: &str,
+    label: &str,
+    keys: &mut Vec<f64>,
+    work: &mut Vec<f64>,
+) {
+    let print = std::env::var_os("SWITCHBOARD_BENCH_KEYS").is_some();
+    for (key, typed) in round["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .zip(query.chars())
+    {
+        if print {
+            eprintln!("{label} key {typed:?}: {key}");
+        }
+        keys.push(ms(&key["ms"]));
+        work.push(ms(&key["work"]));
+    }
+}
+
 pub(super) fn ms(value: &Value) -> f64 {
     value.as_f64().unwrap_or(f64::NAN)
 }
@@ -214,19 +239,13 @@ async fn menu(name: &str, server: &kit::PythonMcp, min_rows: u64) -> Menu {
             continue;
         }
         tab.open.push(ms(&r["open"]));
-        for (key, typed) in r["keys"]
-            .as_array()
-            .expect("keys")
-            .iter()
-            .zip(TAB_QUERY.chars())
-        {
-            // As in the tools part: each key's own timeline, on request.
-            if std::env::var_os("SWITCHBOARD_BENCH_KEYS").is_some() {
-                eprintln!("{name} resources round {round} key {typed:?}: {key}");
-            }
-            tab.keys.push(ms(&key["ms"]));
-            tab.work.push(ms(&key["work"]));
-        }
+        typed_keys(
+            &r,
+            TAB_QUERY,
+            &format!("{name} resources round {round}"),
+            &mut tab.keys,
+            &mut tab.work,
+        );
         tab.in_page = r["itemsInPage"].as_u64().unwrap_or(0);
         tab.matched = r["matched"].as_u64().unwrap_or(0);
     }

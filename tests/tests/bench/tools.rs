@@ -10,7 +10,7 @@ use switchboard_testkit::desktop::Desktop;
 use switchboard_testkit::webdriver::tid;
 use switchboard_testkit::{ModelReply, ModelServer};
 
-use super::chat::{add_by_address, add_provider, in_page, ms, new_chat};
+use super::chat::{add_by_address, add_provider, in_page, ms, new_chat, typed_keys};
 use super::{median, ratio_line, worst};
 
 /// Tools of the big server.
@@ -62,19 +62,13 @@ async fn measure(name: &str, server: &kit::PythonMcp, tools: usize, tool: &str) 
         numbers.open.push(ms(&r["open"]));
         numbers.in_page = r["itemsInPage"].as_u64().unwrap_or(0);
         numbers.matched = r["matched"].as_u64().unwrap_or(0);
-        for (key, typed) in r["keys"]
-            .as_array()
-            .expect("keys")
-            .iter()
-            .zip(QUERY.chars())
-        {
-            // Each key's own timeline, to find where a slow one spends its time.
-            if std::env::var_os("SWITCHBOARD_BENCH_KEYS").is_some() {
-                eprintln!("{name} round {round} key {typed:?}: {key}");
-            }
-            numbers.keys.push(ms(&key["ms"]));
-            numbers.work.push(ms(&key["work"]));
-        }
+        typed_keys(
+            &r,
+            QUERY,
+            &format!("{name} round {round}"),
+            &mut numbers.keys,
+            &mut numbers.work,
+        );
         numbers.flips.extend(
             r["flips"]
                 .as_array()
