@@ -40,6 +40,10 @@ use switchboard_ipc::{EditConnectorRequest, ResourceUpdated, ServerMessages};
 /// registered by the shell), where the browser sends a sign-in back to.
 pub const APP_SCHEME: &str = "io.switchboard.desktop";
 
+/// The most a connector's long-lived task (following its lists, watching its connection,
+/// passing on resource updates) may hold inline, in bytes. Checked in debug builds.
+const LONG_TASK_MAX: usize = 4096;
+
 /// Where the browser sends one connector's sign-in back to:
 /// `io.switchboard.desktop:/oauth/callback/<connector>` (see [`crate::redirect`]).
 pub fn app_redirect_uri(connector: &ConnectorId) -> String {
@@ -1673,7 +1677,9 @@ impl Inner {
             let Some(live_session) = session.upgrade() else {
                 return;
             };
-            let listed = live_session.catalog().await;
+            // Boxed: listing joins four paginated requests, and its state machine is ~85 KB.
+            // Inline, every connector's idle watcher would hold that much for its lifetime.
+            let listed = Box::pin(live_session.catalog()).await;
             drop(live_session);
             match listed {
                 Ok(catalog) => {
@@ -1854,13 +1860,11 @@ impl Inner {
                     Arc::downgrade(&session),
                     session.list_changes(),
                 );
-                live.follower = Some(self.runtime.spawn(follower).abort_handle());
                 let watcher = Arc::clone(self).watch_connection(
                     id.clone(),
                     generation,
                     Arc::downgrade(&session),
                 );
-                live.watcher = Some(self.runtime.spawn(watcher).abort_handle());
                 let mut updates = session.resource_updates();
                 let events = self.events.clone();
                 let connector_id = id.clone();
@@ -1879,7 +1883,22 @@ impl Inner {
                         }
                     }
                 };
+                // These three live as long as the connection, one set for each connector:
+                // anything large they keep across an await is kept that long, times every
+                // connector (the catalog's listing once made each follower 85 KB).
+                debug_assert!(
+                    [
+                        std::mem::size_of_val(&follower),
+                        std::mem::size_of_val(&watcher),
+                        std::mem::size_of_val(&forward),
+                    ]
+                    .into_iter()
+                    .all(|size| size <= LONG_TASK_MAX),
+                    "a connector's long-lived task keeps a large future inline: box it"
+                );
                 live.updates = Some(self.runtime.spawn(forward).abort_handle());
+                live.follower = Some(self.runtime.spawn(follower).abort_handle());
+                live.watcher = Some(self.runtime.spawn(watcher).abort_handle());
                 live.session = Some(session);
                 live.failures = 0;
             }
