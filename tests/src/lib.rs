@@ -13,6 +13,7 @@
 //! | [`PythonMcp`] | `tests/fixtures/python_server.py` on PyPI `mcp` 2.3.0 (both protocol eras; optionally requiring sign-in) | `<tools>/venv` |
 //! | [`Garbage`] | in-process HTTP servers that answer wrongly, or never, or refuse | nothing |
 //! | [`FaultProxy`] | in-process proxy in front of any of these that misbehaves on command: a forgotten session, 401, HTML, garbage, a huge answer, a stall, a delay, a cut stream, a flood of notifications, the network gone and back | nothing |
+//! | [`Distance`] | in-process TCP proxy that delays every byte each way, as a server far away: for benchmarks of what the network's delay hides or shows | nothing |
 //! | [`Hostile`] | an in-process HTTP server whose every answer the test sets, recording every request: the attacker's server (lying sign-in metadata, redirects elsewhere) | nothing |
 //! | [`SelfSignedTls`] | HTTPS with a freshly made self-signed certificate | `openssl`, `python3` |
 //! | [`ModelServer`] | in-process fake of the Anthropic Messages and OpenAI Chat Completions APIs: scripted replies streamed as the real ones, errors, cuts, holds; [`model_sdk`] checks it with the official SDKs | nothing (the SDK check: `<tools>/node`) |
@@ -37,6 +38,7 @@
 //! ```
 
 pub mod desktop;
+mod distance;
 mod everything;
 mod fault;
 mod garbage;
@@ -50,6 +52,7 @@ mod python;
 mod tls;
 pub mod webdriver;
 
+pub use distance::Distance;
 pub use everything::{
     EVERYTHING_CONDITIONAL_TOOL_NAMES, EVERYTHING_PACKAGE, EVERYTHING_PROMPT_NAMES,
     EVERYTHING_PROMPTS, EVERYTHING_PROTOCOL_VERSION, EVERYTHING_RESOURCE_PAGE_SIZE,

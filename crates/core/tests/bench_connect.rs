@@ -9,7 +9,7 @@
 mod support;
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_core::session::Era;
 use switchboard_core::{Session, Timeouts};
@@ -19,6 +19,12 @@ const ROUNDS: usize = 30;
 /// Saved connectors at start, against one.
 const MANY: usize = 50;
 const START_ROUNDS: usize = 5;
+/// Server processes behind the far connectors: a person's 50 connectors are on many
+/// computers, not one Node process.
+const FAR_SERVERS: usize = 5;
+/// The network's delay each way, in ms: a server in the same region, and one across a
+/// continent.
+const FAR_ONE_WAY_MS: [u64; 2] = [10, 40];
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -90,9 +96,11 @@ fn main() {
         min_remembered / min_theirs
     );
     let (mut one, mut many, mut many_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let one_saved = runtime.block_on(saved(&addresses(server.url(), 1)));
+    let many_saved = runtime.block_on(saved(&addresses(server.url(), MANY)));
     for _ in 0..START_ROUNDS {
-        one.push(runtime.block_on(start_with(&server, 1)).0);
-        let (wall, cpu) = runtime.block_on(start_with(&server, MANY));
+        one.push(runtime.block_on(start(&one_saved)).0);
+        let (wall, cpu) = runtime.block_on(start(&many_saved));
         many.push(wall);
         many_cpu.push(cpu);
     }
@@ -126,6 +134,59 @@ fn main() {
     println!(
         "  of which building an HTTP client (one or more a connect): {client_wall:.2} ms, CPU {client_cpu:.1} ms"
     );
+    far_away(&runtime);
+}
+
+/// A person's connectors are servers elsewhere, each behind the network's delay and with a
+/// computer of its own. Here every connector's server is [`FAR_SERVERS`] server processes
+/// on this computer, behind a [`kit::Distance`] each: what the start costs when the wait is
+/// the network's, as it is away from a test machine.
+fn far_away(runtime: &tokio::runtime::Runtime) {
+    let servers: Vec<kit::Everything> =
+        (0..FAR_SERVERS).map(|_| kit::Everything::start()).collect();
+    println!(
+        "start-up with saved connectors on servers far away ({FAR_SERVERS} server processes, connectors spread over them; {START_ROUNDS} rounds):"
+    );
+    for one_way in FAR_ONE_WAY_MS {
+        let far: Vec<kit::Distance> = servers
+            .iter()
+            .map(|server| kit::Distance::start(server.addr(), Duration::from_millis(one_way)))
+            .collect();
+        let spread = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| far[i % far.len()].url(&format!("/mcp?c={i}")))
+                .collect()
+        };
+        let one_saved = runtime.block_on(saved(&spread(1)));
+        let many_saved = runtime.block_on(saved(&spread(MANY)));
+        let servers_cpu = || -> f64 {
+            servers
+                .iter()
+                .map(|server| cpu_ms_of(&server.pid().to_string()))
+                .sum()
+        };
+        let (mut one, mut many, mut many_cpu, mut their_cpu) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..START_ROUNDS {
+            one.push(runtime.block_on(start(&one_saved)).0);
+            let before = servers_cpu();
+            let (wall, cpu) = runtime.block_on(start(&many_saved));
+            their_cpu.push(servers_cpu() - before);
+            many.push(wall);
+            many_cpu.push(cpu);
+        }
+        let (one, many) = (median(&mut one), median(&mut many));
+        let (many_cpu, their_cpu) = (median(&mut many_cpu), median(&mut their_cpu));
+        println!(
+            "  {} ms away (each way {one_way} ms): 1 connector median {one:7.2} ms   {MANY} connectors median {many:7.2} ms   ratio to one {:.2} (goal: at most 2)",
+            2 * one_way,
+            many / one,
+        );
+        println!(
+            "    CPU time for the {MANY}, on this computer's {} cores: ours {many_cpu:.0} ms, the server processes' {their_cpu:.0} ms (elsewhere, away from a test machine)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
 }
 
 /// The official TypeScript SDK doing the same (`fixtures/sdk_list_all.cjs`): `rounds` times,
@@ -154,27 +215,29 @@ fn sdk(url: &str, rounds: usize, clients: usize) -> Vec<f64> {
     times
 }
 
-/// Starts the registry with `n` saved connectors to `server` and waits for each to be
-/// connected with its catalog listed; returns the milliseconds that took, and the CPU time
-/// this process (Switchboard's side) spent meanwhile.
-async fn start_with(server: &kit::Everything, n: usize) -> (f64, f64) {
+/// Saves a connector to each of `urls` (connecting each once, as adding does) in a settings
+/// file of its own.
+async fn saved(urls: &[String]) -> tempfile::TempDir {
     use switchboard_ipc::ConnectorState;
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("settings.json");
-    {
-        let connectors = support::open(&path);
-        for i in 0..n {
-            let id = support::add(&connectors, &format!("{}?c={i}", server.url()), None)
-                .await
-                .id;
-            assert_eq!(
-                support::settled(&connectors, &id).await.state,
-                ConnectorState::Connected
-            );
-        }
+    let connectors = support::open(&dir.path().join("settings.json"));
+    for url in urls {
+        let id = support::add(&connectors, url, None).await.id;
+        assert_eq!(
+            support::settled(&connectors, &id).await.state,
+            ConnectorState::Connected
+        );
     }
+    dir
+}
+
+/// Starts the registry with the connectors saved in `dir` and waits for each to be
+/// connected with its catalog listed; returns the milliseconds that took, and the CPU time
+/// this process (Switchboard's side) spent meanwhile.
+async fn start(dir: &tempfile::TempDir) -> (f64, f64) {
+    use switchboard_ipc::ConnectorState;
     let (started, cpu) = (Instant::now(), cpu_ms());
-    let connectors = support::open(&path);
+    let connectors = support::open(&dir.path().join("settings.json"));
     connectors.start();
     for summary in connectors.list() {
         let state = support::settled(&connectors, &summary.id).await.state;
@@ -183,10 +246,20 @@ async fn start_with(server: &kit::Everything, n: usize) -> (f64, f64) {
     (started.elapsed().as_secs_f64() * 1000.0, cpu_ms() - cpu)
 }
 
+/// Each of `n` connectors on its own address of `server`.
+fn addresses(server: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{server}?c={i}")).collect()
+}
+
 /// User and system CPU time of this process so far, in ms (`/proc/self/stat`, in the
 /// kernel's 100 Hz ticks: 10 ms steps).
 fn cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    cpu_ms_of("self")
+}
+
+/// The same for process `pid` (a number, or `self`).
+fn cpu_ms_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
