@@ -611,6 +611,65 @@ async fn self_signed_tls_is_refused_unless_trusted() {
     assert_eq!(response.text().await.expect("a body"), TLS_BODY);
 }
 
+// ---- Distance ---------------------------------------------------------------
+
+#[tokio::test]
+async fn distance_passes_bytes_unchanged_each_way_later_and_passes_the_close_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An echo server on this computer, behind 50 ms each way.
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let upstream = echo.local_addr().expect("its address");
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = echo.accept().await.expect("the proxy connects");
+        let mut buffer = [0; 1024];
+        loop {
+            let n = socket.read(&mut buffer).await.expect("reads");
+            if n == 0 {
+                let _ = closed_tx.send(());
+                return;
+            }
+            socket.write_all(&buffer[..n]).await.expect("writes");
+        }
+    });
+    let one_way = Duration::from_millis(50);
+    let far = Distance::start(upstream, one_way);
+    let address: SocketAddr = far
+        .url("")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("host:port");
+
+    let started = Instant::now();
+    let mut near = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let message: Vec<u8> = (0..=255).collect();
+    near.write_all(&message).await.expect("sends");
+    let mut back = vec![0; message.len()];
+    near.read_exact(&mut back)
+        .await
+        .expect("the echo comes back");
+    assert_eq!(back, message, "every byte unchanged, in order");
+    // The handshake's round trip, then the bytes there and back: never sooner.
+    assert!(started.elapsed() >= one_way * 4, "{:?}", started.elapsed());
+
+    let again = Instant::now();
+    near.write_all(b"again").await.expect("sends");
+    let mut back = [0; 5];
+    near.read_exact(&mut back)
+        .await
+        .expect("the echo comes back");
+    assert_eq!(&back, b"again");
+    assert!(again.elapsed() >= one_way * 2, "{:?}", again.elapsed());
+
+    // This side closes; the server sees the end.
+    near.shutdown().await.expect("closes");
+    closed_rx.await.expect("the server saw the connection end");
+}
+
 // ---- cleanup ----------------------------------------------------------------
 
 #[test]
