@@ -25,6 +25,8 @@ const FAR_SERVERS: usize = 5;
 /// The network's delay each way, in ms: a server in the same region, and one across a
 /// continent.
 const FAR_ONE_WAY_MS: [u64; 2] = [10, 40];
+/// Rounds of one connect and list, far away.
+const FAR_ROUNDS: usize = 10;
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -40,31 +42,8 @@ fn main() {
 
     // A first connect (the server's protocol probed for), and a connect as every later one
     // of a saved connector (its protocol remembered: no probe).
-    let mut listed = (0, 0, 0, 0);
-    let mut rounds = |era: Option<Era>| {
-        runtime.block_on(async {
-            let mut times = Vec::new();
-            for _ in 0..ROUNDS {
-                let started = Instant::now();
-                let client = switchboard_core::web::client(Default::default()).expect("client");
-                let session = Session::connect_with(server.url(), Timeouts::default(), client, era)
-                    .await
-                    .expect("connects");
-                let catalog = session.catalog().await.expect("lists");
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-                listed = (
-                    catalog.tools.len(),
-                    catalog.resources.len(),
-                    catalog.resource_templates.len(),
-                    catalog.prompts.len(),
-                );
-                session.close().await;
-            }
-            times
-        })
-    };
-    let mut ours = rounds(None);
-    let mut remembered = rounds(Some(Era::Sessions));
+    let (mut ours, listed) = connect_and_list(&runtime, server.url(), None, ROUNDS);
+    let (mut remembered, _) = connect_and_list(&runtime, server.url(), Some(Era::Sessions), ROUNDS);
 
     let mut theirs = sdk(server.url(), ROUNDS, 1);
 
@@ -137,6 +116,36 @@ fn main() {
     far_away(&runtime);
 }
 
+/// Connects to `url` and lists everything, `rounds` times, each with a client of its own;
+/// the milliseconds of each round, and how many tools, resources, templates and prompts.
+fn connect_and_list(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    era: Option<Era>,
+    rounds: usize,
+) -> (Vec<f64>, (usize, usize, usize, usize)) {
+    runtime.block_on(async {
+        let (mut times, mut listed) = (Vec::new(), (0, 0, 0, 0));
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let client = switchboard_core::web::client(Default::default()).expect("client");
+            let session = Session::connect_with(url, Timeouts::default(), client, era)
+                .await
+                .expect("connects");
+            let catalog = session.catalog().await.expect("lists");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            listed = (
+                catalog.tools.len(),
+                catalog.resources.len(),
+                catalog.resource_templates.len(),
+                catalog.prompts.len(),
+            );
+            session.close().await;
+        }
+        (times, listed)
+    })
+}
+
 /// A person's connectors are servers elsewhere, each behind the network's delay and with a
 /// computer of its own. Here every connector's server is [`FAR_SERVERS`] server processes
 /// on this computer, behind a [`kit::Distance`] each: what the start costs when the wait is
@@ -145,7 +154,7 @@ fn far_away(runtime: &tokio::runtime::Runtime) {
     let servers: Vec<kit::Everything> =
         (0..FAR_SERVERS).map(|_| kit::Everything::start()).collect();
     println!(
-        "start-up with saved connectors on servers far away ({FAR_SERVERS} server processes, connectors spread over them; {START_ROUNDS} rounds):"
+        "servers far away ({FAR_SERVERS} server processes; the connectors of a start spread over them, {START_ROUNDS} rounds):"
     );
     for one_way in FAR_ONE_WAY_MS {
         let far: Vec<kit::Distance> = servers
@@ -157,6 +166,21 @@ fn far_away(runtime: &tokio::runtime::Runtime) {
                 .map(|i| far[i % far.len()].url(&format!("/mcp?c={i}")))
                 .collect()
         };
+        let (mut ours, _) = connect_and_list(runtime, &spread(1)[0], None, FAR_ROUNDS);
+        let (mut remembered, _) =
+            connect_and_list(runtime, &spread(1)[0], Some(Era::Sessions), FAR_ROUNDS);
+        let mut theirs = sdk(&spread(1)[0], FAR_ROUNDS, 1);
+        let (ours, remembered, theirs) = (
+            median(&mut ours),
+            median(&mut remembered),
+            median(&mut theirs),
+        );
+        println!(
+            "  {} ms away (each way {one_way} ms): connect + list everything, {FAR_ROUNDS} rounds: first connect median {ours:7.2} ms, era remembered {remembered:7.2} ms; TypeScript SDK {theirs:7.2} ms; ratio (ours / SDK) {:.2}, era remembered {:.2}",
+            2 * one_way,
+            ours / theirs,
+            remembered / theirs
+        );
         let one_saved = runtime.block_on(saved(&spread(1)));
         let many_saved = runtime.block_on(saved(&spread(MANY)));
         let servers_cpu = || -> f64 {
@@ -178,8 +202,7 @@ fn far_away(runtime: &tokio::runtime::Runtime) {
         let (one, many) = (median(&mut one), median(&mut many));
         let (many_cpu, their_cpu) = (median(&mut many_cpu), median(&mut their_cpu));
         println!(
-            "  {} ms away (each way {one_way} ms): 1 connector median {one:7.2} ms   {MANY} connectors median {many:7.2} ms   ratio to one {:.2} (goal: at most 2)",
-            2 * one_way,
+            "    start with saved connectors: 1 connector median {one:7.2} ms   {MANY} connectors median {many:7.2} ms   ratio to one {:.2} (goal: at most 2)",
             many / one,
         );
         println!(
