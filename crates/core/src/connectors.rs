@@ -40,8 +40,8 @@ use switchboard_ipc::{EditConnectorRequest, ResourceUpdated, ServerMessages};
 /// registered by the shell), where the browser sends a sign-in back to.
 pub const APP_SCHEME: &str = "io.switchboard.desktop";
 
-/// The most a connector's long-lived task (following its lists, watching its connection,
-/// passing on resource updates) may hold inline, in bytes. Checked in debug builds.
+/// The most a connector's long-lived task may hold inline, in bytes (see
+/// `Inner::spawn_for_connection`).
 const LONG_TASK_MAX: usize = 4096;
 
 /// Where the browser sends one connector's sign-in back to:
@@ -1612,6 +1612,23 @@ impl Inner {
     /// Refreshes a connected connector's OAuth tokens ahead of their expiry, so a chat
     /// never waits on a refresh and a withdrawn sign-in shows as "Sign in again" at once
     /// rather than at the next use.
+    /// Spawns one of a connector's tasks that live as long as its connection (following its
+    /// lists, watching the connection, passing on resource updates, refreshing its sign-in).
+    /// There is a set for each connector, so whatever such a task keeps across an await is
+    /// kept that long, times every connector: debug builds check that it stays small (the
+    /// catalog's listing, inline, once made each follower 85 KB).
+    fn spawn_for_connection<F>(&self, task: F) -> tokio::task::AbortHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        debug_assert!(
+            std::mem::size_of_val(&task) <= LONG_TASK_MAX,
+            "a connector's long-lived task keeps {} bytes inline: box what it awaits",
+            std::mem::size_of_val(&task)
+        );
+        self.runtime.spawn(task).abort_handle()
+    }
+
     async fn keep_fresh(self: Arc<Self>, id: ConnectorId, generation: u64, oauth: OAuth) {
         use rmcp::transport::CredentialStore;
         loop {
@@ -1678,7 +1695,7 @@ impl Inner {
                 return;
             };
             // Boxed: listing joins four paginated requests, and its state machine is ~85 KB.
-            // Inline, every connector's idle watcher would hold that much for its lifetime.
+            // Inline, every connector's idle follower would hold that much for its lifetime.
             let listed = Box::pin(live_session.catalog()).await;
             drop(live_session);
             match listed {
@@ -1834,7 +1851,7 @@ impl Inner {
             }) => {
                 if let Some(oauth) = oauth {
                     let refresher = Arc::clone(self).keep_fresh(id.clone(), generation, oauth);
-                    live.refresher = Some(self.runtime.spawn(refresher).abort_handle());
+                    live.refresher = Some(self.spawn_for_connection(refresher));
                 }
                 let server = session.server().clone();
                 if !live.record.name_is_custom
@@ -1883,22 +1900,9 @@ impl Inner {
                         }
                     }
                 };
-                // These three live as long as the connection, one set for each connector:
-                // anything large they keep across an await is kept that long, times every
-                // connector (the catalog's listing once made each follower 85 KB).
-                debug_assert!(
-                    [
-                        std::mem::size_of_val(&follower),
-                        std::mem::size_of_val(&watcher),
-                        std::mem::size_of_val(&forward),
-                    ]
-                    .into_iter()
-                    .all(|size| size <= LONG_TASK_MAX),
-                    "a connector's long-lived task keeps a large future inline: box it"
-                );
-                live.updates = Some(self.runtime.spawn(forward).abort_handle());
-                live.follower = Some(self.runtime.spawn(follower).abort_handle());
-                live.watcher = Some(self.runtime.spawn(watcher).abort_handle());
+                live.updates = Some(self.spawn_for_connection(forward));
+                live.follower = Some(self.spawn_for_connection(follower));
+                live.watcher = Some(self.spawn_for_connection(watcher));
                 live.session = Some(session);
                 live.failures = 0;
             }
