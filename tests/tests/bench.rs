@@ -8,10 +8,13 @@
 //! Parts can be run alone by naming them after `--` (or in `$SWITCHBOARD_BENCH`, comma
 //! separated): `startup` (the first two, which need the blank window), `menu`, `stream`,
 //! `memory`, or `chat` for the last three; `tools` for a connector with 2,000 tools
-//! ([`tools`]). Without names, everything runs.
+//! ([`tools`]); `many` for the app started with 50 connectors on servers far away
+//! ([`many`]). Without names, everything runs.
 
 #[path = "bench/chat.rs"]
 mod chat;
+#[path = "bench/many.rs"]
+mod many;
 #[path = "bench/tools.rs"]
 mod tools;
 
@@ -190,15 +193,17 @@ fn parts_asked() -> Vec<String> {
 
 fn main() {
     let asked = parts_asked();
-    let known = ["startup", "chat", "menu", "stream", "memory", "tools"];
+    let known = [
+        "startup", "chat", "menu", "stream", "memory", "tools", "many",
+    ];
     if let Some(unknown) = asked.iter().find(|p| !known.contains(&p.as_str())) {
         panic!("no bench part {unknown:?}; the parts are {known:?}");
     }
     let wants = |part: &str| {
         asked.is_empty()
-            || asked
-                .iter()
-                .any(|p| p == part || (p == "chat" && !matches!(part, "startup" | "tools")))
+            || asked.iter().any(|p| {
+                p == part || (p == "chat" && !matches!(part, "startup" | "tools" | "many"))
+            })
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -219,6 +224,9 @@ fn main() {
     }
     if wants("tools") {
         report.extend(runtime.block_on(tools::run()));
+    }
+    if wants("many") {
+        report.extend(runtime.block_on(many::run()));
     }
     for line in report {
         println!("{line}");

@@ -147,12 +147,14 @@ fn connect_and_list(
 }
 
 /// A person's connectors are servers elsewhere, each behind the network's delay and with a
-/// computer of its own. Here every connector's server is [`FAR_SERVERS`] server processes
-/// on this computer, behind a [`kit::Distance`] each: what the start costs when the wait is
-/// the network's, as it is away from a test machine.
+/// computer of its own. Here they are [`FAR_SERVERS`] server processes on this computer,
+/// behind a [`kit::Distance`] each, and yielding the CPU to ours
+/// ([`kit::Everything::yield_cpu`]): what the start costs when the wait is the network's, as
+/// it is away from a test machine.
 fn far_away(runtime: &tokio::runtime::Runtime) {
     let servers: Vec<kit::Everything> =
         (0..FAR_SERVERS).map(|_| kit::Everything::start()).collect();
+    servers.iter().for_each(kit::Everything::yield_cpu);
     println!(
         "servers far away ({FAR_SERVERS} server processes; the connectors of a start spread over them, {START_ROUNDS} rounds):"
     );
