@@ -1033,6 +1033,12 @@ async fn an_api_key_is_entered_in_the_app_kept_in_the_keyring_and_a_wrong_one_is
 
     let answers = assert_no_secret_leaked(&desktop, &app, &[KEY, WRONG]).await;
     assert!(answers >= 4, "{answers} answers searched");
+    // Nor is the server's own text in the log: its instructions came in its `initialize`
+    // answer at each of the connects above (src-tauri/log.rs).
+    assert!(
+        !desktop.app_log().contains(kit::PYTHON_INSTRUCTIONS),
+        "the server's instructions were copied into the app's log"
+    );
     app.quit().await;
 }
 
