@@ -24,7 +24,8 @@ const ROTATE_AT: u64 = 5 * 1024 * 1024;
 /// everything a server sends, each notification whole (its log messages, its progress, any
 /// text it likes, at any rate and length) and its whole `initialize` answer with its
 /// instructions. That is a server's text on the person's disk, unchecked: 10,345 of the
-/// 11,055 lines (3.7 of 3.8 MB) the apps of one run of the end-to-end tests wrote.
+/// 11,055 lines (3.7 of 3.8 MB) the apps wrote in one run of the end-to-end tests and one
+/// of the `many` bench.
 /// `RUST_LOG=info` brings them back for a developer who wants them.
 const DEFAULT_DETAIL: &str = "info,rmcp=warn";
 
