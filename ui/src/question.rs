@@ -389,35 +389,40 @@ fn FieldView(field: Field, values: RwSignal<Map<String, Value>>, first: bool) ->
             minimum,
             maximum,
             ..
-        } => view! {
-            <input
-                class="input"
-                type="number"
-                id=dom_id.clone()
-                node_ref=focus
-                step=if integer { "1" } else { "any" }
-                min=minimum.map(|m| m.to_string())
-                max=maximum.map(|m| m.to_string())
-                aria-required=required.then_some("true")
-                aria-describedby=described
-                prop:value=move || current().map(|v| v.to_string()).unwrap_or_default()
-                on:input=move |ev| {
-                    let text = event_target_value(&ev);
-                    // What is not a number is sent as typed, and the core names the field.
-                    let value = match text.trim() {
-                        "" => None,
-                        t => Some(
-                            t.parse::<i64>()
-                                .map(Value::from)
-                                .or_else(|_| t.parse::<f64>().map(Value::from))
-                                .unwrap_or_else(|_| Value::from(t)),
-                        ),
-                    };
-                    set(value);
-                }
-            />
+        } => {
+            // Written once, so what is typed stays as typed: written back after each key
+            // (a number read from "7." is shown as "7.0"), typing "7.5" sent 57.
+            let shown = current().map(|v| v.to_string()).unwrap_or_default();
+            view! {
+                <input
+                    class="input"
+                    type="number"
+                    id=dom_id.clone()
+                    node_ref=focus
+                    step=if integer { "1" } else { "any" }
+                    min=minimum.map(|m| m.to_string())
+                    max=maximum.map(|m| m.to_string())
+                    aria-required=required.then_some("true")
+                    aria-describedby=described
+                    prop:value=shown
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        // What is not a number is sent as typed, and the core names the field.
+                        let value = match text.trim() {
+                            "" => None,
+                            t => Some(
+                                t.parse::<i64>()
+                                    .map(Value::from)
+                                    .or_else(|_| t.parse::<f64>().map(Value::from))
+                                    .unwrap_or_else(|_| Value::from(t)),
+                            ),
+                        };
+                        set(value);
+                    }
+                />
+            }
+            .into_any()
         }
-        .into_any(),
         Input::Choice { options, default } => {
             let blank = default.is_none();
             view! {

@@ -133,6 +133,16 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
         app.property(&first_line, "value").await.expect("value"),
         json!("It was a dark and stormy night.")
     );
+    let integer = app
+        .wait_for(&format!(
+            "{}[data-name=\"integer\"] input",
+            tid("question-field")
+        ))
+        .await;
+    assert_eq!(
+        app.property(&integer, "value").await.expect("value"),
+        json!("42")
+    );
     desktop.screenshot("02-form");
     assert_eq!(sideways(&app).await, json!(0));
 
@@ -147,6 +157,16 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
     .await;
     desktop.screenshot("03-wrong-email");
     fill(&app, "email", "ada@example.com").await;
+    // A decimal is read as a number (the core then names what is wrong with it).
+    fill(&app, "integer", "7.5").await;
+    let send_button = app.wait_for(&tid("question-send")).await;
+    app.click(&send_button).await.expect("Send");
+    app.wait_until(&tid("action-error"), |t| {
+        t.contains("“Integer” must be a whole number.")
+    })
+    .await;
+    fill(&app, "integer", "7").await;
+    fill(&app, "number", "2.75").await;
     let agree = app
         .wait_for(&format!(
             "{}[data-name=\"check\"] input",
@@ -164,7 +184,8 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
         "- Name: Ada Lovelace",
         "- Agreed to terms: true",
         "- Email: ada@example.com",
-        "- Favorite Integer: 42",
+        "- Favorite Integer: 7",
+        "- Favorite Number: 2.75",
     ] {
         assert!(read.contains(line), "{line} in {read}");
     }
