@@ -6,7 +6,7 @@ use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::tools::ActivityEntry;
 
 use crate::chat::use_chat_state;
-use crate::components::{ActionError, Spinner, one_decimal, run_action};
+use crate::components::{ActionError, Spinner, keyed, one_decimal, run_action};
 use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
@@ -129,13 +129,11 @@ pub fn ActivityPage() -> impl IntoView {
                 .into_any(),
                 Some(Ok(_)) => view! {
                     <ul class="activity-list" data-testid="activity-list">
-                        <For
-                            each=shown
-                            key=|e| e.id
-                            let:entry
-                        >
-                            <ActivityRow entry open_conversation />
-                        </For>
+                        {keyed(
+                            shown,
+                            |e| e.id,
+                            move |entry| view! { <ActivityRow entry open_conversation /> }.into_any(),
+                        )}
                     </ul>
                 }
                 .into_any(),

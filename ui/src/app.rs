@@ -10,7 +10,7 @@ use switchboard_ipc::{ConnectorId, ConnectorSummary, ErrorInfo, Notice, NoticeLe
 use crate::add_dialog::EditDialog;
 use crate::chat::{ChatPage, ChatState};
 use crate::chats_nav::ChatsNav;
-use crate::components::{ActionError, Details, Icon};
+use crate::components::{ActionError, Details, Icon, keyed};
 use crate::connectors::ConnectorsPage;
 use crate::detail::DetailPage;
 use crate::models::ModelsPage;
@@ -138,9 +138,11 @@ fn NoticeArea() -> impl IntoView {
     let state = use_app_state();
     view! {
         <div class="notices">
-            <For each=move || state.notices.get() key=|shown| shown.key let:shown>
-                <NoticeBanner shown />
-            </For>
+            {keyed(
+                move || state.notices.get(),
+                |shown| shown.key,
+                |shown| view! { <NoticeBanner shown /> }.into_any(),
+            )}
         </div>
     }
 }

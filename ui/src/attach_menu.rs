@@ -35,7 +35,7 @@ use switchboard_ipc::{
 };
 use wasm_bindgen::JsCast;
 
-use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size};
+use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size, keyed};
 use crate::sort;
 use crate::state::use_app_state;
 use crate::tauri;
@@ -246,7 +246,8 @@ impl Index {
         let (mut connected, mut others): (Vec<_>, Vec<_>) = details
             .into_iter()
             .partition(|d| d.summary.state == ConnectorState::Connected);
-        let by_name = |d: &ConnectorDetail| (d.summary.name.to_lowercase(), d.summary.id.clone());
+        let by_name =
+            |d: &ConnectorDetail| (sort::fold_case(&d.summary.name), d.summary.id.clone());
         sort::sort_by_cached_key(&mut connected, by_name);
         sort::sort_by_cached_key(&mut others, by_name);
 
@@ -326,27 +327,27 @@ impl Index {
             sort::sort_by_cached_key(&mut entries, |(item, _, _)| {
                 (
                     kind_order(item.kind),
-                    natural_key(&item.label.to_lowercase()),
+                    natural_key(&sort::fold_case(&item.label)),
                     item.name.clone(),
                 )
             });
             let start = index.items.len();
             for (item, uri, description) in entries {
-                let mut primary = item.label.to_lowercase();
+                let mut primary = sort::fold_case(&item.label);
                 index.label_len.push(primary.len());
                 if item.name != item.label {
                     primary.push(' ');
-                    primary.push_str(&item.name.to_lowercase());
+                    primary.push_str(&sort::fold_case(&item.name));
                 }
                 index.names.push(Utf32String::from(primary.as_str()));
                 if !uri.is_empty() {
                     primary.push(' ');
-                    primary.push_str(&uri.to_lowercase());
+                    primary.push_str(&sort::fold_case(&uri));
                 }
                 index.primary.push(primary);
                 index
                     .descriptions
-                    .push(cut(&description, DESCRIPTION_HAYSTACK).to_lowercase());
+                    .push(sort::fold_case(cut(&description, DESCRIPTION_HAYSTACK)));
                 index.items.push(item);
             }
             index.groups.push(Group {
@@ -474,7 +475,7 @@ impl Index {
 }
 
 fn query_words(query: &str) -> Vec<String> {
-    query.split_whitespace().map(str::to_lowercase).collect()
+    query.split_whitespace().map(sort::fold_case).collect()
 }
 
 /// Whether everything `words` matches was matched by `previous` too, so the next filter can
@@ -1576,7 +1577,7 @@ pub fn AttachMenu(
                         format!("{height}px")
                     }
                 >
-                    <For each=visible key=|row| *row children=render_row />
+                    {keyed(visible, |row| *row, render_row)}
                 </div>
             </div>
             <p class="attach-sr-only" aria-live="polite">
@@ -2458,7 +2459,7 @@ mod tests {
             "Audit",
             "Budget 5",
         ];
-        sort::sort_by_cached_key(&mut labels, |l| natural_key(&l.to_lowercase()));
+        sort::sort_by_cached_key(&mut labels, |l| natural_key(&sort::fold_case(l)));
         assert_eq!(
             labels,
             [

@@ -20,7 +20,7 @@ use crate::attach_menu::{
     AttachMenu, AttachmentChip, ChipState, LinkChip, PendingAttachment, SentAttachmentChip,
     audio_data_url, image_data_url,
 };
-use crate::components::{ActionError, Icon, Spinner, run_action};
+use crate::components::{ActionError, Icon, Spinner, keyed, run_action};
 use crate::markdown::Markdown;
 use crate::sort;
 use crate::state::{Page, use_app_state};
@@ -555,13 +555,11 @@ fn MessageList() -> impl IntoView {
             on:scroll=on_scroll
         >
             <div class="messages-content" node_ref=content>
-            <For
-                each=move || chat.messages.get()
-                key=|m| (m.id, m.status)
-                let:message
-            >
-                <MessageView message last_reply_id />
-            </For>
+            {keyed(
+                move || chat.messages.get(),
+                |m| (m.id, m.status),
+                move |message| view! { <MessageView message last_reply_id /> }.into_any(),
+            )}
             {move || {
                 chat.replying
                     .get()
@@ -589,13 +587,11 @@ fn MessageList() -> impl IntoView {
                         }
                     })
             }}
-            <For
-                each=move || chat.approvals.get()
-                key=|approval| approval.id.clone()
-                let:approval
-            >
-                <ApprovalCard approval />
-            </For>
+            {keyed(
+                move || chat.approvals.get(),
+                |approval| approval.id.clone(),
+                |approval| view! { <ApprovalCard approval /> }.into_any(),
+            )}
             <ReplyError />
             </div>
         </div>
@@ -1082,9 +1078,14 @@ fn Composer() -> impl IntoView {
                     .then(|| {
                         view! {
                             <div class="chips" data-testid="composer-chips">
-                                <For each=move || chips.get() key=|c| c.key let:chip>
-                                    <AttachmentChip chip on_remove=remove_chip />
-                                </For>
+                                {keyed(
+                                    move || chips.get(),
+                                    |c| c.key,
+                                    move |chip| {
+                                        view! { <AttachmentChip chip on_remove=remove_chip /> }
+                                            .into_any()
+                                    },
+                                )}
                             </div>
                         }
                     })

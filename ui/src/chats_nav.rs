@@ -7,7 +7,8 @@ use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::chat::Conversation;
 
 use crate::chat::use_chat_state;
-use crate::components::{ConfirmDialog, Icon, focus_when_mounted, run_action};
+use crate::components::{ConfirmDialog, Icon, focus_when_mounted, keyed, run_action};
+use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
 
@@ -17,10 +18,10 @@ pub fn ChatsNav() -> impl IntoView {
     let app = use_app_state();
     let search = RwSignal::new(String::new());
     let shown = Memo::new(move |_| {
-        let needle = search.get().to_lowercase();
+        let needle = sort::fold_case(&search.get());
         chat.conversations.with(|list| {
             list.iter()
-                .filter(|c| needle.is_empty() || c.title.to_lowercase().contains(&needle))
+                .filter(|c| needle.is_empty() || sort::fold_case(&c.title).contains(&needle))
                 .cloned()
                 .collect::<Vec<_>>()
         })
@@ -58,9 +59,11 @@ pub fn ChatsNav() -> impl IntoView {
                     })
             }}
             <ul class="nav-list chats-list" data-testid="chats-list">
-                <For each=move || shown.get() key=|c| (c.id, c.title.clone()) let:conversation>
-                    <ChatItem conversation />
-                </For>
+                {keyed(
+                    move || shown.get(),
+                    |c| (c.id, c.title.clone()),
+                    |conversation| view! { <ChatItem conversation /> }.into_any(),
+                )}
             </ul>
         </nav>
     }

@@ -2,7 +2,9 @@
 //! Try again and Details, and the modal frame with its focus handling.
 
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
+use std::sync::Arc;
 
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
@@ -22,6 +24,19 @@ pub fn run_action<B: Clone + Send + Sync + 'static>(
     error: RwSignal<Option<ErrorInfo>>,
     action: impl Future<Output = Result<(), ErrorInfo>> + 'static,
 ) {
+    run_boxed_action(busy, running, idle, error, Box::pin(action));
+}
+
+/// [`run_action`] for one kind of future: the task that waits on an action is compiled once
+/// for each kind of `busy` value, not once for each of the 28 actions (16 KB of the
+/// shipped wasm).
+fn run_boxed_action<B: Clone + Send + Sync + 'static>(
+    busy: RwSignal<B>,
+    running: B,
+    idle: B,
+    error: RwSignal<Option<ErrorInfo>>,
+    action: std::pin::Pin<Box<dyn Future<Output = Result<(), ErrorInfo>>>>,
+) {
     busy.set(running);
     error.set(None);
     spawn_local_scoped_with_cancellation(async move {
@@ -29,6 +44,48 @@ pub fn run_action<B: Clone + Send + Sync + 'static>(
         busy.set(idle);
         error.set(result.err());
     });
+}
+
+/// A keyed list of views, like Leptos' `<For>`: a row keeps its DOM nodes while its key
+/// stays in the list. Each `<For>` is a copy of Leptos' diffing for its own item, key and
+/// view types; here the rows of every list are one type, so it is compiled once (13 lists:
+/// 81 KB less of the shipped wasm). A row's key is a 64-bit hash of `key(item)`: two different keys in one list share
+/// a hash with odds of about n²/2⁶⁵ (3·10⁻¹² for 10,000 rows).
+pub fn keyed<T, K>(
+    each: impl Fn() -> Vec<T> + Send + 'static,
+    key: impl Fn(&T) -> K + Send + 'static,
+    row: impl Fn(T) -> AnyView + Send + Sync + 'static,
+) -> AnyView
+where
+    T: Send + 'static,
+    K: Hash,
+{
+    let row = Arc::new(row);
+    keyed_rows(Box::new(move || {
+        each()
+            .into_iter()
+            .map(|item| {
+                let mut hasher = std::hash::DefaultHasher::new();
+                key(&item).hash(&mut hasher);
+                let row = Arc::clone(&row);
+                KeyedRow {
+                    key: hasher.finish(),
+                    view: Box::new(move || row(item)),
+                }
+            })
+            .collect()
+    }))
+}
+
+/// A row of a [`keyed`] list: its key, and what draws it the first time the key appears.
+struct KeyedRow {
+    key: u64,
+    view: Box<dyn FnOnce() -> AnyView + Send>,
+}
+
+fn keyed_rows(each: Box<dyn Fn() -> Vec<KeyedRow> + Send>) -> AnyView {
+    view! { <For each=each key=|row: &KeyedRow| row.key children=|row: KeyedRow| (row.view)() /> }
+        .into_any()
 }
 
 #[component]
@@ -556,7 +613,7 @@ pub fn LongList<T, K, F, V>(
 ) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
-    K: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+    K: Eq + Hash + Clone + Send + Sync + 'static,
     F: Fn(T) -> V + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
@@ -681,14 +738,14 @@ where
             style:padding-top=move || format!("{}px", drawn.with(|d| d.1))
             style:padding-bottom=move || format!("{}px", drawn.with(|d| d.2))
         >
-            <For
-                each=move || {
+            {keyed(
+                move || {
                     let (range, _, _) = drawn.get();
                     items.with(|items| items.get(range).map(<[T]>::to_vec).unwrap_or_default())
-                }
-                key=key
-                children=row
-            />
+                },
+                key,
+                move |item| row(item).into_any(),
+            )}
         </ul>
     }
 }

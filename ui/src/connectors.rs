@@ -7,7 +7,7 @@ use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo, Standing};
 use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
-use crate::components::{Icon, ProblemView, Spinner, StatePill, counts_label, tone_class};
+use crate::components::{Icon, ProblemView, Spinner, StatePill, counts_label, keyed, tone_class};
 use crate::problem::ConnectorProblem;
 use crate::state::{ListFocus, ListStatus, use_app_state};
 
@@ -93,9 +93,11 @@ pub fn ConnectorsPage() -> impl IntoView {
                 Body::List => {
                     view! {
                         <ul class="connector-list">
-                            <For each=move || ids.get() key=|id| id.clone() let:id>
-                                <ConnectorRow id />
-                            </For>
+                            {keyed(
+                                move || ids.get(),
+                                |id| id.clone(),
+                                |id| view! { <ConnectorRow id /> }.into_any(),
+                            )}
                         </ul>
                     }
                         .into_any()

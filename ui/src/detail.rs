@@ -16,6 +16,7 @@ use crate::components::{
 use crate::markdown::Markdown;
 use crate::problem::ConnectorProblem;
 use crate::sign_in::{SignInSection, SigningInCard};
+use crate::sort;
 use crate::state::EditFocus;
 use crate::state::use_app_state;
 use crate::tauri;
@@ -567,7 +568,7 @@ trait Searchable {
 /// of being lowercased into a new string first.
 fn contains_lowercased(text: &str, query: &str) -> bool {
     if !text.is_ascii() {
-        return text.to_lowercase().contains(query);
+        return sort::fold_case(text).contains(query);
     }
     let (text, query) = (text.as_bytes(), query.as_bytes());
     query.is_empty()
@@ -710,7 +711,7 @@ fn CatalogView(
         });
     };
     let filter = RwSignal::new(String::new());
-    let query = Memo::new(move |_| filter.with(|f| f.trim().to_lowercase()));
+    let query = Memo::new(move |_| filter.with(|f| sort::fold_case(f.trim())));
     let generation = Memo::new(move |previous: Option<&u32>| {
         catalog.track();
         previous.map_or(0, |g| g.wrapping_add(1))
@@ -1330,7 +1331,7 @@ mod tests {
         ] {
             assert_eq!(
                 contains_lowercased(text, query),
-                text.to_lowercase().contains(query),
+                sort::fold_case(text).contains(query),
                 "{text:?} {query:?}"
             );
         }

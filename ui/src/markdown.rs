@@ -19,6 +19,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
 use pulldown_cmark::{Alignment, CodeBlockKind, CowStr, Event, LinkType, Options, Parser, Tag};
 
+use crate::components::keyed;
+
 /// How deep quotes, lists and inline markup may nest before their contents are shown as plain
 /// text. Real replies stay far below; a hostile one (`>>>>>>…`) must not exhaust the stack.
 const MAX_DEPTH: usize = 24;
@@ -163,7 +165,7 @@ fn opens(url: &str) -> bool {
 }
 
 /// Identifies a top-level block across re-parses: the same block at the same place keeps its
-/// key, so `<For>` keeps its DOM nodes.
+/// key, so the list ([`keyed`]) keeps its DOM nodes.
 ///
 /// The hash is of the parsed block rather than of its source text: the two only differ when
 /// something outside the block changes how it reads (a link reference definition arriving
@@ -636,11 +638,11 @@ pub fn Markdown(
     if !streaming {
         return view! {
             <div class=class data-testid="markdown">
-                <For
-                    each=move || text.with(|text| parse(text))
-                    key=|(key, _)| *key
-                    children=move |(_, block)| block_view(block, on_link)
-                />
+                {keyed(
+                    move || text.with(|text| parse(text)),
+                    |(key, _)| *key,
+                    move |(_, block)| block_view(block, on_link),
+                )}
             </div>
         }
         .into_any();
@@ -671,16 +673,16 @@ pub fn Markdown(
     });
     view! {
         <div class=class data-testid="markdown" aria-busy="true">
-            <For
-                each=move || parts.with(|(pieces, _)| pieces.clone())
-                key=|(start, _)| *start
-                children=move |(_, blocks)| blocks_view(blocks.as_ref().clone(), on_link)
-            />
-            <For
-                each=move || parts.with(|(_, tail)| tail.clone())
-                key=|(key, _)| *key
-                children=move |(_, block)| block_view(block, on_link)
-            />
+            {keyed(
+                move || parts.with(|(pieces, _)| pieces.clone()),
+                |(start, _)| *start,
+                move |(_, blocks)| blocks_view(blocks.as_ref().clone(), on_link).into_any(),
+            )}
+            {keyed(
+                move || parts.with(|(_, tail)| tail.clone()),
+                |(key, _)| *key,
+                move |(_, block)| block_view(block, on_link),
+            )}
         </div>
     }
     .into_any()

@@ -6,7 +6,7 @@ use switchboard_ipc::chat::{AddProviderRequest, ModelChoice, ProviderKind, Provi
 use switchboard_ipc::{ErrorInfo, SecretInput};
 
 use crate::chat::{ModelSelect, use_chat_state};
-use crate::components::{ActionError, ConfirmDialog, Spinner, run_action};
+use crate::components::{ActionError, ConfirmDialog, Spinner, keyed, run_action};
 use crate::tauri;
 
 #[component]
@@ -38,13 +38,11 @@ pub fn ModelsPage() -> impl IntoView {
             <DefaultModel />
             <AttachmentLimit />
             <ul class="provider-list" data-testid="provider-list">
-                <For
-                    each=move || chat.models.get().providers
-                    key=|p| (p.id.clone(), p.has_key, p.models.len())
-                    let:provider
-                >
-                    <ProviderCard provider />
-                </For>
+                {keyed(
+                    move || chat.models.get().providers,
+                    |p| (p.id.clone(), p.has_key, p.models.len()),
+                    |provider| view! { <ProviderCard provider /> }.into_any(),
+                )}
             </ul>
             {move || {
                 (chat.models_loaded.get() && chat.models.with(|m| m.providers.is_empty()) && !adding.get())
