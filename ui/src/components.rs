@@ -601,11 +601,15 @@ pub fn drawn_rows(heights: &[f64], view_top: f64, view_height: f64) -> (Range<us
 /// as space (each row's height measured once drawn, `estimate` before). Short lists are
 /// drawn whole: below `drawn_whole_below` rows, [`DRAWN_WHOLE_BELOW`] unless a list of heavy
 /// rows says less. The page scrolls as if every row were there.
+/// What draws a row of a [`LongList`]: one type for every list, so the list is compiled once
+/// for each kind of item rather than once for each list.
+pub type RowView<T> = Arc<dyn Fn(T) -> AnyView + Send + Sync>;
+
 #[component]
-pub fn LongList<T, K, F, V>(
+pub fn LongList<T, K>(
     items: Signal<Vec<T>>,
     key: fn(&T) -> K,
-    row: F,
+    row: RowView<T>,
     estimate: f64,
     #[prop(default = DRAWN_WHOLE_BELOW)] drawn_whole_below: usize,
     #[prop(optional)] class: &'static str,
@@ -614,8 +618,6 @@ pub fn LongList<T, K, F, V>(
 where
     T: Clone + Send + Sync + 'static,
     K: Eq + Hash + Clone + Send + Sync + 'static,
-    F: Fn(T) -> V + Clone + Send + Sync + 'static,
-    V: IntoView + 'static,
 {
     let list = NodeRef::<leptos::html::Ul>::new();
     let view = RwSignal::new((0.0_f64, 1000.0_f64));
@@ -744,7 +746,7 @@ where
                     items.with(|items| items.get(range).map(<[T]>::to_vec).unwrap_or_default())
                 },
                 key,
-                move |item| row(item).into_any(),
+                move |item| row(item),
             )}
         </ul>
     }

@@ -1,6 +1,8 @@
 //! One connector: its state, the server behind it, and everything it offers. Every piece of
 //! text from the server is untrusted and is rendered as plain text nodes, never as HTML.
 
+use std::sync::Arc;
+
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
@@ -10,7 +12,7 @@ use switchboard_ipc::{
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, LongList, MoreMenu, ProblemView, Spinner, StatePill,
+    ActionError, ConfirmDialog, LongList, MoreMenu, ProblemView, RowView, Spinner, StatePill,
     focus_when_mounted, format_size, grouped, run_action, tone_class,
 };
 use crate::markdown::Markdown;
@@ -729,14 +731,16 @@ fn CatalogView(
                 .collect::<std::collections::HashMap<_, _>>()
         })
     });
-    let tool_row = move |(_, index): Keyed| {
-        item_at(catalog, |c| &c.tools, index).map(|tool| {
-            let name = tool.name.clone();
-            // A memo: a flip changes one tool's entry, and only that row redraws.
-            let entry = Memo::new(move |_| entries.with(|e| e.get(&name).cloned()));
-            view! { <ToolItem tool entry=entry.into() choose_mode set_limits busy=tool_busy error=tool_error /> }
-        })
-    };
+    let tool_row: RowView<Keyed> = Arc::new(move |(_, index)| {
+        item_at(catalog, |c| &c.tools, index)
+            .map(|tool| {
+                let name = tool.name.clone();
+                // A memo: a flip changes one tool's entry, and only that row redraws.
+                let entry = Memo::new(move |_| entries.with(|e| e.get(&name).cloned()));
+                view! { <ToolItem tool entry=entry.into() choose_mode set_limits busy=tool_busy error=tool_error /> }
+            })
+            .into_any()
+    });
     let resources = matching(catalog, query, generation, |c| &c.resources);
     let templates = matching(catalog, query, generation, |c| &c.resource_templates);
     let prompts = matching(catalog, query, generation, |c| &c.prompts);
@@ -865,7 +869,7 @@ fn CatalogView(
                                 drawn_whole_below=TOOLS_DRAWN_WHOLE_BELOW
                                 class="items"
                                 testid="tool-list"
-                                row=tool_row
+                                row=Arc::clone(&tool_row)
                             />
                         }
                             .into_any()
@@ -884,10 +888,11 @@ fn CatalogView(
                                 estimate=RESOURCE_ROW_ESTIMATE
                                 class="items"
                                 testid="resource-list"
-                                row=move |(_, index)| {
+                                row=Arc::new(move |(_, index)| {
                                     item_at(catalog, |c| &c.resources, index)
                                         .map(|resource| view! { <ResourceItem resource /> })
-                                }
+                                        .into_any()
+                                })
                             />
                             <Show when=move || templates.with(|t| !t.is_empty())>
                                 <h3 class="subheading">"Templates"</h3>
@@ -900,10 +905,11 @@ fn CatalogView(
                                     estimate=RESOURCE_ROW_ESTIMATE
                                     class="items"
                                     testid="template-list"
-                                    row=move |(_, index)| {
+                                    row=Arc::new(move |(_, index)| {
                                         item_at(catalog, |c| &c.resource_templates, index)
                                             .map(|template| view! { <TemplateItem template /> })
-                                    }
+                                            .into_any()
+                                    })
                                 />
                             </Show>
                         }
@@ -923,10 +929,11 @@ fn CatalogView(
                                 estimate=PROMPT_ROW_ESTIMATE
                                 class="items"
                                 testid="prompt-list"
-                                row=move |(_, index)| {
+                                row=Arc::new(move |(_, index)| {
                                     item_at(catalog, |c| &c.prompts, index)
                                         .map(|prompt| view! { <PromptItem prompt /> })
-                                }
+                                        .into_any()
+                                })
                             />
                         }
                             .into_any()
