@@ -49,8 +49,9 @@ fn run_boxed_action<B: Clone + Send + Sync + 'static>(
 /// A keyed list of views, like Leptos' `<For>`: a row keeps its DOM nodes while its key
 /// stays in the list. Each `<For>` is a copy of Leptos' diffing for its own item, key and
 /// view types; here the rows of every list are one type, so it is compiled once (13 lists:
-/// 81 KB less of the shipped wasm). A row's key is a 64-bit hash of `key(item)`: two different keys in one list share
-/// a hash with odds of about n²/2⁶⁵ (3·10⁻¹² for 10,000 rows).
+/// 81 KB less of the shipped wasm). A row's key is a 64-bit hash of `key(item)`: two
+/// different keys in one list share a hash with odds of about n²/2⁶⁵ (3·10⁻¹² for 10,000
+/// rows).
 pub fn keyed<T, K>(
     each: impl Fn() -> Vec<T> + Send + 'static,
     key: impl Fn(&T) -> K + Send + 'static,
@@ -597,14 +598,14 @@ pub fn drawn_rows(heights: &[f64], view_top: f64, view_height: f64) -> (Range<us
     (start.min(end)..end, above, (total - below_start).max(0.0))
 }
 
-/// A long list drawn in part: only the rows near the view are in the page, the rest stand
-/// as space (each row's height measured once drawn, `estimate` before). Short lists are
-/// drawn whole: below `drawn_whole_below` rows, [`DRAWN_WHOLE_BELOW`] unless a list of heavy
-/// rows says less. The page scrolls as if every row were there.
 /// What draws a row of a [`LongList`]: one type for every list, so the list is compiled once
 /// for each kind of item rather than once for each list.
 pub type RowView<T> = Arc<dyn Fn(T) -> AnyView + Send + Sync>;
 
+/// A long list drawn in part: only the rows near the view are in the page, the rest stand
+/// as space (each row's height measured once drawn, `estimate` before). Short lists are
+/// drawn whole: below `drawn_whole_below` rows, [`DRAWN_WHOLE_BELOW`] unless a list of heavy
+/// rows says less. The page scrolls as if every row were there.
 #[component]
 pub fn LongList<T, K>(
     items: Signal<Vec<T>>,
