@@ -6,7 +6,7 @@
 use serde_json::json;
 use switchboard_testkit as kit;
 use switchboard_testkit::desktop::Desktop;
-use switchboard_testkit::webdriver::{Session, keys, tid};
+use switchboard_testkit::webdriver::{Element, Session, keys, tid};
 use switchboard_testkit::{ModelReply, ModelServer};
 
 use super::chat::{add_provider, send};
@@ -50,14 +50,18 @@ async fn let_it_ask(app: &Session, switch: &str, tools: &[&str]) {
     }
 }
 
+/// The input of the question's field named `name`.
+async fn field_input(app: &Session, name: &str) -> Element {
+    app.wait_for(&format!(
+        "{}[data-name=\"{name}\"] input",
+        tid("question-field")
+    ))
+    .await
+}
+
 /// Types `text` into the question's field named `name`.
 async fn fill(app: &Session, name: &str, text: &str) {
-    let input = app
-        .wait_for(&format!(
-            "{}[data-name=\"{name}\"] input",
-            tid("question-field")
-        ))
-        .await;
+    let input = field_input(app, name).await;
     app.clear(&input).await.expect("clear");
     app.type_into(&input, text).await.expect("type");
 }
@@ -123,22 +127,12 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
     let fields: Vec<String> = texts(&app, &tid("question-field")).await;
     assert!(fields[0].starts_with("String *"), "{fields:?}");
     // Defaults are filled in: the server's story line, its number, its choices.
-    let first_line = app
-        .wait_for(&format!(
-            "{}[data-name=\"firstLine\"] input",
-            tid("question-field")
-        ))
-        .await;
+    let first_line = field_input(&app, "firstLine").await;
     assert_eq!(
         app.property(&first_line, "value").await.expect("value"),
         json!("It was a dark and stormy night.")
     );
-    let integer = app
-        .wait_for(&format!(
-            "{}[data-name=\"integer\"] input",
-            tid("question-field")
-        ))
-        .await;
+    let integer = field_input(&app, "integer").await;
     assert_eq!(
         app.property(&integer, "value").await.expect("value"),
         json!("42")
@@ -167,12 +161,7 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
     .await;
     fill(&app, "integer", "7").await;
     fill(&app, "number", "2.75").await;
-    let agree = app
-        .wait_for(&format!(
-            "{}[data-name=\"check\"] input",
-            tid("question-field")
-        ))
-        .await;
+    let agree = field_input(&app, "check").await;
     app.click(&agree).await.expect("agree");
     let send_button = app.wait_for(&tid("question-send")).await;
     app.click(&send_button).await.expect("Send");
