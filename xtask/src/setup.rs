@@ -2,7 +2,7 @@
 //! right version. Everything comes from Debian, crates.io, npm or PyPI by name: nothing is
 //! downloaded from anywhere else.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{Result, root, sh};
@@ -131,6 +131,7 @@ pub fn ensure(purpose: Purpose) -> Result {
     ensure_target("wasm32-unknown-unknown")?;
     // The release window compiles its own standard library (`RELEASE_WINDOW_ENV`).
     ensure_component("rust-src")?;
+    fetch_std_dependencies()?;
     ensure_cargo_tool("trunk", TRUNK_VERSION, &["--locked"])?;
     // trunk insists on the wasm-bindgen CLI that matches the library in Cargo.lock exactly.
     let bindgen = locked_version("wasm-bindgen")?;
@@ -204,6 +205,26 @@ fn ensure_target(target: &str) -> Result {
 /// Adds a component of the pinned toolchain (`rust-src`), unless rustup has it already.
 fn ensure_component(component: &str) -> Result {
     ensure_rustup("component", component)
+}
+
+/// Downloads the crates the standard library's own sources depend on. The release window
+/// compiles them (`-Zbuild-std`) in trunk's offline build, which cannot download them: on a
+/// machine that had never fetched them, that build failed ("no matching package named
+/// `moto-rt`"). Their lock file comes with `rust-src`; a no-op once they are here.
+fn fetch_std_dependencies() -> Result {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(root())
+        .output()
+        .map_err(|err| format!("rustc --print sysroot: {err}"))?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
+    let manifest = Path::new(&sysroot).join("lib/rustlib/src/rust/library/Cargo.toml");
+    sh(Command::new("cargo")
+        .args(["fetch", "--locked", "--manifest-path"])
+        .arg(&manifest)
+        // The library's manifest names unstable Cargo features.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .current_dir(root()))
 }
 
 /// `rustup <kind> add <name>` for the repository's toolchain, unless `rustup <kind> list
