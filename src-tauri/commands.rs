@@ -105,7 +105,7 @@ pub async fn keep_start_view(
     handed: State<'_, HandedList>,
     request: KeepStartViewRequest,
 ) -> Reply<()> {
-    let view = StartView::new(&handed.0, &request.build, &request.markup)?;
+    let view = StartView::new(&handed.get(), &request.build, &request.markup)?;
     let path = crate::start_view_file(&app).map_err(|err| ErrorInfo::internal(err.to_string()))?;
     tauri::async_runtime::spawn_blocking(move || view.keep(&path))
         .await

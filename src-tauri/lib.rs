@@ -401,8 +401,8 @@ fn open_main_window(
     let kept = StartView::kept_for(&path, &handed);
     tracing::info!(kept = kept.is_some(), "start-up: the kept start view");
     let script = start_view::page_script(&handed, kept.as_ref());
-    app.manage(HandedList(handed));
-    let connectors = connectors.clone();
+    app.manage(HandedList(Mutex::new(handed)));
+    let starter = connectors.clone();
     let window = tauri::WebviewWindowBuilder::from_config(app, &config)?
         .initialization_script(script)
         // Begun with the window, the connects' work shared the cores with WebKit's start: the
@@ -410,16 +410,121 @@ fn open_main_window(
         // cores); begun here, 20 ms before to 26 ms after. Once: a reload changes nothing.
         .on_page_load(move |_, payload| {
             if payload.event() == tauri::webview::PageLoadEvent::Finished {
-                connectors.start();
+                tracing::info!("{PAGE_LOADED_LINE}");
+                starter.start();
             }
         })
         .build()?;
     #[cfg(target_os = "linux")]
-    desktop_font(&window);
+    {
+        desktop_font(&window);
+        reload_when_the_page_stops(&window, connectors);
+    }
     #[cfg(not(target_os = "linux"))]
     let _ = window;
     Ok(())
 }
+
+/// What the app logs each time the window's page has loaded (at start, and again after
+/// [`PAGE_STOPPED_LINE`]).
+pub const PAGE_LOADED_LINE: &str = "the window's page loaded";
+
+/// What the app logs when WebKit's process behind the window ended on its own (it crashed, or
+/// the system took its memory): the window would stay blank until the app was restarted.
+pub const PAGE_STOPPED_LINE: &str = "the window's page stopped";
+
+/// How many times in a row the page is loaded again after it stopped, before the app stops
+/// trying and says so in the window instead (a page that crashes at every load would
+/// otherwise load forever).
+#[cfg(target_os = "linux")]
+const PAGE_RELOADS_IN_A_ROW: u32 = 3;
+
+/// Stops count as "in a row" when each comes within this long of the one before.
+#[cfg(target_os = "linux")]
+const PAGE_RELOADS_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Linux: when WebKit's web process behind the window ends without being asked to (a crash,
+/// or the system's memory limit), the page is loaded again, as a browser reloads a crashed
+/// tab. Nothing the person made lives in the page: their connectors, chats and settings are
+/// the core's. The page is handed the connector list as it is now (the one handed at the
+/// start may be out of date, and so is the view kept for it).
+#[cfg(target_os = "linux")]
+fn reload_when_the_page_stops(window: &tauri::WebviewWindow, connectors: &Connectors) {
+    use std::cell::{Cell, RefCell};
+    use std::time::Instant;
+    use webkit2gtk::{
+        UserContentInjectedFrames, UserContentManagerExt, UserScript, UserScriptInjectionTime,
+        WebProcessTerminationReason, WebViewExt,
+    };
+
+    let connectors = connectors.clone();
+    let app = window.app_handle().clone();
+    let result = window.with_webview(move |webview| {
+        let last_stop: Cell<Option<Instant>> = Cell::new(None);
+        let in_a_row = Cell::new(0u32);
+        let handed_again: RefCell<Option<UserScript>> = RefCell::new(None);
+        webview
+            .inner()
+            .connect_web_process_terminated(move |view, reason| {
+                // Ended on purpose (the app closing, or its driver): nothing to mend.
+                if reason == WebProcessTerminationReason::TerminatedByApi {
+                    return;
+                }
+                let now = Instant::now();
+                let again = last_stop
+                    .replace(Some(now))
+                    .is_some_and(|last| now.duration_since(last) < PAGE_RELOADS_WITHIN);
+                in_a_row.set(if again { in_a_row.get() + 1 } else { 1 });
+                if in_a_row.get() > PAGE_RELOADS_IN_A_ROW {
+                    tracing::error!(
+                        ?reason,
+                        times = in_a_row.get(),
+                        "{PAGE_STOPPED_LINE} again: not loading it any more"
+                    );
+                    view.load_html(PAGE_GAVE_UP, None);
+                    return;
+                }
+                tracing::error!(?reason, "{PAGE_STOPPED_LINE}: loading it again");
+                match (
+                    serde_json::to_string(&connectors.list()),
+                    view.user_content_manager(),
+                ) {
+                    (Ok(handed), Some(scripts)) => {
+                        // After the page script, which Tauri added when the window was made.
+                        let script = UserScript::new(
+                            &start_view::handed_script(&handed),
+                            UserContentInjectedFrames::TopFrame,
+                            UserScriptInjectionTime::Start,
+                            &[],
+                            &[],
+                        );
+                        if let Some(old) = handed_again.replace(Some(script.clone())) {
+                            scripts.remove_script(&old);
+                        }
+                        scripts.add_script(&script);
+                        app.state::<HandedList>().set(handed);
+                    }
+                    // The page then shows the list handed at the start until it has asked
+                    // for the list again.
+                    _ => tracing::warn!("the connector list was not handed to the page again"),
+                }
+                view.reload();
+            });
+    });
+    if let Err(err) = result {
+        tracing::warn!(%err, "the window will not be reloaded if its page stops");
+    }
+}
+
+/// Shown when the page stopped [`PAGE_RELOADS_IN_A_ROW`] times in a row: plain HTML, no
+/// script, in the window's own words.
+#[cfg(target_os = "linux")]
+const PAGE_GAVE_UP: &str = "<!doctype html><meta charset=utf-8><title>Switchboard</title>\
+<body style=\"font:16px sans-serif;margin:4em auto;max-width:32em;color:#222\">\
+<h1 style=\"font-size:1.4em\">Switchboard's window stopped working</h1>\
+<p>It stopped several times in a row, so Switchboard stopped reopening it. \
+Your connectors, chats and settings are safe.</p>\
+<p>Quit Switchboard and open it again.</p></body>";
 
 /// Linux: the desktop's interface font (GTK's `gtk-font-name`: Cantarell, Noto Sans, …) as
 /// WebKit's `sans-serif`, the family the page names there (`styles.css`, `data-os`). The page
@@ -446,9 +551,27 @@ fn desktop_font(window: &tauri::WebviewWindow) {
     }
 }
 
-/// The connector list handed to the page at this start: what the page's first view is
-/// built from, and so what a start view it sends is kept with.
-pub struct HandedList(pub String);
+/// The connector list handed to the page at this start (or handed again when the page was
+/// loaded again): what the page's first view is built from, and so what a start view it
+/// sends is kept with.
+pub struct HandedList(pub Mutex<String>);
+
+impl HandedList {
+    pub fn get(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set(&self, handed: String) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = handed;
+    }
+}
 
 pub fn start_view_file(app: &AppHandle) -> Result<std::path::PathBuf, tauri::Error> {
     Ok(app.path().app_data_dir()?.join(start_view::FILE_NAME))

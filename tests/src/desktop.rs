@@ -25,6 +25,18 @@ pub const APP_LOG_FILE: &str = "switchboard.log";
 /// A line the app logs once it runs: proof that its log is being read at all.
 pub const APP_STARTED_LINE: &str = "Switchboard started";
 
+/// What the app logs when WebKit's process behind its window ended on its own, before it
+/// loads the page again (`PAGE_STOPPED_LINE` in `src-tauri/lib.rs`).
+pub const PAGE_STOPPED_LINE: &str = "the window's page stopped";
+
+/// What the app logs each time its window's page has loaded (`PAGE_LOADED_LINE` there).
+pub const PAGE_LOADED_LINE: &str = "the window's page loaded";
+
+/// What a failed window test prints when the app's page stopped under it (WebKit's web
+/// process died): `cargo xtask test` runs such a test once more (`PAGE_STOPPED_MARK` there).
+pub const PAGE_STOPPED_MARK: &str =
+    "xtask: WebKit's process for the window's page died during this test";
+
 pub struct Desktop {
     home: tempfile::TempDir,
     display: String,
@@ -358,6 +370,18 @@ impl Desktop {
     /// desktop's display in their environment.
     pub fn app_processes(&self) -> usize {
         let binary = app_binary().canonicalize().unwrap_or_else(|_| app_binary());
+        self.processes_on_this_display(|exe| exe == binary).len()
+    }
+
+    /// The process ids of WebKit's web processes on this desktop: the pages of its windows,
+    /// which WebKit runs apart from the app.
+    pub fn web_processes(&self) -> Vec<u32> {
+        self.processes_on_this_display(|exe| exe.file_name() == Some("WebKitWebProcess".as_ref()))
+    }
+
+    /// Processes whose executable `is` accepts, with this desktop's display in their
+    /// environment.
+    fn processes_on_this_display(&self, is: impl Fn(&Path) -> bool) -> Vec<u32> {
         let display = format!("DISPLAY={}", self.display);
         std::fs::read_dir("/proc")
             .map(|entries| {
@@ -365,14 +389,15 @@ impl Desktop {
                     .filter_map(Result::ok)
                     .filter(|entry| {
                         let proc = entry.path();
-                        std::fs::read_link(proc.join("exe")).is_ok_and(|exe| exe == binary)
+                        std::fs::read_link(proc.join("exe")).is_ok_and(|exe| is(&exe))
                             && std::fs::read(proc.join("environ")).is_ok_and(|environ| {
                                 environ
                                     .split(|b| *b == 0)
                                     .any(|var| var == display.as_bytes())
                             })
                     })
-                    .count()
+                    .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+                    .collect()
             })
             .unwrap_or_default()
     }
@@ -422,6 +447,11 @@ impl Drop for Desktop {
             eprintln!("the end of driver.log (the app's and WebKit's own output):");
             for line in last_lines(&log, 40) {
                 eprintln!("  {line}");
+            }
+            // The app reloads its page when WebKit's process for it dies, but WebKitWebDriver
+            // ends its session with that process: a test cannot go on from there.
+            if self.app_log().contains(PAGE_STOPPED_LINE) {
+                eprintln!("{PAGE_STOPPED_MARK}");
             }
         }
         // Kept beside the screenshots, for reading after the run.

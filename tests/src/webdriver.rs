@@ -35,6 +35,12 @@ pub struct Session {
 #[derive(Clone, Debug)]
 pub struct Element(String);
 
+/// Whether a command's error says the session is over: WebKitWebDriver ends it when the
+/// app or the process of its page dies, and nothing can come of waiting any longer.
+fn session_ended(error: &str) -> bool {
+    error.contains("invalid session id")
+}
+
 impl Session {
     /// Starts the app through tauri-driver listening on `port`.
     pub async fn start(port: u16, application: &std::path::Path) -> Result<Self, String> {
@@ -50,7 +56,12 @@ impl Session {
         let mut last_error = String::new();
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
-            match http.post(&url).json(&body).send().await {
+            // Bounded too: WebKitWebDriver never answers for an app that died as it started.
+            let request = http
+                .post(&url)
+                .json(&body)
+                .timeout(deadline.saturating_duration_since(Instant::now()));
+            match request.send().await {
                 Ok(response) => {
                     let value: Value = response.json().await.map_err(|e| e.to_string())?;
                     let id = value["value"]["sessionId"]
@@ -141,6 +152,7 @@ impl Session {
         loop {
             match self.find_all(css).await {
                 Ok(found) if found.is_empty() => return,
+                Err(err) if session_ended(&err) => panic!("waiting for {css} to go: {err}"),
                 _ if Instant::now() > deadline => {
                     let page = self.page_text().await;
                     panic!("{css} was still shown after {PATIENCE:?}\n{page}")
@@ -155,7 +167,13 @@ impl Session {
         let deadline = Instant::now() + PATIENCE;
         let mut seen = Vec::new();
         loop {
-            if let Ok(found) = self.find_all(css).await {
+            let found = self.find_all(css).await;
+            if let Err(err) = &found
+                && session_ended(err)
+            {
+                panic!("waiting for {css}: {err}");
+            }
+            if let Ok(found) = found {
                 seen.clear();
                 for element in found {
                     let text = self.text(&element).await.unwrap_or_default();

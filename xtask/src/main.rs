@@ -12,6 +12,7 @@
 //! Every install is skipped when the right version is already there.
 
 mod setup;
+mod window_run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -237,7 +238,7 @@ fn test(args: &[String]) -> Result {
     sh(cargo().args(["test", "--package", "switchboard-ui"]))?;
     if e2e {
         build_app()?;
-        sh(&mut window_tests(
+        window_run::run(window_tests(
             &root().join("target/debug/switchboard"),
             &["--test-threads=1"],
         ))?;

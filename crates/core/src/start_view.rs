@@ -103,18 +103,24 @@ pub fn page_script(handed: &str, kept: Option<&StartView>) -> String {
     // The system, for what the page's styles do per system (the fonts on Linux). The script
     // runs once the page's root element exists, before any style is read.
     let mut script = format!(
-        "document.documentElement.dataset.os = \"{}\";window.{} = {handed};",
+        "document.documentElement.dataset.os = \"{}\";{}",
         std::env::consts::OS,
-        switchboard_ipc::handed::CONNECTORS
+        handed_script(handed)
     );
     if let Some(kept) = kept {
         // JSON strings are JavaScript strings: markup and build stay data.
         let build = serde_json::Value::from(kept.build.as_str());
         let markup = serde_json::Value::from(kept.markup.as_str());
         let build_link = serde_json::Value::from(BUILD_LINK);
+        let handed_name = switchboard_ipc::handed::CONNECTORS;
+        // Shown only for the list handed with it: a list handed again after it (a page
+        // loaded again, `handed_script`) is another list.
         script.push_str(&format!(
             r#"
+(() => {{
+const handed = window.{handed_name};
 document.addEventListener("DOMContentLoaded", () => {{
+  if (window.{handed_name} !== handed) return;
   const wasm = document.querySelector({build_link});
   if (!wasm || wasm.getAttribute("integrity") !== {build} || document.body.firstElementChild) return;
   const view = document.createElement("div");
@@ -126,10 +132,20 @@ document.addEventListener("DOMContentLoaded", () => {{
   performance.mark("{SHOWN_MARK}");
   void view.offsetHeight;
   performance.mark("{LAID_OUT_MARK}");
-}}, {{ once: true }});"#
+}}, {{ once: true }});
+}})();"#
         ));
     }
     script
+}
+
+/// The script that hands the page the connector list `handed` (JSON, under
+/// [`switchboard_ipc::handed::CONNECTORS`]). Run after [`page_script`] when the page is
+/// loaded again, it replaces the list handed at the start, and the view kept for that list
+/// is not shown.
+pub fn handed_script(handed: &str) -> String {
+    // JSON is a JavaScript expression; what a server named itself stays a string in it.
+    format!("window.{} = {handed};", switchboard_ipc::handed::CONNECTORS)
 }
 
 #[cfg(test)]
@@ -199,5 +215,11 @@ mod tests {
         assert!(script.contains(r#"!== "sha384-\"x\"""#));
         assert!(script.contains(&format!(r#"view.id = "{ELEMENT_ID}""#)));
         assert!(script.contains(SHOWN_MARK) && script.contains(LAID_OUT_MARK));
+        // Only for the list it was handed with.
+        assert!(script.contains("if (window.__SWITCHBOARD_CONNECTORS__ !== handed) return;"));
+        assert_eq!(
+            handed_script("[]"),
+            "window.__SWITCHBOARD_CONNECTORS__ = [];"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! limit with the server told to stop, a
 //! server whose texts are a megabyte long with hidden characters shows them cut and clean,
 //! and a connector that cannot reach its server comes back by itself when the network does.
+//! And a fault under the window: WebKit's process for its page dying.
 
 use serde_json::json;
 use switchboard_testkit as kit;
@@ -278,4 +279,80 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
     }
     desktop.screenshot("06-stalled");
     app.quit().await;
+}
+
+/// WebKit runs the window's page in a process of its own. When that process dies (a crash
+/// in WebKit or a library under it, or the system reclaiming its memory), the window loads
+/// its page again by itself, with everything the person had: their connectors live in the
+/// core, not in the page. A page that dies at every load is not loaded forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_comes_back_by_itself_when_its_page_crashes() {
+    let everything = kit::Everything::start();
+    let mut desktop = Desktop::start("page_crash");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    // The first view, kept for the next start, was built before there was a connector.
+    super::kept_start_view(&desktop, |v| v.contains("No connectors yet")).await;
+    add_by_address(&app, everything.url()).await;
+    app.wait_until(&tid("connector-row"), |t| t.contains("Connected"))
+        .await;
+    let name = super::texts(&app, &tid("connector-name")).await;
+    assert_eq!(name.len(), 1, "{name:?}");
+    let before = kill_pages(&desktop);
+    assert_eq!(before.len(), 1, "one page, in one web process: {before:?}");
+
+    // WebKitWebDriver's session ends with the process it drove, so from here on the window
+    // is seen as the desktop sees it: the app's log, its processes, its files, the screen.
+    logged(&desktop, kit::desktop::PAGE_STOPPED_LINE, 1).await;
+    logged(&desktop, kit::desktop::PAGE_LOADED_LINE, 2).await;
+    // The reloaded page's code ran, and its first view showed the connector at once: it was
+    // handed the list as it is now, not the empty one handed at the start.
+    super::kept_start_view(&desktop, |v| {
+        v.contains(&name[0]) && v.contains("Connected")
+    })
+    .await;
+    let after = desktop.web_processes();
+    assert!(
+        !after.is_empty() && !after.contains(&before[0]),
+        "{before:?} {after:?}"
+    );
+    desktop.screenshot("01-back");
+
+    // Stopped three more times in a row: after three reloads, the window says what happened
+    // and what to do instead of loading the page again.
+    for stops in 2..=4 {
+        logged(&desktop, kit::desktop::PAGE_LOADED_LINE, stops).await;
+        kill_pages(&desktop);
+        logged(&desktop, kit::desktop::PAGE_STOPPED_LINE, stops).await;
+    }
+    let log = desktop.app_log();
+    assert!(log.contains("not loading it any more"), "{log}");
+    logged(&desktop, kit::desktop::PAGE_LOADED_LINE, 5).await;
+    desktop.screenshot("02-gave-up");
+}
+
+/// Kills WebKit's web processes on the desktop (the window's page), as a crash would end
+/// them; their ids.
+fn kill_pages(desktop: &Desktop) -> Vec<u32> {
+    let pages = desktop.web_processes();
+    for page in &pages {
+        // One that ended in between is as good as killed: what the app logs is checked.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &page.to_string()])
+            .status();
+    }
+    pages
+}
+
+/// Waits until the app has logged `line` `times` times.
+async fn logged(desktop: &Desktop, line: &str, times: usize) {
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    while desktop.app_log().matches(line).count() < times {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{line:?} logged fewer than {times} times:\n{}",
+            desktop.app_log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
