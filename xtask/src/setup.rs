@@ -217,6 +217,13 @@ fn fetch_std_dependencies() -> Result {
         .current_dir(root())
         .output()
         .map_err(|err| format!("rustc --print sysroot: {err}"))?;
+    if !sysroot.status.success() {
+        return Err(format!(
+            "rustc --print sysroot failed ({}): {}",
+            sysroot.status,
+            String::from_utf8_lossy(&sysroot.stderr).trim()
+        ));
+    }
     let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
     let manifest = Path::new(&sysroot).join("lib/rustlib/src/rust/library/Cargo.toml");
     sh(Command::new("cargo")
