@@ -481,7 +481,8 @@ fn reload_when_the_page_stops(window: &tauri::WebviewWindow, connectors: &Connec
                         times = in_a_row.get(),
                         "{PAGE_STOPPED_LINE} again: not loading it any more"
                     );
-                    view.load_html(PAGE_GAVE_UP, None);
+                    // The address of the page that stopped, as the base: "Try again" loads it.
+                    view.load_html(PAGE_GAVE_UP, view.uri().as_deref());
                     return;
                 }
                 tracing::error!(?reason, "{PAGE_STOPPED_LINE}: loading it again");
@@ -517,14 +518,18 @@ fn reload_when_the_page_stops(window: &tauri::WebviewWindow, connectors: &Connec
 }
 
 /// Shown when the page stopped [`PAGE_RELOADS_IN_A_ROW`] times in a row: plain HTML, no
-/// script, in the window's own words.
+/// script, in the window's own words, in the system's light or dark colours. Its base is the
+/// window's page, so "Try again" (focused: Enter is enough) loads that page once more.
 #[cfg(target_os = "linux")]
-const PAGE_GAVE_UP: &str = "<!doctype html><meta charset=utf-8><title>Switchboard</title>\
-<body style=\"font:16px sans-serif;margin:4em auto;max-width:32em;color:#222\">\
+const PAGE_GAVE_UP: &str = "<!doctype html><meta charset=utf-8>\
+<meta name=color-scheme content=\"light dark\"><title>Switchboard</title>\
+<body style=\"font:16px sans-serif;margin:4em auto;max-width:32em;padding:0 1em\">\
 <h1 style=\"font-size:1.4em\">Switchboard's window stopped working</h1>\
 <p>It stopped several times in a row, so Switchboard stopped reopening it. \
 Your connectors, chats and settings are safe.</p>\
-<p>Quit Switchboard and open it again.</p></body>";
+<p>Try again, or quit Switchboard and open it again.</p>\
+<form action=\"/\"><button autofocus style=\"font:inherit;padding:.4em 1.2em\">Try again</button>\
+</form></body>";
 
 /// Linux: the desktop's interface font (GTK's `gtk-font-name`: Cantarell, Noto Sans, …) as
 /// WebKit's `sans-serif`, the family the page names there (`styles.css`, `data-os`). The page

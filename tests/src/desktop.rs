@@ -274,6 +274,36 @@ impl Desktop {
             .status()
     }
 
+    /// Presses `key` (an X key name: `Return`, `Tab`) in the app's window, as a person at the
+    /// keyboard would, for a page that WebDriver cannot reach (it ends its session when the
+    /// page's process ends). This desktop has no window manager, so the window is given the
+    /// keyboard focus first; `xdotool` then types through the X server's test extension, so
+    /// the window takes the key as one a person typed.
+    pub fn press_key(&self, key: &str) {
+        let xdotool = |args: &[&str]| {
+            let output = Command::new("xdotool")
+                .args(args)
+                .envs(self.env())
+                .output()
+                .expect("xdotool (`cargo xtask setup` installs it)");
+            assert!(
+                output.status.success(),
+                "xdotool {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        xdotool(&[
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--name",
+            "^Switchboard$",
+            "windowfocus",
+            "--sync",
+        ]);
+        xdotool(&["key", key]);
+    }
+
     /// Starts tauri-driver on this desktop, ready to open the app. Its ports are picked by
     /// binding and releasing them, so another process may take one meanwhile: when
     /// tauri-driver exits instead of listening, it is started again on other ports.

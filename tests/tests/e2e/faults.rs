@@ -284,7 +284,8 @@ async fn a_misbehaving_server_fails_one_call_in_words_shows_clean_text_and_comes
 /// WebKit runs the window's page in a process of its own. When that process dies (a crash
 /// in WebKit or a library under it, or the system reclaiming its memory), the window loads
 /// its page again by itself, with everything the person had: their connectors live in the
-/// core, not in the page. A page that dies at every load is not loaded forever.
+/// core, not in the page. A page that dies at every load is not loaded forever: the window
+/// says so, and loads it again when the person chooses "Try again".
 #[tokio::test(flavor = "multi_thread")]
 async fn the_window_comes_back_by_itself_when_its_page_crashes() {
     let everything = kit::Everything::start();
@@ -329,6 +330,17 @@ async fn the_window_comes_back_by_itself_when_its_page_crashes() {
     assert!(log.contains("not loading it any more"), "{log}");
     logged(&desktop, kit::desktop::PAGE_LOADED_LINE, 5).await;
     desktop.screenshot("02-gave-up");
+
+    // "Try again", focused, is one key away: the window's page loads once more, and its code
+    // runs (it keeps the view it built anew, the kept one being gone).
+    std::fs::remove_file(desktop.start_view_file()).expect("the kept start view");
+    desktop.press_key("Return");
+    logged(&desktop, kit::desktop::PAGE_LOADED_LINE, 6).await;
+    super::kept_start_view(&desktop, |v| {
+        v.contains(&name[0]) && v.contains("Connected")
+    })
+    .await;
+    desktop.screenshot("03-tried-again");
 }
 
 /// Kills WebKit's web processes on the desktop (the window's page), as a crash would end
