@@ -62,6 +62,9 @@ pub struct ChatState {
     /// after a newer was asked for is dropped (read before a regenerate, it would bring back
     /// the reply the regenerate removed).
     readings: StoredValue<u64>,
+    /// What the person typed and did not send, per conversation (`None`: the new chat): kept
+    /// while they look at another conversation or at Settings, where the composer is gone.
+    drafts: StoredValue<HashMap<Option<i64>, String>>,
 }
 
 impl ChatState {
@@ -84,7 +87,42 @@ impl ChatState {
             events_seen: StoredValue::new(0),
             saved: StoredValue::new(Vec::new()),
             readings: StoredValue::new(0),
+            drafts: StoredValue::new(HashMap::new()),
         }
+    }
+
+    /// The unsent text of the conversation on screen.
+    fn draft(&self) -> String {
+        let current = self.current.get_untracked();
+        self.drafts
+            .with_value(|drafts| drafts.get(&current).cloned().unwrap_or_default())
+    }
+
+    /// Keeps `text` as the unsent text of the conversation on screen.
+    fn keep_draft(&self, text: String) {
+        let current = self.current.get_untracked();
+        self.drafts.update_value(|drafts| {
+            if text.is_empty() {
+                drafts.remove(&current);
+            } else {
+                drafts.insert(current, text);
+            }
+        });
+    }
+
+    fn forget_draft(&self, id: i64) {
+        self.drafts.update_value(|drafts| {
+            drafts.remove(&Some(id));
+        });
+    }
+
+    /// The new chat's draft becomes the draft of the conversation it started.
+    fn move_new_chat_draft(&self, to: i64) {
+        self.drafts.update_value(|drafts| {
+            if let Some(text) = drafts.remove(&None) {
+                drafts.insert(Some(to), text);
+            }
+        });
     }
 
     pub fn load(&self) {
@@ -260,6 +298,7 @@ impl ChatState {
             ChatEvent::ConversationRemoved { id } => {
                 self.conversations
                     .update(|list| list.retain(|c| c.id != id));
+                self.forget_draft(id);
                 if self.is_current(id) {
                     self.new_chat();
                 }
@@ -939,7 +978,14 @@ pub fn mention_at(text: &str, caret: usize) -> Option<(usize, String)> {
 fn Composer() -> impl IntoView {
     let chat = use_chat_state();
     let app = use_app_state();
-    let draft = RwSignal::new(String::new());
+    // Each conversation keeps its own unsent text; the composer shows the one on screen.
+    let draft = RwSignal::new(chat.draft());
+    Effect::watch(
+        move || chat.current.get(),
+        move |_, _, _| draft.set(chat.draft()),
+        false,
+    );
+    Effect::new(move |_| chat.keep_draft(draft.get()));
     let chips = RwSignal::new(Vec::<PendingAttachment>::new());
     // A chip not yet sent follows its resource: read again when the server says it changed.
     Effect::new(move |_| {
@@ -987,6 +1033,8 @@ fn Composer() -> impl IntoView {
                 None => {
                     let conversation = tauri::new_conversation(text.clone(), model.clone()).await?;
                     chat.upsert(conversation.clone());
+                    // Still unsent: if sending fails, the text stays in this conversation.
+                    chat.move_new_chat_draft(conversation.id);
                     chat.current.set(Some(conversation.id));
                     conversation.id
                 }
@@ -999,8 +1047,13 @@ fn Composer() -> impl IntoView {
                 model,
             })
             .await?;
-            // Only now is the message safe in the history: the draft can go.
-            draft.set(String::new());
+            // Only now is the message safe in the history: the draft can go (the person may
+            // have gone to another conversation meanwhile, whose draft stays).
+            if chat.current.get_untracked() == Some(id) {
+                draft.set(String::new());
+            } else {
+                chat.forget_draft(id);
+            }
             chips.set(Vec::new());
             chat.add_message(message);
             Ok(())

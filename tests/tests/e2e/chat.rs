@@ -889,3 +889,89 @@ async fn an_attached_resource_the_server_changes_is_read_again_before_it_is_sent
     desktop.screenshot("01-chip-updated");
     app.quit().await;
 }
+
+/// What the person typed and did not send stays with its conversation: while they look at
+/// Settings (where the composer is gone) or at another conversation, and while they send
+/// something else from another chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsent_message_stays_with_its_conversation_while_the_person_looks_elsewhere() {
+    let models = ModelServer::start();
+    models.models(&["local-model"]);
+    let mut desktop = Desktop::start("chat_drafts");
+    let driver = desktop.driver();
+    let app = driver.open_app().await;
+    add_provider(&app, "provider-kind-openai", &models.openai_url(), "").await;
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    models.push(ModelReply::text("First answer."));
+    send(&app, "The first question").await;
+    app.wait_until(&tid("messages"), |t| t.contains("First answer."))
+        .await;
+    composer_shows(&app, "").await;
+    let input = app.wait_for(&tid("composer-input")).await;
+    app.type_into(&input, "half a thought").await.expect("type");
+
+    // Settings and back: the composer was gone meanwhile, the text was not.
+    let nav = app.wait_for(&tid("nav-models")).await;
+    app.click(&nav).await.expect("open Models");
+    app.wait_for(&tid("models-page")).await;
+    let first = format!(
+        "{}[data-title*=\"first question\"] {}",
+        tid("chat-item"),
+        tid("open-chat")
+    );
+    let open_first = app.wait_for(&first).await;
+    app.click(&open_first).await.expect("open the first chat");
+    app.wait_until(&tid("messages"), |t| t.contains("First answer."))
+        .await;
+    composer_shows(&app, "half a thought").await;
+
+    // A new chat has a draft of its own; each comes back with its conversation.
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    composer_shows(&app, "").await;
+    let input = app.wait_for(&tid("composer-input")).await;
+    app.type_into(&input, "another idea").await.expect("type");
+    let open_first = app.wait_for(&first).await;
+    app.click(&open_first).await.expect("open the first chat");
+    composer_shows(&app, "half a thought").await;
+    let new_chat = app.wait_for(&tid("new-chat")).await;
+    app.click(&new_chat).await.expect("New chat");
+    composer_shows(&app, "another idea").await;
+    desktop.screenshot("01-new-chat-draft");
+
+    // Sent, a draft is gone from its chat, and only from its chat.
+    models.push(ModelReply::text("Second answer."));
+    let input = app.wait_for(&tid("composer-input")).await;
+    app.type_into(&input, keys::ENTER).await.expect("Enter");
+    app.wait_until(&tid("messages"), |t| t.contains("Second answer."))
+        .await;
+    composer_shows(&app, "").await;
+    let open_first = app.wait_for(&first).await;
+    app.click(&open_first).await.expect("open the first chat");
+    composer_shows(&app, "half a thought").await;
+    desktop.screenshot("02-first-chat-draft");
+    app.quit().await;
+}
+
+/// Waits until the composer holds `text`.
+async fn composer_shows(app: &Session, text: &str) {
+    let deadline = std::time::Instant::now() + kit::webdriver::PATIENCE;
+    loop {
+        let shown = match app.find_all(&tid("composer-input")).await {
+            Ok(found) => match found.first() {
+                Some(input) => app.property(input, "value").await.ok(),
+                None => None,
+            },
+            Err(_) => None,
+        };
+        if shown.as_ref().and_then(Value::as_str) == Some(text) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the composer holds {shown:?}, not {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
