@@ -67,8 +67,7 @@ pub fn root() -> PathBuf {
 
 /// Runs a command in the repository root, echoing it, and fails on a non-zero exit.
 pub fn sh(command: &mut Command) -> Result {
-    let shown = format!("{command:?}").replace('"', "");
-    println!("\n$ {shown}");
+    let shown = echo(command);
     let status = command
         .current_dir_if_unset(&root())
         .status()
@@ -78,6 +77,13 @@ pub fn sh(command: &mut Command) -> Result {
     } else {
         Err(format!("`{shown}` failed ({status})"))
     }
+}
+
+/// Prints `command` as a shell line before it runs; that line, for messages about it.
+fn echo(command: &Command) -> String {
+    let shown = format!("{command:?}").replace('"', "");
+    println!("\n$ {shown}");
+    shown
 }
 
 trait CommandExt {

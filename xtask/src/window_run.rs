@@ -13,7 +13,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::{CommandExt, Result, root};
+use crate::{CommandExt, Result, echo, root};
 
 /// What `switchboard_testkit::desktop::PAGE_STOPPED_MARK` prints.
 const PAGE_STOPPED_MARK: &str =
@@ -48,8 +48,7 @@ pub fn run(mut command: Command) -> Result {
 
 /// Runs `command`, showing its standard output as it comes and keeping it.
 fn tee(command: &mut Command) -> Result<(bool, String)> {
-    let shown = format!("{command:?}").replace('"', "");
-    println!("\n$ {shown}");
+    let shown = echo(command);
     let mut child = command
         .current_dir_if_unset(&root())
         .stdout(Stdio::piped())
