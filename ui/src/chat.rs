@@ -21,10 +21,11 @@ use crate::attach_menu::{
     audio_data_url, image_data_url,
 };
 use crate::components::{ActionError, Icon, Spinner, keyed, run_action};
-use crate::markdown::Markdown;
+use crate::markdown::{self, Markdown, StreamedReply, StreamingMarkdown};
 use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
+use switchboard_ipc::markdown::{Rendered, Streamed};
 use switchboard_ipc::tools::{ApprovalAnswer, ToolApproval};
 
 /// The chat's view state: the conversation list, the models, and the conversation on
@@ -38,7 +39,7 @@ pub struct ChatState {
     pub current: RwSignal<Option<i64>>,
     pub messages: RwSignal<Vec<StoredMessage>>,
     /// The reply as it streams, until it is saved.
-    pub streaming: RwSignal<String>,
+    pub streaming: RwSignal<StreamedReply>,
     pub replying: RwSignal<bool>,
     /// Why the last reply failed, shown with the next step.
     pub reply_error: RwSignal<Option<ErrorInfo>>,
@@ -49,9 +50,9 @@ pub struct ChatState {
     pub running: RwSignal<HashMap<String, Option<ToolProgress>>>,
     /// The last resource a server said changed (with a count, so each news is news).
     pub resource_updated: RwSignal<Option<(u64, switchboard_ipc::ResourceUpdated)>>,
-    /// Text received since the last frame: the window repaints once per frame, not once
-    /// per event.
-    pending_text: StoredValue<String>,
+    /// The reply's text received since the last frame: the window repaints once per frame,
+    /// not once per event.
+    pending_text: StoredValue<Option<Streamed>>,
     frame_requested: StoredValue<bool>,
     /// Events about the conversation on screen so far: an answer read before one of them
     /// must not undo what it said.
@@ -75,14 +76,14 @@ impl ChatState {
             models_loaded: RwSignal::new(false),
             current: RwSignal::new(None),
             messages: RwSignal::new(Vec::new()),
-            streaming: RwSignal::new(String::new()),
+            streaming: RwSignal::new(StreamedReply::default()),
             replying: RwSignal::new(false),
             reply_error: RwSignal::new(None),
             open_error: RwSignal::new(None),
             approvals: RwSignal::new(Vec::new()),
             running: RwSignal::new(HashMap::new()),
             resource_updated: RwSignal::new(None),
-            pending_text: StoredValue::new(String::new()),
+            pending_text: StoredValue::new(None),
             frame_requested: StoredValue::new(false),
             events_seen: StoredValue::new(0),
             saved: StoredValue::new(Vec::new()),
@@ -157,8 +158,8 @@ impl ChatState {
 
     fn clear_reply(&self) {
         self.running.set(HashMap::new());
-        self.streaming.set(String::new());
-        self.pending_text.set_value(String::new());
+        self.streaming.set(StreamedReply::default());
+        self.pending_text.set_value(None);
         self.replying.set(false);
         self.reply_error.set(None);
     }
@@ -309,13 +310,14 @@ impl ChatState {
             }
             ChatEvent::ReplyText {
                 conversation_id,
-                text,
-            } if self.is_current(conversation_id) => self.push_text(&text),
+                markdown,
+                ..
+            } if self.is_current(conversation_id) => self.push_text(markdown),
             ChatEvent::MessageSaved { message } if self.is_current(message.conversation_id) => {
                 if message.role == Role::Assistant {
                     // The saved reply replaces the streamed text.
-                    self.pending_text.set_value(String::new());
-                    self.streaming.set(String::new());
+                    self.pending_text.set_value(None);
+                    self.streaming.set(StreamedReply::default());
                 }
                 let finished: Vec<&String> = message
                     .parts
@@ -369,7 +371,7 @@ impl ChatState {
                 self.running.set(HashMap::new());
                 self.flush_text();
                 self.replying.set(false);
-                self.streaming.set(String::new());
+                self.streaming.set(StreamedReply::default());
                 if let TurnOutcome::Failed { error } = outcome {
                     self.reply_error.set(Some(error));
                 }
@@ -395,10 +397,12 @@ impl ChatState {
         });
     }
 
-    /// Adds streamed text, shown at the next animation frame.
-    fn push_text(&self, text: &str) {
-        self.pending_text
-            .update_value(|pending| pending.push_str(text));
+    /// Adds to the streamed reply, shown at the next animation frame.
+    fn push_text(&self, streamed: Streamed) {
+        self.pending_text.update_value(|pending| match pending {
+            Some(earlier) => markdown::merge(earlier, streamed),
+            None => *pending = Some(streamed),
+        });
         if self.frame_requested.get_value() {
             return;
         }
@@ -418,9 +422,8 @@ impl ChatState {
     }
 
     fn flush_text(&self) {
-        let text = std::mem::take(&mut *self.pending_text.write_value());
-        if !text.is_empty() {
-            self.streaming.update(|s| s.push_str(&text));
+        if let Some(streamed) = self.pending_text.write_value().take() {
+            self.streaming.update(|s| s.apply(streamed));
         }
     }
 
@@ -603,11 +606,11 @@ fn MessageList() -> impl IntoView {
                 chat.replying
                     .get()
                     .then(|| {
-                        let text = Signal::derive(move || chat.streaming.get());
+                        let reply = Signal::derive(move || chat.streaming.get());
                         view! {
                             <article class="message message-assistant" data-testid="streaming-reply">
                                 {move || {
-                                    text.with(String::is_empty)
+                                    reply.with(StreamedReply::is_empty)
                                         .then(|| {
                                             view! {
                                                 <p class="message-waiting">
@@ -617,11 +620,7 @@ fn MessageList() -> impl IntoView {
                                             }
                                         })
                                 }}
-                                <Markdown
-                                    text
-                                    streaming=true
-                                    on_link=Callback::new(open_link)
-                                />
+                                <StreamingMarkdown reply on_link=Callback::new(open_link) />
                             </article>
                         }
                     })
@@ -714,15 +713,7 @@ fn ReplyError() -> impl IntoView {
 
 #[component]
 fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl IntoView {
-    let text = message.parts.iter().fold(String::new(), |mut all, part| {
-        if let Part::Text { text } = part {
-            if !all.is_empty() {
-                all.push_str("\n\n");
-            }
-            all.push_str(text);
-        }
-        all
-    });
+    let text = message.reply_text();
     let tool_calls: Vec<(String, String, serde_json::Value, Option<ToolLabel>)> = message
         .parts
         .iter()
@@ -752,7 +743,7 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                             call_id,
                             content,
                             is_error,
-                        } => Some(view! { <ToolResultView call_id=call_id.clone() content=content.clone() is_error=*is_error /> }),
+                        } => Some(view! { <ToolResultView call_id=call_id.clone() content=content.clone() is_error=*is_error markdown=message.markdown.clone() /> }),
                         _ => None,
                     })
                     .collect_view()}
@@ -772,7 +763,10 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                         .then(|| {
                             view! {
                                 <Markdown
-                                    text=Signal::stored(text.clone())
+                                    blocks=message
+                                        .rendered(&text)
+                                        .cloned()
+                                        .unwrap_or_else(|| markdown::unread(text.clone()))
                                     on_link=Callback::new(open_link)
                                 />
                             }
@@ -1569,7 +1563,13 @@ fn StepUpButton(connector_id: String) -> impl IntoView {
 /// chips (embedded ones previewed, links read when opened), a structured result as a tree
 /// (with the problem when it broke its promised form), failures in words.
 #[component]
-fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl IntoView {
+fn ToolResultView(
+    call_id: String,
+    content: Vec<Part>,
+    is_error: bool,
+    /// The message's texts as the core read them.
+    markdown: Vec<Rendered>,
+) -> impl IntoView {
     let chat = use_chat_state();
     let label = chat.messages.with_untracked(|messages| {
         messages.iter().rev().find_map(|m| {
@@ -1610,7 +1610,12 @@ fn ToolResultView(call_id: String, content: Vec<Part>, is_error: bool) -> impl I
                     }
                     view! {
                         <div class="tool-result-text" data-testid="tool-result-text">
-                            <Markdown text=Signal::stored(text) on_link=Callback::new(open_link) />
+                            <Markdown
+                                blocks=switchboard_ipc::markdown::find(&markdown, &text)
+                                    .cloned()
+                                    .unwrap_or_else(|| markdown::unread(text))
+                                on_link=Callback::new(open_link)
+                            />
                         </div>
                     }
                     .into_any()

@@ -357,8 +357,9 @@ fn AboutServer(id: ConnectorId, server: Memo<Option<ServerInfo>>) -> impl IntoVi
                 name,
                 title,
                 version,
-                instructions,
+                instructions_markdown,
                 protocol_version,
+                ..
             } = server;
             let title = title.filter(|t| *t != name);
             let version = Some(version).filter(|v| !v.trim().is_empty());
@@ -384,14 +385,13 @@ fn AboutServer(id: ConnectorId, server: Memo<Option<ServerInfo>>) -> impl IntoVi
                                     }
                                 })}
                         </dl>
-                        {instructions
-                            .filter(|text| !text.trim().is_empty())
-                            .map(|text| {
+                        {(!instructions_markdown.is_empty())
+                            .then(|| {
                                 view! {
                                     <div class="instructions">
                                         <h2 class="card-subtitle">"What the server tells the model"</h2>
                                         <div class="instructions-text" data-testid="detail-instructions">
-                                            <Markdown text=Signal::stored(text) on_link=open_link />
+                                            <Markdown blocks=instructions_markdown on_link=open_link />
                                         </div>
                                     </div>
                                 }

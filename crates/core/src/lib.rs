@@ -11,6 +11,7 @@ pub mod error;
 #[cfg(test)]
 mod fuzz;
 pub mod legacy_sse;
+pub mod markdown;
 pub mod memory;
 pub mod models;
 pub mod oauth;

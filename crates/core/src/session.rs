@@ -1054,6 +1054,7 @@ impl Session {
         let server = match peer.as_deref() {
             Some(peer) => {
                 let implementation = peer.server_info.clone();
+                let instructions = shown_description(peer.instructions.clone());
                 ServerInfo {
                     name: implementation
                         .as_ref()
@@ -1064,7 +1065,11 @@ impl Session {
                         .as_ref()
                         .map(|i| i.version.clone())
                         .unwrap_or_default(),
-                    instructions: shown_description(peer.instructions.clone()),
+                    instructions_markdown: instructions
+                        .as_deref()
+                        .map(crate::markdown::parse)
+                        .unwrap_or_default(),
+                    instructions,
                     protocol_version: peer.protocol_version.to_string(),
                 }
             }
@@ -1073,6 +1078,7 @@ impl Session {
                 title: None,
                 version: String::new(),
                 instructions: None,
+                instructions_markdown: Vec::new(),
                 protocol_version: String::new(),
             },
         };

@@ -450,6 +450,8 @@ pub enum ChatEvent {
     ReplyText {
         conversation_id: i64,
         text: String,
+        /// The reply so far, read as Markdown by the core.
+        markdown: crate::markdown::Streamed,
     },
     /// A message was saved (the person's, a reply, tool results).
     MessageSaved {
@@ -524,6 +526,51 @@ pub struct StoredMessage {
     pub attachments: Vec<Attachment>,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// [`Self::markdown_texts`] as the core read them, for the window; empty on disk and
+    /// wherever the window is not shown the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markdown: Vec<crate::markdown::Rendered>,
+}
+
+impl StoredMessage {
+    /// An assistant's words as the window shows them: its text parts, a blank line between.
+    pub fn reply_text(&self) -> String {
+        self.parts.iter().fold(String::new(), |mut all, part| {
+            if let Part::Text { text } = part {
+                if !all.is_empty() {
+                    all.push_str("\n\n");
+                }
+                all.push_str(text);
+            }
+            all
+        })
+    }
+
+    /// What the window shows as Markdown: an assistant's words and the text of each tool
+    /// result. (A person's own messages are shown as they typed them.)
+    pub fn markdown_texts(&self) -> Vec<String> {
+        let mut texts = Vec::new();
+        if self.role == Role::Assistant {
+            let reply = self.reply_text();
+            if !reply.is_empty() {
+                texts.push(reply);
+            }
+        }
+        for part in &self.parts {
+            if let Part::ToolResult { content, .. } = part {
+                texts.extend(content.iter().filter_map(|part| match part {
+                    Part::Text { text } if !text.is_empty() => Some(text.clone()),
+                    _ => None,
+                }));
+            }
+        }
+        texts
+    }
+
+    /// The core's reading of `text`, one of [`Self::markdown_texts`].
+    pub fn rendered(&self, text: &str) -> Option<&crate::markdown::Blocks> {
+        crate::markdown::find(&self.markdown, text)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

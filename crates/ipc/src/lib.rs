@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod ask;
 pub mod chat;
+pub mod markdown;
 mod tagged;
 pub mod tools;
 
@@ -431,8 +432,11 @@ pub struct ServerInfo {
     pub name: String,
     pub title: Option<String>,
     pub version: String,
-    /// The server's own advice on how to use it, shown as plain text.
+    /// The server's own advice on how to use it, written for the model.
     pub instructions: Option<String>,
+    /// `instructions` read as Markdown by the core, for the window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instructions_markdown: markdown::Blocks,
     /// The protocol version that was negotiated.
     pub protocol_version: String,
 }

@@ -20,6 +20,7 @@ use super::store::ChatStore;
 use super::turn::{Turn, TurnEnd, TurnEvent};
 use crate::connectors::Connectors;
 use crate::error::{Error, Result};
+use crate::markdown::{self, Streaming};
 use crate::models::providers::{Providers, model_error};
 use crate::tools::gate::{Approvals, PermissionGate};
 use switchboard_ipc::ConnectorDetail;
@@ -162,7 +163,13 @@ impl Chat {
     pub fn open(&self, id: i64) -> Result<ConversationView> {
         Ok(ConversationView {
             conversation: self.inner.store.conversation(id)?,
-            messages: self.inner.store.messages(id)?,
+            messages: self
+                .inner
+                .store
+                .messages(id)?
+                .into_iter()
+                .map(for_window)
+                .collect(),
             replying: self.inner.replying().contains_key(&id),
         })
     }
@@ -558,12 +565,14 @@ impl Inner {
     }
 }
 
-/// Passes a turn's events on as chat events, merging text that arrives within a frame.
+/// Passes a turn's events on as chat events, merging text that arrives within a frame and
+/// reading it as Markdown for the window.
 async fn forward(
     mut receiver: mpsc::UnboundedReceiver<TurnEvent>,
     events: broadcast::Sender<ChatEvent>,
     conversation_id: i64,
 ) {
+    let mut reply = Streaming::default();
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = receiver.try_recv() {
@@ -574,25 +583,48 @@ async fn forward(
             match event {
                 TurnEvent::TextDelta(delta) => text.push_str(&delta),
                 other => {
-                    flush(&events, conversation_id, &mut text);
+                    flush(&events, conversation_id, &mut reply, &mut text);
                     if let TurnEvent::Saved(message) = other {
-                        let _ = events.send(ChatEvent::MessageSaved { message });
+                        if message.role == Role::Assistant {
+                            // The saved reply replaces the streamed one; the next is new.
+                            reply = Streaming::default();
+                        }
+                        let _ = events.send(ChatEvent::MessageSaved {
+                            message: for_window(message),
+                        });
                     }
                 }
             }
         }
-        flush(&events, conversation_id, &mut text);
+        flush(&events, conversation_id, &mut reply, &mut text);
         tokio::time::sleep(FRAME).await;
     }
 }
 
-fn flush(events: &broadcast::Sender<ChatEvent>, conversation_id: i64, text: &mut String) {
+fn flush(
+    events: &broadcast::Sender<ChatEvent>,
+    conversation_id: i64,
+    reply: &mut Streaming,
+    text: &mut String,
+) {
     if !text.is_empty() {
+        let markdown = reply.push(text);
         let _ = events.send(ChatEvent::ReplyText {
             conversation_id,
             text: std::mem::take(text),
+            markdown,
         });
     }
+}
+
+/// A message as the window gets it: with its Markdown read.
+fn for_window(mut message: StoredMessage) -> StoredMessage {
+    message.markdown = message
+        .markdown_texts()
+        .iter()
+        .map(|text| markdown::render(text))
+        .collect();
+    message
 }
 
 fn reply_in_progress() -> Error {
@@ -654,5 +686,110 @@ mod tests {
         );
         assert!(title.chars().count() <= TITLE_LENGTH + 1);
         assert_eq!(title_from("", &[]), "New chat");
+    }
+
+    fn saved(role: Role, parts: Vec<Part>) -> StoredMessage {
+        StoredMessage {
+            id: 1,
+            conversation_id: 7,
+            role,
+            parts,
+            status: MessageStatus::Complete,
+            model: None,
+            attachments: Vec::new(),
+            created_at: 0,
+            markdown: Vec::new(),
+        }
+    }
+
+    /// The window gets each reply read as Markdown: streamed pieces that follow each other,
+    /// saved messages with their texts read, and a new reply read from its own start.
+    #[tokio::test]
+    async fn replies_reach_the_window_read_as_markdown() {
+        use switchboard_ipc::markdown::{Block, Inline};
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let (events, mut window) = broadcast::channel(64);
+        let forwarding = tokio::spawn(forward(receiver, events, 7));
+        let mut next = async || window.recv().await.unwrap();
+
+        sender
+            .send(TurnEvent::TextDelta("# Plan\n\nFirst".into()))
+            .unwrap();
+        let ChatEvent::ReplyText { text, markdown, .. } = next().await else {
+            panic!("not the reply's text");
+        };
+        assert_eq!(text, "# Plan\n\nFirst");
+        assert!(
+            markdown.settled.is_empty(),
+            "no whole line after the blank one yet"
+        );
+        assert_eq!(markdown.tail.len(), 2);
+
+        sender
+            .send(TurnEvent::TextDelta(" step.\n\nSecond".into()))
+            .unwrap();
+        let ChatEvent::ReplyText { markdown, .. } = next().await else {
+            panic!("not the reply's text");
+        };
+        assert_eq!(markdown.settled.len(), 1);
+        assert_eq!(markdown.settled[0].start, 0);
+        assert!(matches!(
+            markdown.settled[0].blocks[0],
+            Block::Heading { level: 1, .. }
+        ));
+        assert_eq!(
+            markdown
+                .tail
+                .iter()
+                .map(|(_, b)| b.clone())
+                .collect::<Vec<_>>(),
+            vec![
+                Block::Paragraph(vec![Inline::Text("First step.".into())]),
+                Block::Paragraph(vec![Inline::Text("Second".into())]),
+            ]
+        );
+
+        let reply = saved(
+            Role::Assistant,
+            vec![Part::text("# Plan\n\nFirst step.\n\nSecond")],
+        );
+        sender.send(TurnEvent::Saved(reply)).unwrap();
+        let ChatEvent::MessageSaved { message } = next().await else {
+            panic!("not the saved reply");
+        };
+        let blocks = message.rendered(&message.reply_text()).expect("read");
+        assert_eq!(blocks.len(), 3);
+
+        sender
+            .send(TurnEvent::TextDelta("Next\n\nreply\n".into()))
+            .unwrap();
+        let ChatEvent::ReplyText { markdown, .. } = next().await else {
+            panic!("not the reply's text");
+        };
+        assert_eq!(markdown.settled.len(), 1);
+        assert_eq!(
+            markdown.settled[0].start, 0,
+            "a new reply is read from its start"
+        );
+
+        drop(sender);
+        forwarding.await.unwrap();
+    }
+
+    #[test]
+    fn tool_results_reach_the_window_read_and_the_persons_words_as_typed() {
+        let results = for_window(saved(
+            Role::User,
+            vec![Part::ToolResult {
+                call_id: "c".into(),
+                content: vec![Part::text("**done**"), Part::text("")],
+                is_error: false,
+            }],
+        ));
+        assert_eq!(results.markdown.len(), 1);
+        assert!(results.rendered("**done**").is_some());
+        let typed = for_window(saved(Role::User, vec![Part::text("*as typed*")]));
+        assert!(typed.markdown.is_empty());
+        assert!(typed.rendered("*as typed*").is_none());
     }
 }

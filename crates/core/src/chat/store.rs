@@ -335,6 +335,7 @@ impl ChatStore {
                 model: model.map(str::to_owned),
                 attachments: attachments.to_vec(),
                 created_at: now,
+                markdown: Vec::new(),
             })
         })
     }
@@ -586,6 +587,7 @@ impl RawMessage {
             model: self.model,
             attachments,
             created_at: self.created_at,
+            markdown: Vec::new(),
         })
     }
 }
