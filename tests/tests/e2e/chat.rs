@@ -325,16 +325,29 @@ async fn chat_with_two_providers_attachments_stop_failures_and_a_restart() {
         "the sent message keeps its attachments"
     );
 
-    // Stop in the middle keeps what arrived.
+    // A reply is Markdown while it streams too: a settled piece (the strong words) and the
+    // tail still read again (the list). Stop in the middle keeps what arrived.
     let gate = Gate::new();
     anthropic.push(
-        ModelReply::text("The first part")
+        ModelReply::text("The **first** part.\n\nA list:\n\n- one\n- two\n")
             .hold(&gate)
             .then_text(" and the rest"),
     );
     send(&app, "Tell me more").await;
-    app.wait_until(&tid("streaming-reply"), |t| t.contains("The first part"))
+    let streaming = app
+        .wait_until(&tid("streaming-reply"), |t| {
+            t.contains("The first part") && t.contains("two")
+        })
         .await;
+    let strong = app.find_all_in(&streaming, "strong").await.expect("find");
+    assert_eq!(
+        strong.len(),
+        1,
+        "**first** is strong while the reply streams"
+    );
+    assert_eq!(app.text(&strong[0]).await.expect("text"), "first");
+    let items = app.find_all_in(&streaming, "li").await.expect("find");
+    assert_eq!(items.len(), 2, "the list is a list while the reply streams");
     let stop = app.wait_for(&tid("stop-reply")).await;
     app.click(&stop).await.expect("Stop");
     app.wait_for(&tid("unfinished")).await;
