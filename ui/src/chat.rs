@@ -50,9 +50,9 @@ pub struct ChatState {
     pub running: RwSignal<HashMap<String, Option<ToolProgress>>>,
     /// The last resource a server said changed (with a count, so each news is news).
     pub resource_updated: RwSignal<Option<(u64, switchboard_ipc::ResourceUpdated)>>,
-    /// The reply's text received since the last frame: the window repaints once per frame,
-    /// not once per event.
-    pending_text: StoredValue<Option<Streamed>>,
+    /// The reply received since the last frame: the window repaints once per frame, not
+    /// once per event.
+    pending_reply: StoredValue<Option<Streamed>>,
     frame_requested: StoredValue<bool>,
     /// Events about the conversation on screen so far: an answer read before one of them
     /// must not undo what it said.
@@ -83,7 +83,7 @@ impl ChatState {
             approvals: RwSignal::new(Vec::new()),
             running: RwSignal::new(HashMap::new()),
             resource_updated: RwSignal::new(None),
-            pending_text: StoredValue::new(None),
+            pending_reply: StoredValue::new(None),
             frame_requested: StoredValue::new(false),
             events_seen: StoredValue::new(0),
             saved: StoredValue::new(Vec::new()),
@@ -159,7 +159,7 @@ impl ChatState {
     fn clear_reply(&self) {
         self.running.set(HashMap::new());
         self.streaming.set(StreamedReply::default());
-        self.pending_text.set_value(None);
+        self.pending_reply.set_value(None);
         self.replying.set(false);
         self.reply_error.set(None);
     }
@@ -312,11 +312,11 @@ impl ChatState {
                 conversation_id,
                 markdown,
                 ..
-            } if self.is_current(conversation_id) => self.push_text(markdown),
+            } if self.is_current(conversation_id) => self.push_reply(markdown),
             ChatEvent::MessageSaved { message } if self.is_current(message.conversation_id) => {
                 if message.role == Role::Assistant {
                     // The saved reply replaces the streamed text.
-                    self.pending_text.set_value(None);
+                    self.pending_reply.set_value(None);
                     self.streaming.set(StreamedReply::default());
                 }
                 let finished: Vec<&String> = message
@@ -369,7 +369,7 @@ impl ChatState {
                 outcome,
             } if self.is_current(conversation_id) => {
                 self.running.set(HashMap::new());
-                self.flush_text();
+                self.flush_reply();
                 self.replying.set(false);
                 self.streaming.set(StreamedReply::default());
                 if let TurnOutcome::Failed { error } = outcome {
@@ -398,8 +398,8 @@ impl ChatState {
     }
 
     /// Adds to the streamed reply, shown at the next animation frame.
-    fn push_text(&self, streamed: Streamed) {
-        self.pending_text.update_value(|pending| match pending {
+    fn push_reply(&self, streamed: Streamed) {
+        self.pending_reply.update_value(|pending| match pending {
             Some(earlier) => markdown::merge(earlier, streamed),
             None => *pending = Some(streamed),
         });
@@ -410,19 +410,19 @@ impl ChatState {
         let state = *self;
         let callback = Closure::once_into_js(move || {
             state.frame_requested.set_value(false);
-            state.flush_text();
+            state.flush_reply();
         });
         let requested = web_sys::window()
             .map(|w| w.request_animation_frame(callback.unchecked_ref()))
             .is_some_and(|r| r.is_ok());
         if !requested {
             self.frame_requested.set_value(false);
-            self.flush_text();
+            self.flush_reply();
         }
     }
 
-    fn flush_text(&self) {
-        if let Some(streamed) = self.pending_text.write_value().take() {
+    fn flush_reply(&self) {
+        if let Some(streamed) = self.pending_reply.write_value().take() {
             self.streaming.update(|s| s.apply(streamed));
         }
     }
@@ -606,7 +606,7 @@ fn MessageList() -> impl IntoView {
                 chat.replying
                     .get()
                     .then(|| {
-                        let reply = Signal::derive(move || chat.streaming.get());
+                        let reply = Signal::from(chat.streaming);
                         view! {
                             <article class="message message-assistant" data-testid="streaming-reply">
                                 {move || {
@@ -743,7 +743,7 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                             call_id,
                             content,
                             is_error,
-                        } => Some(view! { <ToolResultView call_id=call_id.clone() content=content.clone() is_error=*is_error markdown=message.markdown.clone() /> }),
+                        } => Some(view! { <ToolResultView call_id=call_id.clone() content=content.clone() is_error=*is_error rendered=message.markdown.clone() /> }),
                         _ => None,
                     })
                     .collect_view()}
@@ -763,10 +763,7 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                         .then(|| {
                             view! {
                                 <Markdown
-                                    blocks=message
-                                        .rendered(&text)
-                                        .cloned()
-                                        .unwrap_or_else(|| markdown::unread(text.clone()))
+                                    blocks=markdown::blocks_of(&message.markdown, text.clone())
                                     on_link=Callback::new(open_link)
                                 />
                             }
@@ -1568,7 +1565,7 @@ fn ToolResultView(
     content: Vec<Part>,
     is_error: bool,
     /// The message's texts as the core read them.
-    markdown: Vec<Rendered>,
+    rendered: Vec<Rendered>,
 ) -> impl IntoView {
     let chat = use_chat_state();
     let label = chat.messages.with_untracked(|messages| {
@@ -1611,9 +1608,7 @@ fn ToolResultView(
                     view! {
                         <div class="tool-result-text" data-testid="tool-result-text">
                             <Markdown
-                                blocks=switchboard_ipc::markdown::find(&markdown, &text)
-                                    .cloned()
-                                    .unwrap_or_else(|| markdown::unread(text))
+                                blocks=markdown::blocks_of(&rendered, text)
                                 on_link=Callback::new(open_link)
                             />
                         </div>

@@ -15,7 +15,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::markdown::{
-    Align, Block, Blocks, Inline, ListItem, Streamed, Table, Target, plain_text,
+    Align, Block, Blocks, Inline, ListItem, Rendered, Streamed, Table, Target, find, plain_text,
 };
 
 use crate::components::keyed;
@@ -53,12 +53,16 @@ pub fn merge(earlier: &mut Streamed, later: Streamed) {
     earlier.tail = later.tail;
 }
 
-/// A text the core did not read (it always does): shown as it is, as one paragraph.
-pub fn unread(text: String) -> Blocks {
-    vec![(
-        Default::default(),
-        Block::Paragraph(vec![Inline::Text(text)]),
-    )]
+/// `text`'s blocks as the core read them among `rendered`. A text the core did not read (it
+/// always does) is shown as it is, as one paragraph.
+pub fn blocks_of(rendered: &[Rendered], text: String) -> Blocks {
+    match find(rendered, &text) {
+        Some(blocks) => blocks.clone(),
+        None => vec![(
+            Default::default(),
+            Block::Paragraph(vec![Inline::Text(text)]),
+        )],
+    }
 }
 
 fn align_class(align: Align) -> Option<&'static str> {

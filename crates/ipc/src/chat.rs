@@ -526,8 +526,8 @@ pub struct StoredMessage {
     pub attachments: Vec<Attachment>,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
-    /// [`Self::markdown_texts`] as the core read them, for the window; empty on disk and
-    /// wherever the window is not shown the message.
+    /// [`Self::markdown_texts`] as the core read them, filled in only on the message's way
+    /// to the window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub markdown: Vec<crate::markdown::Rendered>,
 }
@@ -565,11 +565,6 @@ impl StoredMessage {
             }
         }
         texts
-    }
-
-    /// The core's reading of `text`, one of [`Self::markdown_texts`].
-    pub fn rendered(&self, text: &str) -> Option<&crate::markdown::Blocks> {
-        crate::markdown::find(&self.markdown, text)
     }
 }
 

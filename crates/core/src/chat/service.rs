@@ -706,7 +706,7 @@ mod tests {
     /// saved messages with their texts read, and a new reply read from its own start.
     #[tokio::test]
     async fn replies_reach_the_window_read_as_markdown() {
-        use switchboard_ipc::markdown::{Block, Inline};
+        use switchboard_ipc::markdown::{Block, Inline, find};
         let (sender, receiver) = mpsc::unbounded_channel();
         let (events, mut window) = broadcast::channel(64);
         let forwarding = tokio::spawn(forward(receiver, events, 7));
@@ -757,7 +757,7 @@ mod tests {
         let ChatEvent::MessageSaved { message } = next().await else {
             panic!("not the saved reply");
         };
-        let blocks = message.rendered(&message.reply_text()).expect("read");
+        let blocks = find(&message.markdown, &message.reply_text()).expect("read");
         assert_eq!(blocks.len(), 3);
 
         sender
@@ -778,6 +778,7 @@ mod tests {
 
     #[test]
     fn tool_results_reach_the_window_read_and_the_persons_words_as_typed() {
+        use switchboard_ipc::markdown::find;
         let results = for_window(saved(
             Role::User,
             vec![Part::ToolResult {
@@ -787,9 +788,9 @@ mod tests {
             }],
         ));
         assert_eq!(results.markdown.len(), 1);
-        assert!(results.rendered("**done**").is_some());
+        assert!(find(&results.markdown, "**done**").is_some());
         let typed = for_window(saved(Role::User, vec![Part::text("*as typed*")]));
         assert!(typed.markdown.is_empty());
-        assert!(typed.rendered("*as typed*").is_none());
+        assert!(find(&typed.markdown, "*as typed*").is_none());
     }
 }
