@@ -1,57 +1,58 @@
 //! The window's commands: each one hands its request to the core and returns the core's
 //! answer. Names match `switchboard_ipc::command`; errors are `ErrorInfo` as they come.
+//! Requests and answers are wire bytes (`crate::wire`); each answer's type is the one the
+//! window's wrapper of the command reads (`ui/src/tauri.rs`).
 
 use switchboard_core::Connectors;
 use switchboard_core::chat::Chat;
 use switchboard_core::memory::AfterBursts;
 use switchboard_ipc::chat::{
-    AddProviderRequest, Attachment, AttachmentLimitRequest, CompleteRequest, Conversation,
-    ConversationIdRequest, ConversationModelRequest, ConversationView, EditMessageRequest,
-    GetPromptRequest, ModelChoiceRequest, ModelsOverview, NewConversationRequest, OpenLinkRequest,
-    ProviderIdRequest, ProviderSummary, ReadResourceRequest, RenameConversationRequest,
-    ReplaceProviderKeyRequest, SendRequest, StoredMessage,
+    AddProviderRequest, AttachmentLimitRequest, CompleteRequest, ConversationIdRequest,
+    ConversationModelRequest, EditMessageRequest, GetPromptRequest, ModelChoiceRequest,
+    NewConversationRequest, OpenLinkRequest, ProviderIdRequest, ReadResourceRequest,
+    RenameConversationRequest, ReplaceProviderKeyRequest, SendRequest,
 };
 use switchboard_ipc::tools::{
-    ActivityEntry, AnswerApprovalRequest, BulkToolsRequest, ConnectorTools, SetToolLimitsRequest,
-    SetToolModeRequest, SetToolOptionsRequest, StopToolCallRequest, ToolApproval,
+    AnswerApprovalRequest, BulkToolsRequest, SetToolLimitsRequest, SetToolModeRequest,
+    SetToolOptionsRequest, StopToolCallRequest,
 };
 use switchboard_ipc::{
-    AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorIdRequest,
-    ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo, KeepStartViewRequest, Notice,
-    SetEnabledRequest, ShowFileRequest,
+    AddConnectorRequest, CheckAddressRequest, ConnectorIdRequest, EditConnectorRequest, ErrorCode,
+    ErrorInfo, KeepStartViewRequest, SetEnabledRequest, ShowFileRequest,
 };
 use tauri::{AppHandle, State};
 
 use switchboard_core::start_view::StartView;
 
+use crate::wire::{Answer, Wire, answer};
 use crate::{HandedList, PendingNotices};
 
 type Reply<T> = Result<T, ErrorInfo>;
 
 #[tauri::command]
-pub async fn list_connectors(connectors: State<'_, Connectors>) -> Reply<Vec<ConnectorSummary>> {
-    Ok(connectors.list())
+pub async fn list_connectors(connectors: State<'_, Connectors>) -> Answer {
+    answer(Ok(connectors.list()))
 }
 
 #[tauri::command]
-pub async fn check_keyring(connectors: State<'_, Connectors>) -> Reply<()> {
-    connectors.check_keyring().await
+pub async fn check_keyring(connectors: State<'_, Connectors>) -> Answer {
+    answer(connectors.check_keyring().await)
 }
 
 #[tauri::command]
 pub async fn check_address(
     connectors: State<'_, Connectors>,
-    request: CheckAddressRequest,
-) -> Reply<CheckedAddress> {
-    connectors.check_address(&request.url, request.editing.as_ref())
+    Wire(request): Wire<CheckAddressRequest>,
+) -> Answer {
+    answer(connectors.check_address(&request.url, request.editing.as_ref()))
 }
 
 #[tauri::command]
 pub async fn add_connector(
     connectors: State<'_, Connectors>,
-    request: AddConnectorRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.add(request).await
+    Wire(request): Wire<AddConnectorRequest>,
+) -> Answer {
+    answer(connectors.add(request).await)
 }
 
 #[tauri::command]
@@ -59,48 +60,58 @@ pub async fn connector_detail(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
     after_bursts: State<'_, AfterBursts>,
-    request: ConnectorIdRequest,
-) -> Reply<ConnectorDetail> {
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
     // A catalog of thousands is copied into the reply.
     after_bursts.busy();
-    connectors
-        .detail(&request.id)
-        .map(|detail| chat.with_tool_counts(detail))
+    answer(
+        connectors
+            .detail(&request.id)
+            .map(|detail| chat.with_tool_counts(detail)),
+    )
 }
 
 #[tauri::command]
 pub async fn reconnect(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.reconnect(&request.id)
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.reconnect(&request.id))
 }
 
 #[tauri::command]
 pub async fn set_enabled(
     connectors: State<'_, Connectors>,
-    request: SetEnabledRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.set_enabled(&request.id, request.enabled)
+    Wire(request): Wire<SetEnabledRequest>,
+) -> Answer {
+    answer(connectors.set_enabled(&request.id, request.enabled))
 }
 
 #[tauri::command]
 pub async fn remove_connector(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<()> {
-    connectors.remove(&request.id).await
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.remove(&request.id).await)
 }
 
 #[tauri::command]
-pub async fn take_notices(pending: State<'_, PendingNotices>) -> Reply<Vec<Notice>> {
-    Ok(pending.take())
+pub async fn take_notices(pending: State<'_, PendingNotices>) -> Answer {
+    answer(Ok(pending.take()))
 }
 
 /// Keeps the first view the window built at this start, for the next start to show while
 /// the window's code loads (`switchboard_core::start_view`).
 #[tauri::command]
 pub async fn keep_start_view(
+    app: AppHandle,
+    handed: State<'_, HandedList>,
+    Wire(request): Wire<KeepStartViewRequest>,
+) -> Answer {
+    answer(keep_start_view_reply(app, handed, request).await)
+}
+
+async fn keep_start_view_reply(
     app: AppHandle,
     handed: State<'_, HandedList>,
     request: KeepStartViewRequest,
@@ -115,103 +126,105 @@ pub async fn keep_start_view(
 #[tauri::command]
 pub async fn sign_in(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.sign_in(&request.id)
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.sign_in(&request.id))
 }
 
 #[tauri::command]
 pub async fn cancel_sign_in(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.cancel_sign_in(&request.id)
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.cancel_sign_in(&request.id))
 }
 
 #[tauri::command]
 pub async fn open_sign_in_page(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<()> {
-    connectors.open_sign_in_page(&request.id)
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.open_sign_in_page(&request.id))
 }
 
 #[tauri::command]
 pub async fn sign_out(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.sign_out(&request.id).await
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.sign_out(&request.id).await)
 }
 
 #[tauri::command]
 pub async fn edit_connector(
     connectors: State<'_, Connectors>,
-    request: EditConnectorRequest,
-) -> Reply<ConnectorSummary> {
-    connectors.edit(request).await
+    Wire(request): Wire<EditConnectorRequest>,
+) -> Answer {
+    answer(connectors.edit(request).await)
 }
 
 // ----- Settings → Models -----
 
 #[tauri::command]
-pub async fn models_overview(chat: State<'_, Chat>) -> Reply<ModelsOverview> {
-    Ok(chat.providers().overview())
+pub async fn models_overview(chat: State<'_, Chat>) -> Answer {
+    answer(Ok(chat.providers().overview()))
 }
 
 #[tauri::command]
 pub async fn add_provider(
     chat: State<'_, Chat>,
-    request: AddProviderRequest,
-) -> Reply<ProviderSummary> {
-    chat.providers().add(request).await
+    Wire(request): Wire<AddProviderRequest>,
+) -> Answer {
+    answer(chat.providers().add(request).await)
 }
 
 #[tauri::command]
 pub async fn remove_provider(
     chat: State<'_, Chat>,
-    request: ProviderIdRequest,
-) -> Reply<ModelsOverview> {
-    chat.providers().remove(&request.id).await
+    Wire(request): Wire<ProviderIdRequest>,
+) -> Answer {
+    answer(chat.providers().remove(&request.id).await)
 }
 
 #[tauri::command]
 pub async fn replace_provider_key(
     chat: State<'_, Chat>,
-    request: ReplaceProviderKeyRequest,
-) -> Reply<ProviderSummary> {
-    chat.providers()
-        .replace_key(&request.id, &request.key.0)
-        .await
+    Wire(request): Wire<ReplaceProviderKeyRequest>,
+) -> Answer {
+    answer(
+        chat.providers()
+            .replace_key(&request.id, &request.key.0)
+            .await,
+    )
 }
 
 #[tauri::command]
 pub async fn refresh_models(
     chat: State<'_, Chat>,
-    request: ProviderIdRequest,
-) -> Reply<ProviderSummary> {
-    chat.providers().refresh_models(&request.id).await
+    Wire(request): Wire<ProviderIdRequest>,
+) -> Answer {
+    answer(chat.providers().refresh_models(&request.id).await)
 }
 
 #[tauri::command]
-pub async fn check_model(chat: State<'_, Chat>, request: ModelChoiceRequest) -> Reply<()> {
-    chat.providers().check(&request.choice).await
+pub async fn check_model(chat: State<'_, Chat>, Wire(request): Wire<ModelChoiceRequest>) -> Answer {
+    answer(chat.providers().check(&request.choice).await)
 }
 
 #[tauri::command]
 pub async fn set_default_model(
     chat: State<'_, Chat>,
-    request: ModelChoiceRequest,
-) -> Reply<ModelsOverview> {
-    chat.providers().set_default(request.choice)
+    Wire(request): Wire<ModelChoiceRequest>,
+) -> Answer {
+    answer(chat.providers().set_default(request.choice))
 }
 
 #[tauri::command]
 pub async fn set_attachment_limit(
     chat: State<'_, Chat>,
-    request: AttachmentLimitRequest,
-) -> Reply<ModelsOverview> {
-    chat.providers().set_attachment_limit(request.kb)
+    Wire(request): Wire<AttachmentLimitRequest>,
+) -> Answer {
+    answer(chat.providers().set_attachment_limit(request.kb))
 }
 
 // ----- Tools -----
@@ -220,87 +233,98 @@ pub async fn set_attachment_limit(
 pub async fn set_tool_mode(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
-    request: SetToolModeRequest,
-) -> Reply<ConnectorTools> {
-    connectors
-        .set_tool_mode(&request.connector_id, &request.tool, request.mode)
-        .map(|tools| chat.tool_counts(&request.connector_id, tools))
+    Wire(request): Wire<SetToolModeRequest>,
+) -> Answer {
+    answer(
+        connectors
+            .set_tool_mode(&request.connector_id, &request.tool, request.mode)
+            .map(|tools| chat.tool_counts(&request.connector_id, tools)),
+    )
 }
 
 #[tauri::command]
 pub async fn bulk_tools(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
-    request: BulkToolsRequest,
-) -> Reply<ConnectorTools> {
-    connectors
-        .bulk_tools(&request.connector_id, request.action)
-        .map(|tools| chat.tool_counts(&request.connector_id, tools))
+    Wire(request): Wire<BulkToolsRequest>,
+) -> Answer {
+    answer(
+        connectors
+            .bulk_tools(&request.connector_id, request.action)
+            .map(|tools| chat.tool_counts(&request.connector_id, tools)),
+    )
 }
 
 #[tauri::command]
 pub async fn set_tool_limits(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
-    request: SetToolLimitsRequest,
-) -> Reply<ConnectorTools> {
-    connectors
-        .set_tool_limits(
-            &request.connector_id,
-            request.tool.as_deref(),
-            request.limits,
-        )
-        .map(|tools| chat.tool_counts(&request.connector_id, tools))
+    Wire(request): Wire<SetToolLimitsRequest>,
+) -> Answer {
+    answer(
+        connectors
+            .set_tool_limits(
+                &request.connector_id,
+                request.tool.as_deref(),
+                request.limits,
+            )
+            .map(|tools| chat.tool_counts(&request.connector_id, tools)),
+    )
 }
 
 #[tauri::command]
 pub async fn answer_tool_approval(
     chat: State<'_, Chat>,
-    request: AnswerApprovalRequest,
-) -> Reply<()> {
-    chat.answer_approval(&request.approval_id, request.answer)
+    Wire(request): Wire<AnswerApprovalRequest>,
+) -> Answer {
+    answer(chat.answer_approval(&request.approval_id, request.answer))
 }
 
 #[tauri::command]
-pub async fn stop_tool_call(chat: State<'_, Chat>, request: StopToolCallRequest) -> Reply<()> {
-    chat.stop_tool_call(request.conversation_id, &request.call_id)
+pub async fn stop_tool_call(
+    chat: State<'_, Chat>,
+    Wire(request): Wire<StopToolCallRequest>,
+) -> Answer {
+    answer(chat.stop_tool_call(request.conversation_id, &request.call_id))
 }
 
 #[tauri::command]
 pub async fn waiting_approvals(
     chat: State<'_, Chat>,
-    request: ConversationIdRequest,
-) -> Reply<Vec<ToolApproval>> {
-    Ok(chat.waiting_approvals(request.id))
+    Wire(request): Wire<ConversationIdRequest>,
+) -> Answer {
+    answer(Ok(chat.waiting_approvals(request.id)))
 }
 
 #[tauri::command]
 pub async fn set_tool_options(
     connectors: State<'_, Connectors>,
     chat: State<'_, Chat>,
-    request: SetToolOptionsRequest,
-) -> Reply<ConnectorTools> {
-    connectors
-        .set_tool_options(
-            &request.connector_id,
-            request.call_timeout_secs,
-            request.allow_elicitation,
-            request.allow_sampling,
-        )
-        .map(|tools| chat.tool_counts(&request.connector_id, tools))
+    Wire(request): Wire<SetToolOptionsRequest>,
+) -> Answer {
+    answer(
+        connectors
+            .set_tool_options(
+                &request.connector_id,
+                request.call_timeout_secs,
+                request.allow_elicitation,
+                request.allow_sampling,
+            )
+            .map(|tools| chat.tool_counts(&request.connector_id, tools)),
+    )
 }
 
 #[tauri::command]
 pub async fn mark_tools_seen(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<()> {
-    connectors.mark_tools_seen(&request.id).map(drop)
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.mark_tools_seen(&request.id).map(drop))
 }
 
 #[tauri::command]
-pub async fn tool_activity(chat: State<'_, Chat>) -> Reply<Vec<ActivityEntry>> {
-    chat.activity(ACTIVITY_SHOWN)
+pub async fn tool_activity(chat: State<'_, Chat>) -> Answer {
+    answer(chat.activity(ACTIVITY_SHOWN))
 }
 
 /// How many calls Settings → Activity lists (and exports), newest first.
@@ -309,7 +333,11 @@ const ACTIVITY_SHOWN: u32 = 10_000;
 /// Writes the activity log as CSV into the person's Downloads folder (their home when
 /// there is none) and answers with the file's path.
 #[tauri::command]
-pub async fn export_activity(app: AppHandle, chat: State<'_, Chat>) -> Reply<String> {
+pub async fn export_activity(app: AppHandle, chat: State<'_, Chat>) -> Answer {
+    answer(export_activity_reply(app, chat).await)
+}
+
+async fn export_activity_reply(app: AppHandle, chat: State<'_, Chat>) -> Reply<String> {
     use tauri::Manager;
     let entries = chat.activity(ACTIVITY_SHOWN)?;
     let csv = switchboard_core::tools::activity::to_csv(&entries);
@@ -344,77 +372,86 @@ pub async fn export_activity(app: AppHandle, chat: State<'_, Chat>) -> Reply<Str
 // ----- Chats -----
 
 #[tauri::command]
-pub async fn list_conversations(chat: State<'_, Chat>) -> Reply<Vec<Conversation>> {
-    chat.conversations()
+pub async fn list_conversations(chat: State<'_, Chat>) -> Answer {
+    answer(chat.conversations())
 }
 
 #[tauri::command]
 pub async fn new_conversation(
     chat: State<'_, Chat>,
-    request: NewConversationRequest,
-) -> Reply<Conversation> {
-    chat.create(&request.first_message, request.model)
+    Wire(request): Wire<NewConversationRequest>,
+) -> Answer {
+    answer(chat.create(&request.first_message, request.model))
 }
 
 #[tauri::command]
 pub async fn open_conversation(
     chat: State<'_, Chat>,
-    request: ConversationIdRequest,
-) -> Reply<ConversationView> {
-    chat.open(request.id)
+    Wire(request): Wire<ConversationIdRequest>,
+) -> Answer {
+    answer(chat.open(request.id))
 }
 
 #[tauri::command]
-pub async fn send_message(chat: State<'_, Chat>, request: SendRequest) -> Reply<StoredMessage> {
-    chat.send(request)
+pub async fn send_message(chat: State<'_, Chat>, Wire(request): Wire<SendRequest>) -> Answer {
+    answer(chat.send(request))
 }
 
 #[tauri::command]
-pub async fn stop_reply(chat: State<'_, Chat>, request: ConversationIdRequest) -> Reply<()> {
+pub async fn stop_reply(
+    chat: State<'_, Chat>,
+    Wire(request): Wire<ConversationIdRequest>,
+) -> Answer {
     chat.stop(request.id);
-    Ok(())
+    answer(Ok(()))
 }
 
 #[tauri::command]
-pub async fn retry_reply(chat: State<'_, Chat>, request: ConversationIdRequest) -> Reply<()> {
-    chat.retry(request.id)
+pub async fn retry_reply(
+    chat: State<'_, Chat>,
+    Wire(request): Wire<ConversationIdRequest>,
+) -> Answer {
+    answer(chat.retry(request.id))
 }
 
 #[tauri::command]
-pub async fn regenerate_reply(chat: State<'_, Chat>, request: ConversationIdRequest) -> Reply<()> {
-    chat.regenerate(request.id)
+pub async fn regenerate_reply(
+    chat: State<'_, Chat>,
+    Wire(request): Wire<ConversationIdRequest>,
+) -> Answer {
+    answer(chat.regenerate(request.id))
 }
 
 #[tauri::command]
 pub async fn edit_message(
     chat: State<'_, Chat>,
-    request: EditMessageRequest,
-) -> Reply<StoredMessage> {
-    chat.edit(request.conversation_id, request.message_id, &request.text)
+    Wire(request): Wire<EditMessageRequest>,
+) -> Answer {
+    answer(chat.edit(request.conversation_id, request.message_id, &request.text))
 }
 
 #[tauri::command]
 pub async fn rename_conversation(
     chat: State<'_, Chat>,
-    request: RenameConversationRequest,
-) -> Reply<Conversation> {
-    chat.rename(request.id, &request.title)
+    Wire(request): Wire<RenameConversationRequest>,
+) -> Answer {
+    answer(chat.rename(request.id, &request.title))
 }
 
 #[tauri::command]
 pub async fn set_conversation_model(
     chat: State<'_, Chat>,
-    request: ConversationModelRequest,
-) -> Reply<Conversation> {
-    chat.set_model(request.id, &request.choice)
+    Wire(request): Wire<ConversationModelRequest>,
+) -> Answer {
+    answer(chat.set_model(request.id, &request.choice))
 }
 
 #[tauri::command]
 pub async fn delete_conversation(
     chat: State<'_, Chat>,
-    request: ConversationIdRequest,
-) -> Reply<()> {
-    chat.delete(request.id)
+    Wire(request): Wire<ConversationIdRequest>,
+) -> Answer {
+    answer(chat.delete(request.id))
 }
 
 // ----- The paperclip menu -----
@@ -423,38 +460,42 @@ pub async fn delete_conversation(
 pub async fn attachables(
     connectors: State<'_, Connectors>,
     after_bursts: State<'_, AfterBursts>,
-) -> Reply<Vec<ConnectorDetail>> {
+) -> Answer {
     after_bursts.busy();
-    Ok(connectors.details())
+    answer(Ok(connectors.details()))
 }
 
 #[tauri::command]
 pub async fn read_resource(
     chat: State<'_, Chat>,
     after_bursts: State<'_, AfterBursts>,
-    request: ReadResourceRequest,
-) -> Reply<Attachment> {
+    Wire(request): Wire<ReadResourceRequest>,
+) -> Answer {
     after_bursts.busy();
-    chat.read_resource(request).await
+    answer(chat.read_resource(request).await)
 }
 
 #[tauri::command]
-pub async fn get_prompt(chat: State<'_, Chat>, request: GetPromptRequest) -> Reply<Attachment> {
-    chat.get_prompt(request).await
+pub async fn get_prompt(chat: State<'_, Chat>, Wire(request): Wire<GetPromptRequest>) -> Answer {
+    answer(chat.get_prompt(request).await)
 }
 
 #[tauri::command]
 pub async fn complete_argument(
     chat: State<'_, Chat>,
-    request: CompleteRequest,
-) -> Reply<Vec<String>> {
-    chat.complete(request).await
+    Wire(request): Wire<CompleteRequest>,
+) -> Answer {
+    answer(chat.complete(request).await)
 }
 
 /// "Show file" on the notice about settings kept aside: the file manager, at that file.
 /// Only such a file: the window names it, the core judges it.
 #[tauri::command]
-pub async fn show_kept_file(app: tauri::AppHandle, request: ShowFileRequest) -> Reply<()> {
+pub async fn show_kept_file(app: tauri::AppHandle, Wire(request): Wire<ShowFileRequest>) -> Answer {
+    answer(show_kept_file_reply(app, request).await)
+}
+
+async fn show_kept_file_reply(app: tauri::AppHandle, request: ShowFileRequest) -> Reply<()> {
     use tauri::Manager;
     use tauri_plugin_opener::OpenerExt;
     let settings = app
@@ -484,7 +525,11 @@ pub async fn show_kept_file(app: tauri::AppHandle, request: ShowFileRequest) -> 
 /// A link in a reply, clicked: opened in the person's browser when it is a web page or an
 /// e-mail address.
 #[tauri::command]
-pub async fn open_link(app: tauri::AppHandle, request: OpenLinkRequest) -> Reply<()> {
+pub async fn open_link(app: tauri::AppHandle, Wire(request): Wire<OpenLinkRequest>) -> Answer {
+    answer(open_link_reply(app, request).await)
+}
+
+async fn open_link_reply(app: tauri::AppHandle, request: OpenLinkRequest) -> Reply<()> {
     use tauri_plugin_opener::OpenerExt;
     let url = switchboard_core::web::check_link(&request.url)?;
     app.opener()
@@ -501,22 +546,20 @@ pub async fn open_link(app: tauri::AppHandle, request: OpenLinkRequest) -> Reply
 #[tauri::command]
 pub async fn answer_question(
     connectors: State<'_, Connectors>,
-    request: switchboard_ipc::ask::AnswerQuestionRequest,
-) -> Reply<()> {
-    connectors.answer_question(&request.id, request.answer)
+    Wire(request): Wire<switchboard_ipc::ask::AnswerQuestionRequest>,
+) -> Answer {
+    answer(connectors.answer_question(&request.id, request.answer))
 }
 
 #[tauri::command]
-pub async fn waiting_questions(
-    connectors: State<'_, Connectors>,
-) -> Reply<Vec<switchboard_ipc::ask::Question>> {
-    Ok(connectors.waiting_questions())
+pub async fn waiting_questions(connectors: State<'_, Connectors>) -> Answer {
+    answer(Ok(connectors.waiting_questions()))
 }
 
 #[tauri::command]
 pub async fn server_messages(
     connectors: State<'_, Connectors>,
-    request: ConnectorIdRequest,
-) -> Reply<switchboard_ipc::ServerMessages> {
-    connectors.server_messages(&request.id)
+    Wire(request): Wire<ConnectorIdRequest>,
+) -> Answer {
+    answer(connectors.server_messages(&request.id))
 }

@@ -6,6 +6,7 @@ mod commands;
 mod link_handler;
 mod log;
 mod store;
+mod wire;
 
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +20,7 @@ use switchboard_core::settings::{self, Settings};
 use switchboard_core::start_view::{self, StartView};
 use switchboard_core::{Connectors, Event, Timeouts};
 use switchboard_ipc::{Notice, NoticeLevel, event};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_plugin_opener::OpenerExt;
 
@@ -265,7 +266,7 @@ fn forward_chat_events(app: &AppHandle, chat: &Chat) {
             after_bursts.busy();
             match received {
                 Ok(chat_event) => {
-                    if let Err(err) = app.emit(event::CHAT, chat_event) {
+                    if let Err(err) = wire::emit(&app, event::CHAT, &chat_event) {
                         tracing::warn!(%err, "could not send a chat event to the window");
                     }
                 }
@@ -320,11 +321,15 @@ fn forward_events(app: &AppHandle, connectors: &Connectors) {
             let received = events.recv().await;
             after_bursts.busy();
             let sent = match received {
-                Ok(Event::ConnectorChanged(summary)) => app.emit(event::CONNECTOR_CHANGED, summary),
-                Ok(Event::ConnectorRemoved(id)) => app.emit(event::CONNECTOR_REMOVED, id),
-                Ok(Event::Notice(notice)) => app.emit(event::NOTICE, notice),
-                Ok(Event::Question(question)) => app.emit(event::QUESTION, question),
-                Ok(Event::ResourceUpdated(updated)) => app.emit(event::RESOURCE_UPDATED, updated),
+                Ok(Event::ConnectorChanged(summary)) => {
+                    wire::emit(&app, event::CONNECTOR_CHANGED, &summary)
+                }
+                Ok(Event::ConnectorRemoved(id)) => wire::emit(&app, event::CONNECTOR_REMOVED, &id),
+                Ok(Event::Notice(notice)) => wire::emit(&app, event::NOTICE, &notice),
+                Ok(Event::Question(question)) => wire::emit(&app, event::QUESTION, &question),
+                Ok(Event::ResourceUpdated(updated)) => {
+                    wire::emit(&app, event::RESOURCE_UPDATED, &updated)
+                }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "window fell behind on connector events");
                     continue;
@@ -395,8 +400,7 @@ fn open_main_window(
         .find(|window| window.label == MAIN_WINDOW)
         .ok_or("tauri.conf.json has no main window")?
         .clone();
-    // JSON is a JavaScript expression; what a server named itself stays a string in it.
-    let handed = serde_json::to_string(&connectors.list())?;
+    let handed = start_view::handed(&connectors.list())?;
     let path = start_view_file(app)?;
     let kept = StartView::kept_for(&path, &handed);
     tracing::info!(kept = kept.is_some(), "start-up: the kept start view");
@@ -487,7 +491,7 @@ fn reload_when_the_page_stops(window: &tauri::WebviewWindow, connectors: &Connec
                 }
                 tracing::error!(?reason, "{PAGE_STOPPED_LINE}: loading it again");
                 match (
-                    serde_json::to_string(&connectors.list()),
+                    start_view::handed(&connectors.list()),
                     view.user_content_manager(),
                 ) {
                     (Ok(handed), Some(scripts)) => {

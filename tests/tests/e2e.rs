@@ -71,9 +71,10 @@ fn settings(desktop: &Desktop) -> String {
     std::fs::read_to_string(desktop.settings_file()).unwrap_or_default()
 }
 
-/// Wraps the window's `invoke` so every command's answer (or error) is kept, as JSON, and
+/// Wraps the window's `invoke` so every command's answer (or error) is kept, as text, and
 /// listens to every event the app sends the window, for [`assert_no_secret_leaked`] to
-/// search.
+/// search. Both carry the bytes of `switchboard_ipc::wire`, where a string is its UTF-8 as
+/// it is.
 const RECORD_IPC: &str = r#"
     // Tauri's `invoke` cannot be replaced (non-writable), but on Linux it travels over
     // `fetch` to the `ipc:` protocol: every answer is a response body there. Events reach
@@ -83,7 +84,7 @@ const RECORD_IPC: &str = r#"
         window.__ipcEvents = [];
         for (const name of ["connector-changed", "connector-removed", "notice", "chat"]) {
             window.__TAURI__.event.listen(name, (event) => {
-                window.__ipcEvents.push(name + " " + JSON.stringify(event.payload));
+                window.__ipcEvents.push([name, event.payload]);
             });
         }
         const fetch = window.fetch.bind(window);
@@ -103,13 +104,13 @@ const RECORD_IPC: &str = r#"
 /// What the app logs each time it hands a page to the system's browser.
 const OPENING_A_PAGE: &str = "opening a sign-in page in the browser";
 
-/// The events the window got since [`record_ipc`], as `"<name> <payload JSON>"`.
-async fn recorded_events(app: &Session) -> Vec<String> {
+/// The events the window got since [`record_ipc`]: each one's name and payload (its bytes).
+async fn recorded_events(app: &Session) -> Vec<(String, Vec<u8>)> {
     let events = app
         .execute("return window.__ipcEvents || [];", serde_json::json!([]))
         .await
         .expect("recorded events");
-    serde_json::from_value(events).expect("strings")
+    serde_json::from_value(events).expect("names and bytes")
 }
 
 /// Waits until the browser has finished `n` runs (it logs a run when it ends, which may
@@ -159,7 +160,14 @@ async fn assert_no_secret_leaked(desktop: &Desktop, app: &Session, secrets: &[&s
     let mut places = vec![
         ("the app's log".to_owned(), log),
         ("IPC answers".to_owned(), answers.join("\n")),
-        ("events".to_owned(), events.join("\n")),
+        (
+            "events".to_owned(),
+            events
+                .iter()
+                .map(|(name, bytes)| format!("{name} {}", String::from_utf8_lossy(bytes)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
     ];
     let data = desktop.settings_file();
     for entry in std::fs::read_dir(data.parent().expect("data folder")).expect("data folder") {
@@ -334,12 +342,19 @@ async fn add_a_connector_see_its_tools_restart_and_remove_it() {
         .execute(
             r#"const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;
                return { data: at("sb-first-data"), mounted: at("sb-mounted"),
-                        handed: (window.__SWITCHBOARD_CONNECTORS__ || []).map((c) => c.name) };"#,
+                        handed: window.__SWITCHBOARD_CONNECTORS__ || [] };"#,
             serde_json::json!([]),
         )
         .await
         .expect("the page's marks");
-    assert_eq!(first["handed"], serde_json::json!([name]), "{first}");
+    let handed: Vec<u8> = serde_json::from_value(first["handed"].clone()).expect("bytes");
+    let handed: Vec<switchboard_ipc::ConnectorSummary> =
+        switchboard_ipc::wire::decode(&handed).expect("the handed list");
+    assert_eq!(
+        handed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        [name],
+        "{first}"
+    );
     let (data, mounted) = (first["data"].as_f64(), first["mounted"].as_f64());
     assert!(
         data.zip(mounted)
@@ -703,10 +718,15 @@ async fn a_wrong_address_is_fixed_from_its_message_and_a_server_problem_can_be_t
         recorded_events(&app)
             .await
             .iter()
-            .filter(|e| {
-                e.starts_with("connector-changed ")
-                    && e.contains(r#""state":"cant_reach""#)
-                    && e.contains("server_error")
+            .filter(|(name, bytes)| {
+                name == switchboard_ipc::event::CONNECTOR_CHANGED
+                    && switchboard_ipc::wire::decode::<switchboard_ipc::ConnectorSummary>(bytes)
+                        .is_ok_and(|summary| {
+                            summary.state == switchboard_ipc::ConnectorState::CantReach
+                                && summary.problem.is_some_and(|problem| {
+                                    problem.code == switchboard_ipc::ErrorCode::ServerError
+                                })
+                        })
             })
             .count()
     };
@@ -857,24 +877,30 @@ async fn an_unreadable_settings_file_is_kept_aside_and_the_app_still_starts() {
     app.wait_until(&tid("notice-banner"), |t| t.contains(&kept_at))
         .await;
     // "Show file" shows only a file Switchboard kept aside, whatever the window asks.
-    let refused = app
+    let elsewhere = switchboard_ipc::ShowFileRequest {
+        path: file
+            .parent()
+            .expect("parent")
+            .join("..")
+            .join("x.unreadable-1")
+            .display()
+            .to_string(),
+    };
+    let answer = app
         .execute(
             "return window.__TAURI_INTERNALS__
-                 .invoke('show_kept_file', { request: { path: arguments[0] } })
-                 .then(() => 'shown', e => e.message);",
-            serde_json::json!([file
-                .parent()
-                .expect("parent")
-                .join("..")
-                .join("x.unreadable-1")
-                .display()
-                .to_string()]),
+                 .invoke('show_kept_file', new Uint8Array(arguments[0]))
+                 .then(bytes => Array.from(new Uint8Array(bytes)), e => String(e));",
+            serde_json::json!([switchboard_ipc::wire::encode(&elsewhere).expect("bytes")]),
         )
         .await
         .expect("asked");
+    let answer: Vec<u8> = serde_json::from_value(answer).expect("an answer, not a rejection");
+    let refused = switchboard_ipc::wire::decode::<Result<(), switchboard_ipc::ErrorInfo>>(&answer)
+        .expect("decoded");
     assert_eq!(
-        refused,
-        serde_json::json!("That file is not one Switchboard kept aside.")
+        refused.map_err(|err| err.message).err().as_deref(),
+        Some("That file is not one Switchboard kept aside.")
     );
     app.quit().await;
 }

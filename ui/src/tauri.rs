@@ -15,7 +15,7 @@ use switchboard_ipc::chat::{
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
     ConnectorIdRequest, ConnectorSummary, EditConnectorRequest, ErrorInfo, KeepStartViewRequest,
-    Notice, SecretInput, SetEnabledRequest, ShowFileRequest, command,
+    Notice, SecretInput, SetEnabledRequest, ShowFileRequest, command, wire,
 };
 use wasm_bindgen::prelude::*;
 
@@ -33,22 +33,16 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
-/// The shell's commands all take their input as a single argument named `request`.
-#[derive(Serialize)]
-struct Request<'a, T> {
-    request: &'a T,
+/// A request on its way to the core: its bytes (`switchboard_ipc::wire`), which Tauri
+/// passes to the command as they are.
+fn to_js<T: Serialize>(request: &T) -> Result<JsValue, ErrorInfo> {
+    let bytes = wire::encode(request).map_err(ErrorInfo::internal)?;
+    Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
 }
 
-/// Commands without input still need an (empty) argument object.
-#[derive(Serialize)]
-struct NoArgs {}
-
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, ErrorInfo> {
-    // JSON-compatible output: plain objects and `null`, which is what Tauri's JSON
-    // deserializer on the other side expects.
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|err| ErrorInfo::internal(err.to_string()))
+/// Bytes the core sent (an `ArrayBuffer` or an array of numbers), read as a `T`.
+fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    wire::decode(&js_sys::Uint8Array::new(value).to_vec())
 }
 
 fn describe(value: &JsValue) -> String {
@@ -62,28 +56,22 @@ fn describe(value: &JsValue) -> String {
         .unwrap_or_else(|| format!("{value:?}"))
 }
 
-/// A rejection from the shell is a serialized `ErrorInfo`; anything else (a JS exception, a
-/// missing command) still reaches the person as one plain sentence plus the raw detail.
-fn error_from_js(value: JsValue) -> ErrorInfo {
-    serde_wasm_bindgen::from_value::<ErrorInfo>(value.clone())
-        .unwrap_or_else(|_| ErrorInfo::internal(describe(&value)))
-}
-
+/// Every command answers with the bytes of its `Result`. A rejection comes from the shell
+/// itself (a missing command, a request it could not read) and reaches the person as one
+/// plain sentence plus the raw detail, as does an answer that does not decode.
 async fn call<T: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<T, ErrorInfo> {
-    let value = invoke_raw(cmd, args).await.map_err(error_from_js)?;
-    serde_wasm_bindgen::from_value(value.clone()).map_err(|err| {
-        ErrorInfo::internal(format!(
-            "unexpected answer to {cmd}: {err}; got {}",
-            describe(&value)
-        ))
-    })
+    let value = invoke_raw(cmd, args)
+        .await
+        .map_err(|err| ErrorInfo::internal(describe(&err)))?;
+    from_js::<Result<T, ErrorInfo>>(&value)
+        .map_err(|err| ErrorInfo::internal(format!("unexpected answer to {cmd}: {err}")))?
 }
 
 async fn call_with<T: DeserializeOwned, R: Serialize>(
     cmd: &str,
     request: &R,
 ) -> Result<T, ErrorInfo> {
-    call(cmd, to_js(&Request { request })?).await
+    call(cmd, to_js(request)?).await
 }
 
 /// The connector list the shell handed the page when it made the window
@@ -97,17 +85,17 @@ pub fn handed_connectors() -> Option<Vec<ConnectorSummary>> {
     )
     .ok()
     .filter(|value| !value.is_undefined())?;
-    serde_wasm_bindgen::from_value(value)
+    from_js(&value)
         .map_err(|err| logging::warn!("ignoring the handed connector list: {err}"))
         .ok()
 }
 
 pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, ErrorInfo> {
-    call(command::LIST_CONNECTORS, to_js(&NoArgs {})?).await
+    call(command::LIST_CONNECTORS, JsValue::UNDEFINED).await
 }
 
 pub async fn take_notices() -> Result<Vec<Notice>, ErrorInfo> {
-    call(command::TAKE_NOTICES, to_js(&NoArgs {})?).await
+    call(command::TAKE_NOTICES, JsValue::UNDEFINED).await
 }
 
 pub async fn keep_start_view(request: KeepStartViewRequest) -> Result<(), ErrorInfo> {
@@ -119,7 +107,7 @@ pub async fn show_kept_file(path: String) -> Result<(), ErrorInfo> {
 }
 
 pub async fn check_keyring() -> Result<(), ErrorInfo> {
-    call(command::CHECK_KEYRING, to_js(&NoArgs {})?).await
+    call(command::CHECK_KEYRING, JsValue::UNDEFINED).await
 }
 
 pub async fn check_address(
@@ -174,11 +162,11 @@ pub async fn set_tool_limits(
 }
 
 pub async fn tool_activity() -> Result<Vec<switchboard_ipc::tools::ActivityEntry>, ErrorInfo> {
-    call(command::TOOL_ACTIVITY, to_js(&NoArgs {})?).await
+    call(command::TOOL_ACTIVITY, JsValue::UNDEFINED).await
 }
 
 pub async fn export_activity() -> Result<String, ErrorInfo> {
-    call(command::EXPORT_ACTIVITY, to_js(&NoArgs {})?).await
+    call(command::EXPORT_ACTIVITY, JsValue::UNDEFINED).await
 }
 
 pub async fn set_tool_options(
@@ -263,7 +251,7 @@ pub async fn set_enabled(id: ConnectorId, enabled: bool) -> Result<ConnectorSumm
     call_with(command::SET_ENABLED, &SetEnabledRequest { id, enabled }).await
 }
 
-/// A command whose answer is `null`: there is nothing in it worth decoding.
+/// A command about one connector that answers nothing.
 async fn call_for_nothing(cmd: &str, id: ConnectorId) -> Result<(), ErrorInfo> {
     call_unit(cmd, &ConnectorIdRequest { id }).await
 }
@@ -295,7 +283,7 @@ pub async fn edit_connector(request: EditConnectorRequest) -> Result<ConnectorSu
 // ----- Settings → Models -----
 
 pub async fn models_overview() -> Result<ModelsOverview, ErrorInfo> {
-    call(command::MODELS_OVERVIEW, to_js(&NoArgs {})?).await
+    call(command::MODELS_OVERVIEW, JsValue::UNDEFINED).await
 }
 
 pub async fn add_provider(request: AddProviderRequest) -> Result<ProviderSummary, ErrorInfo> {
@@ -338,7 +326,7 @@ pub async fn set_attachment_limit(kb: u32) -> Result<ModelsOverview, ErrorInfo> 
 // ----- Chats -----
 
 pub async fn list_conversations() -> Result<Vec<Conversation>, ErrorInfo> {
-    call(command::LIST_CONVERSATIONS, to_js(&NoArgs {})?).await
+    call(command::LIST_CONVERSATIONS, JsValue::UNDEFINED).await
 }
 
 pub async fn new_conversation(
@@ -402,7 +390,7 @@ pub async fn delete_conversation(id: i64) -> Result<(), ErrorInfo> {
 // ----- The paperclip menu -----
 
 pub async fn attachables() -> Result<Vec<ConnectorDetail>, ErrorInfo> {
-    call(command::ATTACHABLES, to_js(&NoArgs {})?).await
+    call(command::ATTACHABLES, JsValue::UNDEFINED).await
 }
 
 pub async fn read_resource(request: ReadResourceRequest) -> Result<Attachment, ErrorInfo> {
@@ -422,10 +410,9 @@ pub async fn open_link(url: String) -> Result<(), ErrorInfo> {
     call_unit(command::OPEN_LINK, &OpenLinkRequest { url }).await
 }
 
-/// A command whose answer is `null`.
+/// A command that answers nothing but whether it worked.
 async fn call_unit<R: Serialize>(cmd: &str, request: &R) -> Result<(), ErrorInfo> {
-    let args = to_js(&Request { request })?;
-    invoke_raw(cmd, args).await.map(drop).map_err(error_from_js)
+    call_with(cmd, request).await
 }
 
 /// Calls `handler` with the payload of every `event` for the rest of the window's life.
@@ -436,7 +423,7 @@ pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl 
     let closure = Closure::<dyn FnMut(JsValue)>::new(move |raw: JsValue| {
         let payload =
             js_sys::Reflect::get(&raw, &JsValue::from_str("payload")).unwrap_or(JsValue::UNDEFINED);
-        match serde_wasm_bindgen::from_value::<T>(payload) {
+        match from_js::<T>(&payload) {
             Ok(payload) => handler(payload),
             Err(err) => logging::warn!("ignoring malformed `{event}` event: {err}"),
         }
@@ -465,7 +452,7 @@ pub async fn answer_question(
 
 /// The servers' questions waiting, for a window that opens.
 pub async fn waiting_questions() -> Result<Vec<switchboard_ipc::ask::Question>, ErrorInfo> {
-    call(command::WAITING_QUESTIONS, to_js(&NoArgs {})?).await
+    call(command::WAITING_QUESTIONS, JsValue::UNDEFINED).await
 }
 
 /// What a connector's server logged since it connected.

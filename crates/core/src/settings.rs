@@ -524,7 +524,14 @@ mod tests {
         assert_eq!(entries["schemaVersion"], json!(3));
         assert_eq!(
             entries["connectors"][0]["tools"],
-            json!({"tools": {}, "callTimeoutSecs": 60, "allowElicitation": false, "allowSampling": false})
+            json!({
+                "tools": {},
+                "limits": {"perConversation": null, "perDay": null},
+                "callTimeoutSecs": 60,
+                "allowElicitation": false,
+                "allowSampling": false,
+                "seen": null,
+            })
         );
         let settings = Settings::from_entries(&entries).expect("decode");
         let connector = &settings.connectors[0];

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use switchboard_ipc::ConnectorSummary;
 use switchboard_ipc::start_view::{BUILD_LINK, ELEMENT_ID, LAID_OUT_MARK, SHOWN_MARK};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -42,7 +43,7 @@ const REFUSED: [&str; 8] = [
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartView {
-    /// The connector list handed to the page at the start that built the view (JSON).
+    /// The connector list handed to the page at the start that built the view ([`handed`]).
     pub handed: String,
     /// The build of the window's code that built it: the integrity hash of its wasm.
     pub build: String,
@@ -96,7 +97,7 @@ impl StartView {
 
 /// The script the window runs before its page: the system it runs on (`data-os` on the
 /// root element), the connector list handed to the page
-/// (`handed`, JSON, under [`switchboard_ipc::handed::CONNECTORS`]) and, when there is a
+/// ([`handed`], under [`switchboard_ipc::handed::CONNECTORS`]) and, when there is a
 /// kept view, what shows it once the page is parsed, if the page is of the same build and
 /// the window's code has not shown the live view yet.
 pub fn page_script(handed: &str, kept: Option<&StartView>) -> String {
@@ -139,12 +140,19 @@ document.addEventListener("DOMContentLoaded", () => {{
     script
 }
 
-/// The script that hands the page the connector list `handed` (JSON, under
+/// The connector list as it is handed to the page: its bytes on the wire to the window
+/// (`switchboard_ipc::wire`) as a JavaScript array of numbers. Nothing a server sent can
+/// be anything but a number in it.
+pub fn handed(connectors: &[ConnectorSummary]) -> Result<String> {
+    let bytes = switchboard_ipc::wire::encode(connectors).map_err(Error::internal)?;
+    serde_json::to_string(&bytes).map_err(|err| Error::internal(err.to_string()))
+}
+
+/// The script that hands the page the connector list `handed` ([`handed`], under
 /// [`switchboard_ipc::handed::CONNECTORS`]). Run after [`page_script`] when the page is
 /// loaded again, it replaces the list handed at the start, and the view kept for that list
 /// is not shown.
 pub fn handed_script(handed: &str) -> String {
-    // JSON is a JavaScript expression; what a server named itself stays a string in it.
     format!("window.{} = {handed};", switchboard_ipc::handed::CONNECTORS)
 }
 

@@ -23,7 +23,7 @@ impl Role {
 
 /// One piece of a message, as the model sees it. Decoded in one pass by `tagged`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(remote = "Self", tag = "type", rename_all = "snake_case")]
 pub enum Part {
     Text {
         text: String,
@@ -186,7 +186,7 @@ pub struct Attachment {
     /// The title or name shown on the chip.
     pub name: String,
     /// The resource's URI (expanded, for a template); `None` for a prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub uri: Option<String>,
     /// Size in bytes of the content as read (before any cut).
     pub size: u64,
@@ -195,7 +195,7 @@ pub struct Attachment {
     pub truncated: bool,
     /// What the person should know about how it was sent (cut, or a file the model cannot
     /// read named but not sent), shown on the chip.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub note: Option<String>,
     /// What goes to the model: for a resource, its parts (appended to the person's
     /// message); for a prompt, the prompt's messages (inserted before it).
@@ -204,7 +204,7 @@ pub struct Attachment {
 
 /// Decoded in one pass by `tagged`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(remote = "Self", tag = "type", rename_all = "snake_case")]
 pub enum AttachmentContent {
     Parts { parts: Vec<Part> },
     Messages { messages: Vec<Message> },
@@ -482,7 +482,7 @@ pub enum ChatEvent {
     ToolRunning {
         conversation_id: i64,
         call_id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         progress: Option<ToolProgress>,
     },
 }
@@ -491,10 +491,10 @@ pub enum ChatEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolProgress {
     pub progress: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub total: Option<f64>,
     /// The server's words (cut to a line), shown as text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -528,7 +528,7 @@ pub struct StoredMessage {
     pub created_at: i64,
     /// [`Self::markdown_texts`] as the core read them, filled in only on the message's way
     /// to the window.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub markdown: Vec<crate::markdown::Rendered>,
 }
 

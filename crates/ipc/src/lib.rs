@@ -7,13 +7,17 @@
 //!
 //! No type in here may carry a secret: responses are shown to the page and may be logged.
 //!
+//! They cross as postcard bytes ([`wire`]), which name no field: no type may leave a field
+//! out when it is written (`skip_serializing_if`), and free-form JSON is marked
+//! `#[serde(with = "crate::wire::json")]`.
+//!
 //! Enums that only cross to the window are externally tagged (`{"variant": {…}}`, serde's
 //! default), never `#[serde(tag = "…")]`: an internally tagged enum is buffered whole
 //! before it is read, and that second decoder, for the enum and everything inside it, cost
 //! the window's wasm 106 KB of its 1.83 MB. Three stay internally tagged because the core
 //! keeps them on disk in that form: [`SignInMethod`] (settings), [`chat::Part`] and
 //! [`chat::AttachmentContent`] (the conversation store); their decoders are written out in
-//! `tagged`, which reads them in one pass.
+//! `tagged`, which reads them in one pass, and they cross to the window as JSON text.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +26,7 @@ pub mod chat;
 pub mod markdown;
 mod tagged;
 pub mod tools;
+pub mod wire;
 
 /// Names of the Tauri commands. The shell registers functions with these names and the UI
 /// invokes them; both sides use the constants so neither can drift.
@@ -340,7 +345,7 @@ pub struct ConnectorSummary {
 /// How a connector proves who the person is, as shown to them. Decoded in one pass by
 /// `tagged`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(remote = "Self", tag = "kind", rename_all = "snake_case")]
 pub enum SignInMethod {
     /// OAuth in the browser when the server asks for it.
     Automatic {
@@ -435,7 +440,7 @@ pub struct ServerInfo {
     /// The server's own advice on how to use it, written for the model.
     pub instructions: Option<String>,
     /// `instructions` read as Markdown by the core, for the window.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub instructions_markdown: markdown::Blocks,
     /// The protocol version that was negotiated.
     pub protocol_version: String,
@@ -479,15 +484,15 @@ pub struct ToolInfo {
     /// The JSON Schema of its arguments, as the server sent it. Kept by the core (the model
     /// is offered it; a pin hashes it) and not sent to the window, which shows no schema: a
     /// big server's schemas would be most of what the window reads when its page opens.
-    #[serde(default, skip_serializing)]
+    #[serde(skip)]
     pub input_schema: serde_json::Value,
     /// The server's annotations as sent (`readOnlyHint`, `destructiveHint`,
     /// `openWorldHint`, …): claims, shown as such.
-    #[serde(default)]
+    #[serde(default, with = "crate::wire::json")]
     pub annotations: Option<serde_json::Value>,
     /// The JSON Schema its `structuredContent` promises to match, as the server sent it. Like
     /// `input_schema`, kept by the core and not sent to the window.
-    #[serde(default, skip_serializing)]
+    #[serde(skip)]
     pub output_schema: Option<serde_json::Value>,
 }
 

@@ -144,7 +144,7 @@ pub fn find<'a>(rendered: &'a [Rendered], text: &str) -> Option<&'a Blocks> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Streamed {
     /// Pieces that became settled with this event, each with where it starts in the reply.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub settled: Vec<Piece>,
     /// Everything after the last cut, read anew.
     pub tail: Blocks,

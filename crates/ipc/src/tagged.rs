@@ -7,7 +7,8 @@
 //! settings, [`Part`] and [`AttachmentContent`] in the conversation store. So they are
 //! decoded here in one pass: each field into its slot as it comes, then the variant the tag
 //! names. Unknown fields are skipped and optional ones may be missing or null, as with the
-//! derived decoders; a field a variant does not have is still checked for its type.
+//! derived decoders; a field a variant does not have is still checked for its type. On the
+//! wire to the window they travel as that JSON's text (`tagged!`).
 
 use std::fmt;
 
@@ -70,6 +71,34 @@ impl<'de, F: Tagged> Visitor<'de> for TaggedVisitor<F> {
 
 fn decode<'de, D: Deserializer<'de>, F: Tagged>(deserializer: D) -> Result<F::Output, D::Error> {
     deserializer.deserialize_map(TaggedVisitor::<F>(std::marker::PhantomData))
+}
+
+/// The enum's serde: in JSON (the core's files), the tagged map, written by the derive
+/// (`#[serde(remote = "Self")]` makes it an inherent `serialize`) and read by `F` in one
+/// pass; on the wire, that JSON as text ([`crate::wire`]: postcard cannot read a map whose
+/// tag says what follows).
+macro_rules! tagged {
+    ($ty:ty, $fields:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                if serializer.is_human_readable() {
+                    <$ty>::serialize(self, serializer)
+                } else {
+                    crate::wire::json::serialize(self, serializer)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                if deserializer.is_human_readable() {
+                    decode::<D, $fields>(deserializer)
+                } else {
+                    crate::wire::json::deserialize(deserializer)
+                }
+            }
+        }
+    };
 }
 
 #[derive(Default)]
@@ -180,11 +209,7 @@ impl Tagged for PartFields {
     }
 }
 
-impl<'de> Deserialize<'de> for Part {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        decode::<D, PartFields>(deserializer)
-    }
-}
+tagged!(Part, PartFields);
 
 #[derive(Default)]
 struct AttachmentContentFields {
@@ -219,11 +244,7 @@ impl Tagged for AttachmentContentFields {
     }
 }
 
-impl<'de> Deserialize<'de> for AttachmentContent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        decode::<D, AttachmentContentFields>(deserializer)
-    }
-}
+tagged!(AttachmentContent, AttachmentContentFields);
 
 #[derive(Default)]
 struct SignInMethodFields {
@@ -271,11 +292,7 @@ impl Tagged for SignInMethodFields {
     }
 }
 
-impl<'de> Deserialize<'de> for SignInMethod {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        decode::<D, SignInMethodFields>(deserializer)
-    }
-}
+tagged!(SignInMethod, SignInMethodFields);
 
 #[cfg(test)]
 mod tests {

@@ -23,9 +23,9 @@ pub enum ToolMode {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub per_conversation: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub per_day: Option<u32>,
 }
 
@@ -42,9 +42,9 @@ impl Limits {
 pub struct Pin {
     /// SHA-256 over the name, description, input schema and annotations, hex.
     pub hash: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
     #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default, with = "crate::wire::json")]
     pub input_schema: Value,
 }
 
@@ -54,10 +54,10 @@ pub struct Pin {
 pub struct ToolRule {
     #[serde(default)]
     pub mode: ToolMode,
-    #[serde(default, skip_serializing_if = "Limits::is_empty")]
+    #[serde(default)]
     pub limits: Limits,
     /// Set when the mode is Allow: the definition that was allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pin: Option<Pin>,
 }
 
@@ -76,7 +76,7 @@ pub struct ToolSettings {
     #[serde(default)]
     pub tools: BTreeMap<String, ToolRule>,
     /// For all the connector's tools together.
-    #[serde(default, skip_serializing_if = "Limits::is_empty")]
+    #[serde(default)]
     pub limits: Limits,
     #[serde(default = "default_call_timeout")]
     pub call_timeout_secs: u32,
@@ -88,7 +88,7 @@ pub struct ToolSettings {
     pub allow_sampling: bool,
     /// The tools the person has seen on the connector's page; others show as New. `None`
     /// until the page was first shown (then nothing is new).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub seen: Option<BTreeSet<String>>,
 }
 
@@ -209,6 +209,7 @@ pub struct ToolApproval {
     pub title: Option<String>,
     pub description: Option<String>,
     /// As the model wrote them; server and model text, shown as text.
+    #[serde(with = "crate::wire::json")]
     pub arguments: Value,
     /// It was allowed, but the server changed it since.
     pub changed: bool,

@@ -422,7 +422,9 @@ async fn chat_with_two_providers_attachments_stop_failures_and_a_restart() {
     assert!(answers >= 10, "{answers} answers searched");
     let events = super::recorded_events(&app).await;
     assert!(
-        events.iter().any(|e| e.starts_with("chat ")),
+        events
+            .iter()
+            .any(|(name, _)| name == switchboard_ipc::event::CHAT),
         "chat events were recorded"
     );
     app.quit().await;
