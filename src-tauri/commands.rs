@@ -18,7 +18,7 @@ use switchboard_ipc::tools::{
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, ConnectorIdRequest, EditConnectorRequest, ErrorCode,
-    ErrorInfo, KeepStartViewRequest, SetEnabledRequest, ShowFileRequest,
+    ErrorInfo, ExpandTemplateRequest, KeepStartViewRequest, SetEnabledRequest, ShowFileRequest,
 };
 use tauri::{AppHandle, State};
 
@@ -478,6 +478,15 @@ pub async fn read_resource(
 #[tauri::command]
 pub async fn get_prompt(chat: State<'_, Chat>, Wire(request): Wire<GetPromptRequest>) -> Answer {
     answer(chat.get_prompt(request).await)
+}
+
+/// A resource template filled in, for the paperclip menu's preview and before it reads.
+#[tauri::command]
+pub async fn expand_template(Wire(request): Wire<ExpandTemplateRequest>) -> Answer {
+    answer(switchboard_core::uri_template::expand(
+        &request.uri_template,
+        &request.values,
+    ))
 }
 
 #[tauri::command]

@@ -162,6 +162,7 @@ pub fn run() {
             commands::read_resource,
             commands::get_prompt,
             commands::complete_argument,
+            commands::expand_template,
             commands::open_link,
             commands::show_kept_file,
             commands::answer_question,

@@ -9,16 +9,12 @@
 //! haystacks) is built once per opening, the filter is a memo over it, and only the rows in
 //! view (plus a few) are in the page.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use iri_string::spec::UriSpec;
-use iri_string::template::UriTemplateStr;
-use iri_string::template::simple_context::SimpleContext;
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::portal::Portal;
@@ -31,7 +27,8 @@ use switchboard_ipc::chat::{
     GetPromptRequest, Message, Part, ReadResourceRequest,
 };
 use switchboard_ipc::{
-    ConnectorDetail, ConnectorId, ConnectorState, ErrorInfo, PromptArgumentInfo,
+    ConnectorDetail, ConnectorId, ConnectorState, ErrorInfo, ExpandTemplateRequest,
+    PromptArgumentInfo, TemplateVariable,
 };
 use wasm_bindgen::JsCast;
 
@@ -111,9 +108,18 @@ fn kind_name(kind: AttachmentKind) -> &'static str {
 /// What choosing an entry does.
 #[derive(Clone, Debug, PartialEq)]
 enum Target {
-    Resource { uri: String },
-    Template { uri_template: String },
-    Prompt { arguments: Vec<PromptArgumentInfo> },
+    Resource {
+        uri: String,
+    },
+    Template {
+        uri_template: String,
+        variables: Vec<TemplateVariable>,
+        /// Why it cannot be filled in, when it cannot.
+        problem: Option<String>,
+    },
+    Prompt {
+        arguments: Vec<PromptArgumentInfo>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -176,7 +182,7 @@ impl Index {
         let item = &self.items[item];
         let id = match &item.target {
             Target::Resource { uri } => uri.clone(),
-            Target::Template { uri_template } => uri_template.clone(),
+            Target::Template { uri_template, .. } => uri_template.clone(),
             Target::Prompt { .. } => item.name.clone(),
         };
         EntryKey(self.groups[item.group].id.clone(), item.kind, id)
@@ -291,6 +297,8 @@ impl Index {
                         label,
                         target: Target::Template {
                             uri_template: template.uri_template.clone(),
+                            variables: template.variables,
+                            problem: template.problem,
                         },
                     },
                     template.uri_template,
@@ -699,71 +707,6 @@ fn scroll_to_show(top: usize, bottom: usize, scroll_top: f64, viewport: f64) -> 
     }
 }
 
-// ----- URI templates ----------------------------------------------------------------------------
-
-/// A variable of a resource template, as a form field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct TemplateVar {
-    name: String,
-    /// Used only in query expressions (`{?q}`, `{&page}`): leaving it empty drops it.
-    optional: bool,
-}
-
-/// The template's variables in order of first appearance, each once (RFC 6570).
-fn template_variables(template: &str) -> Result<Vec<TemplateVar>, String> {
-    let parsed = UriTemplateStr::new(template).map_err(|err| err.to_string())?;
-    let mut in_query = HashSet::new();
-    let mut elsewhere = HashSet::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        let body = &rest[open + 1..open + close];
-        let (query, list) = match body.chars().next() {
-            Some(op @ ('?' | '&')) => (true, &body[op.len_utf8()..]),
-            Some(op @ ('+' | '#' | '.' | '/' | ';')) => (false, &body[op.len_utf8()..]),
-            _ => (false, body),
-        };
-        for spec in list.split(',') {
-            let name = spec.split(':').next().unwrap_or(spec).trim_end_matches('*');
-            if query {
-                in_query.insert(name.to_owned());
-            } else {
-                elsewhere.insert(name.to_owned());
-            }
-        }
-        rest = &rest[open + close + 1..];
-    }
-    let mut seen = HashSet::new();
-    Ok(parsed
-        .variables()
-        .map(|var| var.as_str().to_owned())
-        .filter(|name| seen.insert(name.clone()))
-        .map(|name| TemplateVar {
-            optional: in_query.contains(&name) && !elsewhere.contains(&name),
-            name,
-        })
-        .collect())
-}
-
-/// The template expanded with `values`; empty values count as undefined (RFC 6570).
-fn expand_template(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
-    let parsed = UriTemplateStr::new(template).map_err(|err| err.to_string())?;
-    let mut context = SimpleContext::new();
-    for (name, value) in values {
-        if !value.is_empty() {
-            context.insert(name.as_str(), value.as_str());
-        }
-    }
-    let expanded = parsed
-        .expand::<UriSpec, _>(&context)
-        .map_err(|err| err.to_string())?;
-    let mut out = String::new();
-    write!(out, "{expanded}").map_err(|err| err.to_string())?;
-    Ok(out)
-}
-
 // ----- Forms --------------------------------------------------------------------------------
 
 #[derive(Clone, Debug, PartialEq)]
@@ -815,28 +758,24 @@ impl FormSpec {
                     })
                     .collect(),
             ),
-            Target::Template { uri_template } => {
-                let (fields, problem) = match template_variables(uri_template) {
-                    Ok(vars) => (
-                        vars.into_iter()
-                            .map(|v| FormField {
-                                description: v.optional.then(|| "Optional".to_owned()),
-                                required: !v.optional,
-                                name: v.name,
-                            })
-                            .collect(),
-                        None,
-                    ),
-                    Err(err) => (Vec::new(), Some(err)),
-                };
-                (
-                    FormKind::Template {
-                        uri_template: uri_template.clone(),
-                        problem,
-                    },
-                    fields,
-                )
-            }
+            Target::Template {
+                uri_template,
+                variables,
+                problem,
+            } => (
+                FormKind::Template {
+                    uri_template: uri_template.clone(),
+                    problem: problem.clone(),
+                },
+                variables
+                    .iter()
+                    .map(|v| FormField {
+                        description: v.optional.then(|| "Optional".to_owned()),
+                        required: !v.optional,
+                        name: v.name.clone(),
+                    })
+                    .collect(),
+            ),
         };
         Some(FormSpec {
             connector_id: group.id.clone(),
@@ -877,15 +816,19 @@ impl FormSpec {
         filled
     }
 
-    /// The URI a template's values make, for the live preview and for reading.
-    fn expanded_uri(&self, values: &[String]) -> Option<Result<String, String>> {
+    /// What to ask the core for the URI a template's values make (for the live preview and
+    /// for reading): `Err` with why when the template cannot be filled in, `None` for a prompt.
+    fn expansion(&self, values: &[String]) -> Option<Result<ExpandTemplateRequest, String>> {
         match &self.kind {
             FormKind::Template {
                 uri_template,
                 problem,
             } => Some(match problem {
                 Some(problem) => Err(problem.clone()),
-                None => expand_template(uri_template, &self.values(values, None)),
+                None => Ok(ExpandTemplateRequest {
+                    uri_template: uri_template.clone(),
+                    values: self.values(values, None),
+                }),
             }),
             FormKind::Prompt { .. } => None,
         }
@@ -1275,20 +1218,25 @@ pub fn AttachMenu(
         let owner = owner.get_value();
         let chip = match &spec.kind {
             FormKind::Template { .. } => {
-                let Some(Ok(uri)) = spec.expanded_uri(&values) else {
+                let Some(Ok(expansion)) = spec.expansion(&values) else {
                     return;
                 };
+                let (connector_id, name) = (spec.connector_id.clone(), spec.label.clone());
                 start_chip(
                     owner.as_ref(),
                     spec.label.clone(),
                     spec.connector_name.clone(),
                     AttachmentKind::Template,
-                    tauri::read_resource(ReadResourceRequest {
-                        connector_id: spec.connector_id.clone(),
-                        uri,
-                        name: spec.label.clone(),
-                        from_template: true,
-                    }),
+                    async move {
+                        let uri = tauri::expand_template(expansion).await?;
+                        tauri::read_resource(ReadResourceRequest {
+                            connector_id,
+                            uri,
+                            name,
+                            from_template: true,
+                        })
+                        .await
+                    },
                 )
             }
             FormKind::Prompt { name } => start_chip(
@@ -1872,10 +1820,33 @@ fn AttachForm(
         })
         .collect_view();
 
-    let preview = {
+    // The URI the values make, as the core expands it; the latest answer wins.
+    let expanded = RwSignal::new(None::<Result<String, String>>);
+    let expanding = StoredValue::new(0u64);
+    Effect::new({
         let spec = Arc::clone(&spec);
+        move |_| {
+            let Some(expansion) = values.with(|v| spec.expansion(v)) else {
+                return;
+            };
+            expanding.update_value(|n| *n += 1);
+            let seq = expanding.get_value();
+            spawn_local(async move {
+                let uri = match expansion {
+                    Ok(request) => tauri::expand_template(request)
+                        .await
+                        .map_err(|err| err.detail.unwrap_or(err.message)),
+                    Err(problem) => Err(problem),
+                };
+                if expanding.try_get_value() == Some(seq) {
+                    expanded.try_set(Some(uri));
+                }
+            });
+        }
+    });
+    let preview = {
         move || {
-            values.with(|v| spec.expanded_uri(v)).map(|uri| match uri {
+            expanded.get().map(|uri| match uri {
                 Ok(uri) => view! {
                     <div class="attach-uri-preview">
                         <span class="attach-uri-label">"Reads"</span>
@@ -2403,6 +2374,11 @@ mod tests {
                 title: Some("Any file".into()),
                 description: None,
                 mime_type: None,
+                variables: vec![TemplateVariable {
+                    name: "path".into(),
+                    optional: false,
+                }],
+                problem: None,
             }],
             prompts: vec![prompt("summarize", &[("topic", true), ("tone", false)])],
             ..Catalog::default()
@@ -2654,57 +2630,6 @@ mod tests {
     }
 
     #[test]
-    fn attach_template_variables_come_once_in_order_with_query_ones_optional() {
-        let vars = template_variables("file:///{owner}/{repo}/{+path}{?ref,q}{&owner}").unwrap();
-        let names: Vec<_> = vars.iter().map(|v| (v.name.as_str(), v.optional)).collect();
-        assert_eq!(
-            names,
-            [
-                ("owner", false),
-                ("repo", false),
-                ("path", false),
-                ("ref", true),
-                ("q", true)
-            ]
-        );
-        assert!(template_variables("file:///{unclosed").is_err());
-        assert!(template_variables("plain://uri").unwrap().is_empty());
-    }
-
-    #[test]
-    fn attach_templates_expand_per_rfc_6570_levels_one_and_two() {
-        let values = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>()
-        };
-        let v = values(&[
-            ("var", "value"),
-            ("hello", "Hello World!"),
-            ("path", "/foo/bar"),
-        ]);
-        assert_eq!(expand_template("{var}", &v).unwrap(), "value");
-        assert_eq!(expand_template("{hello}", &v).unwrap(), "Hello%20World%21");
-        assert_eq!(
-            expand_template("{+path}/here", &v).unwrap(),
-            "/foo/bar/here"
-        );
-        assert_eq!(expand_template("{path}", &v).unwrap(), "%2Ffoo%2Fbar");
-        assert_eq!(expand_template("X{#var}", &v).unwrap(), "X#value");
-        assert_eq!(expand_template("{?var,missing}", &v).unwrap(), "?var=value");
-        // Empty fields are left out, not sent as empty strings.
-        let v = values(&[("q", ""), ("repo", "switchboard")]);
-        assert_eq!(
-            expand_template("gh://{repo}{?q}", &v).unwrap(),
-            "gh://switchboard"
-        );
-        // Non-ASCII is percent-encoded: the result is a URI.
-        let v = values(&[("name", "café")]);
-        assert_eq!(expand_template("x://{name}", &v).unwrap(), "x://caf%C3%A9");
-    }
-
-    #[test]
     fn attach_forms_need_their_required_fields_and_give_the_others_as_context() {
         let index = sample();
         let item = |name: &str| index.items.iter().find(|i| i.name == name).unwrap();
@@ -2741,9 +2666,13 @@ mod tests {
         assert!(!template.ready(&[String::new()]));
         assert!(template.ready(&["src/main.rs".into()]));
         assert_eq!(
-            template.expanded_uri(&["src/main.rs".into()]),
-            Some(Ok("file:///repo/src%2Fmain.rs".into()))
+            template.expansion(&["src/main.rs".into()]),
+            Some(Ok(ExpandTemplateRequest {
+                uri_template: "file:///repo/{path}".into(),
+                values: BTreeMap::from([("path".to_owned(), "src/main.rs".to_owned())]),
+            }))
         );
+        assert_eq!(form.expansion(&["rust".into(), String::new()]), None);
     }
 
     #[test]

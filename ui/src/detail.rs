@@ -1254,6 +1254,7 @@ fn TemplateItem(template: ResourceTemplateInfo) -> impl IntoView {
         title,
         description,
         mime_type,
+        ..
     } = template;
     view! {
         <li class="item" data-testid="resource-template-item">

@@ -14,8 +14,8 @@ use switchboard_ipc::chat::{
 };
 use switchboard_ipc::{
     AddConnectorRequest, CheckAddressRequest, CheckedAddress, ConnectorDetail, ConnectorId,
-    ConnectorIdRequest, ConnectorSummary, EditConnectorRequest, ErrorInfo, KeepStartViewRequest,
-    Notice, SecretInput, SetEnabledRequest, ShowFileRequest, command, wire,
+    ConnectorIdRequest, ConnectorSummary, EditConnectorRequest, ErrorInfo, ExpandTemplateRequest,
+    KeepStartViewRequest, Notice, SecretInput, SetEnabledRequest, ShowFileRequest, command, wire,
 };
 use wasm_bindgen::prelude::*;
 
@@ -399,6 +399,11 @@ pub async fn read_resource(request: ReadResourceRequest) -> Result<Attachment, E
 
 pub async fn get_prompt(request: GetPromptRequest) -> Result<Attachment, ErrorInfo> {
     call_with(command::GET_PROMPT, &request).await
+}
+
+/// The URI a resource template's values make, as the core expands it.
+pub async fn expand_template(request: ExpandTemplateRequest) -> Result<String, ErrorInfo> {
+    call_with(command::EXPAND_TEMPLATE, &request).await
 }
 
 pub async fn complete_argument(request: CompleteRequest) -> Result<Vec<String>, ErrorInfo> {

@@ -24,6 +24,7 @@ pub mod sse;
 pub mod start_view;
 pub mod text;
 pub mod tools;
+pub mod uri_template;
 pub mod web;
 
 pub use connectors::{Connectors, Event};

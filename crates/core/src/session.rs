@@ -1339,15 +1339,23 @@ impl Session {
         let resource_templates = templates
             .into_iter()
             .filter(|t| usable("resource template", &t.uri_template))
-            .map(|t| ResourceTemplateInfo {
-                uri_template: t.uri_template.clone(),
-                name: text::one_line(&t.name, MAX_SHOWN_NAME),
-                title: shown_title(t.title.clone()),
-                description: shown_description(t.description.clone()),
-                mime_type: t
-                    .mime_type
-                    .clone()
-                    .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
+            .map(|t| {
+                let (variables, problem) = match crate::uri_template::variables(&t.uri_template) {
+                    Ok(variables) => (variables, None),
+                    Err(why) => (Vec::new(), Some(text::one_line(&why, MAX_SHOWN_NAME))),
+                };
+                ResourceTemplateInfo {
+                    uri_template: t.uri_template.clone(),
+                    variables,
+                    problem,
+                    name: text::one_line(&t.name, MAX_SHOWN_NAME),
+                    title: shown_title(t.title.clone()),
+                    description: shown_description(t.description.clone()),
+                    mime_type: t
+                        .mime_type
+                        .clone()
+                        .map(|m| text::one_line(&m, MAX_SHOWN_NAME)),
+                }
             })
             .collect();
         let prompts = prompts

@@ -36,6 +36,7 @@ pub mod command {
     pub const ADD_CONNECTOR: &str = "add_connector";
     pub const CONNECTOR_DETAIL: &str = "connector_detail";
     pub const SERVER_MESSAGES: &str = "server_messages";
+    pub const EXPAND_TEMPLATE: &str = "expand_template";
     pub const RECONNECT: &str = "reconnect";
     pub const SET_ENABLED: &str = "set_enabled";
     pub const REMOVE_CONNECTOR: &str = "remove_connector";
@@ -513,6 +514,29 @@ pub struct ResourceTemplateInfo {
     pub title: Option<String>,
     pub description: Option<String>,
     pub mime_type: Option<String>,
+    /// Its variables in order of first appearance, each once, as the core read the template
+    /// (RFC 6570): the fields of its form in the paperclip menu.
+    #[serde(default)]
+    pub variables: Vec<TemplateVariable>,
+    /// Why it cannot be filled in (it does not parse); then it has no variables.
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// A variable of a resource template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateVariable {
+    pub name: String,
+    /// Used only in query expressions (`{?q}`, `{&page}`): leaving it empty drops it.
+    pub optional: bool,
+}
+
+/// A template filled in: the URI it makes is the answer (a `String`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpandTemplateRequest {
+    pub uri_template: String,
+    /// By variable name; an empty value counts as not given.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -972,6 +996,11 @@ mod tests {
                 title: None,
                 description: None,
                 mime_type: None,
+                variables: vec![TemplateVariable {
+                    name: "a".into(),
+                    optional: false,
+                }],
+                problem: None,
             }],
         };
         assert_eq!(

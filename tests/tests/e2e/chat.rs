@@ -280,6 +280,7 @@ async fn chat_with_two_providers_attachments_stop_failures_and_a_restart() {
     app.click(&ada).await.expect("choose Ada");
     app.wait_text(&tid("template-preview"), "fixture://greeting/Ada")
         .await;
+    desktop.screenshot("05b-template-preview");
     let attach = app.wait_for(&tid("form-attach")).await;
     app.click(&attach).await.expect("Attach");
     chips_ready(&app, 3).await;
