@@ -32,7 +32,7 @@ use switchboard_ipc::{
 };
 use wasm_bindgen::JsCast;
 
-use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size, keyed};
+use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size, json_text, keyed};
 use crate::sort;
 use crate::state::use_app_state;
 use crate::tauri;
@@ -2276,7 +2276,7 @@ fn parts_view(parts: &[Part], name: &str) -> impl IntoView + use<> {
             .into_any(),
             Part::Structured { value, .. } => view! {
                 <pre class="attach-preview-text">
-                    {serde_json::to_string_pretty(value).unwrap_or_default()}
+                    {json_text(value)}
                 </pre>
             }
             .into_any(),

@@ -1580,10 +1580,6 @@ fn ToolResultView(
         .as_ref()
         .map(|l| l.connector_name.clone())
         .unwrap_or_default();
-    let structured: Option<serde_json::Value> = content.iter().find_map(|p| match p {
-        Part::Structured { value, .. } => Some(value.clone()),
-        _ => None,
-    });
     // Refused for want of access: signing in again asks for it (a step-up).
     let step_up = (is_error
         && content.iter().any(
@@ -1602,15 +1598,14 @@ fn ToolResultView(
         .filter_map(|part| {
             Some(match part {
                 Part::Text { text } => {
-                    if structured.as_ref().is_some_and(|v| switchboard_ipc::chat::is_twin(&text, v)) {
+                    // Read as nothing: it only repeats the structured content shown below.
+                    let blocks = markdown::blocks_of(&rendered, text);
+                    if blocks.is_empty() {
                         return None;
                     }
                     view! {
                         <div class="tool-result-text" data-testid="tool-result-text">
-                            <Markdown
-                                blocks=markdown::blocks_of(&rendered, text)
-                                on_link=Callback::new(open_link)
-                            />
+                            <Markdown blocks on_link=Callback::new(open_link) />
                         </div>
                     }
                     .into_any()
@@ -1752,7 +1747,7 @@ fn ArgumentsView(value: serde_json::Value) -> impl IntoView {
             other => {
                 let text = match other {
                     serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                    other => crate::components::json_text(other),
                 };
                 let long = text.chars().count() > 200;
                 view! {

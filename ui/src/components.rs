@@ -525,6 +525,70 @@ pub fn ConfirmDialog(
     }
 }
 
+/// JSON as text to read: indented two spaces a level, as `JSON.stringify(value, null, 2)`
+/// writes it. Written here rather than by serde_json, whose writer the window does not
+/// otherwise need.
+pub fn json_text(value: &serde_json::Value) -> String {
+    fn quoted(out: &mut String, text: &str) {
+        out.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    fn write(out: &mut String, value: &serde_json::Value, depth: usize) {
+        let indent = |out: &mut String, depth: usize| {
+            out.push('\n');
+            out.push_str(&"  ".repeat(depth));
+        };
+        match value {
+            serde_json::Value::Null => out.push_str("null"),
+            serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            serde_json::Value::Number(n) => out.push_str(&n.to_string()),
+            serde_json::Value::String(text) => quoted(out, text),
+            serde_json::Value::Array(items) if items.is_empty() => out.push_str("[]"),
+            serde_json::Value::Object(map) if map.is_empty() => out.push_str("{}"),
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    write(out, item, depth + 1);
+                }
+                indent(out, depth);
+                out.push(']');
+            }
+            serde_json::Value::Object(map) => {
+                out.push('{');
+                for (i, (key, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    quoted(out, key);
+                    out.push_str(": ");
+                    write(out, item, depth + 1);
+                }
+                indent(out, depth);
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, value, 0);
+    out
+}
+
 /// A size as a file manager shows it: "512 bytes", "1.5 KB", "12 KB", "3.2 MB". Used for
 /// resources in a connector's catalog and for attachments.
 pub fn format_size(bytes: u64) -> String {
@@ -756,6 +820,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_reads_as_serde_json_writes_it_pretty() {
+        let value = serde_json::json!({
+            "text": "quote \" backslash \\ line\nbreak tab\t bell\u{7} ünï",
+            "numbers": [0, -3, 2.5, u64::MAX],
+            "empty": {"list": [], "map": {}},
+            "flags": [true, false, null],
+        });
+        assert_eq!(
+            json_text(&value),
+            serde_json::to_string_pretty(&value).unwrap()
+        );
+        assert_eq!(json_text(&serde_json::json!([])), "[]");
+        assert_eq!(json_text(&serde_json::json!(7)), "7");
+    }
 
     #[test]
     fn sizes_read_like_a_file_manager() {

@@ -400,7 +400,9 @@ fn FieldView(field: Field, values: RwSignal<Map<String, Value>>, first: bool) ->
         } => {
             // Written once, so what is typed stays as typed: written back after each key
             // (a number read from "7." is shown as "7.0"), typing "7.5" sent 57.
-            let shown = current().map(|v| v.to_string()).unwrap_or_default();
+            let shown = current()
+                .map(|v| crate::components::json_text(&v))
+                .unwrap_or_default();
             view! {
                 <input
                     class="input"

@@ -125,7 +125,7 @@ pub struct Choice {
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
     Accept {
-        #[serde(default, with = "crate::wire::json")]
+        #[serde(default, with = "crate::wire::json_map")]
         content: serde_json::Map<String, serde_json::Value>,
     },
     /// "No": the server hears the person refused.

@@ -115,7 +115,7 @@ pub struct ToolLabel {
     pub connector_id: String,
     pub connector_name: String,
     pub tool: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub title: Option<String>,
 }
 

@@ -9,7 +9,7 @@
 //!
 //! They cross as postcard bytes ([`wire`]), which name no field: no type may leave a field
 //! out when it is written (`skip_serializing_if`), and free-form JSON is marked
-//! `#[serde(with = "crate::wire::json")]`.
+//! `#[serde(with = "crate::wire::json")]` (or `json_option`, `json_map`).
 //!
 //! Enums that only cross to the window are externally tagged (`{"variant": {…}}`, serde's
 //! default), never `#[serde(tag = "…")]`: an internally tagged enum is buffered whole
@@ -17,7 +17,7 @@
 //! the window's wasm 106 KB of its 1.83 MB. Three stay internally tagged because the core
 //! keeps them on disk in that form: [`SignInMethod`] (settings), [`chat::Part`] and
 //! [`chat::AttachmentContent`] (the conversation store); their decoders are written out in
-//! `tagged`, which reads them in one pass, and they cross to the window as JSON text.
+//! `tagged`, which reads them in one pass; they cross to the window externally tagged.
 
 use serde::{Deserialize, Serialize};
 
@@ -489,7 +489,7 @@ pub struct ToolInfo {
     pub input_schema: serde_json::Value,
     /// The server's annotations as sent (`readOnlyHint`, `destructiveHint`,
     /// `openWorldHint`, …): claims, shown as such.
-    #[serde(default, with = "crate::wire::json")]
+    #[serde(default, with = "crate::wire::json_option")]
     pub annotations: Option<serde_json::Value>,
     /// The JSON Schema its `structuredContent` promises to match, as the server sent it. Like
     /// `input_schema`, kept by the core and not sent to the window.

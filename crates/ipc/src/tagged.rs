@@ -8,7 +8,7 @@
 //! decoded here in one pass: each field into its slot as it comes, then the variant the tag
 //! names. Unknown fields are skipped and optional ones may be missing or null, as with the
 //! derived decoders; a field a variant does not have is still checked for its type. On the
-//! wire to the window they travel as that JSON's text (`tagged!`).
+//! wire to the window they are externally tagged (`tagged!`).
 
 use std::fmt;
 
@@ -75,16 +75,16 @@ fn decode<'de, D: Deserializer<'de>, F: Tagged>(deserializer: D) -> Result<F::Ou
 
 /// The enum's serde: in JSON (the core's files), the tagged map, written by the derive
 /// (`#[serde(remote = "Self")]` makes it an inherent `serialize`) and read by `F` in one
-/// pass; on the wire, that JSON as text ([`crate::wire`]: postcard cannot read a map whose
-/// tag says what follows).
+/// pass; on the wire ([`crate::wire`]), externally tagged as `$wire` (a remote derive of the
+/// same enum): postcard cannot read a map whose tag says what follows.
 macro_rules! tagged {
-    ($ty:ty, $fields:ty) => {
+    ($ty:ty, $fields:ty, $wire:ty) => {
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 if serializer.is_human_readable() {
                     <$ty>::serialize(self, serializer)
                 } else {
-                    crate::wire::json::serialize(self, serializer)
+                    <$wire>::serialize(self, serializer)
                 }
             }
         }
@@ -94,11 +94,84 @@ macro_rules! tagged {
                 if deserializer.is_human_readable() {
                     decode::<D, $fields>(deserializer)
                 } else {
-                    crate::wire::json::deserialize(deserializer)
+                    <$wire>::deserialize(deserializer)
                 }
             }
         }
     };
+}
+
+/// [`Part`] on the wire. The compiler checks it against `Part`: a field or variant missing
+/// here does not build.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(remote = "Part")]
+enum PartOnTheWire {
+    Text {
+        text: String,
+    },
+    Resource {
+        uri: String,
+        name: String,
+        mime_type: Option<String>,
+        text: String,
+    },
+    Image {
+        media_type: String,
+        data: String,
+    },
+    Audio {
+        media_type: String,
+        data: String,
+    },
+    Link {
+        connector_id: String,
+        uri: String,
+        name: String,
+        title: Option<String>,
+        mime_type: Option<String>,
+        description: Option<String>,
+    },
+    Structured {
+        #[serde(with = "crate::wire::json")]
+        value: Value,
+        problem: Option<String>,
+    },
+    ToolCall {
+        id: String,
+        name: String,
+        #[serde(with = "crate::wire::json")]
+        arguments: Value,
+        label: Option<ToolLabel>,
+    },
+    ToolResult {
+        call_id: String,
+        content: Vec<Part>,
+        is_error: bool,
+    },
+}
+
+/// [`AttachmentContent`] on the wire.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(remote = "AttachmentContent")]
+enum AttachmentContentOnTheWire {
+    Parts { parts: Vec<Part> },
+    Messages { messages: Vec<Message> },
+}
+
+/// [`SignInMethod`] on the wire.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(remote = "SignInMethod")]
+enum SignInMethodOnTheWire {
+    Automatic {
+        client_id: Option<String>,
+        has_client_secret: bool,
+    },
+    ApiKey {
+        header: String,
+    },
+    Basic {
+        username: String,
+    },
 }
 
 #[derive(Default)]
@@ -209,7 +282,7 @@ impl Tagged for PartFields {
     }
 }
 
-tagged!(Part, PartFields);
+tagged!(Part, PartFields, PartOnTheWire);
 
 #[derive(Default)]
 struct AttachmentContentFields {
@@ -244,7 +317,11 @@ impl Tagged for AttachmentContentFields {
     }
 }
 
-tagged!(AttachmentContent, AttachmentContentFields);
+tagged!(
+    AttachmentContent,
+    AttachmentContentFields,
+    AttachmentContentOnTheWire
+);
 
 #[derive(Default)]
 struct SignInMethodFields {
@@ -292,7 +369,7 @@ impl Tagged for SignInMethodFields {
     }
 }
 
-tagged!(SignInMethod, SignInMethodFields);
+tagged!(SignInMethod, SignInMethodFields, SignInMethodOnTheWire);
 
 #[cfg(test)]
 mod tests {

@@ -11,12 +11,14 @@
 //! fields. So the types here never leave one out; the files the core keeps write such a
 //! field as `null` or `[]`, which reads the same.
 //!
-//! What postcard cannot read, because it would need the data to say what it is, travels as
-//! JSON text inside the bytes: free-form JSON (`serde_json::Value`, through [`json`]) and
-//! the three internally tagged enums the core keeps on disk (`tagged`).
+//! What postcard cannot read, because it would need the data to say what it is, travels in
+//! another form: free-form JSON (`serde_json::Value`, through [`json`]) as a tree whose
+//! nodes say what they are, and the three internally tagged enums the core keeps on disk
+//! (`tagged`) externally tagged.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// The bytes of `value`. Fails only for a type postcard cannot write (a sequence of unknown
 /// length), which the tests of this crate would catch.
@@ -33,31 +35,152 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     }
 }
 
-/// For `#[serde(with = "crate::wire::json")]` on free-form JSON: as is in JSON (the core's
-/// files), as JSON text on the wire.
+/// Free-form JSON on the wire: a tree whose every node says what it is, which postcard
+/// can read (it cannot read JSON's own form, where the data says what comes next). So the
+/// window needs no JSON parser. The core's files keep JSON as JSON.
+#[derive(Deserialize)]
+enum Tree {
+    Null,
+    Bool(bool),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    String(String),
+    Array(Vec<Tree>),
+    Object(Vec<(String, Tree)>),
+}
+
+impl From<Tree> for Value {
+    fn from(tree: Tree) -> Value {
+        match tree {
+            Tree::Null => Value::Null,
+            Tree::Bool(b) => Value::Bool(b),
+            Tree::U64(n) => Value::from(n),
+            Tree::I64(n) => Value::from(n),
+            Tree::F64(n) => Value::from(n),
+            Tree::String(text) => Value::String(text),
+            Tree::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
+            Tree::Object(entries) => Value::Object(object(entries)),
+        }
+    }
+}
+
+fn object(entries: Vec<(String, Tree)>) -> Map<String, Value> {
+    entries
+        .into_iter()
+        .map(|(key, tree)| (key, Value::from(tree)))
+        .collect()
+}
+
+/// A [`Tree`] written straight from the `Value` it stands for.
+struct Node<'a>(&'a Value);
+
+/// An object's entries, written as [`Tree::Object`] holds them.
+struct Entries<'a>(&'a Map<String, Value>);
+
+impl Serialize for Node<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const TREE: &str = "Tree";
+        match self.0 {
+            Value::Null => serializer.serialize_unit_variant(TREE, 0, "Null"),
+            Value::Bool(b) => serializer.serialize_newtype_variant(TREE, 1, "Bool", b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(n), _, _) => serializer.serialize_newtype_variant(TREE, 2, "U64", &n),
+                (None, Some(n), _) => serializer.serialize_newtype_variant(TREE, 3, "I64", &n),
+                (None, None, n) => {
+                    serializer.serialize_newtype_variant(TREE, 4, "F64", &n.unwrap_or(f64::NAN))
+                }
+            },
+            Value::String(text) => serializer.serialize_newtype_variant(TREE, 5, "String", text),
+            Value::Array(items) => serializer.serialize_newtype_variant(
+                TREE,
+                6,
+                "Array",
+                &items.iter().map(Node).collect::<Vec<_>>(),
+            ),
+            Value::Object(map) => {
+                serializer.serialize_newtype_variant(TREE, 7, "Object", &Entries(map))
+            }
+        }
+    }
+}
+
+impl Serialize for Entries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(key, value)| (key, Node(value))))
+    }
+}
+
+/// For `#[serde(with = "crate::wire::json")]` on a `serde_json::Value`: as is in JSON (the
+/// core's files), a [`Tree`] on the wire.
 pub mod json {
     use super::*;
 
-    pub fn serialize<T: Serialize, S: Serializer>(
-        value: &T,
+    pub fn serialize<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            value.serialize(serializer)
+        } else {
+            Node(value).serialize(serializer)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        if deserializer.is_human_readable() {
+            Value::deserialize(deserializer)
+        } else {
+            Tree::deserialize(deserializer).map(Value::from)
+        }
+    }
+}
+
+/// [`json`] for an `Option<serde_json::Value>`.
+pub mod json_option {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Value>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
             value.serialize(serializer)
         } else {
-            let text = serde_json::to_string(value).map_err(serde::ser::Error::custom)?;
-            serializer.serialize_str(&text)
+            value.as_ref().map(Node).serialize(serializer)
         }
     }
 
-    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+    pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<T, D::Error> {
+    ) -> Result<Option<Value>, D::Error> {
         if deserializer.is_human_readable() {
-            T::deserialize(deserializer)
+            Option::deserialize(deserializer)
         } else {
-            let text = String::deserialize(deserializer)?;
-            serde_json::from_str(&text).map_err(serde::de::Error::custom)
+            Ok(Option::<Tree>::deserialize(deserializer)?.map(Value::from))
+        }
+    }
+}
+
+/// [`json`] for a `serde_json::Map`.
+pub mod json_map {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        map: &Map<String, Value>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            map.serialize(serializer)
+        } else {
+            Entries(map).serialize(serializer)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Map<String, Value>, D::Error> {
+        if deserializer.is_human_readable() {
+            Map::deserialize(deserializer)
+        } else {
+            Ok(object(Vec::deserialize(deserializer)?))
         }
     }
 }
@@ -265,7 +388,30 @@ mod tests {
     }
 
     #[test]
-    fn free_form_json_crosses_as_text_and_schemas_stay_in_the_core() {
+    fn free_form_json_crosses_whole() {
+        let value = json!({
+            "null": null,
+            "yes": true,
+            "big": u64::MAX,
+            "negative": -3,
+            "float": 2.5,
+            "text": "ünïcode \u{202e}",
+            "nested": [[], {}, [1, {"a": [null]}]],
+        });
+        crosses(&Part::Structured {
+            value: value.clone(),
+            problem: None,
+        });
+        crosses(&Part::ToolCall {
+            id: "1".into(),
+            name: "n".into(),
+            arguments: value,
+            label: None,
+        });
+    }
+
+    #[test]
+    fn free_form_json_crosses_and_schemas_stay_in_the_core() {
         let tool = ToolInfo {
             name: "search".into(),
             title: None,

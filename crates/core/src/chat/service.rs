@@ -9,8 +9,9 @@ use std::time::Duration;
 use switchboard_ipc::chat::{
     Attachment, AttachmentKind, ChatEvent, CompleteRequest, CompletionTarget, Conversation,
     ConversationView, GetPromptRequest, MessageStatus, ModelChoice, Part, ReadResourceRequest,
-    Role, SendRequest, StoredMessage, TurnOutcome,
+    Role, SendRequest, StoredMessage, TurnOutcome, is_twin,
 };
+use switchboard_ipc::markdown::{Rendered, text_id};
 use switchboard_ipc::{ConnectorId, ErrorCode};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -619,10 +620,35 @@ fn flush(
 
 /// A message as the window gets it: with its Markdown read.
 fn for_window(mut message: StoredMessage) -> StoredMessage {
+    // A tool result's text that only repeats its structured content is read as nothing:
+    // the window shows the data once, as a tree.
+    let mut twins = Vec::new();
+    for part in &message.parts {
+        if let Part::ToolResult { content, .. } = part {
+            for value in content.iter().filter_map(|part| match part {
+                Part::Structured { value, .. } => Some(value),
+                _ => None,
+            }) {
+                twins.extend(content.iter().filter_map(|part| match part {
+                    Part::Text { text } if is_twin(text, value) => Some(text.clone()),
+                    _ => None,
+                }));
+            }
+        }
+    }
     message.markdown = message
         .markdown_texts()
         .iter()
-        .map(|text| markdown::render(text))
+        .map(|text| {
+            if twins.contains(text) {
+                Rendered {
+                    of: text_id(text),
+                    blocks: Vec::new(),
+                }
+            } else {
+                markdown::render(text)
+            }
+        })
         .collect();
     message
 }
@@ -789,6 +815,28 @@ mod tests {
         ));
         assert_eq!(results.markdown.len(), 1);
         assert!(find(&results.markdown, "**done**").is_some());
+        // A text that only repeats the structured content is read as nothing (the window
+        // shows the data once); one that says more is read.
+        let twin = for_window(saved(
+            Role::User,
+            vec![Part::ToolResult {
+                call_id: "c".into(),
+                content: vec![
+                    Part::text(r#"{"rows": [1, 2]}"#),
+                    Part::text("Two rows."),
+                    Part::Structured {
+                        value: serde_json::json!({"rows": [1, 2]}),
+                        problem: None,
+                    },
+                ],
+                is_error: false,
+            }],
+        ));
+        assert_eq!(
+            find(&twin.markdown, r#"{"rows": [1, 2]}"#).map(Vec::len),
+            Some(0)
+        );
+        assert!(find(&twin.markdown, "Two rows.").is_some_and(|blocks| !blocks.is_empty()));
         let typed = for_window(saved(Role::User, vec![Part::text("*as typed*")]));
         assert!(typed.markdown.is_empty());
         assert!(find(&typed.markdown, "*as typed*").is_none());
