@@ -1844,24 +1844,22 @@ fn AttachForm(
             });
         }
     });
-    let preview = {
-        move || {
-            expanded.get().map(|uri| match uri {
-                Ok(uri) => view! {
-                    <div class="attach-uri-preview">
-                        <span class="attach-uri-label">"Reads"</span>
-                        <code data-testid="template-preview">{uri}</code>
-                    </div>
-                }
-                .into_any(),
-                Err(problem) => view! {
-                    <p class="attach-status-error" role="alert">
-                        "This template can't be filled in: " {problem}
-                    </p>
-                }
-                .into_any(),
-            })
-        }
+    let preview = move || {
+        expanded.get().map(|uri| match uri {
+            Ok(uri) => view! {
+                <div class="attach-uri-preview">
+                    <span class="attach-uri-label">"Reads"</span>
+                    <code data-testid="template-preview">{uri}</code>
+                </div>
+            }
+            .into_any(),
+            Err(problem) => view! {
+                <p class="attach-status-error" role="alert">
+                    "This template can't be filled in: " {problem}
+                </p>
+            }
+            .into_any(),
+        })
     };
 
     let submit_click = submit.clone();

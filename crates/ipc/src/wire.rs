@@ -75,6 +75,9 @@ fn object(entries: Vec<(String, Tree)>) -> Map<String, Value> {
 /// A [`Tree`] written straight from the `Value` it stands for.
 struct Node<'a>(&'a Value);
 
+/// An array's items, written as [`Tree::Array`] holds them.
+struct Items<'a>(&'a [Value]);
+
 /// An object's entries, written as [`Tree::Object`] holds them.
 struct Entries<'a>(&'a Map<String, Value>);
 
@@ -92,16 +95,19 @@ impl Serialize for Node<'_> {
                 }
             },
             Value::String(text) => serializer.serialize_newtype_variant(TREE, 5, "String", text),
-            Value::Array(items) => serializer.serialize_newtype_variant(
-                TREE,
-                6,
-                "Array",
-                &items.iter().map(Node).collect::<Vec<_>>(),
-            ),
+            Value::Array(items) => {
+                serializer.serialize_newtype_variant(TREE, 6, "Array", &Items(items))
+            }
             Value::Object(map) => {
                 serializer.serialize_newtype_variant(TREE, 7, "Object", &Entries(map))
             }
         }
+    }
+}
+
+impl Serialize for Items<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Node))
     }
 }
 
