@@ -6,7 +6,7 @@ use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::tools::ActivityEntry;
 
 use crate::chat::use_chat_state;
-use crate::components::{ActionError, Spinner, keyed, one_decimal, run_action};
+use crate::components::{ActionError, Fetched, Spinner, keyed, one_decimal, run_action};
 use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
@@ -18,7 +18,7 @@ const ALL: &str = "";
 pub fn ActivityPage() -> impl IntoView {
     let state = use_app_state();
     let chat = use_chat_state();
-    let entries = LocalResource::new(tauri::tool_activity);
+    let entries = Fetched::new(tauri::tool_activity);
     let connector = RwSignal::new(ALL.to_owned());
     let tool = RwSignal::new(ALL.to_owned());
     let outcome = RwSignal::new(ALL.to_owned());

@@ -5,12 +5,13 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{
     AddConnectorRequest, ConnectorSummary, EditConnectorRequest, ErrorCode, ErrorInfo,
 };
 
-use crate::components::{ActionError, Details, Icon, Modal, Spinner, focus_when_mounted};
+use crate::components::{
+    ActionError, Details, Fetched, Icon, Modal, Spinner, effect, focus_when_mounted, spawn_scoped,
+};
 use crate::sign_in::{Kind, SignInDraft, SignInFields};
 use crate::state::{EditFocus, EditTarget, use_app_state};
 use crate::tauri;
@@ -75,7 +76,7 @@ fn ConnectorDialog(
     // An empty field is not an error yet, just not something to add; every other text goes
     // to the core, which owns the rules. The resource drops answers that arrive after a
     // newer keystroke.
-    let check = LocalResource::new(move || {
+    let check = Fetched::new(move || {
         let typed = url.get();
         let editing = editing_id.clone();
         async move {
@@ -137,7 +138,7 @@ fn ConnectorDialog(
     let other_server =
         Memo::new(move |_| accepted.with(|a| a.as_ref().is_some_and(|a| a.other_server)));
     if let Some(saved) = edited.as_ref().map(|s| s.sign_in.saved) {
-        Effect::new(move |_| sign_in.keeps_saved.set(saved && !other_server.get()));
+        effect(move || sign_in.keeps_saved.set(saved && !other_server.get()));
     }
     let edited_id = StoredValue::new(edited.as_ref().map(|s| s.id.clone()));
     let initial = StoredValue::new((initial_url.clone(), initial_name.clone()));
@@ -170,7 +171,7 @@ fn ConnectorDialog(
                     Box::pin(state.edit(request))
                 }
             };
-        spawn_local_scoped_with_cancellation(async move {
+        spawn_scoped(async move {
             match done.await {
                 Ok(()) => on_close.run(()),
                 Err(err) => {

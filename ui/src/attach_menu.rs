@@ -20,7 +20,7 @@ use leptos::html;
 use leptos::portal::Portal;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization};
+use nucleo_matcher::chars::normalize;
 use nucleo_matcher::{Config as MatchConfig, Matcher, Utf32String};
 use switchboard_ipc::chat::{
     Attachment, AttachmentContent, AttachmentKind, CompleteRequest, CompletionTarget,
@@ -32,7 +32,9 @@ use switchboard_ipc::{
 };
 use wasm_bindgen::JsCast;
 
-use crate::components::{Icon, Modal, Spinner, focus_when_mounted, format_size, json_text, keyed};
+use crate::components::{
+    Icon, Modal, Spinner, effect, focus_when_mounted, format_size, json_text, keyed,
+};
 use crate::sort;
 use crate::state::use_app_state;
 use crate::tauri;
@@ -445,24 +447,22 @@ impl Index {
     /// its description.
     fn score(&self, words: &[String], within: Option<&[usize]>) -> Vec<(usize, u32)> {
         let mut matcher = Matcher::new(MatchConfig::DEFAULT);
+        // Both sides are lowercased already. Accents still match their plain letters, unless
+        // the word has accents itself (as nucleo's `Atom` does with `Normalization::Smart`;
+        // the matcher is called directly, without the atom's other kinds of match).
+        matcher.config.ignore_case = false;
         let mut candidates: Vec<usize> =
             within.map_or_else(|| (0..self.items.len()).collect(), <[usize]>::to_vec);
         let mut total = vec![0u32; self.items.len()];
         for word in words {
-            // Both sides are lowercased already; accents still match their plain letters.
-            let fuzzy = Atom::new(
-                word,
-                CaseMatching::Respect,
-                Normalization::Smart,
-                AtomKind::Fuzzy,
-                false,
-            );
+            let needle = Utf32String::from(word.as_str());
+            matcher.config.normalize = word.chars().all(|c| normalize(c) == c);
             let in_descriptions = word.chars().count() >= DESCRIPTION_MIN_WORD;
             candidates.retain(|&i| {
                 let score = substring_score(&self.primary[i], self.label_len[i], word)
                     .or_else(|| {
-                        fuzzy
-                            .score(self.names[i].slice(..), &mut matcher)
+                        matcher
+                            .fuzzy_match(self.names[i].slice(..), needle.slice(..))
                             .map(|s| u32::from(s).min(FUZZY_MAX))
                     })
                     .or_else(|| {
@@ -1106,7 +1106,7 @@ pub fn AttachMenu(
     );
 
     // A new filter starts at its first entry, at the top; lists read again keep their place.
-    Effect::new(move |_| {
+    effect(move || {
         let kept = keep
             .try_update_value(Option::take)
             .flatten()
@@ -1440,7 +1440,7 @@ pub fn AttachMenu(
     let list_view = move || {
         focus_when_mounted(search);
         // The list's real height, once it is in the page.
-        Effect::new(move |_| {
+        effect(move || {
             if let Some(list) = listbox.get() {
                 let height = f64::from(list.client_height());
                 if height > 0.0 {
@@ -1823,9 +1823,9 @@ fn AttachForm(
     // The URI the values make, as the core expands it; the latest answer wins.
     let expanded = RwSignal::new(None::<Result<String, String>>);
     let expanding = StoredValue::new(0u64);
-    Effect::new({
+    effect({
         let spec = Arc::clone(&spec);
-        move |_| {
+        move || {
             let Some(expansion) = values.with(|v| spec.expansion(v)) else {
                 return;
             };
@@ -2005,7 +2005,7 @@ fn ChipView(
             Some(ChipState::Failed(_)) => "failed",
         })
     };
-    Effect::new(move |_| {
+    effect(move || {
         if open_when_read.get() && status() == "ready" {
             open_when_read.set(false);
             preview_open.set(true);
@@ -2500,6 +2500,29 @@ mod tests {
         assert!(none.searching);
         // The connectors that are not available stay listed.
         assert!(none.rows.contains(&Row::UnavailableHeader));
+    }
+
+    #[test]
+    fn attach_filter_matches_accented_letters_from_plain_ones_but_not_the_other_way() {
+        let menu = Catalog {
+            resources: vec![
+                resource("dessert", Some("Crème brûlée"), "menu://1", None),
+                resource("drinks", Some("Cafe list"), "menu://2", None),
+            ],
+            ..Catalog::default()
+        };
+        let index = Index::build(vec![connected("m", "Menu", menu)]);
+        let found = |q: &str| {
+            let f = index.filter(q);
+            labels(&index, &f)
+                .into_iter()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found("brulee"), ["Crème brûlée"]);
+        assert_eq!(found("BRÛLÉE"), ["Crème brûlée"]);
+        assert_eq!(found("cafe"), ["Cafe list"]);
+        assert!(found("café").is_empty());
     }
 
     #[test]

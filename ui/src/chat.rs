@@ -20,7 +20,7 @@ use crate::attach_menu::{
     AttachMenu, AttachmentChip, ChipState, LinkChip, PendingAttachment, SentAttachmentChip,
     audio_data_url, image_data_url,
 };
-use crate::components::{ActionError, Icon, Spinner, keyed, run_action};
+use crate::components::{ActionError, Icon, Spinner, effect, keyed, run_action};
 use crate::markdown::{self, Markdown, StreamedReply, StreamingMarkdown};
 use crate::sort;
 use crate::state::{Page, use_app_state};
@@ -537,7 +537,7 @@ fn MessageList() -> impl IntoView {
             el.set_scroll_top(el.scroll_height());
         }
     };
-    Effect::new(move |_| {
+    effect(move || {
         chat.current.track();
         following.set_value(true);
         follow();
@@ -552,7 +552,7 @@ fn MessageList() -> impl IntoView {
             observer.disconnect();
         }
     };
-    Effect::new(move |_| {
+    effect(move || {
         let (Some(list), Some(content)) = (list.get(), content.get()) else {
             return;
         };
@@ -976,10 +976,10 @@ fn Composer() -> impl IntoView {
         move |_, _, _| draft.set(chat.draft()),
         false,
     );
-    Effect::new(move |_| chat.keep_draft(draft.get()));
+    effect(move || chat.keep_draft(draft.get()));
     let chips = RwSignal::new(Vec::<PendingAttachment>::new());
     // A chip not yet sent follows its resource: read again when the server says it changed.
-    Effect::new(move |_| {
+    effect(move || {
         if let Some((_, updated)) = chat.resource_updated.get() {
             chips.with_untracked(|list| list.iter().for_each(|chip| chip.refresh_if(&updated)));
         }
@@ -1416,8 +1416,10 @@ fn ToolCallView(
                                             <progress
                                                 class="tool-progress"
                                                 data-testid="tool-progress"
-                                                max=t.to_string()
-                                                value=v.to_string()
+                                                // Numbers set as properties, written by the
+                                                // page: Rust's float formatting is not in the wasm.
+                                                prop:max=t
+                                                prop:value=v
                                             ></progress>
                                         }
                                             .into_any()
@@ -1480,9 +1482,9 @@ fn StepUpButton(connector_id: String) -> impl IntoView {
     // Only a sign-in seen under way can have finished: until then the connector still
     // shows its state from before.
     let under_way = RwSignal::new(false);
-    Effect::new({
+    effect({
         let state = state.clone();
-        move |_| {
+        move || {
             if started.get() && state() == Some(ConnectorState::SigningIn) {
                 under_way.set(true);
             }

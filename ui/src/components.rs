@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use leptos::ev::KeyboardEvent;
@@ -35,15 +36,101 @@ fn run_boxed_action<B: Clone + Send + Sync + 'static>(
     running: B,
     idle: B,
     error: RwSignal<Option<ErrorInfo>>,
-    action: std::pin::Pin<Box<dyn Future<Output = Result<(), ErrorInfo>>>>,
+    action: Pin<Box<dyn Future<Output = Result<(), ErrorInfo>>>>,
 ) {
     busy.set(running);
     error.set(None);
-    spawn_local_scoped_with_cancellation(async move {
+    spawn_scoped(async move {
         let result = action.await;
         busy.set(idle);
         error.set(result.err());
     });
+}
+
+/// Runs `task` in the page until it ends or the current reactive owner goes, so nothing it
+/// does later writes to a view that is gone. Compiled once for every task that uses it,
+/// where Leptos' `spawn_local_scoped_with_cancellation` is compiled once per future.
+pub fn spawn_scoped(task: impl Future<Output = ()> + 'static) {
+    spawn_scoped_boxed(Box::pin(task));
+}
+
+fn spawn_scoped_boxed(task: Pin<Box<dyn Future<Output = ()>>>) {
+    spawn_local_scoped_with_cancellation(task);
+}
+
+/// Runs `f` now and again whenever a signal it read changes, as `Effect::new` does for an
+/// effect that keeps no value. Leptos' effect task is compiled once for all of them here,
+/// not once for each closure.
+pub fn effect(f: impl FnMut() + 'static) {
+    effect_boxed(Box::new(f));
+}
+
+fn effect_boxed(mut f: Box<dyn FnMut()>) {
+    Effect::new(move |_| f());
+}
+
+/// A command's answer that follows what its request reads, as Leptos' `LocalResource` does:
+/// `None` until the first answer, the last answer kept while a newer request is on its way,
+/// and an answer to an older request dropped. `LocalResource` compiled about 7 KB of Leptos'
+/// async machinery into the wasm for each kind of answer; this is a signal and one task.
+pub struct Fetched<T: Send + Sync + 'static> {
+    answer: RwSignal<Option<T>>,
+    again: Trigger,
+}
+
+impl<T: Send + Sync + 'static> Clone for Fetched<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Fetched<T> {}
+
+impl<T: Send + Sync + 'static> Fetched<T> {
+    /// Asks at once, and again whenever a signal `request` reads changes (not those its
+    /// future reads after it starts).
+    pub fn new<F>(request: impl Fn() -> F + 'static) -> Self
+    where
+        F: Future<Output = T> + 'static,
+    {
+        Self::boxed(Box::new(move || Box::pin(request())))
+    }
+
+    /// [`Fetched::new`] compiled once per kind of answer, not once per request.
+    fn boxed(request: Box<dyn Fn() -> Pin<Box<dyn Future<Output = T>>>>) -> Self {
+        let answer = RwSignal::new(None);
+        let again = Trigger::new();
+        let latest = StoredValue::new(0u64);
+        effect(move || {
+            again.track();
+            let pending = request();
+            latest.update_value(|n| *n += 1);
+            let asked = latest.get_value();
+            spawn_scoped(async move {
+                let value = pending.await;
+                if latest.get_value() == asked {
+                    answer.set(Some(value));
+                }
+            });
+        });
+        Self { answer, again }
+    }
+
+    /// Asks again, keeping the last answer meanwhile.
+    pub fn refetch(&self) {
+        self.again.notify();
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&Option<T>) -> R) -> R {
+        self.answer.with(f)
+    }
+
+    pub fn get(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.answer.get()
+    }
 }
 
 /// A keyed list of views, like Leptos' `<For>`: a row keeps its DOM nodes while its key
@@ -409,7 +496,7 @@ pub fn MoreMenu(
             let _ = button.focus();
         }
     };
-    Effect::new(move |_| {
+    effect(move || {
         if open.get() {
             request_animation_frame(move || focus_item(0));
         }
@@ -470,7 +557,7 @@ where
     E: leptos::html::ElementType,
     E::Output: JsCast + Clone + 'static,
 {
-    Effect::new(move |_| {
+    effect(move || {
         if let Some(el) = node.get()
             && let Some(el) = el.dyn_ref::<HtmlElement>()
         {
@@ -589,6 +676,20 @@ pub fn json_text(value: &serde_json::Value) -> String {
     out
 }
 
+/// A CSS length in pixels, the number written by the page (`Number.prototype.toString`):
+/// Rust's float formatting would bring about 6 KB of code into the wasm for it.
+pub fn px(pixels: f64) -> String {
+    #[cfg(target_arch = "wasm32")]
+    let number = String::from(
+        js_sys::Number::from(pixels)
+            .to_string_with_radix(10)
+            .unwrap_or_default(),
+    );
+    #[cfg(not(target_arch = "wasm32"))]
+    let number = pixels.to_string();
+    number + "px"
+}
+
 /// A size as a file manager shows it: "512 bytes", "1.5 KB", "12 KB", "3.2 MB". Used for
 /// resources in a connector's catalog and for attachments.
 pub fn format_size(bytes: u64) -> String {
@@ -607,16 +708,17 @@ pub fn format_size(bytes: u64) -> String {
         unit = next;
     }
     // Rounded to the nearest tenth below 10, else to the nearest whole.
+    // Both fit a u64 (at most `u64::MAX / 1024`), which is written with less code than a u128.
     let tenths = (bytes * 10 + per_unit / 2) / per_unit;
-    if tenths < 100 {
-        format!("{} {unit}", one_decimal(tenths))
-    } else {
-        format!("{} {unit}", (bytes + per_unit / 2) / per_unit)
+    let whole = u64::try_from((bytes + per_unit / 2) / per_unit).unwrap_or(u64::MAX);
+    match u64::try_from(tenths) {
+        Ok(tenths) if tenths < 100 => format!("{} {unit}", one_decimal(tenths)),
+        _ => format!("{whole} {unit}"),
     }
 }
 
 /// A count of tenths written with one decimal: 15 is "1.5".
-pub fn one_decimal(tenths: impl Into<u128>) -> String {
+pub fn one_decimal(tenths: impl Into<u64>) -> String {
     let tenths = tenths.into();
     format!("{}.{}", tenths / 10, tenths % 10)
 }
@@ -763,7 +865,7 @@ where
     });
 
     // Once drawn, rows are measured; a height that differs from what was assumed redraws.
-    Effect::new(move |_| {
+    effect(move || {
         let (range, _, _) = drawn.get();
         let Some(list) = list.get() else {
             return;
@@ -802,8 +904,8 @@ where
             class=class
             data-testid=testid
             node_ref=list
-            style:padding-top=move || format!("{}px", drawn.with(|d| d.1))
-            style:padding-bottom=move || format!("{}px", drawn.with(|d| d.2))
+            style:padding-top=move || px(drawn.with(|d| d.1))
+            style:padding-bottom=move || px(drawn.with(|d| d.2))
         >
             {keyed(
                 move || {
@@ -847,9 +949,12 @@ mod tests {
         assert_eq!(format_size(1023), "1023 bytes");
         assert_eq!(format_size(10 * 1024 - 40), "10 KB");
         assert_eq!(format_size(1024 * 1024 - 1), "1024 KB");
+        assert_eq!(format_size(u64::MAX), "16777216 TB");
         assert_eq!(format_size(5 * 1024 * 1024 * 1024), "5.0 GB");
         assert_eq!(format_size(u64::MAX), "16777216 TB");
         assert_eq!(one_decimal(7u8), "0.7");
+        assert_eq!(px(12.5), "12.5px");
+        assert_eq!(px(440.0), "440px");
     }
 
     #[test]

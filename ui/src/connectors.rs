@@ -7,7 +7,9 @@ use switchboard_ipc::{ConnectorId, ConnectorState, ErrorInfo, Standing};
 use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
-use crate::components::{Icon, ProblemView, Spinner, StatePill, counts_label, keyed, tone_class};
+use crate::components::{
+    Icon, ProblemView, Spinner, StatePill, counts_label, effect, keyed, tone_class,
+};
 use crate::problem::ConnectorProblem;
 use crate::state::{ListFocus, ListStatus, use_app_state};
 
@@ -28,7 +30,7 @@ pub fn ConnectorsPage() -> impl IntoView {
     let add_button = NodeRef::<html::Button>::new();
     let heading = NodeRef::<html::H1>::new();
 
-    Effect::new(move |_| {
+    effect(move || {
         if let Some(heading) = heading.get()
             && state.list_focus.get_untracked() == Some(ListFocus::Heading)
         {
@@ -183,7 +185,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
     let button = NodeRef::<html::Button>::new();
     {
         let id = id.clone();
-        Effect::new(move |_| {
+        effect(move || {
             if let Some(button) = button.get()
                 && state.list_focus.get() == Some(ListFocus::Row(id.clone()))
             {

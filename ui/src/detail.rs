@@ -12,8 +12,8 @@ use switchboard_ipc::{
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, LongList, MoreMenu, ProblemView, RowView, Spinner, StatePill,
-    focus_when_mounted, format_size, grouped, run_action, tone_class,
+    ActionError, ConfirmDialog, Fetched, LongList, MoreMenu, ProblemView, RowView, Spinner,
+    StatePill, effect, focus_when_mounted, format_size, grouped, run_action, tone_class,
 };
 use crate::markdown::Markdown;
 use crate::problem::ConnectorProblem;
@@ -44,7 +44,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     // the page follows the connector from Connecting to Connected without a reload.
     let detail = {
         let id = id.clone();
-        LocalResource::new(move || {
+        Fetched::new(move || {
             summary.track();
             tauri::connector_detail(id.clone())
         })
@@ -85,7 +85,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
     // Once the tools were shown, they are no longer New on the next visit (this visit keeps
     // its New badges).
     let marked_seen = StoredValue::new(false);
-    Effect::new(move |_| {
+    effect(move || {
         detail.with(|d| {
             if let Some(Ok(d)) = d {
                 tool_choices.set(d.tools.clone());

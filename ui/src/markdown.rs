@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::markdown::{
     Align, Block, Blocks, Inline, ListItem, Rendered, Streamed, Table, Target, find, plain_text,
 };
 
-use crate::components::keyed;
+use crate::components::{keyed, spawn_scoped};
 
 /// How long the copy button says "Copied".
 const COPIED_FOR: Duration = Duration::from_millis(1500);
@@ -329,7 +328,7 @@ fn CodeBlock(lang: Option<String>, code: String) -> impl IntoView {
     let to_copy = code.clone();
     let copy = move |_| {
         let text = to_copy.clone();
-        spawn_local_scoped_with_cancellation(async move {
+        spawn_scoped(async move {
             let copied = write_clipboard(&text).await;
             state.set(if copied {
                 CopyState::Copied

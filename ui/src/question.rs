@@ -410,8 +410,9 @@ fn FieldView(field: Field, values: RwSignal<Map<String, Value>>, first: bool) ->
                     id=dom_id.clone()
                     node_ref=focus
                     step=if integer { "1" } else { "any" }
-                    min=minimum.map(|m| m.to_string())
-                    max=maximum.map(|m| m.to_string())
+                    // Set as properties, so the page writes the numbers (see `decimal`).
+                    prop:min=minimum
+                    prop:max=maximum
                     aria-required=required.then_some("true")
                     aria-describedby=described
                     prop:value=shown

@@ -6,13 +6,12 @@
 //! sends back contains them, so after saving only "•••••" can be shown.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local_scoped_with_cancellation;
 use switchboard_ipc::{
     ConnectorId, ConnectorState, ConnectorSummary, ErrorInfo, SecretInput, SignInChoice,
     SignInMethod,
 };
 
-use crate::components::{ActionError, Spinner, run_action};
+use crate::components::{ActionError, Fetched, Spinner, effect, run_action, spawn_scoped};
 use crate::state::{EditFocus, use_app_state};
 use crate::tauri;
 
@@ -222,7 +221,7 @@ fn Field(
 #[component]
 pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
     // A key or a password goes to the keyring: ask it now, not after they are typed.
-    let keyring = LocalResource::new(move || {
+    let keyring = Fetched::new(move || {
         let needs_keyring = draft.kind.get() != Kind::Automatic;
         async move {
             if needs_keyring {
@@ -232,7 +231,7 @@ pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
             }
         }
     });
-    Effect::new(move |_| draft.keyring_problem.set(keyring.get().flatten()));
+    effect(move || draft.keyring_problem.set(keyring.get().flatten()));
     view! {
         <fieldset class="sign-in-fields">
             <legend class="field-label">"Sign-in"</legend>
@@ -355,7 +354,7 @@ pub fn SigningInCard(id: ConnectorId) -> impl IntoView {
         let id = id.clone();
         move |_| {
             let id = id.clone();
-            spawn_local_scoped_with_cancellation(async move {
+            spawn_scoped(async move {
                 error.set(tauri::open_sign_in_page(id).await.err());
             });
         }

@@ -137,6 +137,20 @@ async fn a_server_asks_the_person_for_a_form_or_a_page_only_when_allowed() {
         app.property(&integer, "value").await.expect("value"),
         json!("42")
     );
+    // The server's bounds reach the field, written by the page (1-100, 0-1000).
+    assert_eq!(
+        app.property(&integer, "min").await.expect("min"),
+        json!("1")
+    );
+    assert_eq!(
+        app.property(&integer, "max").await.expect("max"),
+        json!("100")
+    );
+    let number = field_input(&app, "number").await;
+    assert_eq!(
+        app.property(&number, "max").await.expect("max"),
+        json!("1000")
+    );
     desktop.screenshot("02-form");
     assert_eq!(sideways(&app).await, json!(0));
 

@@ -560,6 +560,10 @@ async fn tool_results_show_as_they_are_slow_tools_stop_and_all_survives_a_restar
         .await;
     app.wait_until(&tid("tool-progress-percent"), |t| t.ends_with('%'))
         .await;
+    // The bar is out of the server's total, 30 seconds.
+    let bar = app.wait_for(&tid("tool-progress")).await;
+    let max = app.property(&bar, "max").await.expect("max");
+    assert_eq!(max.as_f64(), Some(30.0), "{max}");
     desktop.screenshot("12-progress");
     let stop = app.wait_for(&tid("tool-stop")).await;
     app.click(&stop).await.expect("Stop the call");
