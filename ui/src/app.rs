@@ -1,7 +1,6 @@
 //! The window's frame: sidebar, notice banners, and whichever page is open. Also where the
 //! shell's events are wired to the shared state, once, for the life of the window.
 
-use leptos::logging;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_ipc::chat::ChatEvent;
@@ -49,7 +48,7 @@ pub fn App() -> impl IntoView {
         match tauri::take_notices().await {
             Ok(notices) => notices.into_iter().for_each(|n| state.push_notice(n)),
             // Notices are informative only; the page itself reports a core that is missing.
-            Err(err) => logging::warn!("could not fetch notices: {err:?}"),
+            Err(err) => tauri::warn("could not fetch notices", &err),
         }
     });
 

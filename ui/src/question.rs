@@ -33,7 +33,7 @@ pub fn Questions() -> impl IntoView {
     spawn_local(async move {
         match tauri::waiting_questions().await {
             Ok(questions) => questions.into_iter().for_each(add),
-            Err(err) => leptos::logging::warn!("could not fetch waiting questions: {err:?}"),
+            Err(err) => tauri::warn("could not fetch waiting questions", &err),
         }
     });
     let first = Memo::new(move |_| waiting.with(|w| w.first().cloned()));

@@ -2,7 +2,6 @@
 //! the next start shows it while this code loads. Here it is taken down before the live view
 //! is shown, and the live view is sent to be kept when no kept view was shown.
 
-use leptos::logging;
 use leptos::task::spawn_local;
 use switchboard_ipc::KeepStartViewRequest;
 use switchboard_ipc::start_view::{BUILD_LINK, ELEMENT_ID};
@@ -57,7 +56,7 @@ pub fn keep_this_view() {
             markup: copy.inner_html(),
         };
         if let Err(err) = tauri::keep_start_view(request).await {
-            logging::warn!("the start view was not kept: {err:?}");
+            tauri::warn("the start view was not kept", &err);
         }
     });
 }

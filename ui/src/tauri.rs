@@ -53,7 +53,18 @@ fn describe(value: &JsValue) -> String {
                 .ok()
                 .and_then(|s| s.as_string())
         })
-        .unwrap_or_else(|| format!("{value:?}"))
+        .unwrap_or_else(|| {
+            let kind = value.js_typeof().as_string().unwrap_or_default();
+            format!("a JavaScript {kind}")
+        })
+}
+
+/// Logs a command's error as a warning: what was being done, the error's message and its
+/// detail. (Written without `Debug`: its formatting code would be in the wasm for these
+/// few lines alone.)
+pub fn warn(doing: &str, err: &ErrorInfo) {
+    let detail = err.detail.as_deref().unwrap_or_default();
+    logging::warn!("{doing}: {} {detail}", err.message);
 }
 
 /// Every command answers with the bytes of its `Result`. A rejection comes from the shell
