@@ -58,6 +58,28 @@ fn spawn_scoped_boxed(task: Pin<Box<dyn Future<Output = ()>>>) {
     spawn_local_scoped_with_cancellation(task);
 }
 
+/// `view` while `when` holds and `fallback` otherwise, each built again only when `when`
+/// changes, as Leptos' `<Show>` does; compiled once for every use, where `<Show>` is
+/// compiled once for each.
+pub fn shown(
+    when: impl Fn() -> bool + Send + Sync + 'static,
+    view: impl Fn() -> AnyView + Send + Sync + 'static,
+    fallback: impl Fn() -> AnyView + Send + Sync + 'static,
+) -> AnyView {
+    shown_boxed(Box::new(when), Box::new(view), Box::new(fallback))
+}
+
+type MakeView = Box<dyn Fn() -> AnyView + Send + Sync>;
+
+fn shown_boxed(
+    when: Box<dyn Fn() -> bool + Send + Sync>,
+    view: MakeView,
+    fallback: MakeView,
+) -> AnyView {
+    let on = Memo::new(move |_| when());
+    (move || if on.get() { view() } else { fallback() }).into_any()
+}
+
 /// Runs `f` now and again whenever a signal it read changes, as `Effect::new` does for an
 /// effect that keeps no value. Leptos' effect task is compiled once for all of them here,
 /// not once for each closure.

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use crate::add_dialog::AddDialog;
 use crate::components::{
-    Icon, ProblemView, Spinner, StatePill, counts_label, effect, keyed, tone_class,
+    Icon, ProblemView, Spinner, StatePill, counts_label, effect, keyed, shown, tone_class,
 };
 use crate::problem::ConnectorProblem;
 use crate::state::{ListFocus, ListStatus, use_app_state};
@@ -117,9 +117,11 @@ pub fn ConnectorsPage() -> impl IntoView {
                     "Add custom connector"
                 </button>
             </div>
-            <Show when=move || dialog_open.get()>
-                <AddDialog on_close=close_dialog />
-            </Show>
+            {shown(
+                move || dialog_open.get(),
+                move || view! { <AddDialog on_close=close_dialog /> }.into_any(),
+                || ().into_any(),
+            )}
         </section>
     }
 }
@@ -142,9 +144,18 @@ fn EmptyState() -> impl IntoView {
                 <circle cx="32" cy="24" r="4" fill="none" stroke="currentColor" stroke-width="2" />
                 <path d="M20 24h8" stroke="currentColor" stroke-width="2" stroke-dasharray="2 3" />
             </svg>
-            <Show
-                when=lost
-                fallback=|| {
+            {shown(
+                lost,
+                || {
+                    view! {
+                        <h2 class="empty-title">"Add your connectors again"</h2>
+                        <p class="empty-text">
+                            "Your earlier connectors were in the file that could not be read (see the message above). Add your connectors again with “Add custom connector” below."
+                        </p>
+                    }
+                        .into_any()
+                },
+                || {
                     view! {
                         <h2 class="empty-title">"No connectors yet"</h2>
                         <p class="empty-text">
@@ -153,13 +164,9 @@ fn EmptyState() -> impl IntoView {
                         </p>
                         <p class="empty-text">"Choose “Add custom connector” below to add your first one."</p>
                     }
-                }
-            >
-                <h2 class="empty-title">"Add your connectors again"</h2>
-                <p class="empty-text">
-                    "Your earlier connectors were in the file that could not be read (see the message above). Add your connectors again with “Add custom connector” below."
-                </p>
-            </Show>
+                        .into_any()
+                },
+            )}
         </div>
     }
 }

@@ -13,7 +13,7 @@ use switchboard_ipc::{
 
 use crate::components::{
     ActionError, ConfirmDialog, Fetched, LongList, MoreMenu, ProblemView, RowView, Spinner,
-    StatePill, effect, focus_when_mounted, format_size, grouped, run_action, tone_class,
+    StatePill, effect, focus_when_mounted, format_size, grouped, run_action, shown, tone_class,
 };
 use crate::markdown::Markdown;
 use crate::problem::ConnectorProblem;
@@ -298,9 +298,13 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                                     }
                                 })
                         }}
-                        <Show
-                            when=move || server.with(Option::is_some) || catalog.with(Option::is_some)
-                            fallback=move || {
+                        {shown(
+                            move || server.with(Option::is_some) || catalog.with(Option::is_some),
+                            move || {
+                                view! { <CatalogView catalog id=page_id.get_value() tool_choices /> }
+                                    .into_any()
+                            },
+                            move || {
                                 load_error
                                     .with(Option::is_none)
                                     .then(|| {
@@ -311,10 +315,9 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                                             </div>
                                         }
                                     })
-                            }
-                        >
-                            <CatalogView catalog id=page_id.get_value() tool_choices />
-                        </Show>
+                                    .into_any()
+                            },
+                        )}
                     }
                         .into_any()
                 }
@@ -324,17 +327,24 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
             <SignInSection id=id.clone() summary=current />
             <AboutServer id=id.clone() server />
 
-            <Show when=move || confirm_open.get()>
-                <ConfirmDialog
-                    title=format!("Remove {}?", name.get_untracked())
-                    body="Switchboard will disconnect from this server and forget it. You can add it again later with its address."
-                    confirm_label="Remove"
-                    busy=Signal::derive(move || busy.get() == Some(Busy::Remove))
-                    error=remove_error
-                    on_confirm=confirm_remove
-                    on_cancel=close_confirm
-                />
-            </Show>
+            {shown(
+                move || confirm_open.get(),
+                move || {
+                    view! {
+                        <ConfirmDialog
+                            title=format!("Remove {}?", name.get_untracked())
+                            body="Switchboard will disconnect from this server and forget it. You can add it again later with its address."
+                            confirm_label="Remove"
+                            busy=Signal::derive(move || busy.get() == Some(Busy::Remove))
+                            error=remove_error
+                            on_confirm=confirm_remove
+                            on_cancel=close_confirm
+                        />
+                    }
+                        .into_any()
+                },
+                || ().into_any(),
+            )}
         </section>
     }
 }
@@ -894,24 +904,31 @@ fn CatalogView(
                                         .into_any()
                                 })
                             />
-                            <Show when=move || templates.with(|t| !t.is_empty())>
-                                <h3 class="subheading">"Templates"</h3>
-                                <p class="subheading-hint">
-                                    "Addresses with blanks to fill in, such as a file name or an ID."
-                                </p>
-                                <LongList
-                                    items=Signal::from(templates)
-                                    key=row_key
-                                    estimate=RESOURCE_ROW_ESTIMATE
-                                    class="items"
-                                    testid="template-list"
-                                    row=Arc::new(move |(_, index)| {
-                                        item_at(catalog, |c| &c.resource_templates, index)
-                                            .map(|template| view! { <TemplateItem template /> })
-                                            .into_any()
-                                    })
-                                />
-                            </Show>
+                            {shown(
+                                move || templates.with(|t| !t.is_empty()),
+                                move || {
+                                    view! {
+                                        <h3 class="subheading">"Templates"</h3>
+                                        <p class="subheading-hint">
+                                            "Addresses with blanks to fill in, such as a file name or an ID."
+                                        </p>
+                                        <LongList
+                                            items=Signal::from(templates)
+                                            key=row_key
+                                            estimate=RESOURCE_ROW_ESTIMATE
+                                            class="items"
+                                            testid="template-list"
+                                            row=Arc::new(move |(_, index)| {
+                                                item_at(catalog, |c| &c.resource_templates, index)
+                                                    .map(|template| view! { <TemplateItem template /> })
+                                                    .into_any()
+                                            })
+                                        />
+                                    }
+                                        .into_any()
+                                },
+                                || ().into_any(),
+                            )}
                         }
                             .into_any()
                     }

@@ -11,7 +11,7 @@ use switchboard_ipc::{
     SignInMethod,
 };
 
-use crate::components::{ActionError, Fetched, Spinner, effect, run_action, spawn_scoped};
+use crate::components::{ActionError, Fetched, Spinner, effect, run_action, shown, spawn_scoped};
 use crate::state::{EditFocus, use_app_state};
 use crate::tauri;
 
@@ -425,18 +425,25 @@ pub fn SignInButton(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) ->
         })
     };
     view! {
-        <Show when=oauth>
-            <button
-                type="button"
-                class="button button-small button-primary"
-                data-testid="sign-in-button"
-                disabled=move || starting.get()
-                on:click=start.clone()
-            >
-                {move || starting.get().then(|| view! { <Spinner /> })}
-                {move || summary.with(|s| s.as_ref().map(sign_in_label).unwrap_or("Sign in"))}
-            </button>
-        </Show>
+        {shown(
+            oauth,
+            move || {
+                view! {
+                    <button
+                        type="button"
+                        class="button button-small button-primary"
+                        data-testid="sign-in-button"
+                        disabled=move || starting.get()
+                        on:click=start.clone()
+                    >
+                        {move || starting.get().then(|| view! { <Spinner /> })}
+                        {move || summary.with(|s| s.as_ref().map(sign_in_label).unwrap_or("Sign in"))}
+                    </button>
+                }
+                    .into_any()
+            },
+            || ().into_any(),
+        )}
         <ActionError error />
     }
 }
@@ -544,25 +551,32 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                     }}
                 </div>
                 <div class="sign-in-actions">
-                    <Show when=move || {
-                        method
-                            .with(|m| {
-                                m.as_ref()
-                                    .is_some_and(|(m, state)| {
-                                        m.saved && *state != ConnectorState::SigningIn
-                                    })
-                            })
-                    }>
-                        <button
-                            type="button"
-                            class="button button-small"
-                            data-testid="sign-out-button"
-                            disabled=move || busy.get() || is_off()
-                            on:click=sign_out.clone()
-                        >
-                            "Sign out"
-                        </button>
-                    </Show>
+                    {shown(
+                        move || {
+                            method
+                                .with(|m| {
+                                    m.as_ref()
+                                        .is_some_and(|(m, state)| {
+                                            m.saved && *state != ConnectorState::SigningIn
+                                        })
+                                })
+                        },
+                        move || {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="button button-small"
+                                    data-testid="sign-out-button"
+                                    disabled=move || busy.get() || is_off()
+                                    on:click=sign_out.clone()
+                                >
+                                    "Sign out"
+                                </button>
+                            }
+                                .into_any()
+                        },
+                        || ().into_any(),
+                    )}
                     <button
                         type="button"
                         class="button button-small"
