@@ -732,10 +732,12 @@ pub fn format_size(bytes: u64) -> String {
     // Rounded to the nearest tenth below 10, else to the nearest whole.
     // Both fit a u64 (at most `u64::MAX / 1024`), which is written with less code than a u128.
     let tenths = (bytes * 10 + per_unit / 2) / per_unit;
-    let whole = u64::try_from((bytes + per_unit / 2) / per_unit).unwrap_or(u64::MAX);
     match u64::try_from(tenths) {
         Ok(tenths) if tenths < 100 => format!("{} {unit}", one_decimal(tenths)),
-        _ => format!("{whole} {unit}"),
+        _ => {
+            let whole = u64::try_from((bytes + per_unit / 2) / per_unit).unwrap_or(u64::MAX);
+            format!("{whole} {unit}")
+        }
     }
 }
 
@@ -971,7 +973,6 @@ mod tests {
         assert_eq!(format_size(1023), "1023 bytes");
         assert_eq!(format_size(10 * 1024 - 40), "10 KB");
         assert_eq!(format_size(1024 * 1024 - 1), "1024 KB");
-        assert_eq!(format_size(u64::MAX), "16777216 TB");
         assert_eq!(format_size(5 * 1024 * 1024 * 1024), "5.0 GB");
         assert_eq!(format_size(u64::MAX), "16777216 TB");
         assert_eq!(one_decimal(7u8), "0.7");
