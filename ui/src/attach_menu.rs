@@ -20,8 +20,6 @@ use leptos::html;
 use leptos::portal::Portal;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use nucleo_matcher::chars::normalize;
-use nucleo_matcher::{Config as MatchConfig, Matcher, Utf32String};
 use switchboard_ipc::chat::{
     Attachment, AttachmentContent, AttachmentKind, CompleteRequest, CompletionTarget,
     GetPromptRequest, Message, Part, ReadResourceRequest,
@@ -35,9 +33,9 @@ use wasm_bindgen::JsCast;
 use crate::components::{
     Icon, Modal, Spinner, effect, focus_when_mounted, format_size, json_text, keyed,
 };
-use crate::sort;
 use crate::state::use_app_state;
 use crate::tauri;
+use crate::{fuzzy, letters, sort};
 
 /// Height of one row of the list, in CSS pixels: `.attach-row` in `attach.css` must match.
 /// Whole pixels, so the rows' places are written with integer formatting.
@@ -166,7 +164,7 @@ struct Index {
     primary: Vec<String>,
     /// Per item, lowercased: label and name, as the fuzzy matcher reads them. (URIs are
     /// long and made of the same few letters: fuzzy matches in them are noise.)
-    names: Vec<Utf32String>,
+    names: Vec<Box<[char]>>,
     /// Per item: where the label ends in `primary` (a word found there counts for more).
     label_len: Vec<usize>,
     /// Per item, lowercased and cut: the description. Searched for whole words.
@@ -349,7 +347,7 @@ impl Index {
                     primary.push(' ');
                     primary.push_str(&sort::fold_case(&item.name));
                 }
-                index.names.push(Utf32String::from(primary.as_str()));
+                index.names.push(primary.chars().collect());
                 if !uri.is_empty() {
                     primary.push(' ');
                     primary.push_str(&sort::fold_case(&uri));
@@ -446,24 +444,19 @@ impl Index {
     /// typed in its label, name or URI, else fuzzily in its label or name, else as typed in
     /// its description.
     fn score(&self, words: &[String], within: Option<&[usize]>) -> Vec<(usize, u32)> {
-        let mut matcher = Matcher::new(MatchConfig::DEFAULT);
-        // Both sides are lowercased already. Accents still match their plain letters, unless
-        // the word has accents itself (as nucleo's `Atom` does with `Normalization::Smart`;
-        // the matcher is called directly, without the atom's other kinds of match).
-        matcher.config.ignore_case = false;
         let mut candidates: Vec<usize> =
             within.map_or_else(|| (0..self.items.len()).collect(), <[usize]>::to_vec);
         let mut total = vec![0u32; self.items.len()];
         for word in words {
-            let needle = Utf32String::from(word.as_str());
-            matcher.config.normalize = word.chars().all(|c| normalize(c) == c);
+            let needle: Vec<char> = word.chars().collect();
+            // Both sides are case folded already. Accents still match their plain letters,
+            // unless the word has accents itself.
+            let plain = needle.iter().all(|&c| letters::plain(c) == c);
             let in_descriptions = word.chars().count() >= DESCRIPTION_MIN_WORD;
             candidates.retain(|&i| {
                 let score = substring_score(&self.primary[i], self.label_len[i], word)
                     .or_else(|| {
-                        matcher
-                            .fuzzy_match(self.names[i].slice(..), needle.slice(..))
-                            .map(|s| u32::from(s).min(FUZZY_MAX))
+                        fuzzy::score(&self.names[i], &needle, plain).map(|s| s.min(FUZZY_MAX))
                     })
                     .or_else(|| {
                         (in_descriptions && self.descriptions[i].contains(word.as_str()))
@@ -2566,7 +2559,7 @@ mod tests {
     }
 
     #[test]
-    fn attach_filter_of_ten_thousand_resources_is_fast() {
+    fn attach_filter_of_ten_thousand_resources_finds_what_it_should() {
         let started = Instant::now();
         let index = big_index(10_000, 2_000);
         let built = started.elapsed();
@@ -2576,16 +2569,18 @@ mod tests {
             built.as_secs_f64() * 1000.0
         );
 
+        // The times printed are for reading (`cargo xtask bench` measures the menu in the
+        // window); the counts are the test.
         let mut worst = 0.0f64;
-        for query in [
-            "r",
-            "rep",
-            "report 42",
-            "doc-3-77",
-            "teams/4",
-            "revenue",
-            "prmpt 5",
-            "zzz",
+        for (query, expected) in [
+            ("r", 12_000),
+            ("rep", 10_000),
+            ("report 42", 974),
+            ("doc-3-77", 28),
+            ("teams/4", 1_000),
+            ("revenue", 10_000),
+            ("prmpt 5", 542),
+            ("zzz", 0),
         ] {
             // Best of three: the first run pays for allocations a person's typing reuses.
             let mut best = f64::MAX;
@@ -2597,13 +2592,10 @@ mod tests {
                 matches = filtered.matches;
             }
             println!("filter {query:>10?}: {matches:>6} matches in {best:.2} ms");
+            assert_eq!(matches, expected, "{query:?}");
             worst = worst.max(best);
         }
         println!("worst filter over 12,000 entries: {worst:.2} ms");
-        // Unoptimized test builds are several times slower than the window's: this bound only
-        // catches a filter that went quadratic. The printed times are the measurement.
-        let bound = if cfg!(debug_assertions) { 1000.0 } else { 16.0 };
-        assert!(worst < bound, "filtering took {worst:.2} ms");
     }
 
     #[test]

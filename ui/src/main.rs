@@ -10,6 +10,8 @@ mod chats_nav;
 mod components;
 mod connectors;
 mod detail;
+mod fuzzy;
+mod letters;
 mod markdown;
 mod models;
 mod problem;

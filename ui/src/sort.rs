@@ -9,14 +9,14 @@
 
 use std::cmp::Ordering;
 
+use crate::letters;
+
 /// `text` with its letters' case folded, for sorting and searching: simple Unicode case
-/// folding, one character for one, by the table the attachment menu's fuzzy matcher folds
-/// with. `str::to_lowercase` would bring the standard library's own table (12 KB) into the
-/// wasm as well, and sometimes changes a text's length.
+/// folding, one character for one ([`letters::fold`]). `str::to_lowercase` would bring the
+/// standard library's own table (12 KB) into the wasm, and sometimes changes a text's
+/// length.
 pub fn fold_case(text: &str) -> String {
-    text.chars()
-        .map(nucleo_matcher::chars::to_lower_case)
-        .collect()
+    text.chars().map(letters::fold).collect()
 }
 
 /// Sorts `items` by `compare`, stably.
