@@ -19,6 +19,9 @@ use switchboard_ipc::{
 };
 use wasm_bindgen::prelude::*;
 
+use std::future::Future;
+use std::pin::Pin;
+
 #[wasm_bindgen]
 extern "C" {
     // `catch` turns a rejected promise, and a missing `window.__TAURI__` (the page opened in
@@ -70,19 +73,36 @@ pub fn warn(doing: &str, err: &ErrorInfo) {
 /// Every command answers with the bytes of its `Result`. A rejection comes from the shell
 /// itself (a missing command, a request it could not read) and reaches the person as one
 /// plain sentence plus the raw detail, as does an answer that does not decode.
-async fn call<T: DeserializeOwned>(cmd: &str, args: JsValue) -> Result<T, ErrorInfo> {
-    let value = invoke_raw(cmd, args)
-        .await
-        .map_err(|err| ErrorInfo::internal(describe(&err)))?;
+///
+/// `args` is what [`to_js`] made of the request: a request that could not be written is
+/// reported the same way, without a call.
+async fn call<T: DeserializeOwned>(
+    cmd: &str,
+    args: Result<JsValue, ErrorInfo>,
+) -> Result<T, ErrorInfo> {
+    let value = invoke(cmd, args).await?;
     from_js::<Result<T, ErrorInfo>>(&value)
         .map_err(|err| ErrorInfo::internal(format!("unexpected answer to {cmd}: {err}")))?
 }
 
-async fn call_with<T: DeserializeOwned, R: Serialize>(
+/// The shell's answer to `cmd`, whatever its type: boxed, so that the wait for it is in the
+/// wasm once rather than once per type of answer.
+fn invoke(
     cmd: &str,
+    args: Result<JsValue, ErrorInfo>,
+) -> Pin<Box<dyn Future<Output = Result<JsValue, ErrorInfo>> + '_>> {
+    Box::pin(async move {
+        invoke_raw(cmd, args?)
+            .await
+            .map_err(|err| ErrorInfo::internal(describe(&err)))
+    })
+}
+
+fn call_with<T: DeserializeOwned, R: Serialize>(
+    cmd: &'static str,
     request: &R,
-) -> Result<T, ErrorInfo> {
-    call(cmd, to_js(request)?).await
+) -> impl Future<Output = Result<T, ErrorInfo>> + use<T, R> {
+    call(cmd, to_js(request))
 }
 
 /// The connector list the shell handed the page when it made the window
@@ -101,50 +121,55 @@ pub fn handed_connectors() -> Option<Vec<ConnectorSummary>> {
         .ok()
 }
 
-pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, ErrorInfo> {
-    call(command::LIST_CONNECTORS, JsValue::UNDEFINED).await
+pub fn list_connectors() -> impl Future<Output = Result<Vec<ConnectorSummary>, ErrorInfo>> {
+    call_none(command::LIST_CONNECTORS)
 }
 
-pub async fn take_notices() -> Result<Vec<Notice>, ErrorInfo> {
-    call(command::TAKE_NOTICES, JsValue::UNDEFINED).await
+pub fn take_notices() -> impl Future<Output = Result<Vec<Notice>, ErrorInfo>> {
+    call_none(command::TAKE_NOTICES)
 }
 
-pub async fn keep_start_view(request: KeepStartViewRequest) -> Result<(), ErrorInfo> {
-    call_with(command::KEEP_START_VIEW, &request).await
+pub fn keep_start_view(
+    request: KeepStartViewRequest,
+) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_with(command::KEEP_START_VIEW, &request)
 }
 
-pub async fn show_kept_file(path: String) -> Result<(), ErrorInfo> {
-    call_with(command::SHOW_KEPT_FILE, &ShowFileRequest { path }).await
+pub fn show_kept_file(path: String) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_with(command::SHOW_KEPT_FILE, &ShowFileRequest { path })
 }
 
-pub async fn check_keyring() -> Result<(), ErrorInfo> {
-    call(command::CHECK_KEYRING, JsValue::UNDEFINED).await
+pub fn check_keyring() -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_none(command::CHECK_KEYRING)
 }
 
-pub async fn check_address(
+pub fn check_address(
     url: String,
     editing: Option<ConnectorId>,
-) -> Result<CheckedAddress, ErrorInfo> {
+) -> impl Future<Output = Result<CheckedAddress, ErrorInfo>> {
     call_with(
         command::CHECK_ADDRESS,
         &CheckAddressRequest { url, editing },
     )
-    .await
 }
 
-pub async fn add_connector(request: AddConnectorRequest) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::ADD_CONNECTOR, &request).await
+pub fn add_connector(
+    request: AddConnectorRequest,
+) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::ADD_CONNECTOR, &request)
 }
 
-pub async fn connector_detail(id: ConnectorId) -> Result<ConnectorDetail, ErrorInfo> {
-    call_with(command::CONNECTOR_DETAIL, &ConnectorIdRequest { id }).await
+pub fn connector_detail(
+    id: ConnectorId,
+) -> impl Future<Output = Result<ConnectorDetail, ErrorInfo>> {
+    call_with(command::CONNECTOR_DETAIL, &ConnectorIdRequest { id })
 }
 
-pub async fn set_tool_mode(
+pub fn set_tool_mode(
     connector_id: ConnectorId,
     tool: String,
     mode: switchboard_ipc::tools::ToolMode,
-) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
+) -> impl Future<Output = Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo>> {
     call_with(
         command::SET_TOOL_MODE,
         &switchboard_ipc::tools::SetToolModeRequest {
@@ -153,14 +178,13 @@ pub async fn set_tool_mode(
             mode,
         },
     )
-    .await
 }
 
-pub async fn set_tool_limits(
+pub fn set_tool_limits(
     connector_id: ConnectorId,
     tool: Option<String>,
     limits: switchboard_ipc::tools::Limits,
-) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
+) -> impl Future<Output = Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo>> {
     call_with(
         command::SET_TOOL_LIMITS,
         &switchboard_ipc::tools::SetToolLimitsRequest {
@@ -169,31 +193,31 @@ pub async fn set_tool_limits(
             limits,
         },
     )
-    .await
 }
 
-pub async fn tool_activity() -> Result<Vec<switchboard_ipc::tools::ActivityEntry>, ErrorInfo> {
-    call(command::TOOL_ACTIVITY, JsValue::UNDEFINED).await
+pub fn tool_activity()
+-> impl Future<Output = Result<Vec<switchboard_ipc::tools::ActivityEntry>, ErrorInfo>> {
+    call_none(command::TOOL_ACTIVITY)
 }
 
-pub async fn export_activity() -> Result<String, ErrorInfo> {
-    call(command::EXPORT_ACTIVITY, JsValue::UNDEFINED).await
+pub fn export_activity() -> impl Future<Output = Result<String, ErrorInfo>> {
+    call_none(command::EXPORT_ACTIVITY)
 }
 
-pub async fn set_tool_options(
+pub fn set_tool_options(
     request: switchboard_ipc::tools::SetToolOptionsRequest,
-) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
-    call_with(command::SET_TOOL_OPTIONS, &request).await
+) -> impl Future<Output = Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo>> {
+    call_with(command::SET_TOOL_OPTIONS, &request)
 }
 
-pub async fn mark_tools_seen(id: ConnectorId) -> Result<(), ErrorInfo> {
-    call_unit(command::MARK_TOOLS_SEEN, &ConnectorIdRequest { id }).await
+pub fn mark_tools_seen(id: ConnectorId) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::MARK_TOOLS_SEEN, &ConnectorIdRequest { id })
 }
 
-pub async fn set_connector_limits(
+pub fn set_connector_limits(
     connector_id: ConnectorId,
     limits: switchboard_ipc::tools::Limits,
-) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
+) -> impl Future<Output = Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo>> {
     call_with(
         command::SET_TOOL_LIMITS,
         &switchboard_ipc::tools::SetToolLimitsRequest {
@@ -202,13 +226,12 @@ pub async fn set_connector_limits(
             limits,
         },
     )
-    .await
 }
 
-pub async fn bulk_tools(
+pub fn bulk_tools(
     connector_id: ConnectorId,
     action: switchboard_ipc::tools::BulkAction,
-) -> Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo> {
+) -> impl Future<Output = Result<switchboard_ipc::tools::ConnectorTools, ErrorInfo>> {
     call_with(
         command::BULK_TOOLS,
         &switchboard_ipc::tools::BulkToolsRequest {
@@ -216,13 +239,12 @@ pub async fn bulk_tools(
             action,
         },
     )
-    .await
 }
 
-pub async fn answer_tool_approval(
+pub fn answer_tool_approval(
     approval_id: String,
     answer: switchboard_ipc::tools::ApprovalAnswer,
-) -> Result<(), ErrorInfo> {
+) -> impl Future<Output = Result<(), ErrorInfo>> {
     call_unit(
         command::ANSWER_TOOL_APPROVAL,
         &switchboard_ipc::tools::AnswerApprovalRequest {
@@ -230,10 +252,12 @@ pub async fn answer_tool_approval(
             answer,
         },
     )
-    .await
 }
 
-pub async fn stop_tool_call(conversation_id: i64, call_id: String) -> Result<(), ErrorInfo> {
+pub fn stop_tool_call(
+    conversation_id: i64,
+    call_id: String,
+) -> impl Future<Output = Result<(), ErrorInfo>> {
     call_unit(
         command::STOP_TOOL_CALL,
         &switchboard_ipc::tools::StopToolCallRequest {
@@ -241,194 +265,228 @@ pub async fn stop_tool_call(conversation_id: i64, call_id: String) -> Result<(),
             call_id,
         },
     )
-    .await
 }
 
-pub async fn waiting_approvals(
+pub fn waiting_approvals(
     id: i64,
-) -> Result<Vec<switchboard_ipc::tools::ToolApproval>, ErrorInfo> {
+) -> impl Future<Output = Result<Vec<switchboard_ipc::tools::ToolApproval>, ErrorInfo>> {
     call_with(
         command::WAITING_APPROVALS,
         &switchboard_ipc::chat::ConversationIdRequest { id },
     )
-    .await
 }
 
-pub async fn reconnect(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::RECONNECT, &ConnectorIdRequest { id }).await
+pub fn reconnect(id: ConnectorId) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::RECONNECT, &ConnectorIdRequest { id })
 }
 
-pub async fn set_enabled(id: ConnectorId, enabled: bool) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::SET_ENABLED, &SetEnabledRequest { id, enabled }).await
+pub fn set_enabled(
+    id: ConnectorId,
+    enabled: bool,
+) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::SET_ENABLED, &SetEnabledRequest { id, enabled })
 }
 
 /// A command about one connector that answers nothing.
-async fn call_for_nothing(cmd: &str, id: ConnectorId) -> Result<(), ErrorInfo> {
-    call_unit(cmd, &ConnectorIdRequest { id }).await
+fn call_for_nothing(
+    cmd: &'static str,
+    id: ConnectorId,
+) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(cmd, &ConnectorIdRequest { id })
 }
 
-pub async fn remove_connector(id: ConnectorId) -> Result<(), ErrorInfo> {
-    call_for_nothing(command::REMOVE_CONNECTOR, id).await
+pub fn remove_connector(id: ConnectorId) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_for_nothing(command::REMOVE_CONNECTOR, id)
 }
 
-pub async fn sign_in(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::SIGN_IN, &ConnectorIdRequest { id }).await
+pub fn sign_in(id: ConnectorId) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::SIGN_IN, &ConnectorIdRequest { id })
 }
 
-pub async fn cancel_sign_in(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::CANCEL_SIGN_IN, &ConnectorIdRequest { id }).await
+pub fn cancel_sign_in(
+    id: ConnectorId,
+) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::CANCEL_SIGN_IN, &ConnectorIdRequest { id })
 }
 
-pub async fn open_sign_in_page(id: ConnectorId) -> Result<(), ErrorInfo> {
-    call_for_nothing(command::OPEN_SIGN_IN_PAGE, id).await
+pub fn open_sign_in_page(id: ConnectorId) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_for_nothing(command::OPEN_SIGN_IN_PAGE, id)
 }
 
-pub async fn sign_out(id: ConnectorId) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::SIGN_OUT, &ConnectorIdRequest { id }).await
+pub fn sign_out(id: ConnectorId) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::SIGN_OUT, &ConnectorIdRequest { id })
 }
 
-pub async fn edit_connector(request: EditConnectorRequest) -> Result<ConnectorSummary, ErrorInfo> {
-    call_with(command::EDIT_CONNECTOR, &request).await
+pub fn edit_connector(
+    request: EditConnectorRequest,
+) -> impl Future<Output = Result<ConnectorSummary, ErrorInfo>> {
+    call_with(command::EDIT_CONNECTOR, &request)
 }
 
 // ----- Settings → Models -----
 
-pub async fn models_overview() -> Result<ModelsOverview, ErrorInfo> {
-    call(command::MODELS_OVERVIEW, JsValue::UNDEFINED).await
+pub fn models_overview() -> impl Future<Output = Result<ModelsOverview, ErrorInfo>> {
+    call_none(command::MODELS_OVERVIEW)
 }
 
-pub async fn add_provider(request: AddProviderRequest) -> Result<ProviderSummary, ErrorInfo> {
-    call_with(command::ADD_PROVIDER, &request).await
+pub fn add_provider(
+    request: AddProviderRequest,
+) -> impl Future<Output = Result<ProviderSummary, ErrorInfo>> {
+    call_with(command::ADD_PROVIDER, &request)
 }
 
-pub async fn remove_provider(id: String) -> Result<ModelsOverview, ErrorInfo> {
-    call_with(command::REMOVE_PROVIDER, &ProviderIdRequest { id }).await
+pub fn remove_provider(id: String) -> impl Future<Output = Result<ModelsOverview, ErrorInfo>> {
+    call_with(command::REMOVE_PROVIDER, &ProviderIdRequest { id })
 }
 
-pub async fn replace_provider_key(id: String, key: String) -> Result<ProviderSummary, ErrorInfo> {
+pub fn replace_provider_key(
+    id: String,
+    key: String,
+) -> impl Future<Output = Result<ProviderSummary, ErrorInfo>> {
     let key = SecretInput(key);
     call_with(
         command::REPLACE_PROVIDER_KEY,
         &ReplaceProviderKeyRequest { id, key },
     )
-    .await
 }
 
-pub async fn refresh_models(id: String) -> Result<ProviderSummary, ErrorInfo> {
-    call_with(command::REFRESH_MODELS, &ProviderIdRequest { id }).await
+pub fn refresh_models(id: String) -> impl Future<Output = Result<ProviderSummary, ErrorInfo>> {
+    call_with(command::REFRESH_MODELS, &ProviderIdRequest { id })
 }
 
-pub async fn check_model(choice: ModelChoice) -> Result<(), ErrorInfo> {
-    call_unit(command::CHECK_MODEL, &ModelChoiceRequest { choice }).await
+pub fn check_model(choice: ModelChoice) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::CHECK_MODEL, &ModelChoiceRequest { choice })
 }
 
-pub async fn set_default_model(choice: ModelChoice) -> Result<ModelsOverview, ErrorInfo> {
-    call_with(command::SET_DEFAULT_MODEL, &ModelChoiceRequest { choice }).await
+pub fn set_default_model(
+    choice: ModelChoice,
+) -> impl Future<Output = Result<ModelsOverview, ErrorInfo>> {
+    call_with(command::SET_DEFAULT_MODEL, &ModelChoiceRequest { choice })
 }
 
-pub async fn set_attachment_limit(kb: u32) -> Result<ModelsOverview, ErrorInfo> {
+pub fn set_attachment_limit(kb: u32) -> impl Future<Output = Result<ModelsOverview, ErrorInfo>> {
     call_with(
         command::SET_ATTACHMENT_LIMIT,
         &switchboard_ipc::chat::AttachmentLimitRequest { kb },
     )
-    .await
 }
 
 // ----- Chats -----
 
-pub async fn list_conversations() -> Result<Vec<Conversation>, ErrorInfo> {
-    call(command::LIST_CONVERSATIONS, JsValue::UNDEFINED).await
+pub fn list_conversations() -> impl Future<Output = Result<Vec<Conversation>, ErrorInfo>> {
+    call_none(command::LIST_CONVERSATIONS)
 }
 
-pub async fn new_conversation(
+pub fn new_conversation(
     first_message: String,
     model: Option<ModelChoice>,
-) -> Result<Conversation, ErrorInfo> {
+) -> impl Future<Output = Result<Conversation, ErrorInfo>> {
     let request = NewConversationRequest {
         first_message,
         model,
     };
-    call_with(command::NEW_CONVERSATION, &request).await
+    call_with(command::NEW_CONVERSATION, &request)
 }
 
-pub async fn open_conversation(id: i64) -> Result<ConversationView, ErrorInfo> {
-    call_with(command::OPEN_CONVERSATION, &ConversationIdRequest { id }).await
+pub fn open_conversation(id: i64) -> impl Future<Output = Result<ConversationView, ErrorInfo>> {
+    call_with(command::OPEN_CONVERSATION, &ConversationIdRequest { id })
 }
 
-pub async fn send_message(request: SendRequest) -> Result<StoredMessage, ErrorInfo> {
-    call_with(command::SEND_MESSAGE, &request).await
+pub fn send_message(
+    request: SendRequest,
+) -> impl Future<Output = Result<StoredMessage, ErrorInfo>> {
+    call_with(command::SEND_MESSAGE, &request)
 }
 
-pub async fn stop_reply(id: i64) -> Result<(), ErrorInfo> {
-    call_unit(command::STOP_REPLY, &ConversationIdRequest { id }).await
+pub fn stop_reply(id: i64) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::STOP_REPLY, &ConversationIdRequest { id })
 }
 
-pub async fn retry_reply(id: i64) -> Result<(), ErrorInfo> {
-    call_unit(command::RETRY_REPLY, &ConversationIdRequest { id }).await
+pub fn retry_reply(id: i64) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::RETRY_REPLY, &ConversationIdRequest { id })
 }
 
-pub async fn regenerate_reply(id: i64) -> Result<(), ErrorInfo> {
-    call_unit(command::REGENERATE_REPLY, &ConversationIdRequest { id }).await
+pub fn regenerate_reply(id: i64) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::REGENERATE_REPLY, &ConversationIdRequest { id })
 }
 
-pub async fn edit_message(request: EditMessageRequest) -> Result<StoredMessage, ErrorInfo> {
-    call_with(command::EDIT_MESSAGE, &request).await
+pub fn edit_message(
+    request: EditMessageRequest,
+) -> impl Future<Output = Result<StoredMessage, ErrorInfo>> {
+    call_with(command::EDIT_MESSAGE, &request)
 }
 
-pub async fn rename_conversation(id: i64, title: String) -> Result<Conversation, ErrorInfo> {
+pub fn rename_conversation(
+    id: i64,
+    title: String,
+) -> impl Future<Output = Result<Conversation, ErrorInfo>> {
     call_with(
         command::RENAME_CONVERSATION,
         &RenameConversationRequest { id, title },
     )
-    .await
 }
 
-pub async fn set_conversation_model(
+pub fn set_conversation_model(
     id: i64,
     choice: ModelChoice,
-) -> Result<Conversation, ErrorInfo> {
+) -> impl Future<Output = Result<Conversation, ErrorInfo>> {
     call_with(
         command::SET_CONVERSATION_MODEL,
         &ConversationModelRequest { id, choice },
     )
-    .await
 }
 
-pub async fn delete_conversation(id: i64) -> Result<(), ErrorInfo> {
-    call_unit(command::DELETE_CONVERSATION, &ConversationIdRequest { id }).await
+pub fn delete_conversation(id: i64) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::DELETE_CONVERSATION, &ConversationIdRequest { id })
 }
 
 // ----- The paperclip menu -----
 
-pub async fn attachables() -> Result<Vec<ConnectorDetail>, ErrorInfo> {
-    call(command::ATTACHABLES, JsValue::UNDEFINED).await
+pub fn attachables() -> impl Future<Output = Result<Vec<ConnectorDetail>, ErrorInfo>> {
+    call_none(command::ATTACHABLES)
 }
 
-pub async fn read_resource(request: ReadResourceRequest) -> Result<Attachment, ErrorInfo> {
-    call_with(command::READ_RESOURCE, &request).await
+pub fn read_resource(
+    request: ReadResourceRequest,
+) -> impl Future<Output = Result<Attachment, ErrorInfo>> {
+    call_with(command::READ_RESOURCE, &request)
 }
 
-pub async fn get_prompt(request: GetPromptRequest) -> Result<Attachment, ErrorInfo> {
-    call_with(command::GET_PROMPT, &request).await
+pub fn get_prompt(
+    request: GetPromptRequest,
+) -> impl Future<Output = Result<Attachment, ErrorInfo>> {
+    call_with(command::GET_PROMPT, &request)
 }
 
 /// The URI a resource template's values make, as the core expands it.
-pub async fn expand_template(request: ExpandTemplateRequest) -> Result<String, ErrorInfo> {
-    call_with(command::EXPAND_TEMPLATE, &request).await
+pub fn expand_template(
+    request: ExpandTemplateRequest,
+) -> impl Future<Output = Result<String, ErrorInfo>> {
+    call_with(command::EXPAND_TEMPLATE, &request)
 }
 
-pub async fn complete_argument(request: CompleteRequest) -> Result<Vec<String>, ErrorInfo> {
-    call_with(command::COMPLETE_ARGUMENT, &request).await
+pub fn complete_argument(
+    request: CompleteRequest,
+) -> impl Future<Output = Result<Vec<String>, ErrorInfo>> {
+    call_with(command::COMPLETE_ARGUMENT, &request)
 }
 
 /// Opens a reply's link in the person's browser (the core checks it first).
-pub async fn open_link(url: String) -> Result<(), ErrorInfo> {
-    call_unit(command::OPEN_LINK, &OpenLinkRequest { url }).await
+pub fn open_link(url: String) -> impl Future<Output = Result<(), ErrorInfo>> {
+    call_unit(command::OPEN_LINK, &OpenLinkRequest { url })
 }
 
 /// A command that answers nothing but whether it worked.
-async fn call_unit<R: Serialize>(cmd: &str, request: &R) -> Result<(), ErrorInfo> {
-    call_with(cmd, request).await
+fn call_unit<R: Serialize>(
+    cmd: &'static str,
+    request: &R,
+) -> impl Future<Output = Result<(), ErrorInfo>> + use<R> {
+    call_with(cmd, request)
+}
+
+/// A command that takes no request.
+fn call_none<T: DeserializeOwned>(cmd: &'static str) -> impl Future<Output = Result<T, ErrorInfo>> {
+    call(cmd, Ok(JsValue::UNDEFINED))
 }
 
 /// Calls `handler` with the payload of every `event` for the rest of the window's life.
@@ -444,6 +502,11 @@ pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl 
             Err(err) => logging::warn!("ignoring malformed `{event}` event: {err}"),
         }
     });
+    subscribe(event, closure);
+}
+
+/// Hands `closure` to the shell for `event`: once in the wasm, whatever the payload's type.
+fn subscribe(event: &'static str, closure: Closure<dyn FnMut(JsValue)>) {
     spawn_local(async move {
         match listen_raw(event, &closure).await {
             // The window subscribes once at start and never unsubscribes, so the unlisten
@@ -455,25 +518,25 @@ pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl 
 }
 
 /// The person's answer to a server's question (the core checks a form's values first).
-pub async fn answer_question(
+pub fn answer_question(
     id: String,
     answer: switchboard_ipc::ask::Answer,
-) -> Result<(), ErrorInfo> {
+) -> impl Future<Output = Result<(), ErrorInfo>> {
     call_unit(
         command::ANSWER_QUESTION,
         &switchboard_ipc::ask::AnswerQuestionRequest { id, answer },
     )
-    .await
 }
 
 /// The servers' questions waiting, for a window that opens.
-pub async fn waiting_questions() -> Result<Vec<switchboard_ipc::ask::Question>, ErrorInfo> {
-    call(command::WAITING_QUESTIONS, JsValue::UNDEFINED).await
+pub fn waiting_questions()
+-> impl Future<Output = Result<Vec<switchboard_ipc::ask::Question>, ErrorInfo>> {
+    call_none(command::WAITING_QUESTIONS)
 }
 
 /// What a connector's server logged since it connected.
-pub async fn server_messages(
+pub fn server_messages(
     id: ConnectorId,
-) -> Result<switchboard_ipc::ServerMessages, ErrorInfo> {
-    call_with(command::SERVER_MESSAGES, &ConnectorIdRequest { id }).await
+) -> impl Future<Output = Result<switchboard_ipc::ServerMessages, ErrorInfo>> {
+    call_with(command::SERVER_MESSAGES, &ConnectorIdRequest { id })
 }
