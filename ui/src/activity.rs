@@ -6,7 +6,9 @@ use switchboard_ipc::ErrorInfo;
 use switchboard_ipc::tools::ActivityEntry;
 
 use crate::chat::use_chat_state;
-use crate::components::{ActionError, Fetched, Spinner, keyed, one_decimal, run_action};
+use crate::components::{
+    ActionError, CollectAny, Fetched, Spinner, keyed, one_decimal, run_action,
+};
 use crate::sort;
 use crate::state::{Page, use_app_state};
 use crate::tauri;
@@ -82,7 +84,7 @@ pub fn ActivityPage() -> impl IntoView {
                     disabled=move || export_busy.get()
                     on:click=export
                 >
-                    {move || export_busy.get().then(|| view! { <Spinner /> })}
+                    {move || export_busy.get().then(|| view! { <Spinner /> }.into_any())}
                     "Export as CSV"
                 </button>
             </header>
@@ -94,7 +96,7 @@ pub fn ActivityPage() -> impl IntoView {
                             <p class="success-text" role="status" data-testid="export-done">
                                 {format!("Saved to {path}")}
                             </p>
-                        }
+                        }.into_any()
                     })
             }}
             <ActionError error=export_error />
@@ -158,8 +160,8 @@ fn FilterSelect(
                     options
                         .get()
                         .into_iter()
-                        .map(|o| view! { <option value=o.clone()>{o.clone()}</option> })
-                        .collect_view()
+                        .map(|o| view! { <option value=o.clone()>{o.clone()}</option> }.into_any())
+                        .collect_any()
                 }}
             </select>
         </label>
@@ -220,7 +222,7 @@ fn ActivityRow(
                 .outcome
                 .clone()
                 .filter(|o| !o.is_empty())
-                .map(|o| view! { <p class="activity-detail"><span class="field-label">"Result: "</span>{o}</p> })}
+                .map(|o| view! { <p class="activity-detail"><span class="field-label">"Result: "</span>{o}</p> }.into_any())}
             {match entry.conversation_title.clone() {
                 Some(title) => view! {
                     <button

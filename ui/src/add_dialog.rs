@@ -25,9 +25,9 @@ pub fn AddDialog(#[prop(into)] on_close: Callback<()>) -> impl IntoView {
 #[component]
 pub fn EditDialog(target: EditTarget, #[prop(into)] on_close: Callback<()>) -> impl IntoView {
     let state = use_app_state();
-    state
-        .connector_untracked(&target.id)
-        .map(|summary| view! { <ConnectorDialog editing=Some((summary, target.focus)) on_close /> })
+    state.connector_untracked(&target.id).map(|summary| {
+        view! { <ConnectorDialog editing=Some((summary, target.focus)) on_close /> }.into_any()
+    })
 }
 
 #[component]
@@ -270,7 +270,7 @@ fn ConnectorDialog(
                                                     toggle_testid="error-details-toggle"
                                                     text_testid="error-detail"
                                                 />
-                                            }
+                                            }.into_any()
                                         })}
                                 }
                                     .into_any()
@@ -289,7 +289,7 @@ fn ConnectorDialog(
                                                         "This address is on another server. Its sign-in and tool settings start fresh: you sign in to it again, and every tool asks before it is used."
                                                     </p>
                                                 </div>
-                                            }
+                                            }.into_any()
                                         })}
                                     <p class="field-ok">
                                         <Icon d="M3.5 8.5l3 3 6-7" size=14 stroke_width="1.8" />
@@ -331,7 +331,7 @@ fn ConnectorDialog(
                                                         "Move it to the API key field"
                                                     </button>
                                                 </div>
-                                            }
+                                            }.into_any()
                                         })}
                                 }
                                     .into_any()
@@ -390,7 +390,7 @@ fn ConnectorDialog(
                         disabled=move || !can_add()
                         aria-busy=move || if adding.get() { "true" } else { "false" }
                     >
-                        {move || adding.get().then(|| view! { <Spinner /> })}
+                        {move || adding.get().then(|| view! { <Spinner /> }.into_any())}
                         {if is_edit { "Save" } else { "Add" }}
                     </button>
                 </div>

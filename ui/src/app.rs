@@ -125,7 +125,7 @@ pub fn App() -> impl IntoView {
                 state
                     .editing
                     .get()
-                    .map(|target| view! { <EditDialog target on_close=move || state.close_edit() /> })
+                    .map(|target| view! { <EditDialog target on_close=move || state.close_edit() /> }.into_any())
             }}
             <crate::question::Questions />
         </div>
@@ -176,7 +176,7 @@ fn NoticeBanner(shown: ShownNotice) -> impl IntoView {
                             >
                                 "Show file"
                             </button>
-                        }
+                        }.into_any()
                     })}
                 <ActionError error=show_error />
                 {notice
@@ -188,7 +188,7 @@ fn NoticeBanner(shown: ShownNotice) -> impl IntoView {
                                 toggle_testid="notice-details-toggle"
                                 text_testid="notice-detail"
                             />
-                        }
+                        }.into_any()
                     })}
             </div>
             <button

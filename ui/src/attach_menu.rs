@@ -31,7 +31,7 @@ use switchboard_ipc::{
 use wasm_bindgen::JsCast;
 
 use crate::components::{
-    Icon, Modal, Spinner, effect, focus_when_mounted, format_size, json_text, keyed,
+    CollectAny, Icon, Modal, Spinner, effect, focus_when_mounted, format_size, json_text, keyed,
 };
 use crate::state::use_app_state;
 use crate::tauri;
@@ -1489,13 +1489,13 @@ pub fn AttachMenu(
                             <p class="attach-status">
                                 "No connectors yet. Add one in Settings → Connectors to attach what it offers."
                             </p>
-                        })}
+                        }.into_any())}
                         {move || {
                             filtered.with(|f| f.searching && f.matches == 0).then(|| view! {
                                 <p class="attach-status" data-testid="attach-no-match">
                                     "Nothing matches “" {query.get()} "”."
                                 </p>
-                            })
+                            }.into_any())
                         }}
                     }
                     .into_any()
@@ -1561,7 +1561,7 @@ pub fn AttachMenu(
                         .into_any(),
                     }}
                 </div>
-            }
+            }.into_any()
         })
     }
 }
@@ -1742,12 +1742,12 @@ fn AttachForm(
                 <div class="attach-field">
                     <label class="attach-field-label" for=input_id.clone()>
                         <span class="attach-field-name">{field.name.clone()}</span>
-                        {field.required.then(|| view! { <span class="attach-required">"required"</span> })}
+                        {field.required.then(|| view! { <span class="attach-required">"required"</span> }.into_any())}
                     </label>
                     {field
                         .description
                         .clone()
-                        .map(|text| view! { <p class="attach-field-desc">{text}</p> })}
+                        .map(|text| view! { <p class="attach-field-desc">{text}</p> }.into_any())}
                     <input
                         class="input attach-field-input"
                         type="text"
@@ -1801,17 +1801,17 @@ fn AttachForm(
                                                 >
                                                     {option}
                                                 </li>
-                                            }
+                                            }.into_any()
                                         })
-                                        .collect_view()}
+                                        .collect_any()}
                                 </ul>
-                            }
+                            }.into_any()
                         })
                     }}
                 </div>
-            }
+            }.into_any()
         })
-        .collect_view();
+        .collect_any();
 
     // The URI the values make, as the core expands it; the latest answer wins.
     let expanded = RwSignal::new(None::<Result<String, String>>);
@@ -2075,7 +2075,7 @@ fn ChipView(
                 <KindIcon kind />
                 <span class="attach-chip-name">{label}</span>
                 <span class="attach-chip-connector">{connector_name}</span>
-                {move || size().map(|size| view! { <span class="attach-chip-size">{size}</span> })}
+                {move || size().map(|size| view! { <span class="attach-chip-size">{size}</span> }.into_any())}
                 {move || {
                     updated
                         .is_some_and(|u| u.get())
@@ -2084,10 +2084,10 @@ fn ChipView(
                                 <span class="attach-chip-updated" data-testid="chip-updated">
                                     "updated"
                                 </span>
-                            }
+                            }.into_any()
                         })
                 }}
-                {move || (status() == "reading").then(|| view! { <Spinner /> })}
+                {move || (status() == "reading").then(|| view! { <Spinner /> }.into_any())}
             </button>
             {move || {
                 note()
@@ -2098,7 +2098,7 @@ fn ChipView(
                                 <WarningIcon />
                                 <span class="attach-chip-note-text">{note}</span>
                             </span>
-                        }
+                        }.into_any()
                     })
             }}
             {move || {
@@ -2113,7 +2113,7 @@ fn ChipView(
                             >
                                 {error.message}
                             </span>
-                        }
+                        }.into_any()
                     })
             }}
             {on_remove
@@ -2129,7 +2129,7 @@ fn ChipView(
                         >
                             <CloseIcon />
                         </button>
-                    }
+                    }.into_any()
                 })}
         </span>
         {move || {
@@ -2146,7 +2146,7 @@ fn ChipView(
                         <Portal>
                             <PreviewDialog attachment=attachment.clone() on_close=close_preview />
                         </Portal>
-                    }
+                    }.into_any()
                 })
         }}
     }
@@ -2188,8 +2188,9 @@ fn PreviewDialog(attachment: Attachment, on_close: Callback<()>) -> impl IntoVie
                         {parts_view(&message.parts, &name)}
                     </div>
                 }
+                .into_any()
             })
-            .collect_view()
+            .collect_any()
             .into_any(),
     };
     view! {
@@ -2221,7 +2222,7 @@ fn PreviewDialog(attachment: Attachment, on_close: Callback<()>) -> impl IntoVie
                                 <WarningIcon />
                                 <span>{note}</span>
                             </p>
-                        }
+                        }.into_any()
                     })}
                 <div class="attach-preview-body" data-testid="preview-body">{body}</div>
             </div>
@@ -2280,7 +2281,7 @@ fn parts_view(parts: &[Part], name: &str) -> impl IntoView + use<> {
             }
             .into_any(),
         })
-        .collect_view()
+        .collect_any()
 }
 
 #[cfg(test)]

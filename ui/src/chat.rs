@@ -20,7 +20,7 @@ use crate::attach_menu::{
     AttachMenu, AttachmentChip, ChipState, LinkChip, PendingAttachment, SentAttachmentChip,
     audio_data_url, image_data_url,
 };
-use crate::components::{ActionError, Icon, Spinner, effect, keyed, run_action};
+use crate::components::{ActionError, CollectAny, Icon, Spinner, effect, keyed, run_action};
 use crate::markdown::{self, Markdown, StreamedReply, StreamingMarkdown};
 use crate::sort;
 use crate::state::{Page, use_app_state};
@@ -511,7 +511,7 @@ pub fn ChatPage() -> impl IntoView {
                                     "Open Settings → Models"
                                 </button>
                             </div>
-                        }
+                        }.into_any()
                     })
             }}
             <MessageList />
@@ -617,12 +617,12 @@ fn MessageList() -> impl IntoView {
                                                     <Spinner />
                                                     "Writing…"
                                                 </p>
-                                            }
+                                            }.into_any()
                                         })
                                 }}
                                 <StreamingMarkdown reply on_link=Callback::new(open_link) />
                             </article>
-                        }
+                        }.into_any()
                     })
             }}
             {keyed(
@@ -693,7 +693,7 @@ fn ReplyError() -> impl IntoView {
                                     >
                                         "Open Settings → Models"
                                     </button>
-                                }
+                                }.into_any()
                             })}
                         <button
                             type="button"
@@ -707,6 +707,7 @@ fn ReplyError() -> impl IntoView {
                     </div>
                 </div>
             }
+            .into_any()
         })
     }
 }
@@ -746,7 +747,7 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                         } => Some(view! { <ToolResultView call_id=call_id.clone() content=content.clone() is_error=*is_error rendered=message.markdown.clone() /> }),
                         _ => None,
                     })
-                    .collect_view()}
+                    .collect_any()}
             </div>
         }
         .into_any();
@@ -766,14 +767,14 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                                     blocks=markdown::blocks_of(&message.markdown, text.clone())
                                     on_link=Callback::new(open_link)
                                 />
-                            }
+                            }.into_any()
                         })}
                     {tool_calls
                         .into_iter()
                         .map(|(id, name, arguments, label)| {
-                            view! { <ToolCallView id name arguments label /> }
+                            view! { <ToolCallView id name arguments label /> }.into_any()
                         })
-                        .collect_view()}
+                        .collect_any()}
                     <footer class="message-actions">
                         {unfinished
                             .then(|| {
@@ -781,11 +782,11 @@ fn MessageView(message: StoredMessage, last_reply_id: Memo<Option<i64>>) -> impl
                                     <span class="message-tag" data-testid="unfinished">
                                         "Unfinished"
                                     </span>
-                                }
+                                }.into_any()
                             })}
-                        {(!copy.is_empty()).then(|| view! { <CopyButton text=copy /> })}
+                        {(!copy.is_empty()).then(|| view! { <CopyButton text=copy /> }.into_any())}
                         {move || {
-                            (last_reply_id.get() == Some(id)).then(|| view! { <RegenerateButton /> })
+                            (last_reply_id.get() == Some(id)).then(|| view! { <RegenerateButton /> }.into_any())
                         }}
                     </footer>
                 </article>
@@ -832,11 +833,11 @@ fn UserMessage(message: StoredMessage, text: String) -> impl IntoView {
                                 .iter()
                                 .cloned()
                                 .map(|attachment: Attachment| {
-                                    view! { <SentAttachmentChip attachment /> }
+                                    view! { <SentAttachmentChip attachment /> }.into_any()
                                 })
-                                .collect_view()}
+                                .collect_any()}
                         </div>
-                    }
+                    }.into_any()
                 })}
             {move || {
                 if editing.get() {
@@ -887,7 +888,7 @@ fn UserMessage(message: StoredMessage, text: String) -> impl IntoView {
                             <span class="message-tag message-tag-danger" data-testid="not-answered">
                                 "Not answered"
                             </span>
-                        }
+                        }.into_any()
                     })}
                 <CopyButton text=copy />
                 <button
@@ -1131,7 +1132,7 @@ fn Composer() -> impl IntoView {
                                     },
                                 )}
                             </div>
-                        }
+                        }.into_any()
                     })
             }}
             <textarea
@@ -1167,7 +1168,7 @@ fn Composer() -> impl IntoView {
                 >
                     <PaperclipIcon />
                 </button>
-                {move || chat.has_models().then(|| view! { <ModelPicker /> })}
+                {move || chat.has_models().then(|| view! { <ModelPicker /> }.into_any())}
                 <span class="composer-hint">"Enter sends · Shift+Enter starts a new line"</span>
                 {move || {
                     if chat.replying.get() {
@@ -1191,7 +1192,7 @@ fn Composer() -> impl IntoView {
                                 disabled=move || !can_send()
                                 on:click=move |_| send()
                             >
-                                {move || sending.get().then(|| view! { <Spinner /> })}
+                                {move || sending.get().then(|| view! { <Spinner /> }.into_any())}
                                 "Send"
                             </button>
                         }
@@ -1206,7 +1207,7 @@ fn Composer() -> impl IntoView {
                             <p class="composer-note">
                                 "Sending waits until every attachment is read; remove any that could not be."
                             </p>
-                        }
+                        }.into_any()
                     })
             }}
             <ActionError error />
@@ -1305,10 +1306,10 @@ pub fn ModelSelect(
                                         <option value=value selected=is>
                                             {label}
                                         </option>
-                                    }
+                                    }.into_any()
                                 })
                             })
-                            .collect_view()
+                            .collect_any()
                     })
             }}
         </select>
@@ -1386,7 +1387,7 @@ fn ToolCallView(
                                 <span class="tool-block-connector" data-testid="tool-call-connector">
                                     " from " {c}
                                 </span>
-                            }
+                            }.into_any()
                         })}
                 </summary>
                 <ArgumentsView value=arguments />
@@ -1437,7 +1438,7 @@ fn ToolCallView(
                                             <span class="tool-progress-percent" data-testid="tool-progress-percent">
                                                 {p}
                                             </span>
-                                        }
+                                        }.into_any()
                                     })}
                                 {message
                                     .map(|m| {
@@ -1445,7 +1446,7 @@ fn ToolCallView(
                                             <span class="tool-progress-message" data-testid="tool-progress-message">
                                                 {m}
                                             </span>
-                                        }
+                                        }.into_any()
                                     })}
                                 <button
                                     type="button"
@@ -1457,7 +1458,7 @@ fn ToolCallView(
                                     "Stop"
                                 </button>
                             </div>
-                        }
+                        }.into_any()
                     })
             }}
         </div>
@@ -1539,7 +1540,7 @@ fn StepUpButton(connector_id: String) -> impl IntoView {
                                     <span class="tool-step-up-status" data-testid="tool-step-up-status">
                                         "Signing in did not finish. "
                                     </span>
-                                }
+                                }.into_any()
                             })}
                         <button
                             type="button"
@@ -1632,7 +1633,7 @@ fn ToolResultView(
                     let src = audio_data_url(&media_type, &data);
                     view! {
                         <figure class="tool-result-audio" data-testid="tool-result-audio">
-                            {src.map(|src| view! { <audio controls=true src=src></audio> })}
+                            {src.map(|src| view! { <audio controls=true src=src></audio> }.into_any())}
                             <figcaption>"A sound (" {media_type} ", " {size} ")"</figcaption>
                         </figure>
                     }
@@ -1688,7 +1689,7 @@ fn ToolResultView(
                                 <p class="tool-result-problem" role="alert" data-testid="tool-result-problem">
                                     {problem}
                                 </p>
-                            }
+                            }.into_any()
                         })}
                     <div class="tool-structured" data-testid="tool-structured">
                         <ArgumentsView value />
@@ -1698,7 +1699,7 @@ fn ToolResultView(
                 Part::ToolCall { .. } | Part::ToolResult { .. } => return None,
             })
         })
-        .collect_view();
+        .collect_any();
     view! {
         <details
             class="tool-block tool-result"
@@ -1711,7 +1712,7 @@ fn ToolResultView(
             <summary data-testid="tool-result-title">{title}</summary>
             <div class="tool-result-body">
                 {body}
-                {step_up.map(|connector_id| view! { <StepUpButton connector_id /> })}
+                {step_up.map(|connector_id| view! { <StepUpButton connector_id /> }.into_any())}
             </div>
         </details>
     }
@@ -1722,13 +1723,13 @@ fn ToolResultView(
 #[component]
 fn ArgumentsView(value: serde_json::Value) -> impl IntoView {
     fn row(key: Option<String>, value: &serde_json::Value) -> AnyView {
-        let label = key.map(|k| view! { <dt class="argument-name">{k}</dt> });
+        let label = key.map(|k| view! { <dt class="argument-name">{k}</dt> }.into_any());
         match value {
             serde_json::Value::Object(map) if !map.is_empty() => view! {
                 {label}
                 <dd class="argument-value">
                     <dl class="arguments">
-                        {map.iter().map(|(k, v)| row(Some(k.clone()), v)).collect_view()}
+                        {map.iter().map(|(k, v)| row(Some(k.clone()), v)).collect_any()}
                     </dl>
                 </dd>
             }
@@ -1741,7 +1742,7 @@ fn ArgumentsView(value: serde_json::Value) -> impl IntoView {
                             .iter()
                             .enumerate()
                             .map(|(i, v)| row(Some(format!("{}", i + 1)), v))
-                            .collect_view()}
+                            .collect_any()}
                     </dl>
                 </dd>
             }
@@ -1785,7 +1786,7 @@ fn ArgumentsView(value: serde_json::Value) -> impl IntoView {
         serde_json::Value::Object(map) => map
             .iter()
             .map(|(k, v)| row(Some(k.clone()), v))
-            .collect_view()
+            .collect_any()
             .into_any(),
         other => row(None, other),
     };
@@ -1835,12 +1836,12 @@ fn ApprovalCard(approval: ToolApproval) -> impl IntoView {
                         <p class="approval-changed" data-testid="approval-changed">
                             "The server changed this tool since you allowed it."
                         </p>
-                    }
+                    }.into_any()
                 })}
             {approval
                 .description
                 .clone()
-                .map(|text| view! { <p class="approval-description">{text}</p> })}
+                .map(|text| view! { <p class="approval-description">{text}</p> }.into_any())}
             <ArgumentsView value=approval.arguments.clone() />
             <p class="approval-count" data-testid="approval-count">{count}</p>
             <div class="approval-actions">

@@ -55,7 +55,7 @@ pub fn ChatsNav() -> impl IntoView {
                                 prop:value=move || search.get()
                                 on:input=move |ev| search.set(event_target_value(&ev))
                             />
-                        }
+                        }.into_any()
                     })
             }}
             <ul class="nav-list chats-list" data-testid="chats-list">
@@ -184,7 +184,7 @@ fn ChatItem(conversation: Conversation) -> impl IntoView {
                                 }
                                 on_cancel=move |()| confirming.set(false)
                             />
-                        }
+                        }.into_any()
                     })
             }}
         </li>

@@ -80,6 +80,19 @@ fn shown_boxed(
     (move || if on.get() { view() } else { fallback() }).into_any()
 }
 
+/// Collects views into a `Vec<AnyView>`, one type in the wasm whatever the views are. A list
+/// of each element's own type (what Leptos' `collect_view` makes) compiles its own renderer,
+/// about 1 KB for each kind of list.
+pub trait CollectAny {
+    fn collect_any(self) -> Vec<AnyView>;
+}
+
+impl<I: Iterator<Item: IntoAny>> CollectAny for I {
+    fn collect_any(self) -> Vec<AnyView> {
+        self.map(IntoAny::into_any).collect()
+    }
+}
+
 /// Runs `f` now and again whenever a signal it read changes, as `Effect::new` does for an
 /// effect that keeps no value. Leptos' effect task is compiled once for all of them here,
 /// not once for each closure.
@@ -255,7 +268,7 @@ pub fn StatePill(#[prop(into)] standing: Signal<Standing>, testid: &'static str)
             }
             data-testid=testid
         >
-            {move || busy().then(|| view! { <Spinner /> })}
+            {move || busy().then(|| view! { <Spinner /> }.into_any())}
             {move || standing.get().label()}
         </span>
     }
@@ -320,8 +333,8 @@ pub fn ProblemView(
             // Clicks here must not reach an enclosing clickable row.
             <div class="problem-actions" on:click=|ev| ev.stop_propagation()>
                 {children.map(|children| children())}
-                {on_retry.map(|retry| view! { <RetryButton on_retry=retry retrying /> })}
-                {detail.map(|detail| view! { <Details detail /> })}
+                {on_retry.map(|retry| view! { <RetryButton on_retry=retry retrying /> }.into_any())}
+                {detail.map(|detail| view! { <Details detail /> }.into_any())}
             </div>
         </div>
     }
@@ -342,7 +355,7 @@ pub fn RetryButton(
             disabled=move || retrying.get()
             on:click=move |_| on_retry.run(())
         >
-            {move || retrying.get().then(|| view! { <Spinner /> })}
+            {move || retrying.get().then(|| view! { <Spinner /> }.into_any())}
             "Try again"
         </button>
     }
@@ -385,7 +398,7 @@ pub fn ActionError(#[prop(into)] error: Signal<Option<ErrorInfo>>) -> impl IntoV
                                         toggle_testid="error-details-toggle"
                                         text_testid="error-detail"
                                     />
-                                }
+                                }.into_any()
                             })}
                     </div>
                 }
@@ -626,7 +639,7 @@ pub fn ConfirmDialog(
                     disabled=move || busy.get()
                     on:click=move |_| on_confirm.run(())
                 >
-                    {move || busy.get().then(|| view! { <Spinner /> })}
+                    {move || busy.get().then(|| view! { <Spinner /> }.into_any())}
                     {confirm_label}
                 </button>
             </div>

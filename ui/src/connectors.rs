@@ -250,7 +250,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                                     <span class="row-counts" data-testid="connector-counts">
                                         {counts_label(&counts)}
                                     </span>
-                                }
+                                }.into_any()
                             })
                     }}
                     <StatePill standing testid="connector-state" />
@@ -264,7 +264,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                             <p class="row-hint" data-testid="connector-hint">
                                 "Finish signing in in your browser"
                             </p>
-                        }
+                        }.into_any()
                     })
             }}
             {move || {
@@ -278,7 +278,7 @@ fn ConnectorRow(id: ConnectorId) -> impl IntoView {
                             >
                                 <ConnectorProblem id=id.clone() summary />
                             </div>
-                        }
+                        }.into_any()
                     })
             }}
         </li>

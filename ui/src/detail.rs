@@ -12,8 +12,9 @@ use switchboard_ipc::{
 };
 
 use crate::components::{
-    ActionError, ConfirmDialog, Fetched, LongList, MoreMenu, ProblemView, RowView, Spinner,
-    StatePill, effect, focus_when_mounted, format_size, grouped, run_action, shown, tone_class,
+    ActionError, CollectAny, ConfirmDialog, Fetched, LongList, MoreMenu, ProblemView, RowView,
+    Spinner, StatePill, effect, focus_when_mounted, format_size, grouped, run_action, shown,
+    tone_class,
 };
 use crate::markdown::Markdown;
 use crate::problem::ConnectorProblem;
@@ -200,7 +201,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                         title=move || signing_in().then_some("Finish or cancel the sign-in first")
                         on:click=toggle
                     >
-                        {move || (busy.get() == Some(Busy::Toggle)).then(|| view! { <Spinner /> })}
+                        {move || (busy.get() == Some(Busy::Toggle)).then(|| view! { <Spinner /> }.into_any())}
                         {move || if is_off() { "Turn on" } else { "Turn off" }}
                     </button>
                     <button
@@ -295,7 +296,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                                         <div class="card card-problem">
                                             <ProblemView problem on_retry=move || detail.refetch() />
                                         </div>
-                                    }
+                                    }.into_any()
                                 })
                         }}
                         {shown(
@@ -313,7 +314,7 @@ pub fn DetailPage(id: ConnectorId) -> impl IntoView {
                                                 <Spinner />
                                                 "Loading what this server offers…"
                                             </div>
-                                        }
+                                        }.into_any()
                                     })
                                     .into_any()
                             },
@@ -382,7 +383,7 @@ fn AboutServer(id: ConnectorId, server: Memo<Option<ServerInfo>>) -> impl IntoVi
                                 <dt>"Server"</dt>
                                 <dd>
                                     <span data-testid="detail-server-name">{name}</span>
-                                    {title.map(|title| view! { <span class="muted">" · " {title}</span> })}
+                                    {title.map(|title| view! { <span class="muted">" · " {title}</span> }.into_any())}
                                 </dd>
                             </div>
                             {version
@@ -392,7 +393,7 @@ fn AboutServer(id: ConnectorId, server: Memo<Option<ServerInfo>>) -> impl IntoVi
                                             <dt>"Version"</dt>
                                             <dd data-testid="detail-server-version">{version}</dd>
                                         </div>
-                                    }
+                                    }.into_any()
                                 })}
                         </dl>
                         {(!instructions_markdown.is_empty())
@@ -404,14 +405,14 @@ fn AboutServer(id: ConnectorId, server: Memo<Option<ServerInfo>>) -> impl IntoVi
                                             <Markdown blocks=instructions_markdown on_link=open_link />
                                         </div>
                                     </div>
-                                }
+                                }.into_any()
                             })}
                         <ActionError error=link_error />
                         <ServerMessagesView id=id.clone() />
                         <p class="fine-print">"MCP protocol version " {protocol_version}</p>
                     </div>
                 </details>
-            }
+            }.into_any()
         })
     }
 }
@@ -477,7 +478,7 @@ fn ServerMessagesView(id: ConnectorId) -> impl IntoView {
                                             ),
                                         )}
                                     </p>
-                                }
+                                }.into_any()
                             });
                         let count = read.messages.len();
                         view! {
@@ -493,12 +494,12 @@ fn ServerMessagesView(id: ConnectorId) -> impl IntoView {
                                             <li class="server-message" data-testid="server-message">
                                                 <span class="server-message-at">{m.at}</span>
                                                 <span class=level_class>{m.level}</span>
-                                                {m.logger.map(|l| view! { <span class="server-message-logger">{l}</span> })}
+                                                {m.logger.map(|l| view! { <span class="server-message-logger">{l}</span> }.into_any())}
                                                 <span class="server-message-text">{m.text}</span>
                                             </li>
-                                        }
+                                        }.into_any()
                                     })
-                                    .collect_view()}
+                                    .collect_any()}
                             </ol>
                         }
                             .into_any()
@@ -747,7 +748,7 @@ fn CatalogView(
                 let name = tool.name.clone();
                 // A memo: a flip changes one tool's entry, and only that row redraws.
                 let entry = Memo::new(move |_| entries.with(|e| e.get(&name).cloned()));
-                view! { <ToolItem tool entry=entry.into() choose_mode set_limits busy=tool_busy error=tool_error /> }
+                view! { <ToolItem tool entry=entry.into() choose_mode set_limits busy=tool_busy error=tool_error /> }.into_any()
             })
             .into_any()
     });
@@ -813,8 +814,9 @@ fn CatalogView(
                     <span class="tab-count">{move || counts.with(|c| this.count(c))}</span>
                 </button>
             }
+            .into_any()
         })
-        .collect_view();
+        .collect_any();
 
     view! {
         <div class="catalog">
@@ -866,9 +868,9 @@ fn CatalogView(
                                             >
                                                 {text}
                                             </button>
-                                        }
+                                        }.into_any()
                                     })
-                                    .collect_view()}
+                                    .collect_any()}
                             </div>
                             <ToolOptions id=id.get_value() tool_choices busy=tool_busy error=tool_error />
                             <ActionError error=tool_error />
@@ -900,7 +902,7 @@ fn CatalogView(
                                 testid="resource-list"
                                 row=Arc::new(move |(_, index)| {
                                     item_at(catalog, |c| &c.resources, index)
-                                        .map(|resource| view! { <ResourceItem resource /> })
+                                        .map(|resource| view! { <ResourceItem resource /> }.into_any())
                                         .into_any()
                                 })
                             />
@@ -920,7 +922,7 @@ fn CatalogView(
                                             testid="template-list"
                                             row=Arc::new(move |(_, index)| {
                                                 item_at(catalog, |c| &c.resource_templates, index)
-                                                    .map(|template| view! { <TemplateItem template /> })
+                                                    .map(|template| view! { <TemplateItem template /> }.into_any())
                                                     .into_any()
                                             })
                                         />
@@ -948,7 +950,7 @@ fn CatalogView(
                                 testid="prompt-list"
                                 row=Arc::new(move |(_, index)| {
                                     item_at(catalog, |c| &c.prompts, index)
-                                        .map(|prompt| view! { <PromptItem prompt /> })
+                                        .map(|prompt| view! { <PromptItem prompt /> }.into_any())
                                         .into_any()
                                 })
                             />
@@ -986,7 +988,7 @@ fn ListNote(
         } else {
             None
         }
-        .map(|text| view! { <p class="list-empty" data-testid="list-note">{text}</p> })
+        .map(|text| view! { <p class="list-empty" data-testid="list-note">{text}</p> }.into_any())
     }
 }
 
@@ -1004,7 +1006,7 @@ fn ItemHead(
     };
     view! {
         <div class="item-head">
-            {title.map(|title| view! { <span class="item-title">{title}</span> })}
+            {title.map(|title| view! { <span class="item-title">{title}</span> }.into_any())}
             <code class=name_class data-testid="item-name">
                 {name}
             </code>
@@ -1033,7 +1035,7 @@ fn Description(text: String) -> impl IntoView {
                     >
                         {move || if expanded.get() { "Show less" } else { "Show more" }}
                     </button>
-                }
+                }.into_any()
             })}
     }
 }
@@ -1102,20 +1104,20 @@ fn ToolItem(
                                     <span class="badge badge-claim" title="What the server says about this tool. It allows nothing by itself.">
                                         {claim}
                                     </span>
-                                }
+                                }.into_any()
                             })
-                            .collect_view()}
+                            .collect_any()}
                         {move || {
                             (standing() == Some(ToolStanding::Changed))
-                                .then(|| view! { <span class="badge badge-warning" data-testid="tool-changed">"Changed"</span> })
+                                .then(|| view! { <span class="badge badge-warning" data-testid="tool-changed">"Changed"</span> }.into_any())
                         }}
                         {move || {
                             entry
                                 .with(|e| e.as_ref().is_some_and(|e| e.is_new))
-                                .then(|| view! { <span class="badge badge-new" data-testid="tool-new">"New"</span> })
+                                .then(|| view! { <span class="badge badge-new" data-testid="tool-new">"New"</span> }.into_any())
                         }}
                     </ItemHead>
-                    {description.clone().map(|text| view! { <Description text /> })}
+                    {description.clone().map(|text| view! { <Description text /> }.into_any())}
                     // The form is built the first time the person opens it, not with every
                     // row: a list of thousands redraws the rows in view on each key.
                     <details
@@ -1147,7 +1149,7 @@ fn ToolItem(
                                                 }}
                                             </span>
                                         </div>
-                                    }
+                                    }.into_any()
                                 })
                         }}
                     </details>
@@ -1177,15 +1179,15 @@ fn ToolItem(
                                                         <dt>"Description now"</dt>
                                                         <dd class="tool-diff-now">{described(now_description.clone())}</dd>
                                                     </dl>
-                                                }
+                                                }.into_any()
                                             })}
                                         {(!inputs.is_empty())
                                             .then(|| {
                                                 view! {
                                                     <ul class="tool-diff-inputs" data-testid="tool-changed-inputs">
-                                                        {inputs.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                                                        {inputs.into_iter().map(|line| view! { <li>{line}</li> }.into_any()).collect_any()}
                                                     </ul>
-                                                }
+                                                }.into_any()
                                             })}
                                         {other
                                             .then(|| {
@@ -1193,10 +1195,10 @@ fn ToolItem(
                                                     <p class="tool-diff-other">
                                                         "What the server says about how the tool behaves changed."
                                                     </p>
-                                                }
+                                                }.into_any()
                                             })}
                                     </div>
-                                }
+                                }.into_any()
                             })
                     }}
                 </div>
@@ -1232,9 +1234,9 @@ fn ToolItem(
                                 >
                                     {text}
                                 </button>
-                            }
+                            }.into_any()
                         })
-                        .collect_view()}
+                        .collect_any()}
                 </fieldset>
             </div>
         </li>
@@ -1254,11 +1256,11 @@ fn ResourceItem(resource: ResourceInfo) -> impl IntoView {
     view! {
         <li class="item" data-testid="resource-item">
             <ItemHead name title>
-                {mime_type.map(|mime| view! { <span class="badge">{mime}</span> })}
-                {size.map(|size| view! { <span class="item-size">{format_size(size)}</span> })}
+                {mime_type.map(|mime| view! { <span class="badge">{mime}</span> }.into_any())}
+                {size.map(|size| view! { <span class="item-size">{format_size(size)}</span> }.into_any())}
             </ItemHead>
             <code class="item-uri">{uri}</code>
-            {description.map(|text| view! { <Description text /> })}
+            {description.map(|text| view! { <Description text /> }.into_any())}
         </li>
     }
 }
@@ -1276,10 +1278,10 @@ fn TemplateItem(template: ResourceTemplateInfo) -> impl IntoView {
     view! {
         <li class="item" data-testid="resource-template-item">
             <ItemHead name title>
-                {mime_type.map(|mime| view! { <span class="badge">{mime}</span> })}
+                {mime_type.map(|mime| view! { <span class="badge">{mime}</span> }.into_any())}
             </ItemHead>
             <code class="item-uri">{uri_template}</code>
-            {description.map(|text| view! { <Description text /> })}
+            {description.map(|text| view! { <Description text /> }.into_any())}
         </li>
     }
 }
@@ -1303,19 +1305,19 @@ fn PromptItem(prompt: PromptInfo) -> impl IntoView {
                             view! {
                                 <li class="arg" title=arg.description.clone().unwrap_or_default()>
                                     <code>{arg.name}</code>
-                                    {arg.required.then(|| view! { <span class="arg-required">"required"</span> })}
+                                    {arg.required.then(|| view! { <span class="arg-required">"required"</span> }.into_any())}
                                 </li>
-                            }
+                            }.into_any()
                         })
-                        .collect_view()}
+                        .collect_any()}
                 </ul>
             </div>
-        }
+        }.into_any()
     });
     view! {
         <li class="item" data-testid="prompt-item">
             <ItemHead name title />
-            {description.map(|text| view! { <Description text /> })}
+            {description.map(|text| view! { <Description text /> }.into_any())}
             {arguments}
         </li>
     }

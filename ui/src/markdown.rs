@@ -17,7 +17,7 @@ use switchboard_ipc::markdown::{
     Align, Block, Blocks, Inline, ListItem, Rendered, Streamed, Table, Target, find, plain_text,
 };
 
-use crate::components::{keyed, spawn_scoped};
+use crate::components::{CollectAny, keyed, spawn_scoped};
 
 /// How long the copy button says "Copied".
 const COPIED_FOR: Duration = Duration::from_millis(1500);
@@ -197,9 +197,9 @@ fn table_view(table: Table, on_link: Callback<String>) -> AnyView {
         .into_iter()
         .enumerate()
         .map(|(column, cell)| {
-            view! { <th class=class_of(column)>{inlines_view(cell, on_link)}</th> }
+            view! { <th class=class_of(column)>{inlines_view(cell, on_link)}</th> }.into_any()
         })
-        .collect::<Vec<_>>();
+        .collect_any();
     let rows = rows
         .into_iter()
         .map(|row| {
@@ -208,11 +208,12 @@ fn table_view(table: Table, on_link: Callback<String>) -> AnyView {
                 .enumerate()
                 .map(|(column, cell)| {
                     view! { <td class=class_of(column)>{inlines_view(cell, on_link)}</td> }
+                        .into_any()
                 })
-                .collect::<Vec<_>>();
-            view! { <tr>{cells}</tr> }
+                .collect_any();
+            view! { <tr>{cells}</tr> }.into_any()
         })
-        .collect::<Vec<_>>();
+        .collect_any();
     view! {
         <div class="md-table-scroll">
             <table class="md-table" data-testid="md-table">
@@ -251,6 +252,7 @@ fn inline_view(inline: Inline, on_link: Callback<String>) -> AnyView {
                     {inlines_view(content, on_link)}
                     " "
                 }
+                .into_any()
             });
             view! {
                 <span class="md-link-blocked">

@@ -6,7 +6,7 @@ use switchboard_ipc::chat::{AddProviderRequest, ModelChoice, ProviderKind, Provi
 use switchboard_ipc::{ErrorInfo, SecretInput};
 
 use crate::chat::{ModelSelect, use_chat_state};
-use crate::components::{ActionError, ConfirmDialog, Spinner, keyed, run_action};
+use crate::components::{ActionError, CollectAny, ConfirmDialog, Spinner, keyed, run_action};
 use crate::tauri;
 
 #[component]
@@ -34,7 +34,7 @@ pub fn ModelsPage() -> impl IntoView {
                     "Add a model provider"
                 </button>
             </header>
-            {move || adding.get().then(|| view! { <AddProvider adding /> })}
+            {move || adding.get().then(|| view! { <AddProvider adding /> }.into_any())}
             <DefaultModel />
             <AttachmentLimit />
             <ul class="provider-list" data-testid="provider-list">
@@ -51,7 +51,7 @@ pub fn ModelsPage() -> impl IntoView {
                             <p class="empty" data-testid="no-providers">
                                 "No model provider yet. Add Anthropic with your API key, or any OpenAI-compatible server: OpenAI, or a local Ollama or LM Studio."
                             </p>
-                        }
+                        }.into_any()
                     })
             }}
         </section>
@@ -126,9 +126,9 @@ fn AddProvider(adding: RwSignal<bool>) -> impl IntoView {
                                 />
                                 {kind_label(k)}
                             </label>
-                        }
+                        }.into_any()
                     })
-                    .collect_view()}
+                    .collect_any()}
             </fieldset>
             <label class="field">
                 <span class="field-label">"Address"</span>
@@ -177,7 +177,7 @@ fn AddProvider(adding: RwSignal<bool>) -> impl IntoView {
                     data-testid="provider-save"
                     disabled=move || busy.get()
                 >
-                    {move || busy.get().then(|| view! { <Spinner /> })}
+                    {move || busy.get().then(|| view! { <Spinner /> }.into_any())}
                     {move || if busy.get() { "Checking…" } else { "Check and add" }}
                 </button>
             </div>
@@ -234,7 +234,7 @@ fn DefaultModel() -> impl IntoView {
                         disabled=move || busy.get()
                         on:click=check
                     >
-                        {move || busy.get().then(|| view! { <Spinner /> })}
+                        {move || busy.get().then(|| view! { <Spinner /> }.into_any())}
                         "Check"
                     </button>
                     {move || {
@@ -245,12 +245,12 @@ fn DefaultModel() -> impl IntoView {
                                     <p class="success-text" role="status" data-testid="check-result">
                                         {text}
                                     </p>
-                                }
+                                }.into_any()
                             })
                     }}
                     <ActionError error />
                 </div>
-            }
+            }.into_any()
         })
     }
 }
@@ -313,7 +313,7 @@ fn AttachmentLimit() -> impl IntoView {
             <p class="field-hint" id="attachment-limit-help">
                 "Longer resources and prompts are cut to this before they go to the model, with a note on their chip."
             </p>
-            {move || busy.get().then(|| view! { <Spinner /> })}
+            {move || busy.get().then(|| view! { <Spinner /> }.into_any())}
             {move || {
                 saved
                     .get()
@@ -322,7 +322,7 @@ fn AttachmentLimit() -> impl IntoView {
                             <p class="success-text" role="status" data-testid="attachment-limit-saved">
                                 "Saved."
                             </p>
-                        }
+                        }.into_any()
                     })
             }}
             <ActionError error />
@@ -435,11 +435,11 @@ fn ProviderCard(provider: ProviderSummary) -> impl IntoView {
                                     data-testid="save-key"
                                     disabled=move || busy.get()
                                 >
-                                    {move || busy.get().then(|| view! { <Spinner /> })}
+                                    {move || busy.get().then(|| view! { <Spinner /> }.into_any())}
                                     "Check and save"
                                 </button>
                             </form>
-                        }
+                        }.into_any()
                     })
             }}
             <ActionError error />
@@ -465,7 +465,7 @@ fn ProviderCard(provider: ProviderSummary) -> impl IntoView {
                                 }
                                 on_cancel=move |()| confirming.set(false)
                             />
-                        }
+                        }.into_any()
                     })
             }}
         </li>

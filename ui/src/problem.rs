@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use switchboard_ipc::{ConnectorId, ConnectorSummary, ErrorCode, ErrorInfo, Fix};
 
-use crate::components::{ActionError, ProblemView, RetryButton, run_action};
+use crate::components::{ActionError, CollectAny, ProblemView, RetryButton, run_action};
 use crate::sign_in::SignInButton;
 use crate::state::{EditFocus, use_app_state};
 
@@ -46,45 +46,49 @@ pub fn ConnectorProblem(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>
     });
     move || {
         let id = id.clone();
-        shown.get().map(move |(problem, fixes, retrying_by_itself)| {
-            let buttons = fixes
-                .iter()
-                .enumerate()
-                .map(|(at, fix)| {
-                    let class = if at == 0 {
-                        "button button-small button-primary"
-                    } else {
-                        "button button-small"
-                    };
-                    match fix {
-                        Fix::SignIn => view! { <SignInButton id=id.clone() summary /> }.into_any(),
-                        Fix::TryAgain => view! {
-                            <RetryButton on_retry=retry retrying primary=at == 0 />
-                        }
-                        .into_any(),
-                        Fix::EnterNewKey | Fix::EnterPassword | Fix::EditAddress => {
-                            let focus = if *fix == Fix::EditAddress {
-                                EditFocus::Address
-                            } else {
-                                EditFocus::Secret
-                            };
-                            let id = id.clone();
-                            view! {
-                                <button
-                                    type="button"
-                                    class=class
-                                    data-testid="fix-button"
-                                    on:click=move |_| state.open_edit(id.clone(), focus)
-                                >
-                                    {fix.label()}
-                                </button>
+        shown
+            .get()
+            .map(move |(problem, fixes, retrying_by_itself)| {
+                let buttons = fixes
+                    .iter()
+                    .enumerate()
+                    .map(|(at, fix)| {
+                        let class = if at == 0 {
+                            "button button-small button-primary"
+                        } else {
+                            "button button-small"
+                        };
+                        match fix {
+                            Fix::SignIn => {
+                                view! { <SignInButton id=id.clone() summary /> }.into_any()
                             }
-                            .into_any()
+                            Fix::TryAgain => view! {
+                                <RetryButton on_retry=retry retrying primary=at == 0 />
+                            }
+                            .into_any(),
+                            Fix::EnterNewKey | Fix::EnterPassword | Fix::EditAddress => {
+                                let focus = if *fix == Fix::EditAddress {
+                                    EditFocus::Address
+                                } else {
+                                    EditFocus::Secret
+                                };
+                                let id = id.clone();
+                                view! {
+                                    <button
+                                        type="button"
+                                        class=class
+                                        data-testid="fix-button"
+                                        on:click=move |_| state.open_edit(id.clone(), focus)
+                                    >
+                                        {fix.label()}
+                                    </button>
+                                }
+                                .into_any()
+                            }
                         }
-                    }
-                })
-                .collect_view();
-            view! {
+                    })
+                    .collect_any();
+                view! {
                 <ProblemView problem>{buttons}</ProblemView>
                 {retrying_by_itself
                     .then(|| {
@@ -92,10 +96,10 @@ pub fn ConnectorProblem(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>
                             <p class="problem-retrying" data-testid="problem-retrying">
                                 "Switchboard keeps trying on its own, less often as time goes by."
                             </p>
-                        }
+                        }.into_any()
                     })}
                 <ActionError error=retry_error />
-            }
-        })
+            }.into_any()
+            })
     }
 }

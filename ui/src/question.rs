@@ -12,7 +12,7 @@ use switchboard_ipc::ask::{
 };
 use switchboard_ipc::event;
 
-use crate::components::{ActionError, Modal, Spinner, focus_when_mounted};
+use crate::components::{ActionError, CollectAny, Modal, Spinner, focus_when_mounted};
 use crate::tauri;
 
 /// Listens for questions for the life of the window and shows the oldest one waiting.
@@ -41,7 +41,7 @@ pub fn Questions() -> impl IntoView {
         first.get().map(|question| {
             let id = question.id.clone();
             let done = Callback::new(move |()| waiting.update(|w| w.retain(|q| q.id != id)));
-            view! { <QuestionDialog question done /> }
+            view! { <QuestionDialog question done /> }.into_any()
         })
     }
 }
@@ -136,7 +136,7 @@ fn QuestionDialog(question: Question, done: Callback<()>) -> impl IntoView {
             </h2>
             <p class="modal-text" data-testid="question-from">{from}</p>
             {(!message.is_empty())
-                .then(|| view! { <p class="question-message" data-testid="question-message">{message}</p> })}
+                .then(|| view! { <p class="question-message" data-testid="question-message">{message}</p> }.into_any())}
             {body}
         </Modal>
     }
@@ -187,7 +187,7 @@ fn SamplingBody(
                             <h3 class="field-label">"Instructions for the model"</h3>
                             <p class="question-sampling-text" data-testid="question-sampling-system">{system}</p>
                         </div>
-                    }
+                    }.into_any()
                 })}
             {messages
                 .into_iter()
@@ -198,9 +198,9 @@ fn SamplingBody(
                             <h3 class="field-label">{label}</h3>
                             <p class="question-sampling-text" data-testid="question-sampling-message">{line.text}</p>
                         </div>
-                    }
+                    }.into_any()
                 })
-                .collect_view()}
+                .collect_any()}
             <p class="field-hint">{format!("An answer of up to {} tokens.", crate::components::grouped(max_tokens as usize))}</p>
             // Decline first: a stray Enter must not spend the person's model on a server.
             <QuestionActions answer busy error accept_label="Send to the model" accept_testid="question-send-to-model" submits=false />
@@ -251,7 +251,7 @@ fn QuestionActions(
                         }
                     }
                 >
-                    {move || busy.get().then(|| view! { <Spinner /> })}
+                    {move || busy.get().then(|| view! { <Spinner /> }.into_any())}
                     {accept_label}
                 </button>
             </div>
@@ -294,10 +294,10 @@ fn FormBody(
             {fields
                 .into_iter()
                 .enumerate()
-                .map(|(i, field)| view! { <FieldView field values first=i == 0 /> })
-                .collect_view()}
+                .map(|(i, field)| view! { <FieldView field values first=i == 0 /> }.into_any())
+                .collect_any()}
             {any_required
-                .then(|| view! { <p class="field-hint">"Fields marked * are required."</p> })}
+                .then(|| view! { <p class="field-hint">"Fields marked * are required."</p> }.into_any())}
             // Send submits the form (Enter in a field does too).
             <QuestionActions answer busy error accept_label="Send" accept_testid="question-send" submits=true />
         </form>
@@ -337,10 +337,11 @@ fn FieldView(field: Field, values: RwSignal<Map<String, Value>>, first: bool) ->
     if first {
         focus_when_mounted(focus);
     }
-    let mark =
-        required.then(|| view! { <span class="required-mark" aria-hidden="true">" *"</span> });
+    let mark = required
+        .then(|| view! { <span class="required-mark" aria-hidden="true">" *"</span> }.into_any());
     let described = description.is_some().then(|| hint_id.clone());
-    let hint = description.map(|d| view! { <p class="field-hint" id=hint_id.clone()>{d}</p> });
+    let hint =
+        description.map(|d| view! { <p class="field-hint" id=hint_id.clone()>{d}</p> }.into_any());
     let control = match input {
         Input::Boolean { .. } => {
             return view! {
@@ -447,14 +448,14 @@ fn FieldView(field: Field, values: RwSignal<Map<String, Value>>, first: bool) ->
                         set((!value.is_empty()).then(|| Value::from(value)));
                     }
                 >
-                    {blank.then(|| view! { <option value="">"Choose…"</option> })}
+                    {blank.then(|| view! { <option value="">"Choose…"</option> }.into_any())}
                     {options
                         .into_iter()
                         .map(|o| {
                             let chosen = default.as_deref() == Some(o.value.as_str());
-                            view! { <option value=o.value selected=chosen>{o.label}</option> }
+                            view! { <option value=o.value selected=chosen>{o.label}</option> }.into_any()
                         })
-                        .collect_view()}
+                        .collect_any()}
                 </select>
             }
             .into_any()
@@ -494,9 +495,9 @@ fn FieldView(field: Field, values: RwSignal<Map<String, Value>>, first: bool) ->
                                     />
                                     {o.label}
                                 </label>
-                            }
+                            }.into_any()
                         })
-                        .collect_view()}
+                        .collect_any()}
                 </fieldset>
             }
             .into_any();

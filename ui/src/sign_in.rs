@@ -11,7 +11,9 @@ use switchboard_ipc::{
     SignInMethod,
 };
 
-use crate::components::{ActionError, Fetched, Spinner, effect, run_action, shown, spawn_scoped};
+use crate::components::{
+    ActionError, CollectAny, Fetched, Spinner, effect, run_action, shown, spawn_scoped,
+};
 use crate::state::{EditFocus, use_app_state};
 use crate::tauri;
 
@@ -212,7 +214,7 @@ fn Field(
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))
             />
-            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="field-hint">{hint}</p> })}
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="field-hint">{hint}</p> }.into_any())}
         </div>
     }
 }
@@ -250,9 +252,9 @@ pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
                                 />
                                 {kind.label()}
                             </label>
-                        }
+                        }.into_any()
                     })
-                    .collect_view()}
+                    .collect_any()}
             </div>
             {move || {
                 draft
@@ -263,7 +265,7 @@ pub fn SignInFields(draft: SignInDraft) -> impl IntoView {
                             <div class="field-warning" role="alert" data-testid="keyring-problem">
                                 <p>{problem.message}</p>
                             </div>
-                        }
+                        }.into_any()
                     })
             }}
             {move || match draft.kind.get() {
@@ -436,7 +438,7 @@ pub fn SignInButton(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) ->
                         disabled=move || starting.get()
                         on:click=start.clone()
                     >
-                        {move || starting.get().then(|| view! { <Spinner /> })}
+                        {move || starting.get().then(|| view! { <Spinner /> }.into_any())}
                         {move || summary.with(|s| s.as_ref().map(sign_in_label).unwrap_or("Sign in"))}
                     </button>
                 }
@@ -546,7 +548,7 @@ pub fn SignInSection(id: ConnectorId, summary: Memo<Option<ConnectorSummary>>) -
                                         "Your client ID must allow this redirect address: "
                                         <code class="selectable">{uri}</code>
                                     </p>
-                                }
+                                }.into_any()
                             })
                     }}
                 </div>
