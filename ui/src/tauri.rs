@@ -98,6 +98,8 @@ fn invoke(
     })
 }
 
+/// A command with a request, which is written when the call is made (not when it is first
+/// awaited), so the future borrows nothing.
 fn call_with<T: DeserializeOwned, R: Serialize>(
     cmd: &'static str,
     request: &R,
