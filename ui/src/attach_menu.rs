@@ -162,9 +162,10 @@ struct Index {
     items: Vec<Item>,
     /// Per item, lowercased: label, name and URI. Searched for each word as typed.
     primary: Vec<String>,
-    /// Per item, lowercased: label and name, as the fuzzy matcher reads them. (URIs are
-    /// long and made of the same few letters: fuzzy matches in them are noise.)
-    names: Vec<Box<[char]>>,
+    /// Per item: where the label and name end in `primary`, the part the fuzzy matcher
+    /// reads. (URIs are long and made of the same few letters: fuzzy matches in them are
+    /// noise.)
+    names_len: Vec<usize>,
     /// Per item: where the label ends in `primary` (a word found there counts for more).
     label_len: Vec<usize>,
     /// Per item, lowercased and cut: the description. Searched for whole words.
@@ -347,7 +348,7 @@ impl Index {
                     primary.push(' ');
                     primary.push_str(&sort::fold_case(&item.name));
                 }
-                index.names.push(primary.chars().collect());
+                index.names_len.push(primary.len());
                 if !uri.is_empty() {
                     primary.push(' ');
                     primary.push_str(&sort::fold_case(&uri));
@@ -456,7 +457,8 @@ impl Index {
             candidates.retain(|&i| {
                 let score = substring_score(&self.primary[i], self.label_len[i], word)
                     .or_else(|| {
-                        fuzzy::score(&self.names[i], &needle, plain).map(|s| s.min(FUZZY_MAX))
+                        let names = &self.primary[i][..self.names_len[i]];
+                        fuzzy::score(names, &needle, plain).map(|s| s.min(FUZZY_MAX))
                     })
                     .or_else(|| {
                         (in_descriptions && self.descriptions[i].contains(word.as_str()))

@@ -4,7 +4,8 @@
 //!
 //! One pass forward finds where the earliest complete match ends, one pass back from there
 //! finds the latest start for that end, and the letters between are scored as found
-//! left to right: linear in the name's length, with no table to fill.
+//! left to right: linear in the name's length, with no table to fill, read in place from the
+//! text the menu already keeps.
 
 /// Every letter found counts this much.
 const MATCH: i32 = 16;
@@ -59,20 +60,20 @@ fn bonus(before: Class, now: Class) -> i32 {
 /// The score of `needle`'s letters found in order in `haystack`, or `None` when they are
 /// not all there. Both sides are case folded already; with `plain`, a letter of the
 /// haystack with marks is read as its plain letter ([`crate::letters::plain`]).
-pub fn score(haystack: &[char], needle: &[char], plain: bool) -> Option<u32> {
-    let read = |c: char| if plain { crate::letters::plain(c) } else { c };
+pub fn score(haystack: &str, needle: &[char], plain: bool) -> Option<u32> {
     if needle.is_empty() {
         return None;
     }
-    // Forward: where the earliest match ends.
+    let read = |c: char| if plain { crate::letters::plain(c) } else { c };
+    // Forward: where the earliest match ends (in bytes, past its last letter).
     let mut wanted = needle.iter();
     let mut next = wanted.next();
     let mut end = None;
-    for (at, &c) in haystack.iter().enumerate() {
+    for (at, c) in haystack.char_indices() {
         if next == Some(&read(c)) {
             next = wanted.next();
             if next.is_none() {
-                end = Some(at);
+                end = Some(at + c.len_utf8());
                 break;
             }
         }
@@ -81,9 +82,9 @@ pub fn score(haystack: &[char], needle: &[char], plain: bool) -> Option<u32> {
     // Back: the latest start for that end, which makes the match as tight as it gets.
     let mut wanted = needle.iter().rev();
     let mut next = wanted.next();
-    let mut start = end;
-    for at in (0..=end).rev() {
-        if next == Some(&read(haystack[at])) {
+    let mut start = 0;
+    for (at, c) in haystack[..end].char_indices().rev() {
+        if next == Some(&read(c)) {
             next = wanted.next();
             if next.is_none() {
                 start = at;
@@ -92,12 +93,13 @@ pub fn score(haystack: &[char], needle: &[char], plain: bool) -> Option<u32> {
         }
     }
     // Score the letters between, found left to right.
-    let mut before = start
-        .checked_sub(1)
-        .map_or(Class::Space, |at| class(haystack[at]));
+    let mut before = haystack[..start]
+        .chars()
+        .next_back()
+        .map_or(Class::Space, class);
     let mut wanted = needle.iter().peekable();
     let (mut total, mut run_bonus, mut in_run, mut first) = (0, 0, false, true);
-    for &c in &haystack[start..=end] {
+    for c in haystack[start..end].chars() {
         let now = class(c);
         if wanted.next_if(|&&w| w == read(c)).is_some() {
             let mut gained = bonus(before, now);
@@ -126,9 +128,12 @@ pub fn score(haystack: &[char], needle: &[char], plain: bool) -> Option<u32> {
 mod tests {
     use super::*;
 
+    fn chars(text: &str) -> Vec<char> {
+        text.chars().collect()
+    }
+
     fn of(haystack: &str, needle: &str) -> Option<u32> {
-        let chars = |text: &str| text.chars().collect::<Vec<_>>();
-        score(&chars(haystack), &chars(needle), true)
+        score(haystack, &chars(needle), true)
     }
 
     #[test]
@@ -155,11 +160,10 @@ mod tests {
 
     #[test]
     fn reads_marks_as_plain_letters_only_when_asked() {
-        let chars = |text: &str| text.chars().collect::<Vec<_>>();
-        let (haystack, needle) = (chars("crème brûlée"), chars("crmbrl"));
-        assert!(score(&haystack, &needle, true).is_some());
-        assert!(score(&haystack, &chars("brl"), false).is_some());
-        assert!(score(&haystack, &chars("bru"), false).is_none());
-        assert!(score(&haystack, &chars("bru"), true).is_some());
+        let haystack = "crème brûlée";
+        assert!(score(haystack, &chars("crmbrl"), true).is_some());
+        assert!(score(haystack, &chars("brl"), false).is_some());
+        assert!(score(haystack, &chars("bru"), false).is_none());
+        assert!(score(haystack, &chars("bru"), true).is_some());
     }
 }
